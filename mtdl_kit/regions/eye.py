@@ -156,7 +156,8 @@ class Eye(Region):
             for sign in (-1.0, 1.0):
                 # Curve: dy = sign * sqrt(dx / k) (a parabola dx = k dy^2 opening temporally).
                 curve_dy = sign * np.sqrt(np.clip(dx, 0.0, None) / k_eff)
-                dist = np.abs(dy - curve_dy) / np.sqrt(1.0 + (1.0 / (2.0 * k_eff * np.abs(curve_dy) + 0.05)) ** 2 * 0.02)
+                slope = 1.0 / (2.0 * k_eff * np.abs(curve_dy) + 0.05)
+                dist = np.abs(dy - curve_dy) / np.sqrt(1.0 + 0.02 * slope**2)
                 taper = width * np.clip(1.0 - 0.45 * np.clip(dx, 0, None), 0.3, 1.0)
                 vessels = np.maximum(vessels, np.clip(1.0 - dist / taper, 0.0, 1.0) * (dx > -0.02))
         r_disc, th_disc = d.polar(size, disc_cy, disc_cx)
@@ -181,7 +182,7 @@ class Eye(Region):
         img = img * (1 - v)[None] + vessel_col[:, None, None] * v[None]
 
         # Blot haemorrhages (the "other" feature): count follows the burden latent.
-        n_haem = int(round(haem * 12))
+        n_haem = round(haem * 12)
         if n_haem:
             hy = rng.uniform(-0.7, 0.7, n_haem)
             hx = rng.uniform(-0.7, 0.7, n_haem)

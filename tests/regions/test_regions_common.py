@@ -187,6 +187,6 @@ def test_any_valid_arguments_give_valid_sample(name, seed, size, relatedness):
     r = get_region(name)
     s = r.sample(seed, size=size, relatedness=relatedness)
     assert s.image.shape == (r.in_channels, size, size)
-    assert 0.0 <= s.image.min() and s.image.max() <= 1.0
+    assert s.image.min() >= 0.0 and s.image.max() <= 1.0
     cls = r.coupling.classification
     assert 0 <= int(s.targets[cls]) < r.task(cls).num_outputs

@@ -1,0 +1,62 @@
+# mtdl-kit — two commands for a fresh machine:
+#   make dashboard   start the Streamlit dashboard on http://127.0.0.1:8501 (bundled defaults)
+#   make test        run the whole test suite (unit, notebooks, AppTest, real browser)
+# Both bootstrap .venv (Python 3.11) from requirements.txt; re-installs only when it changes.
+
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.stamp-$(shell cat requirements.txt requirements-e2e.txt pyproject.toml | sha256sum | cut -c1-16)
+PORT ?= 8501
+
+.PHONY: venv test test-fast dashboard lab samples gallery bench lint format clean chromium
+
+venv: $(STAMP)
+
+$(STAMP): requirements.txt requirements-e2e.txt pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; install Python 3.11 (e.g. apt-get install python3.11-venv) or run 'make PYTHON=/path/to/python3.11'"; exit 1; }
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@echo ">> installing pinned packages into $(VENV) (first time: ~2 min, ~2 GB; torch is pinned with monai in one pip call)"
+	$(PY) -m pip install --quiet --no-cache-dir -r requirements.txt -r requirements-e2e.txt 2>&1 | grep -v "is ignored: it is neither a file nor a directory" || true
+	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e . 2>&1 | grep -v "is ignored: it is neither a file nor a directory" || true
+	$(PY) -m pip check
+	@rm -f $(VENV)/.stamp-*
+	@touch $@
+
+# Debian chromium for the browser tests (Playwright drives it; never `playwright install`).
+chromium:
+	@command -v chromium >/dev/null || { \
+	  echo ">> installing Debian chromium for the browser tests"; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
+
+test: venv chromium
+	$(VENV)/bin/ruff check .
+	$(PY) -m pytest -q
+
+test-fast: venv
+	$(PY) -m pytest -q -m "not slow and not browser"
+
+dashboard: venv
+	@echo ">> mtdl-kit dashboard on http://127.0.0.1:$(PORT)  (Ctrl+C to stop; research and teaching use only)"
+	$(VENV)/bin/streamlit run dashboard/app.py --server.port $(PORT)
+
+lab: venv
+	$(VENV)/bin/jupyter lab --notebook-dir=notebooks --ip=127.0.0.1 --no-browser $(if $(filter 0,$(shell id -u)),--allow-root,)
+
+samples: venv
+	$(VENV)/bin/mtdl-kit samples
+
+gallery: venv
+	$(VENV)/bin/mtdl-kit gallery --out docs/gallery.png
+
+bench: venv
+	$(PY) benchmarks/bench_regions.py
+	$(PY) benchmarks/bench_models.py
+
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis

@@ -1,0 +1,1 @@
+"""Datasets: fresh phantoms by index (:mod:`.phantom`) and the bundled sample store (:mod:`.samples`)."""

@@ -1,0 +1,202 @@
+"""Plotly figures and accessible overlays (Okabe-Ito colours, truth as outline, prediction as fill).
+
+Colour choices follow Wong, "Points of view: Color blindness", Nature Methods 8:441 (2011)
+(Okabe-Ito palette) and Nuñez et al., PLOS ONE 13:e0199239 (2018) (cividis for continuous maps).
+Segmentation ground truth is drawn as an outline and predictions as a translucent fill, so the two
+never rely on colour alone (WCAG 1.4.1).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import numpy as np
+from scipy import ndimage
+
+if TYPE_CHECKING:
+    import plotly.graph_objects as go
+
+    from mtdl_kit.regions.base import Region, Sample
+
+#: Okabe-Ito palette (orange, sky blue, bluish green, yellow, blue, vermillion, reddish purple, black).
+OKABE_ITO: tuple[str, ...] = ("#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00", "#CC79A7", "#000000")
+CONTINUOUS_COLORSCALE = "cividis"
+
+
+def hex_to_rgb(colour: str) -> tuple[int, int, int]:
+    """``"#E69F00"`` -> ``(230, 159, 0)``."""
+    c = colour.lstrip("#")
+    return int(c[0:2], 16), int(c[2:4], 16), int(c[4:6], 16)
+
+
+def class_colour(index: int) -> str:
+    """Okabe-Ito colour for foreground class ``index`` (1-based; background has none)."""
+    return OKABE_ITO[(index - 1) % len(OKABE_ITO)]
+
+
+def to_rgb_uint8(image: np.ndarray) -> np.ndarray:
+    """(C, H, W) float in [0, 1] with C in {1, 3} -> (H, W, 3) uint8."""
+    if image.ndim != 3 or image.shape[0] not in (1, 3):
+        raise ValueError(f"expected an image of shape (C, H, W) with C in (1, 3), got {image.shape}.")
+    rgb = np.repeat(image, 3, axis=0) if image.shape[0] == 1 else image
+    return (np.clip(rgb.transpose(1, 2, 0), 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+
+
+def outline(mask: np.ndarray, thickness: int = 1) -> np.ndarray:
+    """Boolean boundary (inner edge) of a boolean mask."""
+    eroded = ndimage.binary_erosion(mask, iterations=thickness, border_value=0)
+    return mask & ~eroded
+
+
+def overlay(
+    image: np.ndarray,
+    truth: np.ndarray | None = None,
+    prediction: np.ndarray | None = None,
+    *,
+    num_classes: int | None = None,
+    opacity: float = 0.45,
+    landmarks: np.ndarray | None = None,
+    predicted_landmarks: np.ndarray | None = None,
+) -> np.ndarray:
+    """Compose an RGB uint8 picture: prediction as translucent fill, truth as outline.
+
+    Args:
+        image: (C, H, W) float image in [0, 1].
+        truth: (H, W) integer class map drawn as class-coloured outlines.
+        prediction: (H, W) integer class map drawn as class-coloured fill at ``opacity``.
+        num_classes: number of classes including background (default: from the maps).
+        opacity: fill opacity in [0, 1].
+        landmarks: (K, 2) (row, col) true points, drawn as hollow squares.
+        predicted_landmarks: (K, 2) predicted points, drawn as filled dots.
+    """
+    if not 0.0 <= opacity <= 1.0:
+        raise ValueError(f"opacity must be in [0, 1], got {opacity}.")
+    rgb = to_rgb_uint8(image).astype(np.float32)
+    maps = [m for m in (truth, prediction) if m is not None]
+    k = num_classes or (int(max(m.max() for m in maps)) + 1 if maps else 1)
+    if prediction is not None:
+        for c in range(1, k):
+            sel = prediction == c
+            if sel.any():
+                rgb[sel] = (1 - opacity) * rgb[sel] + opacity * np.array(hex_to_rgb(class_colour(c)), np.float32)
+    if truth is not None:
+        thickness = max(1, truth.shape[0] // 160)
+        for c in range(1, k):
+            edge = outline(truth == c, thickness)
+            rgb[edge] = hex_to_rgb(class_colour(c))
+    out = rgb.astype(np.uint8)
+    h, w = out.shape[:2]
+    r = max(1, h // 64)
+    for pts, filled in ((landmarks, False), (predicted_landmarks, True)):
+        if pts is None:
+            continue
+        for i, (y, x) in enumerate(np.asarray(pts)):
+            yi, xi = round(float(y)), round(float(x))
+            y0, y1, x0, x1 = max(0, yi - r), min(h, yi + r + 1), max(0, xi - r), min(w, xi + r + 1)
+            colour = hex_to_rgb(OKABE_ITO[(i + 4) % len(OKABE_ITO)])
+            if filled:
+                out[y0:y1, x0:x1] = colour
+            else:
+                out[y0:y1, [x0, x1 - 1]] = colour
+                out[[y0, y1 - 1], x0:x1] = colour
+    return out
+
+
+def describe_targets(region: Region, sample: Sample) -> list[str]:
+    """Human-readable label lines for a sample's non-dense targets (``glaucoma: glaucoma suspect``)."""
+    lines = []
+    for t in region.tasks:
+        if t.name not in sample.targets:
+            lines.append(f"{t.name}: (missing)")
+            continue
+        y = sample.targets[t.name]
+        if t.kind == "classification":
+            idx = int(y)
+            lines.append(f"{t.name}: {t.class_names[idx] if t.class_names else idx}")
+        elif t.kind == "regression":
+            names = t.output_names or tuple(f"{t.name}[{i}]" for i in range(t.num_outputs))
+            unit = f" {t.units}" if t.units else ""
+            lines.append(", ".join(f"{n} = {float(v):.3g}{unit}" for n, v in zip(names, y, strict=True)))
+    return lines
+
+
+def sample_picture(region: Region, sample: Sample, prediction: np.ndarray | None = None) -> np.ndarray:
+    """RGB uint8 picture of a sample with its segmentation outline and landmarks."""
+    seg = region.coupling.segmentation
+    lm = next((t.name for t in region.tasks if t.kind == "landmarks"), None)
+    return overlay(
+        sample.image,
+        truth=sample.targets.get(seg),
+        prediction=prediction,
+        num_classes=region.task(seg).num_outputs,
+        landmarks=sample.targets.get(lm) if lm else None,
+    )
+
+
+def gallery_figure(items: Sequence[tuple[Region, Sample]], *, columns: int = 4, title: str | None = None) -> go.Figure:
+    """A grid of phantoms: image with ground-truth outlines, labels under each panel.
+
+    Args:
+        items: (region, sample) pairs, one panel each.
+        columns: panels per row.
+        title: figure title.
+    """
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    if not items:
+        raise ValueError("gallery_figure needs at least one (region, sample) pair.")
+    rows = (len(items) + columns - 1) // columns
+    titles = [f"<b>{r.title}</b>" for r, _ in items]
+    fig = make_subplots(rows=rows, cols=columns, subplot_titles=titles, horizontal_spacing=0.02, vertical_spacing=0.12)
+    for i, (region, sample) in enumerate(items):
+        row, col = i // columns + 1, i % columns + 1
+        fig.add_trace(go.Image(z=sample_picture(region, sample), hoverinfo="skip"), row=row, col=col)
+        seg = region.task(region.coupling.segmentation)
+        legend = " · ".join(
+            f"<span style='color:{class_colour(c)}'>■</span> {seg.class_names[c]}" for c in range(1, seg.num_outputs)
+        )
+        caption = "<br>".join([legend, *describe_targets(region, sample)])
+        axis = "" if i == 0 else str(i + 1)
+        fig.add_annotation(
+            text=caption,
+            xref=f"x{axis} domain",
+            yref=f"y{axis} domain",
+            x=0.5,
+            y=-0.02,
+            yanchor="top",
+            showarrow=False,
+            font={"size": 10},
+            align="center",
+        )
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False)
+    fig.update_layout(
+        title=title,
+        height=340 * rows + 60,
+        width=300 * columns,
+        margin={"l": 10, "r": 10, "t": 70, "b": 70},
+        paper_bgcolor="white",
+    )
+    return fig
+
+
+def sample_figure(
+    region: Region, sample: Sample, *, prediction: np.ndarray | None = None, height: int = 420
+) -> go.Figure:
+    """One sample as a plotly image with ground-truth outlines (and a predicted fill if given)."""
+    import plotly.graph_objects as go
+
+    fig = go.Figure(go.Image(z=sample_picture(region, sample, prediction), hoverinfo="skip"))
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False)
+    fig.update_layout(height=height, margin={"l": 0, "r": 0, "t": 0, "b": 0})
+    return fig
+
+
+def segmentation_legend(region: Region) -> list[tuple[str, str]]:
+    """(class name, Okabe-Ito colour) of the region's foreground segmentation classes."""
+    seg = region.task(region.coupling.segmentation)
+    names = seg.class_names or tuple(str(i) for i in range(seg.num_outputs))
+    return [(names[c], class_colour(c)) for c in range(1, seg.num_outputs)]
