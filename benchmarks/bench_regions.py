@@ -16,9 +16,9 @@ from pathlib import Path
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _report import machine, write_section  # noqa: E402
+from _report import machine, write_section
 
-from mtdl_kit.regions import REGION_NAMES, get_region  # noqa: E402
+from mtdl_kit.regions import REGION_NAMES, get_region
 
 TARGET = 100.0
 

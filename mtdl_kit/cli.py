@@ -48,22 +48,26 @@ def _cmd_gallery(args: argparse.Namespace) -> int:
     fig = gallery_figure(items, title=f"mtdl-kit phantoms — the review's eight regions (seed {args.seed})")
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    html = out.with_suffix(".html")
-    fig.write_html(html, include_plotlyjs="cdn" if args.cdn else True)
-    print(f"wrote {html}")
-    if out.suffix.lower() in (".png", ".svg", ".pdf"):
+    if out.suffix.lower() == ".html":
+        fig.write_html(out, include_plotlyjs="cdn" if args.cdn else True)
+    elif out.suffix.lower() in (".png", ".svg", ".pdf"):
         try:
             fig.write_image(out, scale=args.scale)
         except Exception as exc:  # kaleido needs a Chrome/Chromium; say so instead of a traceback
             print(f"error: could not write {out} ({exc}); install Debian chromium or use a .html path", file=sys.stderr)
             return 1
-        print(f"wrote {out}")
+    else:
+        raise ValueError(f"--out must end in .html, .png, .svg or .pdf, got {out.name!r}.")
+    print(f"wrote {out}")
     return 0
 
 
 def _cmd_regions(args: argparse.Namespace) -> int:
-    from mtdl_kit.regions.base import all_regions
+    from mtdl_kit.regions.base import all_regions, regions_markdown_table
 
+    if args.markdown:
+        print(regions_markdown_table())
+        return 0
     for region in all_regions().values():
         print(region.describe())
         print()
@@ -87,7 +91,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=_cmd_samples)
 
     g = sub.add_parser("gallery", help="figure of every region's phantom with overlays and labels")
-    g.add_argument("--out", default="docs/gallery.png", help="output .png/.svg/.pdf (an .html is written beside)")
+    g.add_argument(
+        "--out", default="docs/gallery.png", help="output file: .html (interactive) or .png/.svg/.pdf (needs chromium)"
+    )
     g.add_argument("--regions", type=_region_list, default=list(REGION_NAMES))
     g.add_argument("--seed", type=int, default=1)
     g.add_argument("--size", type=int, default=256)
@@ -96,6 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.set_defaults(func=_cmd_gallery)
 
     r = sub.add_parser("regions", help="list the regions, their tasks and coupling rules")
+    r.add_argument("--markdown", action="store_true", help="print a markdown table (as in the README)")
     r.set_defaults(func=_cmd_regions)
     return p
 

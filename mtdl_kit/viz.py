@@ -148,8 +148,11 @@ def gallery_figure(items: Sequence[tuple[Region, Sample]], *, columns: int = 4, 
     if not items:
         raise ValueError("gallery_figure needs at least one (region, sample) pair.")
     rows = (len(items) + columns - 1) // columns
-    titles = [f"<b>{r.title}</b>" for r, _ in items]
-    fig = make_subplots(rows=rows, cols=columns, subplot_titles=titles, horizontal_spacing=0.02, vertical_spacing=0.12)
+    titles = []
+    for r, _ in items:
+        head, _, tail = r.title.partition(" — ")
+        titles.append(f"<b>{head}</b><br><span style='font-size:11px'>{tail}</span>")
+    fig = make_subplots(rows=rows, cols=columns, subplot_titles=titles, horizontal_spacing=0.03, vertical_spacing=0.2)
     for i, (region, sample) in enumerate(items):
         row, col = i // columns + 1, i % columns + 1
         fig.add_trace(go.Image(z=sample_picture(region, sample), hoverinfo="skip"), row=row, col=col)
@@ -174,9 +177,9 @@ def gallery_figure(items: Sequence[tuple[Region, Sample]], *, columns: int = 4, 
     fig.update_yaxes(visible=False)
     fig.update_layout(
         title=title,
-        height=340 * rows + 60,
+        height=420 * rows + 60,
         width=300 * columns,
-        margin={"l": 10, "r": 10, "t": 70, "b": 70},
+        margin={"l": 10, "r": 10, "t": 90, "b": 70},
         paper_bgcolor="white",
     )
     return fig

@@ -29,7 +29,7 @@ def test_gallery_has_one_panel_per_region():
     assert len(fig.data) == len(REGION_NAMES)
     titles = [a.text for a in fig.layout.annotations]
     for n in REGION_NAMES:
-        assert any(get_region(n).title in t for t in titles)
+        assert any(get_region(n).title.partition(' — ')[0] in t for t in titles)
 
 
 def test_cli_gallery_html_and_bad_region(tmp_path, capsys):
@@ -38,8 +38,19 @@ def test_cli_gallery_html_and_bad_region(tmp_path, capsys):
     with pytest.raises(SystemExit):
         cli.main(["gallery", "--regions", "liver"])
     assert "allowed" in capsys.readouterr().err
+    assert cli.main(["gallery", "--out", str(tmp_path / "g.txt")]) == 2
+    assert "must end in" in capsys.readouterr().err
 
 
 def test_cli_samples_write_and_verify(tmp_path):
     assert cli.main(["samples", "--regions", "eye", "--out", str(tmp_path), "--quiet"]) == 0
     assert cli.main(["samples", "--regions", "eye", "--out", str(tmp_path), "--verify"]) == 0
+
+
+def test_readme_region_table_is_current():
+    from pathlib import Path
+
+    from mtdl_kit.regions.base import regions_markdown_table
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    assert regions_markdown_table() in readme, "regenerate with `mtdl-kit regions --markdown`"

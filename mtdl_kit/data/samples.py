@@ -251,20 +251,29 @@ def verify_samples(root: Path | None = None, regions: Iterable[str] | None = Non
         reg = get_region(name)
         if entry["generator_version"] != reg.generator_version:
             problems.append(f"{name}: generator version {entry['generator_version']} != {reg.generator_version}")
+        intact = set()
         for rel, digest in entry["files"].items():
             path = root / rel
             if not path.exists():
                 problems.append(f"{rel}: missing")
             elif _sha256(path) != digest:
                 problems.append(f"{rel}: sha256 mismatch")
+            else:
+                intact.add(rel)
+        label_rows: dict[str, list[str]] = {}
+        if f"{name}/labels.csv" in intact:
+            with open(root / name / "labels.csv", newline="") as f:
+                label_rows = {row[0]: row[2:] for row in list(csv.reader(f))[1:]}
         for i, seed in enumerate(entry["seeds"]):
             case = f"{name}_{i:03d}"
             s = reg.sample(seed, size=entry["size"])
-            img_path = root / name / "images" / f"{case}.png"
-            mask_path = root / name / "masks" / f"{case}.png"
-            if img_path.exists() and not np.array_equal(_read_png(img_path), quantise_image(s.image)):
-                problems.append(f"{case}: image differs from regeneration of seed {seed}")
-            seg = s.targets[entry["segmentation_task"]]
-            if mask_path.exists() and not np.array_equal(_read_png(mask_path), seg.astype(np.uint8)):
-                problems.append(f"{case}: mask differs from regeneration of seed {seed}")
+            expected = {
+                f"{name}/images/{case}.png": quantise_image(s.image),
+                f"{name}/masks/{case}.png": s.targets[entry["segmentation_task"]].astype(np.uint8),
+            }
+            for rel, array in expected.items():
+                if rel in intact and not np.array_equal(_read_png(root / rel), array):
+                    problems.append(f"{rel}: differs from the regeneration of seed {seed}")
+            if case in label_rows and label_rows[case] != _label_values(s, reg.tasks):
+                problems.append(f"{name}/labels.csv: labels of {case} differ from the regeneration of seed {seed}")
     return problems

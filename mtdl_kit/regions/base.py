@@ -333,8 +333,12 @@ def normalise_at_threshold(value: float, low: float, threshold: float, high: flo
 
 
 def score_to_class(z: float, num_classes: int) -> int:
-    """Bin a score in [0, 1] into ``num_classes`` equal-width classes (binary: z > 0.5)."""
-    return int(min(max(int(np.floor(z * num_classes)), 0), num_classes - 1))
+    """Bin a score in [0, 1] into ``num_classes`` equal-width classes; boundaries go to the lower class.
+
+    Binary: class 1 <=> z > 0.5, so a quantity exactly at its clinical threshold (CDR = 0.6) stays
+    in the lower class, matching rules written as "CDR > 0.6".
+    """
+    return int(min(max(int(np.ceil(z * num_classes)) - 1, 0), num_classes - 1))
 
 
 def _stable_id(name: str) -> int:
@@ -373,3 +377,12 @@ def get_region(name: str) -> Region:
 def all_regions() -> Mapping[str, Region]:
     """All eight regions in the review's order."""
     return {n: get_region(n) for n in REGION_NAMES}
+
+
+def regions_markdown_table() -> str:
+    """Markdown table of the eight regions: modality, tasks, coupling rule, nuisances (README/docs)."""
+    rows = ["| region | modality | tasks (kind) | rule at relatedness 1 | nuisances |", "|---|---|---|---|---|"]
+    for r in all_regions().values():
+        tasks = ", ".join(f"`{t.name}` ({t.kind})" for t in r.tasks)
+        rows.append(f"| {r.name} | {r.modality} | {tasks} | {r.coupling.rule} | {', '.join(r.nuisances)} |")
+    return "\n".join(rows)

@@ -119,6 +119,9 @@ class Eye(Region):
         severity = float(rng.random())
         haem = float(rng.random())
         illumination = float(rng.random())
+        # Size-dependent draws (texture, pixel noise) come from child generators, so the same seed
+        # gives the same case at every image size.
+        texture_rng, noise_rng = (np.random.default_rng(int(x)) for x in rng.integers(0, 2**63, 2))
 
         # Optic disc (nasal side) and cup; the cup's vertical radius sets the CDR.
         disc_cy = float(rng.normal(0.0, 0.05))
@@ -140,7 +143,7 @@ class Eye(Region):
         fov = r_fov <= 0.97
 
         # Choroidal background, macula, vignetting.
-        texture = d.fbm(rng, size, beta=2.6)
+        texture = d.fbm(texture_rng, size, beta=2.6)
         base = np.array([0.78, 0.36, 0.16], dtype=np.float32) * float(rng.uniform(0.9, 1.05))
         img = base[:, None, None] * (1.0 + 0.06 * texture)[None]
         mac_cx = disc_cx - side * 0.62
@@ -198,7 +201,7 @@ class Eye(Region):
         gain = 0.75 + 0.5 * illumination
         vignette = np.clip(1.0 - (0.25 + 0.25 * (1 - illumination)) * r_fov**2, 0.0, 1.0)
         img = img * (gain * vignette)[None]
-        img = img + rng.normal(0.0, 0.012, img.shape).astype(np.float32)
+        img = img + noise_rng.normal(0.0, 0.012, img.shape).astype(np.float32)
         img *= d.soft(fov, 1.0)[None]
 
         measured = self.measure(mask, self.spacing_mm(size))
