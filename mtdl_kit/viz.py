@@ -9,7 +9,7 @@ never rely on colour alone (WCAG 1.4.1).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from scipy import ndimage
@@ -203,3 +203,86 @@ def segmentation_legend(region: Region) -> list[tuple[str, str]]:
     seg = region.task(region.coupling.segmentation)
     names = seg.class_names or tuple(str(i) for i in range(seg.num_outputs))
     return [(names[c], class_colour(c)) for c in range(1, seg.num_outputs)]
+
+
+def history_figure(
+    history: Any, kind: str = "loss", *, title: str | None = None, log_y: bool | None = None
+) -> go.Figure:
+    """Line plot of one kind of :class:`~mtdl_kit.history.History` record (loss, weight, cosine, metric)."""
+    import plotly.graph_objects as go
+
+    names = history.names(kind)
+    if not names:
+        raise ValueError(
+            f"This History has no {kind!r} records; recorded kinds: {sorted({r[2] for r in history.rows})}."
+        )
+    fig = go.Figure()
+    for i, name in enumerate(names):
+        xs, ys = zip(*history.series(kind, name), strict=True)
+        fig.add_trace(
+            go.Scatter(
+                x=xs,
+                y=ys,
+                name=name,
+                mode="lines" if len(xs) > 20 else "lines+markers",
+                line={"color": OKABE_ITO[i % len(OKABE_ITO)]},
+            )
+        )
+    labels = {"loss": "training loss", "weight": "task weight", "cosine": "gradient cosine", "metric": "metric"}
+    fig.update_layout(
+        title=title or labels.get(kind, kind),
+        xaxis_title="step",
+        yaxis_title=labels.get(kind, kind),
+        height=320,
+        margin={"l": 50, "r": 10, "t": 40, "b": 40},
+        legend={"orientation": "h", "y": -0.25},
+    )
+    if kind == "cosine":
+        fig.add_hline(y=0.0, line_dash="dot", line_color="#000000", annotation_text="conflict below 0")
+    if log_y if log_y is not None else kind == "loss":
+        fig.update_yaxes(type="log")
+    return fig
+
+
+def heatmap_figure(matrix: Any, *, title: str = "", zmid: float | None = 0.0, text_format: str = ".2f") -> go.Figure:
+    """Annotated heatmap of a square pandas DataFrame (correlations, affinities), colourblind-safe."""
+    import plotly.graph_objects as go
+
+    z = matrix.to_numpy(dtype=float)
+    fig = go.Figure(
+        go.Heatmap(
+            z=z,
+            x=[str(c) for c in matrix.columns],
+            y=[str(i) for i in matrix.index],
+            colorscale="RdBu" if zmid is not None else CONTINUOUS_COLORSCALE,
+            zmid=zmid,
+            text=[[format(v, text_format) for v in row] for row in z],
+            texttemplate="%{text}",
+        )
+    )
+    fig.update_layout(title=title, height=120 + 40 * len(matrix), margin={"l": 10, "r": 10, "t": 40, "b": 10})
+    fig.update_yaxes(autorange="reversed")
+    return fig
+
+
+def run_report_html(result: Any) -> str:
+    """A standalone HTML report of a training run: config, curves, test metrics."""
+    import html
+    import json as _json
+
+    from mtdl_kit import DISCLAIMER
+
+    h = result.history
+    parts = [
+        f"<h1>mtdl-kit run: {result.config.region} / {result.config.family} / {result.config.weighting}</h1>",
+        f"<p><b>{html.escape(DISCLAIMER)}</b></p>",
+        f"<pre>{html.escape(_json.dumps(h.config, indent=1))}</pre>",
+    ]
+    for kind in ("loss", "weight", "cosine", "metric"):
+        if h.names(kind):
+            parts.append(history_figure(h, kind).to_html(full_html=False, include_plotlyjs="cdn"))
+    rows = "".join(
+        f"<tr><td>{t}</td><td>{m}</td><td>{v:.4g}</td></tr>" for t, ms in result.metrics.items() for m, v in ms.items()
+    )
+    parts.append(f"<h2>Test metrics</h2><table><tr><th>task</th><th>metric</th><th>value</th></tr>{rows}</table>")
+    return "<html><head><meta charset='utf-8'></head><body>" + "\n".join(parts) + "</body></html>"

@@ -1,0 +1,257 @@
+"""Experiments the CLI, notebooks and dashboard share: one training run, and a Δm comparison.
+
+- :func:`train_run` trains one family with one weighting method on a region's phantoms (or on the
+  user's own data, ``data_dir``: :mod:`mtdl_kit.data.folders`) and can write a run folder (config,
+  History, checkpoint, metrics, an HTML report).
+- :func:`compare` trains single-task baselines and multi-task models over several seeds with the
+  same budget and reports Δm with bootstrap confidence intervals (:func:`mtdl_kit.metrics.delta_m`).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+FAMILIES = ("parallel", "cascaded", "interacted", "hybrid")
+
+
+@dataclass
+class RunConfig:
+    """Everything that defines a training run on phantoms (JSON-serialisable).
+
+    With ``data_dir`` the run uses the user's dataset there instead (folder + CSV, Decathlon
+    ``dataset.json`` or MedMNIST ``.npz``; :func:`mtdl_kit.data.folders.open_dataset`), with
+    ``task_map`` renaming its columns; ``n_train``, ``n_test``, ``relatedness``, ``nuisance`` and
+    ``label_noise`` then do not apply. Train/test follow the data's ``split`` values if it has
+    any, else a shuffle of the case ids with a fixed seed (the same test set for every run seed).
+    """
+
+    region: str
+    family: str = "parallel"
+    tasks: tuple[str, ...] | None = None
+    weighting: str = "ew"
+    level: str = "parameters"
+    steps: int = 300
+    batch_size: int = 16
+    lr: float = 2e-3
+    size: int = 64
+    n_train: int = 512
+    n_test: int = 128
+    relatedness: float = 1.0
+    nuisance: str | None = None
+    label_noise: float = 0.0
+    width: int | None = None
+    seed: int = 0
+    device: str = "auto"
+    model_options: dict[str, Any] = field(default_factory=dict)
+    data_dir: str | None = None
+    task_map: dict[str, str] | None = None
+
+    def validate(self) -> None:
+        """Raise ``ValueError`` naming the first bad field (before any training starts)."""
+        from mtdl_kit.regions import get_region
+
+        region = get_region(self.region)
+        region.select_tasks(self.tasks)
+        region.check_arguments(
+            0, size=self.size, relatedness=self.relatedness, nuisance=self.nuisance, label_noise=self.label_noise
+        )
+        if self.family not in (*FAMILIES, "single"):
+            raise ValueError(f"Unknown family {self.family!r}; allowed families are {(*FAMILIES, 'single')}.")
+        for name in ("steps", "batch_size", "n_train", "n_test"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}.")
+        if self.data_dir is not None and not Path(self.data_dir).exists():
+            raise ValueError(f"data_dir {self.data_dir!r} does not exist.")
+        if self.task_map is not None and not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in dict(self.task_map).items()
+        ):
+            raise ValueError(f"task_map must map column names to task columns (str -> str), got {self.task_map!r}.")
+
+
+@dataclass
+class RunResult:
+    """A trained model with its History, test metrics and per-case test records."""
+
+    config: RunConfig
+    model: Any
+    history: Any
+    metrics: dict[str, dict[str, float]]
+    records: Any
+    folder: Path | None = None
+
+
+#: seed of the train/test shuffle of a user's dataset: fixed, so every run sees the same test set.
+DATA_SPLIT_SEED = 0
+
+
+def _datasets(cfg: RunConfig, tasks: Sequence[str]):
+    from mtdl_kit.data.phantom import PhantomDataset
+
+    if cfg.data_dir is not None:
+        from mtdl_kit.data.folders import open_dataset
+
+        data = open_dataset(cfg.data_dir, cfg.region, tasks=cfg.tasks, task_map=cfg.task_map, size=cfg.size, cache=True)
+        train, test = data.split(seed=DATA_SPLIT_SEED)
+        problems = train.check() + test.check()  # decode everything once (cached) and fail before training
+        if problems:
+            from mtdl_kit.data.formats import DataError
+
+            raise DataError(cfg.data_dir, f"{len(problems)} problem(s), the first: {problems[0]}")
+        return train, test
+
+    common = {"size": cfg.size, "relatedness": cfg.relatedness, "nuisance": cfg.nuisance, "tasks": list(tasks)}
+    # the training set depends on the seed; the test set is fixed so runs are comparable (paired Δm)
+    train = PhantomDataset(
+        cfg.region,
+        cfg.n_train,
+        split="train",
+        base_seed=cfg.seed * cfg.n_train,
+        label_noise=cfg.label_noise,
+        cache=True,
+        **common,
+    )
+    test = PhantomDataset(cfg.region, cfg.n_test, split="test", cache=True, **common)
+    return train, test
+
+
+def train_run(cfg: RunConfig, *, out: str | Path | None = None, progress: bool = True, callbacks=()) -> RunResult:
+    """Train one model on phantoms (or ``cfg.data_dir``) and evaluate it on the fixed test set.
+
+    Args:
+        cfg: the run configuration.
+        out: optional run folder: ``config.json``, ``history.json``, ``metrics.json``, ``model.pt``
+            (+ ``.sha256``) and ``report.html`` are written there.
+        progress: tqdm progress bar.
+        callbacks: passed to :func:`mtdl_kit.train.fit`.
+    """
+    import torch
+
+    from mtdl_kit.metrics import collect_predictions, compute_metrics
+    from mtdl_kit.models import build_model
+    from mtdl_kit.regions import get_region
+    from mtdl_kit.train import fit
+
+    cfg.validate()
+    region = get_region(cfg.region)
+    tasks = region.select_tasks(cfg.tasks)
+    options = dict(cfg.model_options)
+    if cfg.width is not None:
+        options["width"] = cfg.width
+    train, test = _datasets(cfg, [t.name for t in tasks])
+    tasks = tuple(getattr(train, "tasks", tasks))  # a MedMNIST file keeps the region's classification tasks
+    model = build_model(cfg.family, tasks, region.in_channels, seed=cfg.seed, region=region.name, **options)
+    folder = Path(out) if out is not None else None
+    history = fit(
+        model,
+        train,
+        weighting=cfg.weighting,
+        level=cfg.level,
+        steps=cfg.steps,
+        batch_size=cfg.batch_size,
+        lr=cfg.lr,
+        device=cfg.device,
+        seed=cfg.seed,
+        progress=progress,
+        callbacks=callbacks,
+        region=region,
+        checkpoint=folder / "model.pt" if folder else None,
+    )
+    loader = torch.utils.data.DataLoader(test, batch_size=cfg.batch_size)
+    device = next(model.parameters()).device
+    records = collect_predictions(model, loader, tasks, device=device, spacing_mm=region.spacing_mm(cfg.size))
+    metrics = {t.name: compute_metrics(t, records) for t in tasks}
+    result = RunResult(cfg, model, history, metrics, records, folder)
+    if folder is not None:
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "config.json").write_text(json.dumps(asdict(cfg), indent=1))
+        history.save(folder / "history.json")
+        (folder / "metrics.json").write_text(json.dumps(metrics, indent=1))
+        from mtdl_kit.viz import run_report_html
+
+        (folder / "report.html").write_text(run_report_html(result))
+    return result
+
+
+@dataclass
+class Comparison:
+    """Δm of each (family, weighting) against single-task baselines, with the raw results."""
+
+    table: Any  # pandas DataFrame
+    delta_m: dict[tuple[str, str], Any]
+    baselines: dict[str, dict[int, Any]]
+
+    def to_markdown(self) -> str:
+        """The table as markdown (numbers with their confidence intervals)."""
+        return frame_to_markdown(self.table)
+
+
+def frame_to_markdown(frame: Any, floatfmt: str = "{:+.2f}") -> str:
+    """A small pandas DataFrame as a markdown table (no extra dependency)."""
+    cols = list(frame.columns)
+    lines = ["| " + " | ".join(map(str, cols)) + " |", "|" + "---|" * len(cols)]
+    for _, row in frame.iterrows():
+        cells = [floatfmt.format(v) if isinstance(v, float) else str(v) for v in row]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def compare(
+    base: RunConfig,
+    *,
+    families: Sequence[str] = FAMILIES,
+    weightings: Sequence[str] = ("ew",),
+    seeds: Sequence[int] = (0, 1, 2),
+    n_boot: int = 1000,
+    min_seeds: int = 3,
+    progress: bool = True,
+) -> Comparison:
+    """Train single-task baselines and multi-task models with the same budget; Δm with 95 % CI.
+
+    Every model (baseline or multi-task) gets ``base.steps`` steps on the same training set of its
+    seed and is evaluated on the same fixed test set, so Δm is a paired comparison.
+    """
+    import pandas as pd
+
+    from mtdl_kit.metrics import delta_m
+    from mtdl_kit.regions import get_region
+
+    base.validate()
+    region = get_region(base.region)
+    tasks = region.select_tasks(base.tasks)
+    if len(tasks) < 2:
+        raise ValueError("compare() needs at least two tasks: Δm compares multi-task models with single-task ones.")
+    bad = [f for f in families if f not in FAMILIES]
+    if bad:
+        raise ValueError(f"Unknown families {bad}; allowed families are {FAMILIES}.")
+    baselines: dict[str, dict[int, Any]] = {t.name: {} for t in tasks}
+    for t in tasks:
+        for s in seeds:
+            cfg = RunConfig(**{**asdict(base), "family": "single", "tasks": (t.name,), "weighting": "ew", "seed": s})
+            baselines[t.name][s] = train_run(cfg, progress=progress).records
+    rows, results = [], {}
+    for fam in families:
+        for w in weightings:
+            per_seed = {}
+            for s in seeds:
+                cfg = RunConfig(**{**asdict(base), "family": fam, "weighting": w, "seed": s})
+                per_seed[s] = train_run(cfg, progress=progress).records
+            dm = delta_m(per_seed, baselines, tasks, n_boot=n_boot, min_seeds=min_seeds)
+            results[(fam, w)] = dm
+            row = {
+                "family": fam,
+                "weighting": w,
+                "delta_m_%": dm.value,
+                "ci_low": dm.ci_low,
+                "ci_high": dm.ci_high,
+                "significant": dm.significant,
+            }
+            for task, (v, lo, hi) in dm.per_task.items():
+                row[f"{task}_%"] = v
+                row[f"{task}_ci"] = f"[{lo:+.1f}, {hi:+.1f}]"
+            rows.append(row)
+    return Comparison(pd.DataFrame(rows), results, baselines)

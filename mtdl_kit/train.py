@@ -1,0 +1,402 @@
+"""``fit``: train any family with any weighting method; device auto, AMP on cuda, History, DDP.
+
+One optimisation step = forward (with the shared features) -> one :class:`~mtdl_kit.metrics.TaskLoss`
+per task (masked for unlabelled cases) -> the weighting method's backward (loss weighting or
+TorchJD gradient aggregation, :mod:`mtdl_kit.weighting`) -> optimizer step. Every ``cosine_every``
+steps the pairwise cosine similarity of the task gradients on the shared parameters is recorded
+(gradient conflict: Yu et al., "Gradient surgery for multi-task learning", NeurIPS 2020).
+
+Distributed data parallel: run the same script with ``torchrun --nproc_per_node=N``; ``fit``
+detects the environment, initialises ``torch.distributed`` (gloo on CPU, nccl on GPU), shards
+the data with ``DistributedSampler`` and averages gradients across processes after the weighting
+method's backward. Averaging after the backward, rather than inside ``DistributedDataParallel``'s
+autograd hooks, is deliberate: gradient-aggregation methods write ``.grad`` themselves (TorchJD's
+``jac_to_grad``), which DDP's hooks do not see.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import random
+import time
+from collections.abc import Callable, Sequence
+from contextlib import nullcontext
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, Dataset
+
+from mtdl_kit.device import pick_device, pick_precision
+from mtdl_kit.history import History
+from mtdl_kit.metrics import TaskLoss
+from mtdl_kit.regions.base import TaskSpec
+
+Callback = Callable[[History, str], None]
+
+
+class TrainingDivergedError(FloatingPointError):
+    """A task's loss became NaN or infinite."""
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, numpy and torch (CPU and CUDA) generators."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def _distributed() -> tuple[bool, int, int]:
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1 or not torch.distributed.is_available():
+        return False, 0, 1
+    return True, int(os.environ.get("RANK", "0")), world
+
+
+def _init_distributed(device: torch.device) -> None:
+    import torch.distributed as dist
+
+    if not dist.is_initialized():
+        dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
+
+
+def _make_loader(
+    data: Dataset | DataLoader, batch_size: int, seed: int, num_workers: int, distributed: bool, rank: int, world: int
+) -> DataLoader:
+    if isinstance(data, DataLoader):
+        if distributed:
+            raise ValueError("Under torchrun pass a Dataset, not a DataLoader, so fit() can shard it across processes.")
+        return data
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}.")
+    generator = torch.Generator().manual_seed(seed)
+    if distributed:
+        from torch.utils.data.distributed import DistributedSampler
+
+        sampler = DistributedSampler(data, num_replicas=world, rank=rank, shuffle=True, seed=seed)
+        return DataLoader(data, batch_size=batch_size, sampler=sampler, num_workers=num_workers, drop_last=True)
+    return DataLoader(
+        data,
+        batch_size=batch_size,
+        shuffle=True,
+        generator=generator,
+        num_workers=num_workers,
+        drop_last=len(data) >= 2 * batch_size,
+    )
+
+
+def make_losses(tasks: Sequence[TaskSpec], region: Any = None) -> dict[str, TaskLoss]:
+    """One :class:`TaskLoss` per task; regression targets standardised by the region's spreads."""
+    losses = {}
+    for t in tasks:
+        scale = region.regression_spread(t) if (region is not None and t.kind == "regression") else None
+        losses[t.name] = TaskLoss(t, regression_scale=None if scale is None else [float(s) for s in scale])
+    return losses
+
+
+def compute_losses(
+    losses: dict[str, TaskLoss], outputs: dict[str, torch.Tensor], batch: dict[str, torch.Tensor]
+) -> dict[str, torch.Tensor]:
+    """Per-task losses of a batch; a task absent from the batch or masked by ``<task>__present`` is masked."""
+    out = {}
+    for name, loss_fn in losses.items():
+        if name not in batch:
+            out[name] = outputs[name].sum() * 0.0
+            continue
+        present = batch.get(f"{name}__present")
+        out[name] = loss_fn(outputs[name], batch[name], present)
+    return out
+
+
+def gradient_cosines(losses: dict[str, torch.Tensor], shared: Sequence[nn.Parameter]) -> dict[str, float]:
+    """Pairwise cosine similarity of the task gradients on ``shared`` parameters (``"a|b" -> cos``)."""
+    if not shared:
+        return {}
+    names = list(losses)
+    flat = []
+    for n in names:
+        grads = torch.autograd.grad(losses[n], shared, retain_graph=True, allow_unused=True)
+        flat.append(
+            torch.cat(
+                [
+                    (g if g is not None else torch.zeros_like(p)).reshape(-1).float()
+                    for g, p in zip(grads, shared, strict=True)
+                ]
+            )
+        )
+    out = {}
+    for i in range(len(names)):
+        for j in range(i + 1, len(names)):
+            denom = flat[i].norm() * flat[j].norm()
+            cos = float(flat[i] @ flat[j] / denom) if denom > 0 else math.nan
+            out[f"{names[i]}|{names[j]}"] = cos
+    return out
+
+
+def _to_device(batch: dict[str, torch.Tensor], device: torch.device) -> dict[str, torch.Tensor]:
+    return {k: v.to(device, non_blocking=True) if isinstance(v, torch.Tensor) else v for k, v in batch.items()}
+
+
+def fit(
+    model: nn.Module,
+    data: Dataset | DataLoader,
+    *,
+    weighting: str = "ew",
+    level: str = "parameters",
+    weighting_options: dict[str, Any] | None = None,
+    steps: int | None = None,
+    epochs: int | None = None,
+    batch_size: int = 16,
+    lr: float = 1e-3,
+    weight_decay: float = 0.0,
+    device: str | torch.device = "auto",
+    amp: bool | None = None,
+    seed: int = 0,
+    eval_data: Dataset | DataLoader | None = None,
+    eval_every: int | None = None,
+    cosine_every: int = 10,
+    callbacks: Sequence[Callback] = (),
+    progress: bool = True,
+    checkpoint: str | Path | None = None,
+    num_workers: int = 0,
+    num_threads: int | None = None,
+    region: Any = None,
+) -> History:
+    """Train ``model`` on ``data`` and return its :class:`~mtdl_kit.history.History`.
+
+    Args:
+        model: a :class:`~mtdl_kit.models.base.MultiTaskNet` (any family), trained in place.
+        data: a Dataset of dict items (``"image"`` + one key per task) or a DataLoader.
+        weighting: a method of :func:`mtdl_kit.weighting.available_weightings` (``"ew"``, ``"uw"``,
+            ``"gradnorm"``, ``"dwa"``, ``"rlw"``, ``"upgrad"``, ``"mgda"``, ``"pcgrad"``, ...).
+        level: ``"parameters"`` or ``"features"`` for gradient methods.
+        weighting_options: extra keyword arguments of the weighting method.
+        steps: number of optimisation steps (exactly one of ``steps`` / ``epochs``).
+        epochs: number of passes over ``data``.
+        batch_size: batch size when ``data`` is a Dataset.
+        lr: Adam learning rate.
+        weight_decay: Adam weight decay.
+        device: ``"auto"`` (cuda -> mps -> cpu), ``"cuda"``, ``"mps"`` or ``"cpu"``.
+        amp: ``None`` = bf16/fp16 autocast on cuda only; ``False`` = full precision.
+        seed: seeds data order, initial RNG state and random weightings (same seed on CPU -> same History).
+        eval_data: held-out data for metrics every ``eval_every`` steps and at the end.
+        eval_every: evaluation interval in steps (default: only at the end, if ``eval_data``).
+        cosine_every: record task-gradient cosines every this many steps (0 = never).
+        callbacks: functions ``callback(history, event)`` called with ``"step"``, ``"eval"`` and
+            ``"end"`` (live plots in notebooks and the dashboard).
+        progress: show a tqdm progress bar.
+        checkpoint: if given, save the trained model there (atomic, sha256 sidecar).
+        num_workers: DataLoader workers when ``data`` is a Dataset.
+        num_threads: ``torch.set_num_threads`` on CPU (default: leave torch's choice).
+        region: region object for regression scales and spacing (default: ``data.region`` if present).
+
+    Raises:
+        ValueError: bad arguments, or a weighting method incompatible with the model (raised
+            before the first step).
+        TrainingDivergedError: a loss became NaN/inf (names the task and step).
+    """
+    if (steps is None) == (epochs is None):
+        raise ValueError("Give exactly one of steps=... or epochs=....")
+    for name, value in (("steps", steps), ("epochs", epochs)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+            raise ValueError(f"{name} must be a positive integer, got {value!r}.")
+    if lr <= 0 or not math.isfinite(lr):
+        raise ValueError(f"lr must be a positive number, got {lr!r}.")
+    if cosine_every < 0:
+        raise ValueError(f"cosine_every must be >= 0, got {cosine_every}.")
+    from mtdl_kit.weighting import build_weighting
+
+    distributed, rank, world = _distributed()
+    dev = pick_device(device)
+    if distributed and dev.type == "cuda":
+        dev = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+        torch.cuda.set_device(dev)
+    precision = pick_precision(dev, amp)
+    if num_threads is not None and dev.type == "cpu":
+        torch.set_num_threads(num_threads)
+    seed_everything(seed)
+    if distributed:
+        _init_distributed(dev)
+
+    net = model.to(dev)
+    tasks: tuple[TaskSpec, ...] = tuple(net.tasks)
+    region = region if region is not None else getattr(getattr(data, "dataset", data), "region", None)
+    loss_fns = {k: v.to(dev) for k, v in make_losses(tasks, region).items()}
+    method = build_weighting(weighting, [t.name for t in tasks], model=net, level=level, **(weighting_options or {}))
+    method.to(dev)
+    params = [p for p in net.parameters() if p.requires_grad] + list(method.parameters())
+    optimizer = torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
+    loader = _make_loader(data, batch_size, seed, num_workers, distributed, rank, world)
+    if len(loader) == 0:
+        raise ValueError(
+            f"The data gives no batch (len {len(getattr(loader, 'dataset', []))}, batch_size {batch_size})."
+        )
+    total = steps if steps is not None else epochs * len(loader)
+    shared = list(net.shared_parameters())
+    eval_every = eval_every or 0
+
+    if distributed:
+        import torch.distributed as dist
+
+        with torch.no_grad():
+            for t in list(net.state_dict().values()) + list(method.parameters()):
+                dist.broadcast(t.data if isinstance(t, nn.Parameter) else t, src=0)
+
+    history = History(
+        config={
+            "family": getattr(net, "family", type(net).__name__),
+            "tasks": [t.name for t in tasks],
+            "weighting": weighting,
+            "level": level,
+            "steps": total,
+            "batch_size": batch_size,
+            "lr": lr,
+            "seed": seed,
+            "device": str(dev),
+            "precision": precision.label,
+            "world_size": world,
+        }
+    )
+    bar = None
+    if progress and rank == 0:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=total, desc=f"{history.config['family']} / {weighting}", unit="step", leave=False)
+
+    autocast = (
+        (lambda: torch.autocast(device_type=dev.type, dtype=precision.dtype)) if precision.enabled else nullcontext
+    )
+    step, epoch = 0, 0
+    epoch_sums: dict[str, float] = {t.name: 0.0 for t in tasks}
+    epoch_batches = 0
+    net.train()
+    while step < total:
+        if distributed and hasattr(loader.sampler, "set_epoch"):
+            loader.sampler.set_epoch(epoch)
+        for batch in loader:
+            if step >= total:
+                break
+            t0 = time.perf_counter()
+            batch = _to_device(batch, dev)
+            optimizer.zero_grad(set_to_none=True)
+            with autocast():
+                outputs, features = net.forward_with_features(batch["image"])
+                losses = compute_losses(loss_fns, outputs, batch)
+            for name, value in losses.items():
+                v = float(value.detach())
+                if not math.isfinite(v):
+                    raise TrainingDivergedError(
+                        f"Loss of task {name!r} is {v} at step {step} (epoch {epoch}); training stopped. "
+                        "Lower the learning rate, check the targets of that task, or use amp=False."
+                    )
+            if cosine_every and step % cosine_every == 0 and shared:
+                history.add_many(step, epoch, "cosine", gradient_cosines(losses, shared))
+            weights = method.backward(losses, features=features if len(features) else None)
+            if distributed:
+                _average_gradients(params, world)
+            optimizer.step()
+            if distributed:
+                _sync_weighting_state(method, world)
+            history.add_many(step, epoch, "loss", {k: float(v.detach()) for k, v in losses.items()})
+            history.add_many(step, epoch, "weight", {k: float(v) for k, v in weights.items()})
+            history.add(step, epoch, "lr", "lr", optimizer.param_groups[0]["lr"])
+            history.add(step, epoch, "step_time", "seconds", time.perf_counter() - t0)
+            for k, v in losses.items():
+                epoch_sums[k] += float(v.detach())
+            epoch_batches += 1
+            step += 1
+            if bar is not None:
+                bar.update(1)
+                bar.set_postfix({k: f"{float(v.detach()):.3f}" for k, v in losses.items()})
+            for cb in callbacks:
+                cb(history, "step")
+            if eval_data is not None and eval_every and step % eval_every == 0 and step < total:
+                _evaluate_into(history, net, eval_data, tasks, dev, step, epoch, batch_size, region, rank)
+                for cb in callbacks:
+                    cb(history, "eval")
+        means = {k: v / max(epoch_batches, 1) for k, v in epoch_sums.items()}
+        if distributed:
+            means = _average_scalars(means, world)
+        method.end_epoch(means)
+        epoch += 1
+        epoch_sums = {t.name: 0.0 for t in tasks}
+        epoch_batches = 0
+
+    if bar is not None:
+        bar.close()
+    if eval_data is not None:
+        _evaluate_into(history, net, eval_data, tasks, dev, step, epoch, batch_size, region, rank)
+        for cb in callbacks:
+            cb(history, "eval")
+    net.eval()
+    if checkpoint is not None and rank == 0:
+        from mtdl_kit.checkpoint import save_checkpoint
+
+        save_checkpoint(net, checkpoint, meta={"history_config": history.config})
+    for cb in callbacks:
+        cb(history, "end")
+    return history
+
+
+def _evaluate_into(
+    history: History,
+    net: nn.Module,
+    eval_data: Dataset | DataLoader,
+    tasks: Sequence[TaskSpec],
+    dev: torch.device,
+    step: int,
+    epoch: int,
+    batch_size: int,
+    region: Any,
+    rank: int,
+) -> None:
+    if rank != 0:
+        return
+    from mtdl_kit.metrics import collect_predictions, compute_metrics
+
+    loader = eval_data if isinstance(eval_data, DataLoader) else DataLoader(eval_data, batch_size=batch_size)
+    spacing = 1.0
+    if region is not None:
+        size = int(next(iter(loader))["image"].shape[-1])
+        spacing = float(region.spacing_mm(size))
+    was_training = net.training
+    net.eval()
+    records = collect_predictions(net, loader, tasks, device=dev, spacing_mm=spacing)
+    if was_training:
+        net.train()
+    for t in tasks:
+        for metric, value in compute_metrics(t, records).items():
+            history.add(step, epoch, "metric", f"{t.name}/{metric}", value)
+
+
+def _average_gradients(params: Sequence[nn.Parameter], world: int) -> None:
+    import torch.distributed as dist
+
+    for p in params:
+        if p.grad is None:
+            p.grad = torch.zeros_like(p)
+        dist.all_reduce(p.grad, op=dist.ReduceOp.SUM)
+        p.grad /= world
+
+
+def _sync_weighting_state(method: nn.Module, world: int) -> None:
+    """Average a weighting method's float buffers (e.g. GradNorm weights) so replicas stay identical."""
+    import torch.distributed as dist
+
+    with torch.no_grad():
+        for b in method.buffers():
+            if b.is_floating_point():
+                dist.all_reduce(b, op=dist.ReduceOp.SUM)
+                b /= world
+
+
+def _average_scalars(values: dict[str, float], world: int) -> dict[str, float]:
+    import torch.distributed as dist
+
+    names = list(values)
+    t = torch.tensor([values[n] for n in names], dtype=torch.float64)
+    dist.all_reduce(t, op=dist.ReduceOp.SUM)
+    return {n: float(v) / world for n, v in zip(names, t, strict=True)}

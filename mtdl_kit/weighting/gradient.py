@@ -1,0 +1,685 @@
+"""Gradient aggregation through TorchJD: UPGrad, MGDA, PCGrad, CAGrad, IMTL-G, Aligned-MTL, Nash-MTL.
+
+Each step builds the Jacobian ``J`` of the task losses (one row per task, ``T x D``) and an
+*aggregator* maps it to one update vector ``J^T w``; the methods differ in how they choose ``w``
+from the Gramian ``J J^T`` (or from ``J``). The reported task weights are that ``w``.
+
+Two levels (``level=`` of :func:`~mtdl_kit.weighting.build_weighting`):
+
+* ``"parameters"`` — ``J`` is the Jacobian on the shared parameters. With ``features`` it is
+  computed by ``torchjd.autojac.mtl_backward`` (task branches once, then a vectorised pass over the
+  shared trunk for all ``T`` rows; or, with ``jacobian="per_task"``, ``T`` backward passes that each
+  traverse only the part of the trunk its task reaches), then
+  ``torchjd.autojac.jac_to_grad(shared, aggregator)``; without features by
+  ``torchjd.autojac.backward`` over the whole graph. Cost: about ``T`` backward passes through the
+  shared trunk. Task-specific parameters receive the plain gradient of their own loss (the sum over
+  tasks for parameters several tasks use but that are not shared, e.g. a segmentation branch
+  handing its mask to a classifier).
+* ``"features"`` ("rep-grad") — ``J`` is the Jacobian on the shared *features* (gradients of each
+  loss on the tensors the branches consume from the trunk). Its Gramian ``J J^T`` is accumulated
+  block by block (a task that does not reach a feature tensor costs nothing there), the aggregator
+  turns it into weights ``w``, and ``sum_i w_i dL_i/dF`` is backpropagated through the trunk
+  **once**: about the cost of one ordinary backward. It weights a different quantity (activation
+  gradients of the batch, not parameter gradients), so the weights differ from the
+  parameter-level ones; the update is non-conflicting *for the features* (UPGrad, MGDA), not
+  necessarily for every trunk parameter. Unlike LibMTL's ``rep_grad``, the trunk *is* trained.
+
+Aggregation runs in float32 with autocast disabled; a non-finite loss or Jacobian row raises
+:class:`FloatingPointError` naming the task before anything is aggregated.
+
+Reference for the implementation: P. Quinton, V. Rey, "Jacobian descent for multi-objective
+optimization", arXiv:2406.16232, 2024 (TorchJD).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import math
+import warnings
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any, ClassVar
+
+import torch
+from torch import Tensor, nn
+
+from mtdl_kit.weighting._autograd import (
+    accumulate,
+    check_cut,
+    combine,
+    combine_blocks,
+    flatten_rows,
+    gramian_blocks,
+    task_gradients,
+)
+from mtdl_kit.weighting.base import (
+    Weighting,
+    WeightingInfo,
+    branches_overlap,
+    describe_model,
+    raise_if_non_finite,
+    reached_leaves,
+    shared_parameters_of,
+)
+from mtdl_kit.weighting.registry import register
+
+
+class GradientWeighting(Weighting):
+    """Base of the TorchJD-backed gradient methods (subclasses set :attr:`aggregator`).
+
+    Args:
+        task_names: the tasks.
+        model: the network; must have shared parameters (``model.shared_parameters()``) and, for
+            ``level="features"``, a ``forward_with_features`` method.
+        level: ``"parameters"`` or ``"features"``.
+        parallel_chunk_size: passed to TorchJD at the parameter level: ``1`` (default) differentiates
+            the rows one by one, ``None`` all at once with ``torch.vmap``. On CPU both take the same
+            time but ``1`` needs about a third less memory (``benchmarks/RESULTS.md``); ``None`` may be
+            faster on a GPU.
+        batched: feature level: compute the ``T`` feature gradients in one vectorised backward
+            (``is_grads_batched=True``) instead of ``T`` sequential ones (sequential is the default
+            because each loss then traverses only its own branch).
+        jacobian: parameter level with features: ``"torchjd"`` (default: ``torchjd.autojac.mtl_backward``)
+            or ``"per_task"`` (``T`` sequential backward passes from the features, each through the part
+            of the trunk *that task reaches* — a shared decoder used by the dense tasks only is skipped
+            for the others, where TorchJD backpropagates zeros through it; then the same ``jac_to_grad``).
+
+    Raises:
+        ValueError: no model, a model without shared parameters (cascaded: use a loss-based method),
+            or ``level="features"`` on a model that exposes no features.
+    """
+
+    kind = "gradient"
+    #: messages of warnings the aggregator emits at every step and that say nothing useful here
+    _quiet_warnings: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(
+        self,
+        task_names: Sequence[str],
+        *,
+        model: nn.Module | None,
+        level: str = "parameters",
+        parallel_chunk_size: int | None = 1,
+        batched: bool = False,
+        jacobian: str = "torchjd",
+    ) -> None:
+        super().__init__(task_names, model=model, level=level)
+        key = type(self).name
+        if model is None or not hasattr(model, "shared_parameters"):
+            raise ValueError(
+                f"{key} aggregates per-task gradients on the shared part of the network, but "
+                f"{describe_model(model)} has no shared_parameters() method. Pass a MultiTaskNet "
+                "(mtdl_kit.models.build_model) or a module implementing shared_parameters() / task_parameters(name)."
+            )
+        if not shared_parameters_of(model):
+            raise ValueError(
+                f"{key} is a gradient method, but {describe_model(model)} has no trainable shared parameters (a "
+                "cascaded network shares no layer between tasks), so there is no shared Jacobian to aggregate. Use "
+                "a loss-based method ('ew', 'fixed', 'uw', 'dwa', 'rlw') or a parallel / interacted / hybrid model."
+            )
+        if level == "features" and not hasattr(model, "forward_with_features"):
+            raise ValueError(
+                f"{key} with level='features' needs the shared features, but {describe_model(model)} exposes none "
+                "(no forward_with_features method). Use level='parameters', or a MultiTaskNet."
+            )
+        if parallel_chunk_size is not None and int(parallel_chunk_size) < 1:
+            raise ValueError(f"{key}: parallel_chunk_size must be None or >= 1, got {parallel_chunk_size!r}.")
+        self.parallel_chunk_size = None if parallel_chunk_size is None else int(parallel_chunk_size)
+        self.batched = bool(batched)
+        if jacobian not in ("torchjd", "per_task"):
+            raise ValueError(f"{key}: jacobian must be 'torchjd' or 'per_task', got {jacobian!r}.")
+        self.jacobian = jacobian
+        self.aggregator: nn.Module | None = None
+        self._cut_checked = False
+        self._overlap: bool | None = None  # do task branches share autograd nodes above the features?
+
+    @property
+    def needs(self) -> str:
+        return "shared_features" if self.level == "features" else "shared_parameters"
+
+    def reset(self) -> None:
+        """Reset a stateful aggregator (Nash-MTL) between experiments; no-op otherwise."""
+        reset = getattr(self.aggregator, "reset", None)
+        if callable(reset):
+            reset()
+
+    def _preference(self, preference: Mapping[str, float] | None) -> Tensor | None:
+        """A ``{task: weight}`` preference as a tensor in task order (``None`` = uniform)."""
+        if preference is None:
+            return None
+        missing = [t for t in self.task_names if t not in preference]
+        unknown = [t for t in preference if t not in self.task_names]
+        values = [float(preference.get(t, math.nan)) for t in self.task_names]
+        if missing or unknown or any(not math.isfinite(v) or v <= 0 for v in values):
+            raise ValueError(
+                f"{self.name}: preference must give a positive weight to each task of {list(self.task_names)}; got "
+                f"{dict(preference)} (missing {missing}, unknown {unknown})."
+            )
+        return torch.tensor(values, dtype=torch.float32)
+
+    @contextlib.contextmanager
+    def _aggregation_context(self, device: torch.device) -> Iterator[None]:
+        """float32, autocast off, known-noise warnings silenced."""
+        with warnings.catch_warnings(), torch.autocast(device_type=device.type, enabled=False):
+            for message in self._quiet_warnings:
+                warnings.filterwarnings("ignore", message=message)
+            yield
+
+    def _after_aggregation(self, stacklevel: int) -> None:
+        """Hook run after each aggregation (Nash-MTL checks its solver's status)."""
+
+    # ------------------------------------------------------------------------------------- step
+    def backward(self, losses: Mapping[str, Tensor], *, features: Sequence[Tensor] | None = None) -> dict[str, float]:
+        ordered = self.ordered_losses(losses)
+        self.require_graph(ordered)
+        feats = [f for f in (features or ()) if isinstance(f, Tensor) and f.requires_grad]
+        if self.level == "features":
+            if not feats:
+                raise ValueError(
+                    f"{self.name} with level='features' needs features=...: call "
+                    "outputs, features = model.forward_with_features(x) and pass backward(losses, features=features)."
+                )
+            return self._backward_features(ordered, feats)
+        if feats:
+            if self.jacobian == "per_task":
+                return self._backward_per_task(ordered, feats)
+            return self._backward_mtl(ordered, feats)
+        return self._backward_parameters(ordered)
+
+    def _branches_overlap(self, losses: Sequence[Tensor], feats: Sequence[Tensor]) -> bool:
+        """Whether task branches share graph nodes above the features (computed once, at the first step)."""
+        if self._overlap is None:
+            self._overlap = branches_overlap(losses, feats)
+        return self._overlap
+
+    def _aggregate_jacs(self, shared: Sequence[nn.Parameter]) -> dict[str, float]:
+        """Check the ``.jac`` rows, then ``jac_to_grad`` in float32; returns the reported weights."""
+        from torchjd.aggregation import GramianWeightedAggregator
+        from torchjd.autojac import jac_to_grad
+
+        assert self.aggregator is not None
+        with_jac = [p for p in shared if hasattr(p, "jac")]
+        # a row sum is finite iff the row is (barring an overflow of the sum itself): one cheap reduction
+        flags = torch.stack([p.jac.reshape(self.num_tasks, -1).sum(1).isfinite() for p in with_jac]).all(0)
+        try:
+            raise_if_non_finite(self.task_names, flags, what="gradient on the shared parameters")
+        except FloatingPointError:
+            for p in with_jac:
+                del p.jac
+            raise
+        all_float32 = all(p.jac.dtype == torch.float32 for p in with_jac)
+        if not all_float32:
+            for p in with_jac:
+                p.jac = p.jac.float()
+        # sum of per-tensor Gramians instead of one concatenated Jacobian (less memory, same result);
+        # only when the .grad fields take float32, because that path combines the rows in their dtype
+        gramian_path = (
+            all_float32
+            and isinstance(self.aggregator, GramianWeightedAggregator)
+            and all(p.dtype == torch.float32 for p in with_jac)
+        )
+        with self._aggregation_context(with_jac[0].device):
+            weights = jac_to_grad(with_jac, self.aggregator, optimize_gramian_computation=gramian_path)  # type: ignore[arg-type,call-overload]
+        self._after_aggregation(stacklevel=5)  # warnings point at the caller of backward()
+        return self.report(weights)
+
+    def _backward_mtl(self, losses: list[Tensor], feats: list[Tensor]) -> dict[str, float]:
+        from torchjd.autojac import mtl_backward
+
+        shared, _ = self.parameter_partition()
+        try:
+            # branches sharing nodes above the features (a hand-over) need the graph for the next task
+            mtl_backward(
+                losses,
+                features=feats,
+                shared_params=shared,
+                parallel_chunk_size=self.parallel_chunk_size,
+                retain_graph=self._branches_overlap(losses, feats),
+            )
+        except ValueError as err:
+            if "no tensor in common" not in str(err):
+                raise
+            raise ValueError(
+                f"{self.name}: the features passed to backward() do not separate the shared parameters from the "
+                "task branches (a loss reaches a shared parameter without passing through them). Pass every "
+                "tensor the branches consume from the shared part (model.forward_with_features(x)[1]), or none."
+            ) from err
+        return self._aggregate_jacs(shared)
+
+    def _task_rows(
+        self, losses: list[Tensor], feats: list[Tensor]
+    ) -> tuple[list[list[Tensor | None]], list[nn.Parameter]]:
+        """Per-task gradients on ``[*feats, *others]`` (``others`` = the non-shared trainable parameters)."""
+        shared, others = self.parameter_partition()
+        if not self._cut_checked:
+            check_cut(losses, feats, shared, method=self.name)
+            self._cut_checked = True
+        overlap = self._branches_overlap(losses, feats)
+        return task_gradients(losses, [*feats, *others], batched=self.batched, overlap=overlap), others
+
+    def _backward_per_task(self, losses: list[Tensor], feats: list[Tensor]) -> dict[str, float]:
+        """Jacobian on the shared parameters by one backward per task from the features, pruned to what it reaches."""
+        shared, _ = self.parameter_partition()
+        rows, others = self._task_rows(losses, feats)
+        feature_rows = [row[: len(feats)] for row in rows]
+        accumulate(others, combine([row[len(feats) :] for row in rows]))
+        jacobian_rows: list[list[Tensor]] = []
+        for i, row in enumerate(feature_rows):
+            used = [(f, g) for f, g in zip(feats, row, strict=True) if g is not None]
+            grads: Sequence[Tensor | None] = [None] * len(shared)
+            if used:
+                grads = torch.autograd.grad(
+                    [f for f, _ in used],
+                    shared,
+                    grad_outputs=[g for _, g in used],
+                    retain_graph=i < len(rows) - 1,
+                    allow_unused=True,
+                )
+            jacobian_rows.append([torch.zeros_like(p) if g is None else g for g, p in zip(grads, shared, strict=True)])
+        for k, p in enumerate(shared):
+            p.jac = torch.stack([r[k] for r in jacobian_rows])
+        return self._aggregate_jacs(shared)
+
+    def _backward_parameters(self, losses: list[Tensor]) -> dict[str, float]:
+        from torchjd.autojac import backward as jd_backward
+
+        shared, others = self.parameter_partition()
+        reached = reached_leaves(losses)
+        others = [p for p in others if p in reached]
+        jd_backward(losses, inputs=[*shared, *others], parallel_chunk_size=self.parallel_chunk_size)
+        for p in others:  # task-specific parameters: the plain (summed) gradient of the losses that use them
+            accumulate([p], [p.jac.sum(0)])
+            del p.jac
+        return self._aggregate_jacs(shared)
+
+    def _backward_features(self, losses: list[Tensor], feats: list[Tensor]) -> dict[str, float]:
+        from torchjd.aggregation import GramianWeightedAggregator
+
+        assert self.aggregator is not None
+        shared, _ = self.parameter_partition()
+        rows, others = self._task_rows(losses, feats)
+        feature_rows = [row[: len(feats)] for row in rows]
+        # the Gramian of the feature Jacobian, block by block (a task's zero blocks cost nothing)
+        gram, blocks = gramian_blocks(feature_rows, self.num_tasks)
+        # NaN / inf in a row reach its diagonal entry (a sum of squares)
+        raise_if_non_finite(self.task_names, gram.diagonal().isfinite(), what="gradient on the shared features")
+        with self._aggregation_context(gram.device), torch.no_grad():
+            if isinstance(self.aggregator, GramianWeightedAggregator):
+                weights = self.aggregator.gramian_weighting(gram)
+            else:  # a weighting of the Jacobian itself (Nash-MTL): build it
+                jacobian = torch.stack(flatten_rows(feature_rows, feats))
+                weights = self.aggregator.weighting(jacobian)  # type: ignore[union-attr]
+        self._after_aggregation(stacklevel=4)
+        direction = combine_blocks(blocks, weights, feats)
+        accumulate(others, combine([row[len(feats) :] for row in rows]))
+        pairs = [(f, d) for f, d in zip(feats, direction, strict=True) if d is not None]
+        if pairs:
+            torch.autograd.backward([f for f, _ in pairs], grad_tensors=[d for _, d in pairs], inputs=shared)
+        return self.report(weights)
+
+
+def _require(method: str, modules: Sequence[str], solver: str, extra: str) -> None:
+    """Raise ImportError unless ``modules`` import and cvxpy lists ``solver`` (never fall back silently)."""
+    missing = [m for m in modules if importlib.util.find_spec(m) is None]
+    if not missing:
+        import cvxpy
+
+        if solver not in cvxpy.installed_solvers():
+            missing = [f"the {solver} solver of cvxpy (installed: {cvxpy.installed_solvers()})"]
+    if missing:
+        raise ImportError(
+            f'{method} needs {", ".join(missing)}; install with: pip install "torchjd[{extra}]". '
+            "(There is no silent fallback to equal weights.)"
+        )
+
+
+def _info(name: str, title: str, citation: str, description: str) -> WeightingInfo:
+    return WeightingInfo(
+        name=name,
+        title=title,
+        kind="gradient",
+        needs="shared_parameters",
+        levels=("parameters", "features"),
+        citation=citation,
+        description=description,
+    )
+
+
+@register(
+    _info(
+        "upgrad",
+        "UPGrad",
+        "Quinton & Rey, 'Jacobian descent for multi-objective optimization', arXiv:2406.16232, 2024",
+        "Projects each task gradient onto the dual cone of all of them and averages: never conflicts with a task.",
+    )
+)
+class UPGradAggregation(GradientWeighting):
+    """UPGrad (unconflicting projection of gradients): project each task gradient onto the *dual cone*
+    of all task gradients (the directions with non-negative dot product with every one of them) and
+    average the projections.
+
+    The update therefore never increases any task's loss to first order (non-conflicting), and it
+    reduces to the mean gradient when the gradients do not conflict.
+
+    Reference: P. Quinton, V. Rey, "Jacobian descent for multi-objective optimization",
+    arXiv:2406.16232, 2024. Implementation: ``torchjd.aggregation.UPGrad`` (quadprog QP solver).
+
+    Needs: shared parameters (``level="parameters"``) or shared features (``level="features"``).
+
+    Args:
+        preference: optional ``{task: weight > 0}`` combining the projections (default uniform).
+        **common: ``parallel_chunk_size``, ``batched`` (see :class:`GradientWeighting`).
+    """
+
+    def __init__(
+        self,
+        task_names: Sequence[str],
+        *,
+        model: nn.Module | None,
+        level: str = "parameters",
+        preference: Mapping[str, float] | None = None,
+        **common: Any,
+    ) -> None:
+        super().__init__(task_names, model=model, level=level, **common)
+        from torchjd.aggregation import UPGrad
+
+        self.aggregator = UPGrad(pref_vector=self._preference(preference))
+
+
+@register(
+    _info(
+        "mgda",
+        "MGDA",
+        "Désidéri, C. R. Math. 350:313-318, 2012; Sener & Koltun, NeurIPS 2018",
+        "Minimum-norm point of the convex hull of the task gradients (Frank-Wolfe): a common descent direction.",
+    )
+)
+class MGDAAggregation(GradientWeighting):
+    """MGDA (multiple-gradient descent): the minimum-norm vector in the convex hull of the task gradients.
+
+    That vector has a non-negative dot product with every task gradient (a common descent direction)
+    and is zero exactly at Pareto-stationary points. It tends to follow the task with the *smallest*
+    gradient, which can stall the others.
+
+    References: J.-A. Désidéri, "Multiple-gradient descent algorithm (MGDA) for multiobjective
+    optimization", C. R. Math. 350:313-318, 2012; O. Sener, V. Koltun, "Multi-task learning as
+    multi-objective optimization", NeurIPS 2018 (Frank-Wolfe solver, Algorithm 2). Implementation:
+    ``torchjd.aggregation.MGDA``.
+
+    Needs: shared parameters or shared features.
+
+    Args:
+        epsilon: Frank-Wolfe stopping tolerance.
+        max_iters: Frank-Wolfe iterations.
+        **common: ``parallel_chunk_size``, ``batched``.
+    """
+
+    def __init__(
+        self,
+        task_names: Sequence[str],
+        *,
+        model: nn.Module | None,
+        level: str = "parameters",
+        epsilon: float = 0.001,
+        max_iters: int = 100,
+        **common: Any,
+    ) -> None:
+        super().__init__(task_names, model=model, level=level, **common)
+        from torchjd.aggregation import MGDA
+
+        self.aggregator = MGDA(epsilon=epsilon, max_iters=max_iters)
+
+
+@register(
+    _info(
+        "pcgrad",
+        "PCGrad",
+        "Yu et al., 'Gradient surgery for multi-task learning', NeurIPS 2020",
+        "For each task, removes the components that conflict with other tasks (random order), then sums.",
+    )
+)
+class PCGradAggregation(GradientWeighting):
+    """PCGrad (projecting conflicting gradients, "gradient surgery"): for each task gradient, in a random
+    order of the other tasks, remove its component along any gradient it conflicts with (negative dot
+    product); the update is the sum of the surgered gradients.
+
+    Uses the global torch random generator (``torch.randperm``) for the order.
+
+    Reference: T. Yu, S. Kumar, A. Gupta, S. Levine, K. Hausman, C. Finn, "Gradient surgery for
+    multi-task learning", NeurIPS 2020. Implementation: ``torchjd.aggregation.PCGrad``.
+
+    Needs: shared parameters or shared features.
+
+    Args:
+        **common: ``parallel_chunk_size``, ``batched``.
+    """
+
+    def __init__(
+        self, task_names: Sequence[str], *, model: nn.Module | None, level: str = "parameters", **common: Any
+    ) -> None:
+        super().__init__(task_names, model=model, level=level, **common)
+        from torchjd.aggregation import PCGrad
+
+        self.aggregator = PCGrad()
+
+
+@register(
+    _info(
+        "cagrad",
+        "CAGrad",
+        "Liu, Liu, Jin, Stone & Liu, 'Conflict-averse gradient descent', NeurIPS 2021",
+        "Maximises the worst task's improvement within a ball of radius c around the mean gradient.",
+    )
+)
+class CAGradAggregation(GradientWeighting):
+    """CAGrad (conflict-averse gradient descent): within a ball of radius ``c * ||g_0||`` around the
+    mean gradient ``g_0``, take the direction that maximises the *smallest* task improvement.
+
+    ``c = 0`` gives the mean gradient (EW direction); large ``c`` approaches MGDA. Solved with cvxpy's
+    CLARABEL solver (checked at construction).
+
+    Reference: B. Liu, X. Liu, X. Jin, P. Stone, Q. Liu, "Conflict-averse gradient descent for
+    multi-task learning", NeurIPS 2021. Implementation: ``torchjd.aggregation.CAGrad``.
+
+    Needs: shared parameters or shared features; ``pip install "torchjd[cagrad]"``.
+
+    Args:
+        c: radius scale (0.4 in the paper's NYUv2/Cityscapes experiments).
+        **common: ``parallel_chunk_size``, ``batched``.
+
+    Raises:
+        ImportError: cvxpy or its CLARABEL solver is missing.
+    """
+
+    def __init__(
+        self,
+        task_names: Sequence[str],
+        *,
+        model: nn.Module | None,
+        level: str = "parameters",
+        c: float = 0.4,
+        **common: Any,
+    ) -> None:
+        super().__init__(task_names, model=model, level=level, **common)
+        if not float(c) >= 0:
+            raise ValueError(f"cagrad: c must be >= 0, got {c!r}.")
+        _require("CAGrad", ("cvxpy", "clarabel"), "CLARABEL", "cagrad")
+        from torchjd.aggregation import CAGrad
+
+        self.aggregator = CAGrad(c=float(c))
+
+
+@register(
+    _info(
+        "imtl_g",
+        "IMTL-G",
+        "Liu et al., 'Towards impartial multi-task learning', ICLR 2021",
+        "The update whose projections onto every task's unit gradient are equal (impartial).",
+    )
+)
+class IMTLGAggregation(GradientWeighting):
+    """IMTL-G (impartial multi-task learning, gradient part): the combination ``J^T w`` (weights summing
+    to 1) whose projections onto every task's *unit* gradient are equal, so that no task is favoured
+    by the update's direction.
+
+    Reference: L. Liu, Y. Li, Z. Kuang, J.-H. Xue, Y. Chen, W. Yang, Q. Liao, W. Zhang, "Towards
+    impartial multi-task learning", ICLR 2021. Implementation: ``torchjd.aggregation.IMTLG`` (the
+    generalisation to linearly dependent gradients of Quinton & Rey 2024).
+
+    Needs: shared parameters or shared features.
+
+    Args:
+        **common: ``parallel_chunk_size``, ``batched``.
+    """
+
+    def __init__(
+        self, task_names: Sequence[str], *, model: nn.Module | None, level: str = "parameters", **common: Any
+    ) -> None:
+        super().__init__(task_names, model=model, level=level, **common)
+        from torchjd.aggregation import IMTLG
+
+        self.aggregator = IMTLG()
+
+
+@register(
+    _info(
+        "aligned_mtl",
+        "Aligned-MTL",
+        "Senushkin, Patakin, Kuznetsov & Konushin, CVPR 2023",
+        "Aligns the principal components of the task gradients (condition number 1) before combining them.",
+    )
+)
+class AlignedMTLAggregation(GradientWeighting):
+    """Aligned-MTL: rescale the task gradients along the eigenvectors of their Gramian so that the
+    linear system is well conditioned (condition number 1, "aligned" independent components), then
+    combine them with the preference weights.
+
+    This removes both conflicts and dominance by one large gradient. Eigen-decomposition with
+    ``torch.linalg.eigh`` (the original's ``torch.symeig`` no longer exists in torch 2).
+
+    Reference: D. Senushkin, N. Patakin, A. Kuznetsov, A. Konushin, "Independent component alignment
+    for multi-task learning", CVPR 2023. Implementation: ``torchjd.aggregation.AlignedMTL``.
+
+    Needs: shared parameters or shared features.
+
+    Args:
+        preference: optional ``{task: weight > 0}`` (default uniform).
+        scale_mode: eigenvalue used for the scale: ``"min"`` (default), ``"median"``, ``"rmse"``
+            (the original implementation).
+        **common: ``parallel_chunk_size``, ``batched``.
+    """
+
+    def __init__(
+        self,
+        task_names: Sequence[str],
+        *,
+        model: nn.Module | None,
+        level: str = "parameters",
+        preference: Mapping[str, float] | None = None,
+        scale_mode: str = "min",
+        **common: Any,
+    ) -> None:
+        super().__init__(task_names, model=model, level=level, **common)
+        if scale_mode not in ("min", "median", "rmse"):
+            raise ValueError(f"aligned_mtl: scale_mode must be 'min', 'median' or 'rmse', got {scale_mode!r}.")
+        from torchjd.aggregation import AlignedMTL
+
+        self.aggregator = AlignedMTL(pref_vector=self._preference(preference), scale_mode=scale_mode)  # type: ignore[arg-type]
+
+
+@register(
+    _info(
+        "nash_mtl",
+        "Nash-MTL",
+        "Navon et al., 'Multi-task learning as a bargaining game', ICML 2022",
+        "Nash bargaining solution: weights w with (J J^T) w = 1/w (a convex program solved with ECOS).",
+    )
+)
+class NashMTLAggregation(GradientWeighting):
+    """Nash-MTL: treat the tasks as players bargaining over the update ``d = J^T w``; the Nash bargaining
+    solution satisfies ``(J J^T) w = 1 / w``: each task's improvement ``g_i . d`` is inversely
+    proportional to its weight, which is scale-invariant and Pareto-stationary.
+
+    Solved by a sequence of convex programs with cvxpy's **ECOS** solver. At construction we check
+    that cvxpy and ECOS are installed and raise :class:`ImportError` otherwise (cvxpy >= 1.6 no longer
+    ships ECOS; the original code and LibMTL then *silently* fall back to equal weights inside a bare
+    ``except``). Note that ``torchjd.aggregation.NashMTL`` itself still catches
+    ``cvxpy.SolverError`` / ``ValueError`` during a solve and keeps the previous weights (all ones at
+    the first step) — e.g. on a rank-deficient Gramian — and does the same, without an exception, when
+    the linearised problem is unbounded or infeasible (strongly conflicting gradients: a row of
+    ``J J^T`` with a negative sum at the warm start). We turn the latter into a ``RuntimeWarning`` and
+    count it in :attr:`solver_failures` (a caught ``SolverError`` leaves no trace we can read). It
+    also clips ``||J^T w||`` to ``max_norm``. Measured on the eye parallel model
+    (``benchmarks/RESULTS.md``): at the parameter level the solve takes about 2 ECOS calls per step;
+    at the feature level (where the segmentation row is orthogonal to the others and the
+    classification and regression rows conflict) it ran all ``optim_niter`` iterations and failed in
+    4 of 5 steps — prefer the parameter level, or amortise with ``update_weights_every``.
+    The aggregator is stateful (warm start): call :meth:`reset` between experiments.
+
+    Reference: A. Navon, A. Shamsian, I. Achituve, H. Maron, K. Kawaguchi, G. Chechik, E. Fetaya,
+    "Multi-task learning as a bargaining game", ICML 2022. Implementation: ``torchjd.aggregation.NashMTL``.
+
+    Needs: shared parameters or shared features; ``pip install "torchjd[nash-mtl]"``.
+
+    Args:
+        max_norm: clip the norm of the update to this value (0 disables).
+        update_weights_every: solve every that many steps and reuse the weights in between (amortises
+            the solver's cost).
+        optim_niter: iterations of the sequential convex solver.
+        **common: ``parallel_chunk_size``, ``batched``.
+
+    Raises:
+        ImportError: cvxpy or its ECOS solver is missing.
+    """
+
+    _quiet_warnings = (
+        "You are solving a parameterized problem that is not DPP",  # every solve: torchjd's formulation
+        "Solution may be inaccurate",  # counted in inaccurate_solves instead of printed at every step
+    )
+
+    def __init__(
+        self,
+        task_names: Sequence[str],
+        *,
+        model: nn.Module | None,
+        level: str = "parameters",
+        max_norm: float = 1.0,
+        update_weights_every: int = 1,
+        optim_niter: int = 20,
+        **common: Any,
+    ) -> None:
+        super().__init__(task_names, model=model, level=level, **common)
+        _require("Nash-MTL", ("cvxpy", "ecos"), "ECOS", "nash-mtl")
+        from torchjd.aggregation import NashMTL
+
+        self.aggregator = NashMTL(
+            n_tasks=self.num_tasks,
+            max_norm=float(max_norm),
+            update_weights_every=int(update_weights_every),
+            optim_niter=int(optim_niter),
+        )
+        self.solver_failures = 0
+        self.inaccurate_solves = 0
+
+    def _after_aggregation(self, stacklevel: int) -> None:
+        """Count and report solves that did not end optimal (torchjd then reuses the previous weights)."""
+        weighting = getattr(self.aggregator, "weighting", None)
+        every = getattr(weighting, "update_weights_every", 1)
+        if weighting is None or (int(weighting.step) - 1) % every != 0:
+            return  # no solve this step
+        status = getattr(getattr(weighting, "prob", None), "status", None)
+        if status == "optimal_inaccurate":
+            self.inaccurate_solves += 1
+        if status in (None, "optimal", "optimal_inaccurate"):
+            return
+        self.solver_failures += 1
+        if self.solver_failures > 1:
+            return  # warn once per weighting; the count keeps going
+        warnings.warn(
+            f"Nash-MTL: the ECOS solve ended with status {status!r}; torchjd's NashMTL then keeps the previous "
+            "weights (all ones at the first step) for this step. This happens when the tasks' gradients conflict "
+            "so strongly that the linearised bargaining problem is unbounded from the current weights. "
+            "Warned once; weighting.solver_failures counts the failed steps.",
+            RuntimeWarning,
+            stacklevel=stacklevel,
+        )

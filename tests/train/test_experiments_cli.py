@@ -1,0 +1,100 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from mtdl_kit import cli
+from mtdl_kit.experiments import RunConfig, compare, train_run
+
+
+def test_train_run_writes_a_run_folder(tmp_path):
+    cfg = RunConfig(region="eye", family="hybrid", steps=4, batch_size=4, n_train=8, n_test=6, size=64, width=4)
+    result = train_run(cfg, out=tmp_path / "run", progress=False)
+    for name in ("config.json", "history.json", "metrics.json", "model.pt", "model.pt.sha256", "report.html"):
+        assert (tmp_path / "run" / name).exists(), name
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert set(metrics) == {"disc_cup", "glaucoma", "cdr"}
+    assert "not for clinical use" in (tmp_path / "run" / "report.html").read_text()
+    assert result.records is not None
+
+
+def test_run_config_validation():
+    with pytest.raises(ValueError, match="allowed families"):
+        RunConfig(region="eye", family="star").validate()
+    with pytest.raises(ValueError, match="allowed tasks"):
+        RunConfig(region="eye", tasks=("nope",)).validate()
+    with pytest.raises(ValueError, match="steps"):
+        RunConfig(region="eye", steps=0).validate()
+
+
+def test_compare_tiny_gives_delta_m_with_ci():
+    base = RunConfig(
+        region="eye", tasks=("disc_cup", "glaucoma"), steps=2, batch_size=4, n_train=8, n_test=8, size=64, width=4
+    )
+    result = compare(
+        base, families=("parallel",), weightings=("ew",), seeds=(0, 1), n_boot=50, min_seeds=2, progress=False
+    )
+    row = result.table.iloc[0]
+    assert row["family"] == "parallel" and row["ci_low"] <= row["delta_m_%"] <= row["ci_high"]
+    assert "| family |" in result.to_markdown()
+    with pytest.raises(ValueError, match="at least two tasks"):
+        compare(RunConfig(region="eye", tasks=("glaucoma",)), progress=False)
+
+
+def test_cli_train_and_compare(tmp_path, capsys):
+    common = [
+        "--region",
+        "eye",
+        "--steps",
+        "2",
+        "--batch-size",
+        "4",
+        "--n-train",
+        "8",
+        "--n-test",
+        "6",
+        "--width",
+        "4",
+        "--quiet",
+    ]
+    assert (
+        cli.main(
+            [
+                "train",
+                *common,
+                "--family",
+                "parallel",
+                "--tasks",
+                "disc_cup,glaucoma",
+                "--weighting",
+                "uw",
+                "--out",
+                str(tmp_path / "t"),
+            ]
+        )
+        == 0
+    )
+    assert (tmp_path / "t" / "report.html").exists()
+    assert (
+        cli.main(
+            [
+                "compare",
+                *common,
+                "--tasks",
+                "disc_cup,glaucoma",
+                "--families",
+                "parallel",
+                "--weightings",
+                "ew",
+                "--seeds",
+                "2",
+                "--out",
+                str(tmp_path / "c"),
+            ]
+        )
+        == 0
+    )
+    assert (tmp_path / "c" / "compare.md").read_text().startswith("# Δm on eye")
+    assert cli.main(["train", *common, "--tasks", "nope"]) == 2
+    assert "allowed tasks" in capsys.readouterr().err
