@@ -9,7 +9,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.stamp-$(shell cat requirements.txt requirements-e2e.txt pyproject.toml | sha256sum | cut -c1-16)
 PORT ?= 8501
 
-.PHONY: venv test test-fast dashboard lab samples gallery bench lint format clean chromium
+.PHONY: venv test test-fast dashboard lab student samples gallery bench lint format clean chromium
 
 venv: $(STAMP)
 
@@ -43,6 +43,9 @@ dashboard: venv
 
 lab: venv
 	$(VENV)/bin/jupyter lab --notebook-dir=notebooks --ip=127.0.0.1 --no-browser $(if $(filter 0,$(shell id -u)),--allow-root,)
+
+student: venv
+	$(PY) scripts/make_student.py
 
 samples: venv
 	$(VENV)/bin/mtdl-kit samples

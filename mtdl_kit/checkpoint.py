@@ -20,6 +20,8 @@ import torch
 from torch import nn
 
 FORMAT = "mtdl-kit-checkpoint/1"
+#: build_model options recorded in a checkpoint that rebuild_model passes back (the rest is derived).
+_BUILD_OPTIONS = ("cascade_mode", "source", "interaction", "dense_decoder")
 
 
 class CheckpointError(ValueError):
@@ -53,8 +55,17 @@ def model_config(model: nn.Module) -> dict[str, Any]:
     }
 
 
-def save_checkpoint(model: nn.Module, path: str | Path, *, meta: dict[str, Any] | None = None) -> str:
+def save_checkpoint(
+    model: nn.Module, path: str | Path, *, meta: dict[str, Any] | None = None, dtype: torch.dtype | None = None
+) -> str:
     """Save ``model`` atomically (write a temporary file, then rename) and write ``<path>.sha256``.
+
+    Args:
+        model: the network (a DDP wrapper is unwrapped).
+        path: checkpoint file.
+        meta: JSON-friendly extra information stored with the weights.
+        dtype: store the floating-point tensors in this dtype (e.g. ``torch.float16`` halves the
+            file, as the pretrained zoo does); :func:`load_checkpoint` restores ``float32``.
 
     Returns:
         The sha256 of the written file.
@@ -65,7 +76,7 @@ def save_checkpoint(model: nn.Module, path: str | Path, *, meta: dict[str, Any] 
     payload = {
         "format": FORMAT,
         "config": model_config(net),
-        "state_dict": {k: v.detach().cpu() for k, v in net.state_dict().items()},
+        "state_dict": {k: _stored(v.detach().cpu(), dtype) for k, v in net.state_dict().items()},
         "meta": dict(meta or {}),
     }
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -81,6 +92,10 @@ def save_checkpoint(model: nn.Module, path: str | Path, *, meta: dict[str, Any] 
     digest = sha256_file(path)
     Path(f"{path}.sha256").write_text(f"{digest}  {path.name}\n")
     return digest
+
+
+def _stored(tensor: torch.Tensor, dtype: torch.dtype | None) -> torch.Tensor:
+    return tensor.to(dtype) if dtype is not None and tensor.is_floating_point() else tensor
 
 
 def _expected_digest(path: Path, sha256: str | None) -> str:
@@ -127,6 +142,10 @@ def load_checkpoint(path: str | Path, model: nn.Module | None = None, *, sha256:
         raise CheckpointError(f"{path}: cannot be read as a checkpoint ({type(exc).__name__}: {exc}).") from exc
     if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
         raise CheckpointError(f"{path}: not an mtdl-kit checkpoint (format {ckpt.get('format')!r}, expected {FORMAT}).")
+    # weights stored in half precision (save_checkpoint(dtype=torch.float16)) come back as float32
+    ckpt["state_dict"] = {
+        k: v.float() if v.dtype in (torch.float16, torch.bfloat16) else v for k, v in ckpt["state_dict"].items()
+    }
     if model is not None:
         net = getattr(model, "module", model)
         mine, theirs = model_config(net), ckpt["config"]
@@ -152,6 +171,14 @@ def rebuild_model(path: str | Path, *, sha256: str | None = None) -> nn.Module:
         TaskSpec(**{**t, "class_names": tuple(t["class_names"]), "output_names": tuple(t["output_names"])})
         for t in cfg["tasks"]
     ]
+    recorded = dict(cfg["options"])
+    if cfg["family"] == "single" and "sub_width" in recorded:
+        raise CheckpointError(
+            f"{path}: a capacity-matched single-task baseline ({recorded.get('matched_to')}) cannot be rebuilt from "
+            "its config alone; build it with build_model(..., capacity_of=...) and call load_checkpoint(path, model)."
+        )
+    # parameter matching (cascaded / interacted) recomputes sub_width and hidden from the build options
+    options = {k: v for k, v in recorded.items() if k in _BUILD_OPTIONS}
     model = build_model(
         cfg["family"],
         tasks,
@@ -159,7 +186,17 @@ def rebuild_model(path: str | Path, *, sha256: str | None = None) -> nn.Module:
         width=cfg["width"],
         spatial_dims=cfg["spatial_dims"],
         region=cfg["region"],
-        **cfg["options"],
+        **options,
     )
-    model.load_state_dict(ckpt["state_dict"], strict=True)
+    derived = {k: v for k, v in model.options.items() if k in ("sub_width", "hidden")}
+    if any(recorded.get(k) != v for k, v in derived.items()):
+        raise CheckpointError(
+            f"{path}: rebuilding gives {derived}, the checkpoint was saved with "
+            f"{ {k: recorded.get(k) for k in derived} }; build the model as it was built and call "
+            "load_checkpoint(path, model)."
+        )
+    try:
+        model.load_state_dict(ckpt["state_dict"], strict=True)
+    except RuntimeError as exc:
+        raise CheckpointError(f"{path}: weights do not fit the rebuilt model ({exc}).") from exc
     return model

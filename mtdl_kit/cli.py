@@ -150,6 +150,69 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_zoo_train(args: argparse.Namespace) -> int:
+    from mtdl_kit.zoo import ZOO_FAMILIES, default_root, train_zoo
+
+    root = Path(args.root) if args.root else default_root()
+
+    def report(entry) -> None:
+        from mtdl_kit.metrics import primary_metric
+        from mtdl_kit.regions.base import get_region
+
+        region = get_region(entry.region)
+        parts = []
+        for task, m in entry.metrics.items():
+            name = primary_metric(region.task(task))
+            parts.append(f"{task} {name}={'n/a' if m.get(name) is None else format(m[name], '.3f')}")
+        scores = ", ".join(parts)
+        print(f"{entry.key:32s} {entry.train_seconds:7.1f} s  {entry.size_bytes / 1024:6.1f} kB  {scores}", flush=True)
+
+    entries = train_zoo(
+        [args.region] if args.region else None,
+        [args.family] if args.family else list(ZOO_FAMILIES),
+        root=root,
+        steps=args.steps,
+        size=args.size,
+        batch_size=args.batch_size,
+        width=args.width,
+        seed=args.seed,
+        device=args.device,
+        skip_existing=args.skip_existing,
+        progress=not args.quiet,
+        on_model=report,
+    )
+    print(f"{len(entries)} model(s) in {root / 'manifest.json'}")
+    return 0
+
+
+def _cmd_zoo_verify(args: argparse.Namespace) -> int:
+    from mtdl_kit.zoo import default_root, verify_zoo
+
+    root = Path(args.root) if args.root else default_root()
+    problems = verify_zoo(
+        root, regions=[args.region] if args.region else None, tolerance=args.tolerance, progress=not args.quiet
+    )
+    for problem in problems:
+        print(f"PROBLEM {problem}")
+    print(f"{len(problems)} problem(s) in {root} (tolerance {args.tolerance:g} on each task's primary metric)")
+    return 1 if problems else 0
+
+
+def _cmd_zoo_list(args: argparse.Namespace) -> int:
+    from mtdl_kit.zoo import default_root, zoo_table
+
+    root = Path(args.root) if args.root else default_root()
+    rows = zoo_table(root)
+    if not rows:
+        print(f"no zoo models in {root}; train them with `mtdl-kit zoo train`")
+        return 1
+    for row in rows:
+        scores = ", ".join(f"{k}={'n/a' if v is None else f'{v:.3f}'}" for k, v in row["metrics"].items())
+        print(f"{row['key']:32s} {row['size_kb']:7.1f} kB {row['train_s']:7.1f} s  {scores}")
+    print(f"{len(rows)} model(s) in {root}")
+    return 0
+
+
 def _add_run_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--region", required=True, choices=REGION_NAMES)
     p.add_argument("--tasks", default="all", help="all or a comma list of the region's task names")
@@ -248,6 +311,33 @@ def build_parser() -> argparse.ArgumentParser:
     dc.add_argument("--region", required=True, choices=REGION_NAMES)
     dc.add_argument("--tasks", default="all", help="all or a comma list of the region's task names")
     dc.set_defaults(func=_cmd_data_check)
+
+    z = sub.add_parser("zoo", help="pretrained zoo: `zoo train`, `zoo verify`, `zoo list`")
+    zoo_sub = z.add_subparsers(dest="zoo_command", required=True, metavar="ACTION")
+    from mtdl_kit import zoo as _zoo
+
+    zt = zoo_sub.add_parser("train", help="(re)train zoo models and update the manifest")
+    zt.add_argument("--region", default=None, choices=REGION_NAMES, help="default: all regions")
+    zt.add_argument("--family", default=None, choices=_zoo.ZOO_FAMILIES, help="default: all, incl. single-task")
+    zt.add_argument("--steps", type=int, default=_zoo.DEFAULT_STEPS)
+    zt.add_argument("--size", type=int, default=_zoo.DEFAULT_SIZE, help="image size (multiple of 16)")
+    zt.add_argument("--batch-size", type=int, default=_zoo.DEFAULT_BATCH_SIZE)
+    zt.add_argument("--width", type=int, default=None)
+    zt.add_argument("--seed", type=int, default=_zoo.DEFAULT_SEED)
+    zt.add_argument("--device", default="auto")
+    zt.add_argument("--skip-existing", action="store_true", help="keep models whose file and config match")
+    zt.add_argument("--root", default=None, help="zoo folder (default: data_samples/weights or $MTDL_KIT_ZOO)")
+    zt.add_argument("--quiet", action="store_true", help="no progress bar")
+    zt.set_defaults(func=_cmd_zoo_train)
+    zv = zoo_sub.add_parser("verify", help="check sha256 and recompute held-out metrics (exit status 1 if any problem)")
+    zv.add_argument("--region", default=None, choices=REGION_NAMES, help="default: all regions in the manifest")
+    zv.add_argument("--tolerance", type=float, default=_zoo.DEFAULT_TOLERANCE)
+    zv.add_argument("--root", default=None, help="zoo folder (default: data_samples/weights or $MTDL_KIT_ZOO)")
+    zv.add_argument("--quiet", action="store_true", help="no progress bar")
+    zv.set_defaults(func=_cmd_zoo_verify)
+    zl = zoo_sub.add_parser("list", help="the zoo's models with their held-out primary metrics")
+    zl.add_argument("--root", default=None, help="zoo folder (default: data_samples/weights or $MTDL_KIT_ZOO)")
+    zl.set_defaults(func=_cmd_zoo_list)
 
     r = sub.add_parser("regions", help="list the regions, their tasks and coupling rules")
     r.add_argument("--markdown", action="store_true", help="print a markdown table (as in the README)")

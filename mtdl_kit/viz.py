@@ -286,3 +286,69 @@ def run_report_html(result: Any) -> str:
     )
     parts.append(f"<h2>Test metrics</h2><table><tr><th>task</th><th>metric</th><th>value</th></tr>{rows}</table>")
     return "<html><head><meta charset='utf-8'></head><body>" + "\n".join(parts) + "</body></html>"
+
+
+#: aggregators drawn by :func:`aggregation_figure`: name -> (label, torchjd.aggregation class name)
+TOY_AGGREGATORS: dict[str, tuple[str, str]] = {
+    "ew": ("EW (sum / mean direction)", "Mean"),
+    "pcgrad": ("PCGrad (Yu et al. 2020)", "PCGrad"),
+    "mgda": ("MGDA (Désidéri 2012; Sener & Koltun 2018)", "MGDA"),
+    "upgrad": ("UPGrad (Quinton & Rey 2024)", "UPGrad"),
+}
+
+
+def toy_aggregations(jacobian: Any, methods: Sequence[str] = tuple(TOY_AGGREGATORS)) -> dict[str, np.ndarray]:
+    """Aggregate the rows of a small Jacobian (one task gradient per row) with TorchJD.
+
+    ``"ew"`` is the mean of the rows (the direction of equal weighting; EW itself steps along the sum).
+
+    Returns:
+        method -> aggregated update direction as a numpy vector.
+    """
+    import torch
+    from torchjd import aggregation
+
+    matrix = torch.as_tensor(np.asarray(jacobian, dtype=np.float32))
+    out = {}
+    for m in methods:
+        if m not in TOY_AGGREGATORS:
+            raise ValueError(f"Unknown toy aggregator {m!r}; choose from {tuple(TOY_AGGREGATORS)}.")
+        out[m] = getattr(aggregation, TOY_AGGREGATORS[m][1])()(matrix).numpy()
+    return out
+
+
+def aggregation_figure(jacobian: Any, methods: Sequence[str] = tuple(TOY_AGGREGATORS)) -> go.Figure:
+    """2-D picture of two task gradients and what each aggregator makes of them.
+
+    Args:
+        jacobian: (T, 2) array, one task gradient per row.
+        methods: keys of :data:`TOY_AGGREGATORS`.
+    """
+    import plotly.graph_objects as go
+
+    J = np.asarray(jacobian, dtype=float)
+    if J.ndim != 2 or J.shape[1] != 2:
+        raise ValueError(f"aggregation_figure needs a (T, 2) Jacobian, got shape {J.shape}.")
+    fig = go.Figure()
+
+    def arrow(v: np.ndarray, name: str, colour: str, dash: str) -> None:
+        fig.add_trace(
+            go.Scatter(
+                x=[0, v[0]],
+                y=[0, v[1]],
+                name=name,
+                mode="lines+markers",
+                line={"color": colour, "dash": dash, "width": 3},
+                marker={"symbol": "arrow", "angleref": "previous", "size": 14},
+            )
+        )
+
+    for i, g in enumerate(J):
+        arrow(g, f"task {i + 1} gradient", "#000000" if i == 0 else "#999999", "solid")
+    for k, (m, v) in enumerate(toy_aggregations(J, methods).items()):
+        arrow(v, TOY_AGGREGATORS[m][0], OKABE_ITO[k % len(OKABE_ITO)], "dot")
+    lim = 1.15 * float(np.abs(J).max())
+    fig.update_xaxes(range=[-lim, lim], zeroline=True, scaleanchor="y", title="parameter 1")
+    fig.update_yaxes(range=[-lim, lim], zeroline=True, title="parameter 2")
+    fig.update_layout(height=460, width=560, title="Two task gradients and their aggregations", margin={"t": 50})
+    return fig

@@ -45,3 +45,38 @@ def test_nuisance_choice_changes_labels(app):
     assert not app.exception
     latents = app.dataframe[-1].value
     assert "illumination" in set(latents["latent"])
+
+
+@pytest.mark.parametrize("family", ["parallel", "cascaded", "interacted", "hybrid", "single"])
+def test_architectures_view_every_family(app, family):
+    app.radio(key="view").set_value("Architectures").run()
+    app.selectbox(key="region").set_value("eye").run()
+    app.radio(key="family").set_value(family).run()
+    assert not app.exception, app.exception
+    if family == "single":
+        assert app.error, "single with three tasks is refused with the library's message"
+        app.multiselect(key="arch_tasks:eye").set_value(["glaucoma"]).run()
+        assert not app.error
+    assert app.get("plotly_chart")
+    counts = app.dataframe[0].value
+    assert "total" in set(counts["part"])
+
+
+def test_task_toggle_changes_the_model(app):
+    app.radio(key="view").set_value("Architectures").run()
+    app.selectbox(key="region").set_value("eye").run()
+    full = app.dataframe[0].value.set_index("part")["parameters"]["total"]
+    app.multiselect(key="arch_tasks:eye").set_value(["disc_cup", "glaucoma"]).run()
+    fewer = app.dataframe[0].value.set_index("part")["parameters"]["total"]
+    assert fewer < full
+    app.radio(key="family").set_value("cascaded").run()
+    app.multiselect(key="arch_tasks:eye").set_value(["glaucoma"]).run()
+    assert "single" in app.error[0].value  # a cascade needs >= 2 tasks: the message suggests 'single'
+
+
+def test_catalog_view_lists_references(app):
+    app.radio(key="view").set_value("Catalog").run()
+    for region in REGION_NAMES:
+        app.selectbox(key="region").set_value(region).run()
+        assert not app.exception
+        assert len(app.dataframe[0].value) >= 2

@@ -69,5 +69,11 @@ def test_explore_page_in_chromium(server):
         page.locator(".js-plotly-plot").first.wait_for(timeout=60_000)
         page.get_by_text("Coupling rule").first.wait_for(timeout=30_000)
         page.screenshot(path=str(SCREENSHOTS / "explore.png"))
+        page.get_by_text("Architectures", exact=True).click()
+        page.get_by_text("The four families on the").first.wait_for(timeout=60_000)
+        page.locator(".js-plotly-plot").first.wait_for(timeout=60_000)
+        page.locator("[data-testid=stDataFrame]").first.wait_for(timeout=30_000)
+        page.screenshot(path=str(SCREENSHOTS / "architectures.png"))
         browser.close()
     assert (SCREENSHOTS / "explore.png").stat().st_size > 20_000
+    assert (SCREENSHOTS / "architectures.png").stat().st_size > 20_000

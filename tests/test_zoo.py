@@ -1,0 +1,148 @@
+"""The pretrained zoo machinery on a tiny zoo (one region, tiny models, a few steps)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import fields
+
+import pytest
+import torch
+
+from mtdl_kit.cli import main
+from mtdl_kit.experiments import train_run
+from mtdl_kit.regions import get_region
+from mtdl_kit.zoo import (
+    MANIFEST,
+    ZooEntry,
+    ZooError,
+    load_pretrained,
+    read_manifest,
+    train_zoo,
+    verify_zoo,
+)
+
+EYE = get_region("eye")
+TINY = {"steps": 3, "size": 32, "batch_size": 4, "n_train": 8, "n_test": 8, "width": 4, "device": "cpu"}
+
+
+@pytest.fixture(scope="module")
+def zoo(tmp_path_factory):
+    """A tiny eye zoo: parallel and hybrid on all tasks, then (a second call) single-task baselines."""
+    root = tmp_path_factory.mktemp("zoo")
+    torch.set_num_threads(1)
+    first = train_zoo(["eye"], ["parallel", "hybrid"], root=root, progress=False, **TINY)
+    second = train_zoo(["eye"], ["single"], root=root, progress=False, **TINY)
+    return root, first + second
+
+
+@pytest.fixture
+def zoo_copy(zoo, tmp_path):
+    root, _ = zoo
+    copy = tmp_path / "zoo"
+    shutil.copytree(root, copy)
+    return copy
+
+
+def test_manifest_entries_complete(zoo):
+    root, trained = zoo
+    entries = read_manifest(root)
+    assert sorted(entries) == sorted(
+        ["eye-parallel", "eye-hybrid", "eye-single-disc_cup", "eye-single-glaucoma", "eye-single-cdr"]
+    )
+    assert [e.key for e in trained] == ["eye-parallel", "eye-hybrid", *(f"eye-single-{t}" for t in EYE.task_names)]
+    raw = json.loads((root / MANIFEST).read_text())
+    for key, e in entries.items():
+        assert set(raw["entries"][key]) == {f.name for f in fields(ZooEntry)}
+        path = root / e.file
+        assert path.exists() and path.stat().st_size == e.size_bytes
+        assert e.sha256 == (root / f"{e.file}.sha256").read_text().split()[0]
+        assert e.seed == 0 and e.library_version and e.train_seconds > 0 and e.device == "cpu"
+        assert e.config["size"] == 32 and e.config["steps"] == 3 and e.config["family"] == e.family
+        expected_tasks = EYE.task_names if e.family != "single" else (key.split("-")[-1],)
+        assert e.tasks == expected_tasks
+        assert set(e.metrics) == set(e.tasks)
+        for task in e.tasks:
+            primary = {"segmentation": "dice", "classification": "auc", "regression": "mae"}[EYE.task(task).kind]
+            assert primary in e.metrics[task] and e.metrics[task]["n_cases"] == 8
+        stored = torch.load(path, weights_only=True)["state_dict"]
+        floats = [v for v in stored.values() if v.is_floating_point()]
+        assert floats and all(v.dtype == torch.float16 for v in floats)
+
+
+def test_load_pretrained_round_trip(zoo):
+    root, _ = zoo
+    entry = read_manifest(root)["eye-parallel"]
+    loaded = load_pretrained("eye", "parallel", root=root)
+    assert not loaded.training
+    assert all(p.dtype == torch.float32 for p in loaded.parameters())
+    # training is deterministic on the CPU: retrain the same config to get the float32 model
+    reference = train_run(entry.run_config(), progress=False).model.eval()
+    x = torch.rand(2, 3, 32, 32, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        a, b = reference(x), loaded(x)
+    for k in a:
+        assert torch.allclose(a[k], b[k], atol=2e-2, rtol=2e-2), k
+
+
+@pytest.mark.parametrize("damage", ["tamper", "delete"])
+def test_damaged_file_says_how_to_rebuild(zoo_copy, damage):
+    path = zoo_copy / "eye-hybrid.pt"
+    if damage == "tamper":
+        data = bytearray(path.read_bytes())
+        data[len(data) // 2] ^= 0xFF
+        path.write_bytes(bytes(data))
+    else:
+        path.unlink()
+    with pytest.raises(ZooError, match=r"eye-hybrid\.pt.*mtdl-kit zoo train --region eye --family hybrid"):
+        load_pretrained("eye", "hybrid", root=zoo_copy)
+    problems = verify_zoo(zoo_copy)
+    assert len(problems) == 1 and "eye-hybrid.pt" in problems[0]
+    assert main(["zoo", "verify", "--root", str(zoo_copy), "--quiet"]) == 1
+
+
+def test_verify_passes_then_catches_a_changed_metric(zoo, zoo_copy, capsys):
+    root, _ = zoo
+    assert verify_zoo(root) == []
+    assert main(["zoo", "verify", "--root", str(root), "--region", "eye", "--quiet"]) == 0
+    raw = json.loads((zoo_copy / MANIFEST).read_text())
+    raw["entries"]["eye-parallel"]["metrics"]["disc_cup"]["dice"] += 0.2
+    (zoo_copy / MANIFEST).write_text(json.dumps(raw))
+    problems = verify_zoo(zoo_copy)
+    assert len(problems) == 1 and "eye-parallel.pt: disc_cup dice recomputed" in problems[0]
+    assert main(["zoo", "verify", "--root", str(zoo_copy), "--quiet"]) == 1
+    assert "PROBLEM eye-parallel.pt" in capsys.readouterr().out
+
+
+def test_task_subsets(zoo):
+    root, _ = zoo
+    single = load_pretrained("eye", "single", "glaucoma", root=root)
+    assert [t.name for t in single.tasks] == ["glaucoma"]
+    assert [t.name for t in load_pretrained("eye", "hybrid", EYE.task_names, root=root).tasks] == list(EYE.task_names)
+    with pytest.raises(ValueError, match=r"available task sets: \['disc_cup,glaucoma,cdr'\]"):
+        load_pretrained("eye", "parallel", ["glaucoma", "disc_cup"], root=root)
+    with pytest.raises(ValueError, match="family 'single' needs one task"):
+        load_pretrained("eye", "single", root=root)
+    with pytest.raises(ValueError, match="no task 'optic_nerve'"):
+        load_pretrained("eye", "parallel", "optic_nerve", root=root)
+    with pytest.raises(ZooError, match="mtdl-kit zoo train --region eye --family cascaded"):
+        load_pretrained("eye", "cascaded", root=root)
+    with pytest.raises(ZooError, match="no parallel model for region 'chest'"):
+        load_pretrained("chest", "parallel", root=root)
+
+
+def test_cli_list(zoo, tmp_path, capsys):
+    root, _ = zoo
+    assert main(["zoo", "list", "--root", str(root)]) == 0
+    out = capsys.readouterr().out
+    assert "eye-parallel" in out and "disc_cup dice=" in out and "5 model(s)" in out
+    assert main(["zoo", "list", "--root", str(tmp_path / "empty")]) == 1
+    assert main(["zoo", "verify", "--root", str(tmp_path / "empty"), "--quiet"]) == 1
+
+
+def test_bad_arguments_fail_fast(tmp_path):
+    with pytest.raises(ValueError, match="allowed families"):
+        train_zoo(["eye"], ["sequential"], root=tmp_path, progress=False)
+    with pytest.raises(ValueError, match="size must be"):
+        train_zoo(["eye"], ["parallel"], root=tmp_path, progress=False, size=8)
+    assert not (tmp_path / MANIFEST).exists()
