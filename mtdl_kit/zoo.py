@@ -41,12 +41,13 @@ ZOO_FORMAT = "mtdl-kit-zoo/1"
 ZOO_FAMILIES: tuple[str, ...] = ("parallel", "cascaded", "interacted", "hybrid", "single")
 
 #: Training defaults of the zoo (see docs/zoo.md for the measured budget on a 2-core CPU).
-DEFAULT_STEPS = 300
+DEFAULT_STEPS = 1500
 DEFAULT_SIZE = 64
 DEFAULT_BATCH_SIZE = 8
 DEFAULT_N_TRAIN = 512
 DEFAULT_N_TEST = 128
 DEFAULT_SEED = 0
+DEFAULT_WEIGHTING = "ew"
 #: ``verify_zoo`` accepts ``|recomputed - recorded| <= tolerance * max(1, |recorded|)`` for every
 #: task's primary metric (Dice and ROC-AUC in [0, 1]: absolute; MAE / radial error: relative).
 DEFAULT_TOLERANCE = 0.01
@@ -274,6 +275,7 @@ def train_zoo(
     n_test: int = DEFAULT_N_TEST,
     width: int | None = None,
     seed: int = DEFAULT_SEED,
+    weighting: str = DEFAULT_WEIGHTING,
     device: str = "auto",
     skip_existing: bool = False,
     progress: bool = True,
@@ -281,8 +283,8 @@ def train_zoo(
 ) -> list[ZooEntry]:
     """Train every region × family (all of the region's tasks) and, with ``"single"``, one baseline per task.
 
-    Each model is trained with :func:`~mtdl_kit.experiments.train_run` (equal weighting,
-    relatedness 1, no nuisance), saved with fp16 weights, reloaded, evaluated on the fixed test set
+    Each model is trained with :func:`~mtdl_kit.experiments.train_run` (relatedness 1, no
+    nuisance), saved with fp16 weights, reloaded, evaluated on the fixed test set
     and added to the manifest right away.
 
     Args:
@@ -296,6 +298,8 @@ def train_zoo(
         n_test: held-out phantoms (fixed test seeds).
         width: backbone width (default: the library's default width).
         seed: training seed.
+        weighting: loss weighting of the multi-task models (:func:`mtdl_kit.weighting.available_weightings`;
+            single-task baselines always use ``"ew"``).
         device: ``"auto"``, ``"cpu"``, ``"cuda"``...
         skip_existing: keep models already in the manifest whose file verifies, instead of re-training.
         progress: tqdm bars (one over models, one per training run).
@@ -314,6 +318,10 @@ def train_zoo(
     regions = list(regions or REGION_NAMES)
     families = list(families or ZOO_FAMILIES)
     _check_names(regions, families)
+    from mtdl_kit.weighting import available_weightings
+
+    if weighting not in available_weightings():
+        raise ValueError(f"Unknown weighting {weighting!r}; available: {sorted(available_weightings())}.")
     root = Path(root or default_root())
     plan = _plan(regions, families)
     configs = []
@@ -322,6 +330,7 @@ def train_zoo(
             region=r,
             family=fam,
             tasks=tasks,
+            weighting=weighting if fam != "single" else "ew",
             steps=steps,
             batch_size=batch_size,
             size=size,

@@ -336,7 +336,7 @@ def four_families() -> nbformat.NotebookNode:
             ),
             code(
                 """
-# Run mode. QUICK = True: 48-pixel images, 20 steps per family (CI and laptops, ~1 min on 2 CPU cores).
+# Run mode. QUICK = True: 32-pixel images, 15 steps per family (CI and laptops, ~1 min on 2 CPU cores).
 # QUICK = False: 64-pixel images, 600 steps per family (~20 min on a laptop CPU, ~1 min on a GPU).
 QUICK = True
 """,
@@ -367,7 +367,7 @@ from mtdl_kit.viz import history_figure, sample_figure
 
 eye = get_region("eye")
 print(eye.describe())
-budget = dict(steps=20, size=48, n_train=64, n_test=16, batch_size=8) if QUICK else dict(
+budget = dict(steps=15, size=32, n_train=64, n_test=16, batch_size=8) if QUICK else dict(
     steps=600, size=64, n_train=1024, n_test=256, batch_size=16)
 """
             ),
@@ -791,10 +791,218 @@ several seeds and confidence intervals:
     )
 
 
+# ---------------------------------------------------------------------------- 21 relationships
+def task_relationships() -> nbformat.NotebookNode:
+    """21_task_relationships.ipynb."""
+    return notebook(
+        [
+            header(
+                "21 · Task relationships: when to share",
+                [
+                    "measure how related two tasks are in the data (correlation of the labels and outputs)",
+                    "measure it in the network: gradient conflict per encoder stage and lookahead task affinity",
+                    "compare related (relatedness 1) and unrelated (relatedness 0) eye tasks",
+                ],
+                "`00_start_here.ipynb`, `20_loss_weighting_and_gradient_conflict.ipynb`.",
+                "about 25 minutes; the code runs in about a minute in quick mode.",
+            ),
+            code(
+                """
+# Run mode. QUICK = True: 32-pixel images, 15 steps per run (~1 min on 2 CPU cores).
+# QUICK = False: 64-pixel images, 500 steps per run and larger test sets (~15 min on a laptop CPU).
+QUICK = True
+""",
+                tags=["parameters"],
+            ),
+            md(
+                """
+## Three views of relatedness
+
+Sharing helps when tasks need the same features and hurts when they pull apart (negative
+transfer; review, Sec. on task relationships). Three measurements, from cheapest to most direct:
+
+1. **Output correlation** — do the tasks' labels, and the model's outputs, move together over
+   cases? (Spearman correlation of `case_table`.)
+2. **Gradient conflict per stage** — the cosine between task gradients on each shared encoder
+   stage (negative = conflict), as in gradient-surgery work (Yu et al. 2020).
+3. **Task affinity** — lookahead TAG (Fifty et al. 2021): does a step for task *i* alone lower task
+   *j*'s loss? Positive = *i* helps *j*.
+
+The phantoms let us set the ground truth: at `relatedness = 1` glaucoma follows the CDR measured on
+the mask; at 0 it follows haemorrhages the segmentation ignores.
+"""
+            ),
+            code(
+                """
+import pandas as pd
+
+from mtdl_kit import exercises, get_region
+from mtdl_kit.analysis import case_table, output_correlation, stage_gradient_cosines, task_affinity
+from mtdl_kit.data.phantom import PhantomDataset
+from mtdl_kit.models import build_model
+from mtdl_kit.train import fit
+from mtdl_kit.viz import heatmap_figure
+
+SIZE = 32 if QUICK else 64
+STEPS = 15 if QUICK else 500
+N_TRAIN, N_TEST = (64, 24) if QUICK else (1024, 256)
+eye = get_region("eye")
+"""
+            ),
+            md(
+                """
+### Exercise 1 — predict, then measure
+
+Before training anything: at relatedness 0, how strongly will the *true* CDR and the *true*
+glaucoma label be correlated over the test cases? Answer `"strong"` (|ρ| ≥ 0.5) or `"weak"`.
+"""
+            ),
+            code(
+                """
+# Exercise 1: "strong" or "weak"
+### BEGIN SOLUTION
+# YOUR CODE HERE
+prediction = "weak"
+### END SOLUTION
+"""
+            ),
+            code(
+                """
+runs = {}
+for r in (1.0, 0.0):
+    train = PhantomDataset("eye", N_TRAIN, size=SIZE, relatedness=r, cache=True)
+    test = PhantomDataset("eye", N_TEST, split="test", size=SIZE, relatedness=r, cache=True)
+    net = build_model("parallel", eye.tasks, eye.in_channels)
+    history = fit(net, train, weighting="ew", steps=STEPS, batch_size=8, cosine_every=0, progress=False)
+    runs[r] = {"model": net, "train": train, "test": test, "table": case_table(net, test, eye)}
+
+truth_rho = {r: output_correlation(run["table"]).loc["true:cdr", "true:glaucoma"] for r, run in runs.items()}
+print("Spearman ρ(true CDR, true glaucoma):", {r: round(v, 2) for r, v in truth_rho.items()})
+matched = exercises.check_prediction(
+    prediction,
+    observed="strong" if abs(truth_rho[0.0]) >= 0.5 else "weak",
+    options=("strong", "weak"),
+    explanation="At relatedness 0 the label is decided by another visible feature, so the CDR carries "
+    "little information about it; at relatedness 1 the label is a threshold of the CDR.",
+)
+"""
+            ),
+            md(
+                """
+## Output correlation
+
+The heatmaps correlate the model's outputs (`pred:`) and the truths (`true:`) over the test cases at
+each relatedness. In quick mode the model has barely trained, so the `pred:` rows are weak; the
+`true:` block shows the coupling the data imposes.
+"""
+            ),
+            code(
+                """
+for r, run in runs.items():
+    heatmap_figure(output_correlation(run["table"]), title=f"Spearman correlation, relatedness {r:g}").show()
+"""
+            ),
+            md(
+                """
+## Gradient conflict per encoder stage
+
+`stage_gradient_cosines` computes, on one batch, the cosine of every task pair's gradients on each
+shared block. Conflicts often concentrate in the deeper, more task-specific stages.
+"""
+            ),
+            code(
+                """
+from torch.utils.data import DataLoader
+
+frames = []
+for r, run in runs.items():
+    batch = next(iter(DataLoader(run["train"], batch_size=16)))
+    frames.append(stage_gradient_cosines(run["model"], batch, region=eye).assign(relatedness=r))
+stages = pd.concat(frames)
+stages.pivot_table(index=["relatedness", "block"], columns="pair", values="cosine", sort=False)
+"""
+            ),
+            md(
+                """
+## Task affinity (TAG)
+
+`task_affinity` takes a step for each task alone and measures the change of every other task's
+loss (Fifty et al. 2021). Rows are the task that steps, columns the task that is affected.
+"""
+            ),
+            code(
+                """
+affinity = {r: task_affinity(run["model"], run["train"], lr=1e-2, batches=1 if QUICK else 8, region=eye)
+            for r, run in runs.items()}
+for r, z in affinity.items():
+    heatmap_figure(z, title=f"lookahead task affinity, relatedness {r:g}", text_format=".3f").show()
+"""
+            ),
+            md(
+                """
+### Exercise 2 — read the affinity
+
+Does a step on the segmentation (`disc_cup`) help glaucoma classification *more* at relatedness 1
+than at relatedness 0 in this run? Answer `"yes"` or `"no"`; the check reads the two matrices above.
+With a quick run this is one noisy measurement — rerun with `QUICK = False` before trusting it.
+"""
+            ),
+            code(
+                """
+# Exercise 2: "yes" or "no"
+### BEGIN SOLUTION
+# YOUR CODE HERE
+answer = "yes"
+### END SOLUTION
+"""
+            ),
+            code(
+                """
+helps = {r: float(z.loc["disc_cup", "glaucoma"]) for r, z in affinity.items()}
+matched = exercises.check_prediction(
+    answer,
+    observed="yes" if helps[1.0] > helps[0.0] else "no",
+    options=("yes", "no"),
+    explanation=f"Affinity disc_cup → glaucoma in this run: { {r: f'{v:+.2e}' for r, v in helps.items()} }.",
+)
+"""
+            ),
+            md(
+                """
+## When to share
+
+- If the labels are coupled through the anatomy (the `true:` correlations at relatedness 1), a
+  shared encoder or a hybrid network that feeds the segmentation into the classifier can reuse
+  what the segmentation learns.
+- If they are not (relatedness 0), sharing buys only regularisation and compute; watch for
+  negative cosines and negative affinities, and consider a cascaded or interacted network or a
+  gradient method (notebook 20).
+- The measurements above come from one short run; the full mode and `mtdl-kit compare` with
+  several seeds give numbers worth reporting.
+
+## Summary
+
+- Output correlation measures relatedness in the data, gradient cosines and TAG in the network.
+- The relatedness knob lets you check each measurement against a known ground truth.
+"""
+            ),
+            references(
+                [
+                    "Yu T, et al. Gradient surgery for multi-task learning. NeurIPS 2020.",
+                    "Fifty C, et al. Efficiently identifying task groupings for multi-task learning. NeurIPS 2021 "
+                    "— TAG.",
+                    "Standley T, et al. Which tasks should be learned together in multi-task learning? ICML 2020.",
+                ]
+            ),
+        ]
+    )
+
+
 NOTEBOOKS = {
     "00_start_here.ipynb": start_here,
     "01_four_families.ipynb": four_families,
     "20_loss_weighting_and_gradient_conflict.ipynb": weighting_and_conflict,
+    "21_task_relationships.ipynb": task_relationships,
 }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from pathlib import Path
@@ -19,7 +20,15 @@ from make_student import BEGIN, END, STUB_LINE, student_notebook  # noqa: E402
 
 
 def _execute(nb: nbformat.NotebookNode, cwd: Path) -> None:
+    """Execute in a fresh python3 kernel of this interpreter's environment.
+
+    The kernel gets one intra-op thread (``OMP_NUM_THREADS=1``) unless the caller set one: on a
+    shared 2-core machine torch's default thread pool oversubscribes the cores and a quick-mode
+    notebook then takes minutes instead of seconds.
+    """
     from nbclient import NotebookClient
+
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
 
     NotebookClient(nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(cwd)}}).execute()
 

@@ -146,3 +146,20 @@ def test_bad_arguments_fail_fast(tmp_path):
     with pytest.raises(ValueError, match="size must be"):
         train_zoo(["eye"], ["parallel"], root=tmp_path, progress=False, size=8)
     assert not (tmp_path / MANIFEST).exists()
+
+
+@pytest.mark.parametrize("family", ["cascaded", "interacted"])
+def test_fp16_checkpoint_of_matched_families_rebuilds(tmp_path, family):
+    from mtdl_kit.checkpoint import rebuild_model, save_checkpoint
+    from mtdl_kit.models import build_model
+
+    model = build_model(family, EYE.tasks, EYE.in_channels, width=4, seed=3, region="eye").eval()
+    path = tmp_path / f"{family}.pt"
+    save_checkpoint(model, path, dtype=torch.float16)
+    rebuilt = rebuild_model(path).eval()
+    assert rebuilt.options["sub_width"] == model.options["sub_width"]
+    assert all(p.dtype == torch.float32 for p in rebuilt.parameters())
+    x = torch.rand(2, 3, 32, 32, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        a, b = model(x), rebuilt(x)
+    assert all(torch.allclose(a[k], b[k], atol=2e-2, rtol=2e-2) for k in a)
