@@ -98,3 +98,20 @@ def test_cli_train_and_compare(tmp_path, capsys):
     assert (tmp_path / "c" / "compare.md").read_text().startswith("# Δm on eye")
     assert cli.main(["train", *common, "--tasks", "nope"]) == 2
     assert "allowed tasks" in capsys.readouterr().err
+
+
+def test_compare_reports_incompatible_pairs_instead_of_crashing():
+    from mtdl_kit.experiments import incompatible_pairs
+
+    base = RunConfig(
+        region="eye", tasks=("disc_cup", "glaucoma"), steps=1, batch_size=4, n_train=4, n_test=8, size=32, width=4
+    )
+    pairs = incompatible_pairs(base, ("parallel", "cascaded"), ("ew", "upgrad"))
+    assert set(pairs) == {("cascaded", "upgrad")}
+    result = compare(
+        base, families=("cascaded",), weightings=("ew", "upgrad"), seeds=(0, 1), n_boot=20, min_seeds=2, progress=False
+    )
+    notes = dict(zip(result.table["weighting"], result.table["note"].fillna(""), strict=True))
+    assert notes["upgrad"].startswith("not applicable") and notes["ew"] == ""
+    with pytest.raises(ValueError, match="Unknown weighting"):
+        incompatible_pairs(base, ("parallel",), ("magic",))
