@@ -27,8 +27,6 @@ rim. Nuisances: ``noise`` (dose: noise level and streaks) and ``contrast_phase``
 
 from __future__ import annotations
 
-from functools import lru_cache
-
 import numpy as np
 
 from mtdl_kit.regions import _draw as d
@@ -57,31 +55,6 @@ HU_CORTICAL_BONE = 800.0
 
 
 _WOBBLE_MAX = 3.0  # the organ-outline field is clipped to +-3 std, which bounds each shape's box
-
-
-@lru_cache(maxsize=8)
-def _fbm_amplitudes(size: int, betas: tuple[float, ...]) -> np.ndarray:
-    fr = d._radial_frequency(size)
-    amp = np.stack([fr ** (-b / 2.0) for b in betas]).astype(np.float32)
-    amp[:, 0, 0] = 0.0
-    amp.setflags(write=False)
-    return amp
-
-
-def _fbm_stack(rng: np.random.Generator, size: int, betas: tuple[float, ...]) -> np.ndarray:
-    """Several 1/f^beta fields (zero mean, unit std) from one batched inverse FFT (cheaper than ``d.fbm``)."""
-    amp = _fbm_amplitudes(size, betas)
-    u = rng.random((2, *amp.shape), dtype=np.float32) - 0.5
-    out = np.fft.irfft2((u[0] + 1j * u[1]) * amp, s=(size, size)).astype(np.float32)
-    out /= np.maximum(out.std(axis=(1, 2), keepdims=True), 1e-12)
-    return out
-
-
-def _smooth3(a: np.ndarray) -> np.ndarray:
-    """Separable [1, 2, 1] / 4 binomial smoothing (a Gaussian of sigma ~0.7 px), edges replicated."""
-    p = np.pad(a, 1, mode="edge")
-    v = 0.25 * p[:-2] + 0.5 * p[1:-1] + 0.25 * p[2:]
-    return 0.25 * v[:, :-2] + 0.5 * v[:, 1:-1] + 0.25 * v[:, 2:]
 
 
 def _box(size: int, cy: float, cx: float, half_y: float, half_x: float) -> tuple[slice, slice]:
@@ -271,7 +244,7 @@ class Abdomen(Region):
 
         yy, xx = d.grid(size)
         px = 2.0 / size  # one pixel in normalised units
-        wobble, texture = _fbm_stack(rng, size, (3.5, 2.0))
+        wobble, texture = d.fbm_stack(rng, size, (3.5, 2.0))
         np.clip(wobble, -_WOBBLE_MAX, _WOBBLE_MAX, out=wobble)  # organic organ outlines
 
         # --- Body outline, subcutaneous fat, muscle wall, flattened back on the table.
@@ -448,10 +421,10 @@ class Abdomen(Region):
         hu[(np.abs(yy - table_y) < 0.015) & (np.abs(xx) < 0.85)] = 150.0
 
         # --- Acquisition: partial volume, correlated noise (dose), streaks through the spine.
-        hu = _smooth3(hu)
+        hu = d.smooth3(hu)
         sigma_hu = 8.0 + 32.0 * noise
         # Uniform noise smoothed by the [1, 2, 1] kernel: near-Gaussian (CLT), std 0.375 / sqrt(12).
-        grain = _smooth3(rng.random((size, size), dtype=np.float32) - 0.5)
+        grain = d.smooth3(rng.random((size, size), dtype=np.float32) - 0.5)
         hu += grain * float(sigma_hu / (0.375 / np.sqrt(12.0)))
         n_streaks = int(rng.integers(0, 2)) + round(3.0 * noise)
         for ang in rng.uniform(0.0, np.pi, n_streaks):

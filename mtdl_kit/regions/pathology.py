@@ -32,8 +32,6 @@ scanner colour of the whole tile), the classic source of negative transfer in hi
 
 from __future__ import annotations
 
-from functools import lru_cache
-
 import numpy as np
 from scipy import ndimage
 
@@ -62,31 +60,6 @@ _H_VEC_ALT = np.array([0.65, 0.70, 0.29], dtype=np.float32)
 _E_VEC_ALT = np.array([0.10, 0.95, 0.30], dtype=np.float32)
 
 _STRUCT8 = np.ones((3, 3), dtype=bool)
-
-
-@lru_cache(maxsize=8)
-def _fbm_amplitudes(size: int, betas: tuple[float, ...]) -> np.ndarray:
-    fr = d._radial_frequency(size)
-    amp = np.stack([fr ** (-b / 2.0) for b in betas]).astype(np.float32)
-    amp[:, 0, 0] = 0.0
-    amp.setflags(write=False)
-    return amp
-
-
-def _fbm_stack(rng: np.random.Generator, size: int, betas: tuple[float, ...]) -> np.ndarray:
-    """Several 1/f^beta fields (zero mean, unit std) from one batched inverse FFT (cheaper than ``d.fbm``)."""
-    amp = _fbm_amplitudes(size, betas)
-    u = rng.random((2, *amp.shape), dtype=np.float32) - 0.5
-    out = np.fft.irfft2((u[0] + 1j * u[1]) * amp, s=(size, size)).astype(np.float32)
-    out /= np.maximum(out.std(axis=(1, 2), keepdims=True), 1e-12)
-    return out
-
-
-def _smooth3(a: np.ndarray) -> np.ndarray:
-    """Separable [1, 2, 1] / 4 binomial smoothing (a Gaussian of sigma ~0.7 px) of a 2-D map, edges replicated."""
-    p = np.pad(a, 1, mode="edge")
-    v = 0.25 * p[:-2] + 0.5 * p[1:-1] + 0.25 * p[2:]
-    return 0.25 * v[:, :-2] + 0.5 * v[:, 1:-1] + 0.25 * v[:, 2:]
 
 
 def rasterise_nuclei(
@@ -290,7 +263,7 @@ class Pathology(Region):
 
         um = 1000.0 * self.spacing_mm(size)  # micrometres per pixel
         tile_um = size * um
-        epi_f, fibre_warp, fibre_fine = _fbm_stack(rng, size, (3.0, 3.5, 1.5))
+        epi_f, fibre_warp, fibre_fine = d.fbm_stack(rng, size, (3.0, 3.5, 1.5))
         epi_level = float(rng.uniform(-0.7, 0.2))
         epithelium = epi_f > epi_level
 
@@ -377,7 +350,7 @@ class Pathology(Region):
             [np.full(n_epi + n_ring, 0.45 + 0.75 * hyper), np.where(lymph, 1.35, 0.9 + 0.3 * hyper)]
         ) * np.exp(rng.normal(0.0, 0.1, n_all))
         dark_lut = np.concatenate([[0.0], darkness]).astype(np.float32)
-        chromatin = _smooth3(rng.random((size, size), dtype=np.float32) - 0.5)
+        chromatin = d.smooth3(rng.random((size, size), dtype=np.float32) - 0.5)
         h_map = dark_lut[inst] * (1.0 + (0.8 + 1.6 * hyper) * chromatin + np.float32(0.2) * contour)
         # Eosin: wavy collagen fibres in the stroma, amphophilic cytoplasm in the nests, empty lumen.
         yy, xx = d.grid(size)
@@ -385,7 +358,7 @@ class Pathology(Region):
         phase = across * (tile_um / float(rng.uniform(2.5, 4.0))) + 1.2 * fibre_warp  # fibre period 8-13 um
         fibres = (0.5 + 0.5 * np.sin(phase)) ** 2
         e_map = 0.16 + 0.24 * fibres + 0.025 * fibre_fine
-        cyto = _smooth3(epithelium.astype(np.float32))
+        cyto = d.smooth3(epithelium.astype(np.float32))
         e_map = e_map * (1.0 - cyto) + (0.17 + 0.03 * fibre_fine) * cyto
         h_map = h_map + 0.03 + 0.08 * cyto
         if has_lumen:
@@ -401,8 +374,8 @@ class Pathology(Region):
         e_vec = (1.0 - stain) * _E_VEC + stain * _E_VEC_ALT + rng.normal(0.0, 0.02, 3).astype(np.float32)
         h_gain = (0.8 + 0.45 * stain) * float(rng.uniform(0.95, 1.05))
         e_gain = (1.15 - 0.4 * stain) * float(rng.uniform(0.95, 1.05))
-        h_map = _smooth3(h_map * np.float32(h_gain))  # optics: slight blur (OD is linear in the densities)
-        e_map = _smooth3(e_map * np.float32(e_gain))
+        h_map = d.smooth3(h_map * np.float32(h_gain))  # optics: slight blur (OD is linear in the densities)
+        e_map = d.smooth3(e_map * np.float32(e_gain))
         od = h_map[None] * h_vec[:, None, None] + e_map[None] * e_vec[:, None, None]
         img = np.exp(np.float32(-np.log(10.0)) * od) * np.float32(rng.uniform(0.93, 1.0))  # I = 10^(-OD)
         img = img + np.float32(0.035) * (rng.random(img.shape, dtype=np.float32) - 0.5)  # camera noise, std 0.01
