@@ -96,7 +96,7 @@ def _run_config(args: argparse.Namespace, **overrides) -> object:
         "device": args.device,
     }
     if getattr(args, "data_dir", None):
-        fields.update(data_dir=args.data_dir, task_map=args.task_map)
+        fields.update(data_dir=args.data_dir, task_map=args.task_map, mask_values=args.mask_values)
     fields.update(overrides)
     return RunConfig(**fields)
 
@@ -240,6 +240,26 @@ def _task_map(text: str) -> dict[str, str]:
     return {k.strip(): v.strip() for k, v in pairs}
 
 
+def _mask_values(text: str) -> dict[int, int]:
+    """``"255:1,128:2"`` -> ``{255: 1, 128: 2}`` (stored mask value -> class index)."""
+    out: dict[int, int] = {}
+    for item in text.split(","):
+        parts = [part.strip() for part in item.split(":")]
+        try:
+            stored, cls = (int(part) for part in parts) if len(parts) == 2 else (None, None)
+        except ValueError:
+            stored, cls = None, None
+        if stored is None or cls is None or cls < 0:
+            raise argparse.ArgumentTypeError(
+                f"expected STORED:CLASS pairs of integers separated by commas (class >= 0), e.g. 255:1,128:2; "
+                f"got {text!r} (bad item {item.strip()!r})"
+            )
+        if stored in out:
+            raise argparse.ArgumentTypeError(f"the stored value {stored} is mapped twice in {text!r}")
+        out[stored] = cls
+    return out
+
+
 def _add_data_arguments(p: argparse.ArgumentParser, required: bool) -> None:
     if required:
         p.add_argument("path", help="dataset folder (images/ + labels.csv, or dataset.json) or MedMNIST .npz")
@@ -248,19 +268,27 @@ def _add_data_arguments(p: argparse.ArgumentParser, required: bool) -> None:
             "--data-dir", default=None, help="train on your own dataset (folder + CSV, dataset.json or .npz)"
         )
     p.add_argument("--task-map", type=_task_map, default=None, help="rename your columns: COLUMN=TASK[,COLUMN=TASK...]")
+    p.add_argument(
+        "--mask-values",
+        type=_mask_values,
+        default=None,
+        help="remap stored mask values to class indices: STORED:CLASS[,STORED:CLASS...], e.g. 255:1 for 0/255 "
+        "masks (values not listed keep their value)",
+    )
 
 
 def _cmd_data_check(args: argparse.Namespace) -> int:
     from mtdl_kit.data.folders import check_dataset, open_dataset
 
     tasks = None if args.tasks in (None, "all") else [n.strip() for n in args.tasks.split(",") if n.strip()]
-    problems = check_dataset(args.path, args.region, tasks=tasks, task_map=args.task_map)
+    options = {"tasks": tasks, "task_map": args.task_map, "mask_values": args.mask_values}
+    problems = check_dataset(args.path, args.region, **options)
     for problem in problems:
         print(f"PROBLEM {problem}")
     if problems:
         print(f"{len(problems)} problem(s) in {args.path}")
         return 1
-    print(f"OK {open_dataset(args.path, args.region, tasks=tasks, task_map=args.task_map).describe()}")
+    print(f"OK {open_dataset(args.path, args.region, **options).describe()}")
     return 0
 
 

@@ -23,11 +23,16 @@ import numpy as np
 
 __all__ = [
     "ExerciseError",
+    "check_best_family",
     "check_cdr_from_mask",
     "check_delta_m",
     "check_family_parameter_share",
+    "check_hu_conversion",
+    "check_labels_row",
     "check_pcgrad_projection",
     "check_prediction",
+    "check_quick_delta_m",
+    "check_region_measurement",
     "reference_delta_m",
     "reference_pcgrad_projection",
 ]
@@ -270,3 +275,277 @@ def check_prediction(prediction: str | None, *, observed: str, options: Sequence
     if explanation:
         print(explanation)
     return matched
+
+
+# ------------------------------------------------------------------------- bring your own data
+#: (stored value(s), RescaleSlope, RescaleIntercept) examples of :func:`check_hu_conversion`.
+HU_EXAMPLES: tuple[tuple[Any, float, float], ...] = (
+    (1024, 1.0, -1024.0),
+    (0, 1.0, -1024.0),
+    (2048, 0.5, -1024.0),
+    ([[100, 2000], [3000, -50]], 2.0, -1000.0),
+)
+
+
+def check_hu_conversion(fn: Callable[[Any, float, float], Any]) -> None:
+    """Check a learner's ``fn(stored, slope, intercept) -> HU`` (the DICOM Modality LUT).
+
+    The reference is ``slope * stored + intercept`` (DICOM PS3.3 C.11.1,
+    :func:`mtdl_kit.data.demo.stored_to_hu`), on hand examples and on a CT DICOM written with a
+    rescale slope of 0.5 and intercept of -1024 and read back by
+    :func:`mtdl_kit.data.formats.read_raw`.
+
+    Raises:
+        ExerciseError: with the example, both values and a hint.
+    """
+    import tempfile
+    from pathlib import Path
+
+    from mtdl_kit.data.demo import stored_to_hu, write_ct_dicom
+    from mtdl_kit.data.formats import read_raw
+
+    for stored, slope, intercept in HU_EXAMPLES:
+        want = np.asarray(stored_to_hu(stored, slope, intercept), dtype=float)
+        got = np.asarray(fn(np.asarray(stored), slope, intercept), dtype=float)
+        if got.shape != want.shape or not np.allclose(got, want, atol=1e-6):
+            s = np.asarray(stored, dtype=float)
+            if got.shape == want.shape and np.allclose(got, (s - intercept) / slope, atol=1e-6):
+                hint = "that is the way back (HU -> stored value); the file stores v, the HU are slope * v + intercept."
+            elif got.shape == want.shape and np.allclose(got, (s + intercept) * slope, atol=1e-6):
+                hint = "multiply the stored value by the slope first, then add the intercept: slope * v + intercept."
+            else:
+                hint = "HU = RescaleSlope * stored value + RescaleIntercept (a straight line)."
+            raise _fail(
+                f"stored={stored}, slope={slope}, intercept={intercept}: you return {got.tolist()}, "
+                f"the reference is {want.tolist()}.",
+                hint,
+            )
+    with tempfile.TemporaryDirectory() as tmp:
+        hu = np.linspace(-1000.0, 1500.0, 256).reshape(16, 16)
+        path = write_ct_dicom(Path(tmp) / "ct.dcm", hu, slope=0.5, intercept=-1024.0)
+        import pydicom
+
+        stored = pydicom.dcmread(path).pixel_array
+        got = np.asarray(fn(stored, 0.5, -1024.0), dtype=float)
+        if not np.allclose(got, read_raw(path).array, atol=1e-3):
+            raise _fail("On a real DICOM file your HU differ from what read_raw() returns.", "do not round or clip.")
+    _ok(f"Your conversion matches the Modality LUT on {len(HU_EXAMPLES)} examples and on a DICOM file read back.")
+
+
+def check_labels_row(row: Mapping[str, Any], root: Any, *, region: str = "eye", tolerance: float = 0.02) -> None:
+    """Check a learner's new ``labels.csv`` row (``{column: value}``) for a case of a folder dataset.
+
+    The row is appended to a copy of ``root/labels.csv``; the copy must pass
+    :func:`~mtdl_kit.data.folders.check_dataset` with no problem, the case must then be labelled
+    for every classification and regression task, and each regression value that is a mask
+    measurement must agree with ``region.measure`` on the case's mask (within ``tolerance``),
+    with the classification following the region's rule for it where there is one (eye:
+    glaucoma ⇔ CDR > 0.6).
+
+    Raises:
+        ExerciseError: naming the problem, with a hint.
+    """
+    import csv
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    from PIL import Image
+
+    from mtdl_kit.data.folders import check_dataset, open_dataset
+    from mtdl_kit.regions import get_region
+
+    reg = get_region(region)
+    if not isinstance(row, Mapping) or "case_id" not in row:
+        raise _fail("row must be a dict {column: value} with a 'case_id'.", "e.g. {'case_id': 'eye_new', ...}.")
+    root = Path(root)
+    with open(root / "labels.csv", newline="") as f:
+        header = next(csv.reader(f))
+    extra = [k for k in row if k not in header]
+    if extra:
+        raise _fail(f"labels.csv has no column(s) {extra}.", f"use the columns of the file: {header}.")
+    with tempfile.TemporaryDirectory() as tmp:
+        copy = Path(tmp) / root.name
+        shutil.copytree(root, copy)
+        with open(copy / "labels.csv", "a", newline="") as f:
+            csv.writer(f).writerow(["" if row.get(c) is None else row.get(c, "") for c in header])
+        problems = check_dataset(copy, reg)
+        if problems:
+            raise _fail(
+                f"check_dataset reports {len(problems)} problem(s):\n  " + "\n  ".join(problems),
+                "read the message: it names the file, the problem and what is accepted.",
+            )
+        ds = open_dataset(copy, reg)
+        case_id = str(row["case_id"]).strip()
+        case = next(c for c in ds.cases if c.case_id == case_id)
+        unlabelled = [
+            t.name for t in ds.tasks if t.kind in ("classification", "regression") and t.name not in case.targets
+        ]
+        if unlabelled:
+            raise _fail(f"The case is not labelled for {unlabelled}.", "fill in every label column of the row.")
+        if not case.masks:
+            raise _fail(
+                f"Case {case_id!r} has no mask, so the labels cannot be checked against it.", "pick the new case."
+            )
+        mask = np.asarray(Image.open(next(iter(case.masks.values()))))
+        measured = reg.measure(mask, reg.spacing_mm(mask.shape[0]))
+        for t in ds.tasks:
+            if t.kind == "regression" and t.num_outputs == 1 and t.name in measured:
+                got = float(np.asarray(case.targets[t.name]).ravel()[0])
+                if abs(got - measured[t.name]) > tolerance:
+                    raise _fail(
+                        f"{t.name} = {got:.3f}, but the case's mask measures {measured[t.name]:.3f}.",
+                        f"measure it: get_region({region!r}).measure(mask, spacing)[{t.name!r}].",
+                    )
+        if region == "eye":
+            want = int(measured["cdr"] > 0.6)
+            if int(case.targets["glaucoma"]) != want:
+                raise _fail(
+                    f"glaucoma = {int(case.targets['glaucoma'])}, but the rule glaucoma ⇔ CDR > 0.6 gives {want}.",
+                    "the label should follow the mask here (relatedness 1).",
+                )
+    _ok(f"check_dataset finds no problem and the labels of {case_id!r} agree with its mask.")
+
+
+# ------------------------------------------------------------------- region measurements (10-17)
+#: (region, measure() key) -> hint shown when the learner's measurement differs.
+MEASUREMENT_HINTS: dict[tuple[str, str], str] = {
+    ("brain", "oedema_fraction"): "oedema pixels (mask == 1) divided by whole-tumour pixels (mask >= 1, oedema + "
+    "core); return 0 when there is no tumour. A ratio of pixel counts: the spacing cancels.",
+    ("eye", "cdr"): "vertical extents (last - first row containing the structure, + 1): cup (mask == 2) over "
+    "disc (mask >= 1, rim + cup); 0 when there is no disc.",
+    ("chest", "ctr"): "horizontal extents (last - first column containing the structure, + 1): heart (mask == 2) "
+    "over the lungs together (mask == 1); 0 when there are no lungs.",
+    ("cardiac", "remodelling_index"): "areas in mm² (pixel count × spacing²); r_cav = sqrt(A_cavity / π), "
+    "thickness = sqrt((A_cavity + A_myocardium) / π) - r_cav, index = r_cav / max(thickness, 1e-3).",
+    ("abdomen", "lesion_diameter_mm"): "the equivalent-circle diameter 2·sqrt(area / π) of the lesion class "
+    "(mask == 2), with the area in pixels, then × spacing_mm.",
+    ("musculoskeletal", "jsw_medial"): "per column: gap = top tibia row - bottom femur row - 1 (clipped at 0), on "
+    "columns with both bones; medial = columns right of centre + 0.1 × tibia width (centre and width from the "
+    "first/last column containing tibia); minimum over windows of max(2, round(8 / spacing_mm)) columns of the "
+    "mean gap (the mean of all if fewer), × spacing_mm.",
+    ("pathology", "mean_nuclear_area_um2"): "count nuclei as 8-connected components of the interior class "
+    "(scipy.ndimage.label(mask == 1, structure=np.ones((3, 3)))); area = pixels of interior + contour "
+    "(mask >= 1) × (spacing_mm × 1000)² / count; 0 without nuclei.",
+    ("other", "diameter_mm"): "maximum Feret diameter: project the lesion pixels (mask >= 1) on 36 directions "
+    "k·π/36, take the largest (max - min) + 1 pixel, × spacing_mm.",
+}
+
+
+def check_region_measurement(
+    fn: Callable[[np.ndarray, float], float],
+    *,
+    region: str,
+    key: str,
+    n_cases: int = 6,
+    size: int = 64,
+    rtol: float = 1e-6,
+) -> None:
+    """Check a learner's clinical measurement ``fn(mask, spacing_mm) -> float`` against ``region.measure``.
+
+    The reference is ``get_region(region).measure(mask, spacing_mm)[key]`` on the ground-truth
+    masks of generated phantoms (seeds ``0 .. n_cases - 1``).
+
+    Raises:
+        ValueError: unknown region or ``key`` not returned by the region's ``measure``.
+        ExerciseError: with the case, both values and a hint.
+    """
+    from mtdl_kit.regions import get_region
+
+    reg = get_region(region)
+    seg = reg.coupling.segmentation
+    hint = MEASUREMENT_HINTS.get((region, key), f"see the docstring of get_region({region!r}).measure.")
+    for seed in range(n_cases):
+        s = reg.sample(seed, size=size)
+        mask = np.asarray(s.targets[seg]).copy()
+        reference = reg.measure(mask, s.spacing_mm)
+        if key not in reference:
+            raise ValueError(f"{region}.measure() returns no {key!r}; its keys are {sorted(reference)}.")
+        want = float(reference[key])
+        got = float(fn(mask.copy(), s.spacing_mm))
+        if not np.isclose(got, want, rtol=rtol, atol=1e-6):
+            raise _fail(f"Case {seed}: your {key} is {got:.4f}, {region}.measure() gives {want:.4f}.", hint)
+    _ok(f"Your {key} matches {region}.measure() on {n_cases} phantoms.")
+
+
+def check_best_family(prediction: str | None, results: Any) -> bool:
+    """Compare a predicted winning family with the benchmark's ``families`` table of one region.
+
+    Prints the verdict and whether the winner's 95 % CI overlaps the runner-up's (a wrong guess is
+    not an error: it is a prompt to look again).
+
+    Args:
+        prediction: the learner's family.
+        results: ``load_results("families", region=...)`` (one row per family: ``family``,
+            ``delta_m``, ``ci_low``, ``ci_high``).
+
+    Returns:
+        True when the prediction is the family with the highest Δm.
+
+    Raises:
+        ValueError: ``results`` is not one region's families table.
+        ExerciseError: ``prediction`` is not one of the families in the table.
+    """
+    needed = ("family", "delta_m", "ci_low", "ci_high")
+    if not hasattr(results, "columns") or any(c not in results.columns for c in needed) or len(results) == 0:
+        raise ValueError(f"results must be load_results('families', region=...) with the columns {needed}.")
+    if "region" in results.columns and results["region"].nunique() > 1:
+        raise ValueError("results holds several regions; filter it: load_results('families', region=...).")
+    ranked = results.sort_values("delta_m", ascending=False).reset_index(drop=True)
+    options = list(ranked["family"])
+    if prediction not in options:
+        raise _fail(f"Your prediction {prediction!r} is not one of the families.", f"set it to one of {options}.")
+    best = ranked.iloc[0]
+    matched = prediction == best["family"]
+    if matched:
+        _ok(f"Your prediction {prediction!r} has the highest Δm here ({best['delta_m']:+.1f} %).")
+    else:
+        mine = ranked[ranked["family"] == prediction].iloc[0]
+        print(
+            f"\U0001f914 You predicted {prediction!r} (Δm {mine['delta_m']:+.1f} %); "
+            f"{best['family']!r} has the highest Δm ({best['delta_m']:+.1f} %). Worth a second look."
+        )
+    if len(ranked) > 1:
+        second = ranked.iloc[1]
+        if best["ci_low"] <= second["ci_high"]:
+            print(
+                f"The 95 % intervals of {best['family']} [{best['ci_low']:+.1f}, {best['ci_high']:+.1f}] and "
+                f"{second['family']} [{second['ci_low']:+.1f}, {second['ci_high']:+.1f}] overlap: the ranking "
+                "of the top two is not settled by these seeds."
+            )
+        else:
+            print(f"{best['family']}'s interval lies above {second['family']}'s: a clear winner on this benchmark.")
+    return bool(matched)
+
+
+def check_quick_delta_m(answer: Mapping[str, float], frame: Any, *, tolerance: float = 1e-6) -> None:
+    """Check the learner's one-seed Δm per model against :func:`mtdl_kit.inference.quick_delta_m`.
+
+    Args:
+        answer: model name -> Δm in % (every multi-task model of ``frame``).
+        frame: the output of :func:`mtdl_kit.inference.evaluate_models` (with single-task baselines).
+        tolerance: absolute tolerance in percentage points.
+
+    Raises:
+        ExerciseError: a missing model or a value that differs, with a hint.
+    """
+    from mtdl_kit.inference import quick_delta_m
+
+    want = quick_delta_m(frame)
+    if not isinstance(answer, Mapping) or not answer:
+        raise _fail("answer must be a dict {model name: Δm in %}.", f"the models are {list(want.index)}.")
+    missing = [m for m in want.index if m not in answer]
+    if missing:
+        raise _fail(f"No Δm for {missing}.", f"give one value per multi-task model: {list(want.index)}.")
+    for model, value in want.items():
+        got = float(answer[model])
+        if np.isfinite(value) and not np.isclose(got, value, atol=tolerance):
+            if np.isclose(got, value / 100, atol=tolerance):
+                hint = "Δm is a percentage: multiply the relative differences by 100."
+            else:
+                hint = (
+                    "for each task divide (model - baseline) by the baseline, flip the sign where lower is "
+                    "better (metrics.higher_is_better), average over the tasks, × 100; skip NaN terms."
+                )
+            raise _fail(f"{model}: you have {got:.3f} %, the reference is {value:.3f} %.", hint)
+    _ok(f"Your Δm matches for {', '.join(want.index)}.")

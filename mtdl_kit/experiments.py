@@ -24,7 +24,8 @@ class RunConfig:
 
     With ``data_dir`` the run uses the user's dataset there instead (folder + CSV, Decathlon
     ``dataset.json`` or MedMNIST ``.npz``; :func:`mtdl_kit.data.folders.open_dataset`), with
-    ``task_map`` renaming its columns; ``n_train``, ``n_test``, ``relatedness``, ``nuisance`` and
+    ``task_map`` renaming its columns and ``mask_values`` remapping stored mask values to class
+    indices (e.g. ``{255: 1}`` for masks saved as 0/255); ``n_train``, ``n_test``, ``relatedness``, ``nuisance`` and
     ``label_noise`` then do not apply. Train/test follow the data's ``split`` values if it has
     any, else a shuffle of the case ids with a fixed seed (the same test set for every run seed).
     """
@@ -49,6 +50,14 @@ class RunConfig:
     model_options: dict[str, Any] = field(default_factory=dict)
     data_dir: str | None = None
     task_map: dict[str, str] | None = None
+    mask_values: dict[int, int] | None = None
+
+    def __post_init__(self) -> None:
+        # a config read back from config.json has string keys ({"255": 1}); restore the integers
+        if isinstance(self.mask_values, dict) and all(
+            isinstance(k, str) and k.strip().lstrip("-").isdigit() for k in self.mask_values
+        ):
+            self.mask_values = {int(k): v for k, v in self.mask_values.items()}
 
     def validate(self) -> None:
         """Raise ``ValueError`` naming the first bad field (before any training starts)."""
@@ -71,6 +80,19 @@ class RunConfig:
             isinstance(k, str) and isinstance(v, str) for k, v in dict(self.task_map).items()
         ):
             raise ValueError(f"task_map must map column names to task columns (str -> str), got {self.task_map!r}.")
+        if self.mask_values is not None:
+
+            def is_int(x: Any) -> bool:
+                return isinstance(x, int) and not isinstance(x, bool)
+
+            items = list(self.mask_values.items()) if isinstance(self.mask_values, dict) else []
+            if not items or not all(is_int(k) and is_int(v) and v >= 0 for k, v in items):
+                raise ValueError(
+                    "mask_values must map stored mask values to class indices (int -> non-negative int), "
+                    f"e.g. {{255: 1}}; got {self.mask_values!r}."
+                )
+            if self.data_dir is None:
+                raise ValueError("mask_values applies to a user's dataset only: set data_dir as well.")
 
 
 @dataclass
@@ -95,7 +117,15 @@ def _datasets(cfg: RunConfig, tasks: Sequence[str]):
     if cfg.data_dir is not None:
         from mtdl_kit.data.folders import open_dataset
 
-        data = open_dataset(cfg.data_dir, cfg.region, tasks=cfg.tasks, task_map=cfg.task_map, size=cfg.size, cache=True)
+        data = open_dataset(
+            cfg.data_dir,
+            cfg.region,
+            tasks=cfg.tasks,
+            task_map=cfg.task_map,
+            mask_values=cfg.mask_values,
+            size=cfg.size,
+            cache=True,
+        )
         train, test = data.split(seed=DATA_SPLIT_SEED)
         problems = train.check() + test.check()  # decode everything once (cached) and fail before training
         if problems:
@@ -117,6 +147,32 @@ def _datasets(cfg: RunConfig, tasks: Sequence[str]):
     )
     test = PhantomDataset(cfg.region, cfg.n_test, split="test", cache=True, **common)
     return train, test
+
+
+def regression_stats(data: Any, tasks: Sequence[Any], region: Any) -> dict[str, tuple[Any, Any]]:
+    """(centre, spread) per regression task: the region's for phantoms, the labelled cases' for a folder dataset.
+
+    A folder dataset's own labels (mean and standard deviation over labelled cases) are used
+    because a user's measurements need not match the phantoms' units or range; a task with fewer
+    than two labelled cases keeps the region's values.
+    """
+    import numpy as np
+
+    stats = region.regression_stats(tasks)
+    cases = getattr(data, "cases", None)
+    if cases is None:
+        return stats
+    for t in tasks:
+        if t.kind != "regression":
+            continue
+        values = [np.asarray(c.targets[t.name], dtype=np.float64) for c in cases if t.name in c.targets]
+        values = [v for v in values if np.all(np.isfinite(v))]
+        if len(values) >= 2:
+            arr = np.stack(values).reshape(len(values), -1)
+            spread = arr.std(0)
+            spread = np.where(spread > 0, spread, np.maximum(np.abs(arr.mean(0)), 1.0))
+            stats[t.name] = (arr.mean(0), spread)
+    return stats
 
 
 def train_run(cfg: RunConfig, *, out: str | Path | None = None, progress: bool = True, callbacks=()) -> RunResult:
@@ -145,6 +201,7 @@ def train_run(cfg: RunConfig, *, out: str | Path | None = None, progress: bool =
     train, test = _datasets(cfg, [t.name for t in tasks])
     tasks = tuple(getattr(train, "tasks", tasks))  # a MedMNIST file keeps the region's classification tasks
     model = build_model(cfg.family, tasks, region.in_channels, seed=cfg.seed, region=region.name, **options)
+    model.set_regression_scaling(regression_stats(train, tasks, region))
     folder = Path(out) if out is not None else None
     history = fit(
         model,

@@ -37,6 +37,10 @@ with ``fill_missing=False`` it is left out and :func:`collate` fills it. The tra
 losses (:func:`mtdl_kit.train.compute_losses`) and :func:`mtdl_kit.evaluation.collect_predictions`
 skip unlabelled cases.
 
+The layout parsers live in :mod:`mtdl_kit.data.layouts` (``common``, ``csv_folder``, ``decathlon``,
+``medmnist``); this module holds the dataset, :func:`open_dataset`, :func:`check_dataset` and
+:func:`collate`, and re-exports the parsers' public names.
+
 Structural problems (missing files, bad labels, duplicate ids) raise :class:`DataError` when a
 dataset is opened; file contents are decoded on access. :func:`check_dataset` decodes everything
 and lists *all* problems.
@@ -44,13 +48,8 @@ and lists *all* problems.
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 import os
-import zipfile
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -59,687 +58,78 @@ import torch
 from torch.utils.data import Dataset
 
 from mtdl_kit.data.formats import (
-    EXTENSIONS,
-    LABEL_KINDS,
-    MAX_DECODED_BYTES,
     DataError,
     Geometry,
     RawImage,
-    _why,
     check_file_name,
     check_same_plane,
     default_window,
     display_name,
-    label_target,
     prepare_image,
     read_mask,
     read_raw,
     resolve_tasks,
-    strip_extension,
+)
+
+# re-exported: the public names of __all__ and the private helpers that lived here before the split
+from mtdl_kit.data.layouts.common import (  # noqa: F401
+    _NO,
+    _YES,
+    IMAGE_EXTENSIONS,
+    LAYOUT_HINT,
+    LAYOUTS,
+    MASK_EXTENSIONS,
+    MISSING,
+    PLANE_KEYS,
+    SPLIT_ALIASES,
+    Case,
+    _check_task_map,
+    _is_missing,
+    _numbers,
+    _plane,
+    _rename,
+    _Report,
+    _row_targets,
+    _seg_key,
+    _split_value,
+    folder_name,
+    task_columns,
+)
+from mtdl_kit.data.layouts.csv_folder import (  # noqa: F401
+    _list_files,
+    _numeric_suffix,
+    _parse_csv_folder,
+    _read_csv,
+    _resolve,
+    _row_mask,
+)
+from mtdl_kit.data.layouts.decathlon import (
+    _parse_decathlon,
+)
+from mtdl_kit.data.layouts.medmnist import (  # noqa: F401
+    _medmnist_arrays,
+    _parse_medmnist,
 )
 from mtdl_kit.data.phantom import sample_to_tensors
-from mtdl_kit.data.samples import label_columns
 from mtdl_kit.regions.base import Region, Sample, TaskSpec
 
-LAYOUTS = ("csv", "decathlon", "medmnist")
-MISSING = frozenset({"", "na", "n/a", "nan", "null", "none"})
-SPLIT_ALIASES = {
-    "train": "train",
-    "training": "train",
-    "val": "val",
-    "valid": "val",
-    "validation": "val",
-    "test": "test",
-}
-PLANE_KEYS = ("frame", "slice", "axis", "volume")
-IMAGE_EXTENSIONS = tuple(e for f in ("PNG", "JPEG", "TIFF", "BMP", "DICOM", "NIfTI") for e in EXTENSIONS[f])
-MASK_EXTENSIONS = (".png", ".tif", ".tiff", ".bmp", ".nii", ".nii.gz", ".dcm")
-_YES, _NO = frozenset({"1", "yes", "y", "true"}), frozenset({"0", "no", "n", "false"})
-LAYOUT_HINT = (
-    "Expected a folder with images/ (+ masks/, labels.csv), a folder with dataset.json (Decathlon style), "
-    "or a MedMNIST-style .npz file; see docs/bring_your_own_data.md."
-)
-
-
-# --------------------------------------------------------------------------------------------------
-# Problem collection: raise the first (opening a dataset) or collect them all (check_dataset)
-# --------------------------------------------------------------------------------------------------
-
-
-class _Report:
-    def __init__(self, strict: bool) -> None:
-        self.strict = strict
-        self.problems: list[str] = []
-
-    def add(self, error: DataError) -> None:
-        if self.strict:
-            raise error
-        self.problems.append(str(error))
-
-
-# --------------------------------------------------------------------------------------------------
-# Cases and task columns
-# --------------------------------------------------------------------------------------------------
-
-
-@dataclass
-class Case:
-    """One case of a dataset before decoding.
-
-    Attributes:
-        case_id: unique identifier.
-        image: image file (``None`` for MedMNIST arrays).
-        masks: segmentation task -> mask file.
-        targets: non-dense task -> target (landmarks in the original image's pixel coordinates).
-        split: ``"train"``, ``"val"``, ``"test"`` or ``None``.
-        plane: per-case ``frame`` / ``slice_index`` / ``axis`` / ``volume`` for :func:`read_raw`.
-        pixels: image array for MedMNIST cases.
-        where: where the case is declared (for messages).
-    """
-
-    case_id: str
-    image: Path | None
-    masks: dict[str, Path] = field(default_factory=dict)
-    targets: dict[str, np.ndarray] = field(default_factory=dict)
-    split: str | None = None
-    plane: dict[str, Any] = field(default_factory=dict)
-    pixels: np.ndarray | None = None
-    where: str = ""
-
-
-def task_columns(task: TaskSpec) -> list[str]:
-    """The label columns of one non-dense task (as :func:`~mtdl_kit.data.samples.label_columns` names them)."""
-    return label_columns([task])
-
-
-def folder_name(task: TaskSpec, seg_tasks: Sequence[TaskSpec]) -> str:
-    """Mask folder of a segmentation task: ``masks`` when it is the only one, else ``masks_<task>``."""
-    return "masks" if len(seg_tasks) == 1 else f"masks_{task.name}"
-
-
-def _seg_key(task: TaskSpec, seg_tasks: Sequence[TaskSpec], base: str) -> str:
-    return base if len(seg_tasks) == 1 else f"{base}__{task.name}"
-
-
-def _check_task_map(task_map: Mapping[str, str] | None, tasks: Sequence[TaskSpec], reserved: Sequence[str]) -> None:
-    if not task_map:
-        return
-    allowed = set(label_columns(tasks)) | {t.name for t in tasks} | set(reserved)
-    seg = [t for t in tasks if t.kind == "segmentation"]
-    allowed |= {_seg_key(t, seg, "mask") for t in seg} | {_seg_key(t, seg, "label") for t in seg}
-    for source, target in task_map.items():
-        if not isinstance(source, str) or not isinstance(target, str):
-            raise ValueError(f"task_map must map column names to names (str -> str), got {source!r}: {target!r}.")
-        if target not in allowed:
-            raise ValueError(
-                f"task_map: {source!r} -> {target!r}: {target!r} is not a task column; allowed targets are "
-                f"{sorted(allowed)}."
-            )
-    targets = list(task_map.values())
-    if len(set(targets)) != len(targets):
-        raise ValueError(f"task_map maps several columns to the same name: {task_map}.")
-
-
-def _rename(keys: Sequence[str], task_map: Mapping[str, str] | None) -> list[str]:
-    return [task_map.get(k, k) for k in keys] if task_map else list(keys)
-
-
-def _is_missing(value: Any) -> bool:
-    return value is None or (isinstance(value, str) and value.strip().lower() in MISSING)
-
-
-def _row_targets(
-    row: Mapping[str, Any], tasks: Sequence[TaskSpec], where: str, report: _Report
-) -> dict[str, np.ndarray] | None:
-    """Targets of the non-dense tasks in one CSV row / JSON entry; ``None`` after a reported problem."""
-    out: dict[str, np.ndarray] = {}
-    ok = True
-    for t in tasks:
-        if t.kind not in LABEL_KINDS:
-            continue
-        cols = task_columns(t)
-        if t.name in row and t.name not in cols:  # JSON: a list under the task name
-            values: Any = row[t.name]
-            if _is_missing(values) or (isinstance(values, list) and all(_is_missing(v) for v in values)):
-                continue
-        else:
-            cells = [row.get(c) for c in cols]
-            missing = [_is_missing(c) for c in cells]
-            if all(missing):
-                continue
-            if any(missing):
-                gaps = [c for c, m in zip(cols, missing, strict=True) if m]
-                report.add(
-                    DataError(where, f"task {t.name!r} is only partly filled (empty: {gaps})", "Fill all or none.")
-                )
-                ok = False
-                continue
-            values = cells[0] if len(cells) == 1 else cells
-            if isinstance(values, str):
-                values = values.strip()
-        try:
-            out[t.name] = label_target(t, _numbers(values, t), where)
-        except DataError as exc:
-            report.add(exc)
-            ok = False
-    return out if ok else None
-
-
-def _numbers(values: Any, task: TaskSpec) -> Any:
-    if task.kind == "classification" or not isinstance(values, list):
-        return values
-    flat: list[Any] = []
-    for v in values:
-        flat.extend(v if isinstance(v, (list, tuple)) else [v])
-    try:
-        return [float(v) for v in flat]
-    except (TypeError, ValueError):
-        return values if len(values) != 1 else values[0]
-
-
-def _plane(row: Mapping[str, Any], where: str, report: _Report) -> dict[str, Any]:
-    plane: dict[str, Any] = {}
-    for key in PLANE_KEYS:
-        value = row.get(key)
-        if _is_missing(value):
-            continue
-        target = "slice_index" if key == "slice" else key
-        if key == "axis":
-            plane[target] = value if not str(value).isdigit() else int(value)
-            continue
-        try:
-            number = float(value)
-            if number != int(number) or number < 0:
-                raise ValueError
-            plane[target] = int(number)
-        except (TypeError, ValueError):
-            report.add(DataError(where, f"{key} {value!r} is not a non-negative integer"))
-    return plane
-
-
-def _split_value(value: Any, where: str, report: _Report) -> str | None:
-    if _is_missing(value):
-        return None
-    split = SPLIT_ALIASES.get(str(value).strip().lower())
-    if split is None:
-        report.add(DataError(where, f"split {value!r} is not one of train, val, test"))
-    return split
-
-
-# --------------------------------------------------------------------------------------------------
-# Layout 1: folder + CSV
-# --------------------------------------------------------------------------------------------------
-
-
-def _list_files(folder: Path, allowed: Sequence[str], report: _Report, what: str) -> list[Path]:
-    files = []
-    for entry in sorted(os.scandir(folder), key=lambda e: os.fsencode(e.name)):
-        if entry.name.startswith(".") or entry.name in ("Thumbs.db", "desktop.ini"):
-            continue
-        path = Path(entry.path)
-        try:
-            check_file_name(entry.name)
-        except DataError as exc:
-            report.add(exc)
-            continue
-        if entry.is_dir():
-            report.add(DataError(path, f"unexpected sub-folder in {folder.name}/", f"Put {what} files directly there."))
-            continue
-        low = entry.name.lower()
-        if "." in entry.name and not any(low.endswith(e) for e in allowed) and not _numeric_suffix(entry.name):
-            report.add(DataError(path, f"unsupported {what} file type", f"Accepted endings: {', '.join(allowed)}."))
-            continue
-        files.append(path)
-    return files
-
-
-def _numeric_suffix(name: str) -> bool:
-    """DICOM files are often named by UID (``1.2.840.10008.5``): a numeric last part is no extension."""
-    return name.rsplit(".", 1)[-1].isdigit()
-
-
-def _read_csv(path: Path, report: _Report) -> tuple[list[str], list[tuple[int, list[str]]]] | None:
-    raw = path.read_bytes()
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        report.add(
-            DataError(
-                path, f"not UTF-8 text (byte 0x{raw[exc.start]:02x} at position {exc.start})", "Save it as CSV UTF-8."
-            )
-        )
-        return None
-    if not text.strip():
-        report.add(DataError(path, "the file is empty", "The first line names the columns, starting with case_id."))
-        return None
-    first = text.lstrip().splitlines()[0]
-    delimiter = max(",;\t", key=first.count)
-    reader = csv.reader(io.StringIO(text), delimiter=delimiter)
-    header = [h.strip() for h in next(reader)]
-    if any(not h for h in header) or len(set(header)) != len(header):
-        dup = sorted({h for h in header if header.count(h) > 1})
-        report.add(DataError(path, f"the header has empty or duplicate column names {dup or header}"))
-        return None
-    rows = []
-    for row in reader:
-        if not any(cell.strip() for cell in row):
-            continue
-        if len(row) != len(header):
-            report.add(
-                DataError(f"{path} line {reader.line_num}", f"{len(row)} fields, but the header has {len(header)}")
-            )
-            continue
-        rows.append((reader.line_num, [cell.strip() for cell in row]))
-    return header, rows
-
-
-def _parse_csv_folder(root: Path, tasks: Sequence[TaskSpec], task_map: Mapping[str, str] | None, report: _Report):
-    images_dir = root / "images"
-    labels_path = root / "labels.csv"
-    seg = [t for t in tasks if t.kind == "segmentation"]
-    header: list[str] = []
-    rows: list[tuple[int, list[str]]] = []
-    if labels_path.exists():
-        parsed = _read_csv(labels_path, report)
-        if parsed is not None:
-            header, rows = parsed
-            header = _rename(header, task_map)
-            if "case_id" not in header:
-                report.add(
-                    DataError(
-                        labels_path,
-                        f"no case_id column (columns: {header})",
-                        "Name the identifier column case_id, or map yours with task_map={'your_column': 'case_id'}.",
-                    )
-                )
-                header, rows = [], []
-    has_image_column = "image" in header
-    if not has_image_column and not images_dir.is_dir():
-        report.add(DataError(root, "no images/ folder", LAYOUT_HINT))
-        return []
-    # --- images -> cases
-    image_of: dict[str, Path] = {}
-    if images_dir.is_dir():
-        files = _list_files(images_dir, IMAGE_EXTENSIONS, report, "image")
-        if not files and not has_image_column:
-            report.add(DataError(images_dir, "the folder is empty (no image files)", LAYOUT_HINT))
-            return []
-        if not has_image_column:
-            for f in files:
-                cid = strip_extension(f.name)
-                if cid in image_of:
-                    report.add(
-                        DataError(
-                            f,
-                            f"duplicate case id {cid!r} (also {image_of[cid].name})",
-                            "Each case needs exactly one image; rename or remove one.",
-                        )
-                    )
-                    continue
-                image_of[cid] = f
-    # --- masks folders
-    mask_dirs: dict[str, Path] = {}
-    mask_index: dict[str, dict[str, list[Path]]] = {}
-    for t in seg:
-        folder = root / folder_name(t, seg)
-        if folder.is_dir():
-            mask_dirs[t.name] = folder
-            index: dict[str, list[Path]] = {}
-            for f in _list_files(folder, MASK_EXTENSIONS, report, "mask"):
-                index.setdefault(strip_extension(f.name), []).append(f)
-            for cid, found in index.items():
-                if len(found) > 1:
-                    report.add(DataError(found[1], f"several masks for case {cid!r}: {[p.name for p in found]}"))
-            mask_index[t.name] = index
-    # --- required columns (a task without them is reported, then left out so the other checks go on)
-    absent_tasks: set[str] = set()
-    for t in tasks:
-        if t.kind == "segmentation":
-            col = _seg_key(t, seg, "mask")
-            if t.name not in mask_dirs and col not in header:
-                report.add(
-                    DataError(
-                        root,
-                        f"no {folder_name(t, seg)}/ folder for segmentation task {t.name!r}",
-                        "Add the masks, or choose tasks without it (e.g. tasks=[...] / --tasks).",
-                    )
-                )
-        elif t.kind in LABEL_KINDS:
-            absent = [c for c in task_columns(t) if c not in header]
-            if absent:
-                shown = f"labels.csv has no column {absent[0]!r}" if labels_path.exists() else "there is no labels.csv"
-                report.add(
-                    DataError(
-                        labels_path,
-                        f"{shown} for {t.kind} task {t.name!r} (columns found: {header})",
-                        f"Add it, map yours with task_map={{'your_column': {absent[0]!r}}}, or choose tasks without "
-                        f"{t.name!r}.",
-                    )
-                )
-                absent_tasks.add(t.name)
-    row_tasks = [t for t in tasks if t.name not in absent_tasks]
-    # --- rows
-    cases: dict[str, Case] = {}
-    row_of: dict[str, int] = {}
-    for line, cells in rows:
-        row = dict(zip(header, cells, strict=True))
-        cid = row["case_id"]
-        where = f"{labels_path} line {line}"
-        if not cid:
-            report.add(DataError(where, "empty case_id"))
-            continue
-        if cid in row_of:
-            report.add(
-                DataError(where, f"duplicate case id {cid!r} (also line {row_of[cid]})", "Case ids must be unique.")
-            )
-            continue
-        row_of[cid] = line
-        if has_image_column:
-            image = _resolve(root, images_dir, row.get("image", ""))
-            if image is None:
-                report.add(DataError(where, f"case {cid!r}: image {row.get('image', '')!r} not found"))
-                continue
-        else:
-            image = image_of.get(cid)
-            if image is None:
-                report.add(
-                    DataError(where, f"case {cid!r} has no image in images/", "Image files are named <case_id>.<ext>.")
-                )
-                continue
-        targets = _row_targets(row, row_tasks, f"{where} (case {cid!r})", report)
-        split = _split_value(row.get("split"), where, report)
-        case = Case(cid, image, targets=targets or {}, split=split, plane=_plane(row, where, report), where=where)
-        for t in seg:
-            path = _row_mask(root, t, seg, row, cid, where, mask_dirs, mask_index, report)
-            if path is not None:
-                case.masks[t.name] = path
-        if targets is not None:
-            cases[cid] = case
-    for cid, image in image_of.items():
-        if cid not in row_of:
-            case = Case(cid, image, where=str(image))
-            for t in seg:
-                found = mask_index.get(t.name, {}).get(cid)
-                if found:
-                    case.masks[t.name] = found[0]
-            cases[cid] = case
-    # --- masks without image
-    used = {p for c in cases.values() for p in c.masks.values()}
-    for t in seg:
-        for cid, found in mask_index.get(t.name, {}).items():
-            for f in found[:1]:
-                if f not in used and cid not in image_of and cid not in row_of:
-                    report.add(DataError(f, f"mask without image: no case {cid!r}", "Remove it or add the image."))
-                elif f not in used and cid in cases and not has_image_column:
-                    report.add(
-                        DataError(f, f"labels.csv says case {cid!r} has no mask, but this mask exists", "Fix one.")
-                    )
-    return [cases[k] for k in sorted(cases)]
-
-
-def _resolve(root: Path, folder: Path, value: str) -> Path | None:
-    if _is_missing(value):
-        return None
-    for base in (root, folder):
-        path = (base / value).resolve()
-        if path.is_file():
-            return path
-    return None
-
-
-def _row_mask(
-    root: Path,
-    task: TaskSpec,
-    seg: Sequence[TaskSpec],
-    row: Mapping[str, str],
-    cid: str,
-    where: str,
-    mask_dirs: Mapping[str, Path],
-    mask_index: Mapping[str, Mapping[str, list[Path]]],
-    report: _Report,
-) -> Path | None:
-    col = _seg_key(task, seg, "mask")
-    folder = mask_dirs.get(task.name, root / folder_name(task, seg))
-    found = mask_index.get(task.name, {}).get(cid)
-    if col not in row:
-        return found[0] if found else None
-    value = row[col].strip()
-    if _is_missing(value) or value.lower() in _NO:
-        return None
-    if value.lower() in _YES:
-        if not found:
-            report.add(
-                DataError(
-                    where,
-                    f"missing mask: the {col} column says case {cid!r} has a mask, but {folder.name}/{cid}.png "
-                    "does not exist",
-                    "Add the mask or clear the cell.",
-                )
-            )
-            return None
-        return found[0]
-    path = _resolve(root, folder, value)
-    if path is None:
-        report.add(DataError(where, f"missing mask: case {cid!r} names mask {value!r}, which does not exist"))
-    return path
-
-
-# --------------------------------------------------------------------------------------------------
-# Layout 2: Decathlon dataset.json
-# --------------------------------------------------------------------------------------------------
-
-
-def _parse_decathlon(path: Path, tasks: Sequence[TaskSpec], task_map: Mapping[str, str] | None, report: _Report):
-    root = path.parent
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8-sig"))
-    except UnicodeDecodeError:
-        report.add(DataError(path, "not UTF-8 text", "Save it as UTF-8 JSON."))
-        return [], ""
-    except json.JSONDecodeError as exc:
-        report.add(DataError(path, f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"))
-        return [], ""
-    if not isinstance(doc, dict) or not isinstance(doc.get("training"), list):
-        report.add(DataError(path, "no 'training' list", 'Expected {"training": [{"image": ..., "label": ...}, ...]}.'))
-        return [], ""
-    if not doc["training"]:
-        report.add(DataError(path, "the 'training' list is empty", LAYOUT_HINT))
-        return [], ""
-    modality = doc.get("modality", {})
-    hint = "CT" if isinstance(modality, dict) and "CT" in {str(v).upper() for v in modality.values()} else ""
-    seg = [t for t in tasks if t.kind == "segmentation"]
-    labels = doc.get("labels")
-    if isinstance(labels, dict) and len(seg) == 1 and len(labels) != seg[0].num_outputs:
-        report.add(
-            DataError(
-                path,
-                f"'labels' lists {len(labels)} classes {list(labels.values())} but segmentation task {seg[0].name!r} "
-                f"has {seg[0].num_outputs} {list(seg[0].class_names)}",
-                "Use a region or task set whose classes match.",
-            )
-        )
-    entries = [
-        dict(zip(_rename(list(e), task_map), e.values(), strict=True)) if isinstance(e, dict) else e
-        for e in doc["training"]
-    ]
-    usable = []
-    for t in tasks:
-        keys = [_seg_key(t, seg, "label")] if t.kind == "segmentation" else [t.name, *task_columns(t)]
-        if t.kind != "reconstruction" and not any(isinstance(e, dict) and any(k in e for k in keys) for e in entries):
-            report.add(
-                DataError(
-                    path,
-                    f"no training entry has a {keys[0]!r} key for {t.kind} task {t.name!r}",
-                    f"Add it, map yours with task_map={{'your_key': {keys[0]!r}}}, or choose tasks without {t.name!r}.",
-                )
-            )
-        else:
-            usable.append(t)
-    cases: dict[str, Case] = {}
-    for i, entry in enumerate(entries):
-        where = f"{path} training[{i}]"
-        if not isinstance(entry, dict) or not isinstance(entry.get("image"), str):
-            report.add(DataError(where, "an entry needs an 'image' path", 'E.g. {"image": "./imagesTr/a.nii.gz"}.'))
-            continue
-        image = _resolve(root, root, entry["image"])
-        cid = str(entry.get("case_id") or strip_extension(os.path.basename(entry["image"])))
-        if image is None:
-            report.add(DataError(where, f"case {cid!r}: image {entry['image']!r} not found"))
-            continue
-        if cid in cases:
-            report.add(
-                DataError(where, f"duplicate case id {cid!r} (also {cases[cid].where})", "Case ids must be unique.")
-            )
-            continue
-        targets = _row_targets(entry, usable, f"{where} (case {cid!r})", report)
-        case = Case(cid, image, split=_split_value(entry.get("split"), where, report), where=where)
-        case.plane = _plane(entry, where, report)
-        for t in seg:
-            value = entry.get(_seg_key(t, seg, "label"))
-            if _is_missing(value):
-                continue
-            mask = _resolve(root, root, str(value))
-            if mask is None:
-                report.add(DataError(where, f"missing mask: case {cid!r} names label {value!r}, which does not exist"))
-                targets = None
-            else:
-                case.masks[t.name] = mask
-        if targets is not None:
-            case.targets = targets
-            cases[cid] = case
-    return [cases[k] for k in sorted(cases)], hint
-
-
-# --------------------------------------------------------------------------------------------------
-# Layout 3: MedMNIST npz
-# --------------------------------------------------------------------------------------------------
-
-
-def _medmnist_arrays(path: Path, report: _Report) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    try:
-        npz = np.load(path, allow_pickle=False)
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
-        report.add(DataError(path, f"not a readable .npz file ({_why(exc)})", "Save it with numpy.savez_compressed."))
-        return {}
-    out = {}
-    with npz:
-        for key in npz.files:
-            info = npz.zip.getinfo(key + ".npy") if npz.zip is not None else None
-            if info is not None and info.file_size > MAX_DECODED_BYTES:
-                report.add(DataError(path, f"array {key!r} is {info.file_size / 2**30:.1f} GiB, above the limit"))
-                return {}
-        for split in ("train", "val", "test"):
-            ik, lk = f"{split}_images", f"{split}_labels"
-            if ik not in npz.files and lk not in npz.files:
-                continue
-            if ik not in npz.files or lk not in npz.files:
-                report.add(DataError(path, f"has {ik if ik in npz.files else lk!r} but not its partner array"))
-                continue
-            try:
-                images, labels = npz[ik], npz[lk]
-            except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
-                report.add(DataError(path, f"cannot read {ik}/{lk} ({_why(exc)})"))
-                continue
-            if images.ndim == 4 and images.shape[-1] == 1:
-                images = images[..., 0]
-            if images.ndim not in (3, 4) or (images.ndim == 4 and images.shape[-1] != 3):
-                report.add(DataError(path, f"{ik} has shape {images.shape}", "Expected (N, H, W) or (N, H, W, 3)."))
-                continue
-            if images.dtype.kind not in "uif":
-                report.add(DataError(path, f"{ik} has dtype {images.dtype}", "Expected uint8 pixels."))
-                continue
-            labels = labels.reshape(len(labels), -1) if labels.ndim <= 2 else labels
-            if labels.ndim != 2 or labels.dtype.kind not in "uif" or len(labels) != len(images):
-                report.add(
-                    DataError(
-                        path,
-                        f"{lk} has shape {labels.shape} ({labels.dtype}) for {len(images)} images",
-                        "Expected (N, L) integers.",
-                    )
-                )
-                continue
-            out[split] = (images, labels)
-    if not out:
-        report.add(DataError(path, "no {train,val,test}_images / _labels arrays", "This is the MedMNIST .npz format."))
-    return out
-
-
-def _parse_medmnist(
-    path: Path,
-    region: Region | None,
-    tasks_arg: Any,
-    specs: Sequence[TaskSpec],
-    task_map: Mapping[str, str] | None,
-    report: _Report,
-    split: str | None,
-) -> tuple[list[Case], tuple[TaskSpec, ...]]:
-    arrays = _medmnist_arrays(path, report)
-    if not arrays:
-        return [], tuple(specs)
-    n_labels = next(iter(arrays.values()))[1].shape[1]
-    columns = [f"label_{j}" for j in range(n_labels)]
-    aliases = {"label": "label_0"} if n_labels == 1 else {}
-    mapping = {aliases.get(k, k): v for k, v in (task_map or {}).items()}
-    unknown = [k for k in mapping if k not in columns]
-    if unknown:
-        raise ValueError(f"task_map keys {unknown} are not label columns of {path.name}; they are {columns}.")
-    classification = [t for t in specs if t.kind == "classification"]
-    if tasks_arg is None and region is not None:
-        chosen = [t for t in classification if t.name in mapping.values()] or classification
-        specs = tuple(chosen)
-    others = [t.name for t in specs if t.kind != "classification"]
-    if others:
-        raise DataError(
-            path,
-            f"MedMNIST files have classification labels only, but tasks {others} were asked for",
-            f"Choose classification tasks, e.g. tasks={[t.name for t in classification]}.",
-        )
-    if not mapping:
-        if n_labels == 1 and len(specs) == 1:
-            mapping = {"label_0": specs[0].name}
-        else:
-            raise ValueError(
-                f"{path.name} has {n_labels} label column(s) {columns} for tasks {[t.name for t in specs]}: "
-                "say which is which with task_map={'label_0': 'task', ...}."
-            )
-    missing = [t.name for t in specs if t.name not in mapping.values()]
-    if missing:
-        raise ValueError(f"task_map {mapping} gives no label column to tasks {missing}.")
-    by_name = {t.name: t for t in specs}
-    cases = []
-    for name, (images, labels) in arrays.items():
-        if split is not None and name != split:
-            continue
-        for col, task_name in mapping.items():
-            t = by_name[task_name]
-            values = labels[:, columns.index(col)]
-            bad = np.unique(values[(values < 0) | (values >= t.num_outputs) | (values != np.round(values))])
-            if bad.size:
-                report.add(
-                    DataError(
-                        path,
-                        f"{name}_labels column {col}: class {bad[:5].tolist()} out of range for task {t.name!r}",
-                        f"The task has {t.num_outputs} classes 0..{t.num_outputs - 1}.",
-                    )
-                )
-                return [], tuple(specs)
-        for i in range(len(images)):
-            targets = {
-                task: np.asarray(int(labels[i, columns.index(col)]), dtype=np.int64) for col, task in mapping.items()
-            }
-            cases.append(
-                Case(
-                    f"{name}_{i:05d}", None, targets=targets, split=name, pixels=images[i], where=f"{path} {name}[{i}]"
-                )
-            )
-    if not cases:
-        report.add(DataError(path, f"no cases in split {split!r}", f"Splits present: {sorted(arrays)}."))
-    return cases, tuple(specs)
-
-
-# --------------------------------------------------------------------------------------------------
-# The dataset
-# --------------------------------------------------------------------------------------------------
+__all__ = [
+    "IMAGE_EXTENSIONS",
+    "LAYOUTS",
+    "LAYOUT_HINT",
+    "MASK_EXTENSIONS",
+    "MISSING",
+    "PLANE_KEYS",
+    "SPLIT_ALIASES",
+    "Case",
+    "FolderDataset",
+    "check_dataset",
+    "collate",
+    "detect_layout",
+    "folder_name",
+    "open_dataset",
+    "task_columns",
+]
 
 
 def _zeros(task: TaskSpec, size: int, channels: int) -> torch.Tensor:

@@ -36,7 +36,7 @@ tuple): Jacobian-based gradient methods have nothing to aggregate, so they must 
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
 
@@ -295,6 +295,25 @@ class MultiTaskNet(nn.Module):
         for name in self.task_names:
             counts[name] = sum(p.numel() for p in self.task_parameters(name))
         return counts
+
+    def set_regression_scaling(self, stats: Mapping[str, tuple[Sequence[float], Sequence[float]]]) -> None:
+        """Set the centre and spread each regression head predicts around (:class:`~mtdl_kit.models.heads.GlobalHead`).
+
+        Args:
+            stats: regression task -> (centre, spread), one value per output, e.g. from
+                :meth:`mtdl_kit.regions.Region.regression_stats` or the training labels.
+
+        Raises:
+            ValueError: for a task that is not one of this model's regression tasks.
+        """
+        kinds = {t.name: t.kind for t in self.tasks}
+        for name, (centre, spread) in stats.items():
+            if kinds.get(name) != "regression":
+                regression = [n for n, k in kinds.items() if k == "regression"]
+                raise ValueError(
+                    f"{name!r} is not a regression task of this model; its regression tasks are {regression}."
+                )
+            self.heads[module_key(name)].set_output_scaling(centre, spread)
 
     # ---------------------------------------------------------------------------------- describe
     def describe(self) -> ModelDescription:

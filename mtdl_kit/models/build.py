@@ -260,6 +260,9 @@ def build_for_region(
 ) -> MultiTaskNet:
     """Build a model for a region's tasks (all by default) with the region's input channels.
 
+    Regression heads are standardised with the region's typical centre and spread
+    (:meth:`~mtdl_kit.regions.Region.regression_stats`).
+
     Args:
         region: region name (``"eye"``) or :class:`~mtdl_kit.regions.Region`.
         family: see :func:`build_model`.
@@ -271,7 +274,9 @@ def build_for_region(
 
         region = get_region(region)
     specs = region.select_tasks(tasks)  # type: ignore[arg-type]
-    return build_model(family, specs, region.in_channels, region=region.name, **kwargs)
+    model = build_model(family, specs, region.in_channels, region=region.name, **kwargs)
+    model.set_regression_scaling(region.regression_stats(specs))
+    return model
 
 
 def build_baselines(

@@ -28,6 +28,9 @@ arXiv:1808.01355, 2018).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+import numpy as np
 import torch
 import torch.nn.functional as F
 from monai.networks.blocks import Convolution
@@ -134,6 +137,15 @@ class DenseHead(nn.Module):
 class GlobalHead(nn.Module):
     """Image-level head: global average pooling + MLP (classification logits or regression values).
 
+    With ``standardised=True`` (regression heads) the MLP predicts standardised values that the
+    head maps back to the task's units, ``y = mlp(x) * out_scale + out_shift``. The two buffers
+    (persistent, so checkpoints carry them) are set by :meth:`set_output_scaling` from the typical
+    centre and spread of the targets. Without it a regression head starts at 0 while a cardiac LV
+    area is ~2000 mm²: the first losses of such a task are tens of times those of the other tasks
+    and dominate the shared encoder early in training, which is what stalled the segmentation of
+    the eye's multi-task networks before this was added (Kendall et al., CVPR 2018, discuss the
+    same scale imbalance as the motivation for loss weighting).
+
     With ``guide_channels = G > 0`` the head is mask-guided: it also pools the features inside the
     guided region (average weighted by the sum of the guide channels, i.e. the soft foreground,
     pooled to the feature resolution) and appends the area fraction of every guide channel, so the
@@ -146,11 +158,49 @@ class GlobalHead(nn.Module):
         guide_channels: channels of an optional guide map (0 = plain pooling).
     """
 
-    def __init__(self, in_channels: int, out_features: int, hidden: int = DEFAULT_HIDDEN, guide_channels: int = 0):
+    def __init__(
+        self,
+        in_channels: int,
+        out_features: int,
+        hidden: int = DEFAULT_HIDDEN,
+        guide_channels: int = 0,
+        standardised: bool = False,
+    ):
         super().__init__()
         self.guide_channels = guide_channels
+        self.standardised = standardised
         n_in = in_channels * (2 if guide_channels else 1) + guide_channels
         self.mlp = FullyConnectedNet(n_in, out_features, [hidden])
+        if standardised:
+            self.register_buffer("out_shift", torch.zeros(out_features))
+            self.register_buffer("out_scale", torch.ones(out_features))
+
+    def set_output_scaling(self, shift: Sequence[float], scale: Sequence[float]) -> None:
+        """Set the centre and spread the standardised outputs are mapped to (one value per output).
+
+        Raises:
+            ValueError: on a head built without ``standardised=True``, a length mismatch, a
+                non-finite value or a non-positive scale.
+        """
+        if not self.standardised:
+            raise ValueError(
+                "This GlobalHead was built with standardised=False; output scaling is for regression heads."
+            )
+        shift_t = torch.as_tensor(np.asarray(shift, dtype=np.float32))
+        scale_t = torch.as_tensor(np.asarray(scale, dtype=np.float32))
+        n = self.out_shift.numel()
+        if shift_t.shape != (n,) or scale_t.shape != (n,):
+            raise ValueError(
+                f"Output scaling needs {n} shift and {n} scale values, "
+                f"got {tuple(shift_t.shape)} and {tuple(scale_t.shape)}."
+            )
+        if not (torch.isfinite(shift_t).all() and torch.isfinite(scale_t).all()) or bool((scale_t <= 0).any()):
+            raise ValueError(
+                "Output scaling must be finite with positive scales, "
+                f"got shift={shift_t.tolist()} scale={scale_t.tolist()}."
+            )
+        self.out_shift.copy_(shift_t)
+        self.out_scale.copy_(scale_t)
 
     def forward(self, features: torch.Tensor, guide: torch.Tensor | None = None) -> torch.Tensor:
         spatial = tuple(range(2, features.ndim))
@@ -163,7 +213,10 @@ class GlobalHead(nn.Module):
             den = weights.flatten(2).sum(-1) + 1e-6  # (B, 1)
             pooled.append(num / den)
             pooled.append(guide.flatten(2).mean(-1))  # area fractions (B, G)
-        return self.mlp(torch.cat(pooled, dim=1))
+        out = self.mlp(torch.cat(pooled, dim=1))
+        if self.standardised:
+            out = out * self.out_scale.to(out.dtype) + self.out_shift.to(out.dtype)
+        return out
 
 
 def make_head(
@@ -185,7 +238,7 @@ def make_head(
     check_task(task)
     if is_dense(task):
         return DenseHead(spatial_dims, width, task.num_outputs, guide_channels)
-    return GlobalHead(8 * width, task.num_outputs, hidden, guide_channels)
+    return GlobalHead(8 * width, task.num_outputs, hidden, guide_channels, standardised=task.kind == "regression")
 
 
 def check_task(task: object) -> None:

@@ -193,6 +193,9 @@ class Abdomen(Region):
     def regression_spread(self, task: TaskSpec) -> np.ndarray:
         return np.array([9.0], dtype=np.float32)
 
+    def regression_centre(self, task: TaskSpec) -> np.ndarray:
+        return np.array([21.5], dtype=np.float32)
+
     def measure(self, mask: np.ndarray, spacing_mm: float) -> dict[str, float]:
         """Lesion diameter (equivalent-circle diameter of class 2, mm), its maximum axis extent and liver area.
 

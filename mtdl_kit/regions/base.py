@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import hashlib
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import ClassVar, Literal
 
@@ -288,8 +288,22 @@ class Region(ABC):
         """
 
     def regression_spread(self, task: TaskSpec) -> np.ndarray:
-        """Typical spread (standard deviation) of each regression output, for label noise."""
+        """Typical spread (standard deviation) of each regression output (label noise, loss scale)."""
         return np.ones(task.num_outputs, dtype=np.float32)
+
+    def regression_centre(self, task: TaskSpec) -> np.ndarray:
+        """Typical value (about the mean over phantoms at relatedness 1) of each regression output."""
+        return np.zeros(task.num_outputs, dtype=np.float32)
+
+    def regression_stats(self, tasks: Sequence[TaskSpec] | None = None) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """Regression task -> (centre, spread): what regression heads are standardised with.
+
+        See :meth:`mtdl_kit.models.base.MultiTaskNet.set_regression_scaling`.
+        """
+        chosen = self.tasks if tasks is None else tasks
+        return {
+            t.name: (self.regression_centre(t), self.regression_spread(t)) for t in chosen if t.kind == "regression"
+        }
 
     def _apply_label_noise(
         self, targets: dict[str, np.ndarray], latents: dict[str, float], p: float, rng: np.random.Generator

@@ -148,6 +148,9 @@ class Brain(Region):
     def regression_spread(self, task: TaskSpec) -> np.ndarray:
         return np.array([900.0, 350.0], dtype=np.float32)
 
+    def regression_centre(self, task: TaskSpec) -> np.ndarray:
+        return np.array([875.0, 420.0], dtype=np.float32)
+
     def measure(self, mask: np.ndarray, spacing_mm: float) -> dict[str, float]:
         """Oedema fraction = oedema pixels / whole-tumour pixels (oedema + core), and the areas in mm².
 

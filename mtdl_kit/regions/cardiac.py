@@ -137,6 +137,9 @@ class Cardiac(Region):
     def regression_spread(self, task: TaskSpec) -> np.ndarray:
         return np.array([700.0, 2.5], dtype=np.float32)
 
+    def regression_centre(self, task: TaskSpec) -> np.ndarray:
+        return np.array([1950.0, 8.6], dtype=np.float32)
+
     def measure(self, mask: np.ndarray, spacing_mm: float) -> dict[str, float]:
         """LV indices and the remodelling index from a mask (0 bg, 1 LV cavity, 2 myocardium, 3 RV).
 

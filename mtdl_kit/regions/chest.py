@@ -141,6 +141,9 @@ class Chest(Region):
     def regression_spread(self, task: TaskSpec) -> np.ndarray:
         return np.array([0.08], dtype=np.float32)
 
+    def regression_centre(self, task: TaskSpec) -> np.ndarray:
+        return np.array([0.49], dtype=np.float32)
+
     def measure(self, mask: np.ndarray, spacing_mm: float) -> dict[str, float]:
         """CTR = horizontal extent of the heart / horizontal extent of both lungs together.
 

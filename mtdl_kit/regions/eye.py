@@ -106,6 +106,9 @@ class Eye(Region):
     def regression_spread(self, task: TaskSpec) -> np.ndarray:
         return np.array([0.15], dtype=np.float32)
 
+    def regression_centre(self, task: TaskSpec) -> np.ndarray:
+        return np.array([0.6], dtype=np.float32)
+
     def measure(self, mask: np.ndarray, spacing_mm: float) -> dict[str, float]:
         """Vertical CDR = vertical extent of the cup / vertical extent of the disc (rim + cup)."""
         disc = d.feret_extent(mask >= 1, axis=0)

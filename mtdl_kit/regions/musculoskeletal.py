@@ -211,6 +211,9 @@ class Musculoskeletal(Region):
     def regression_spread(self, task: TaskSpec) -> np.ndarray:
         return np.array([1.5, 1.2], dtype=np.float32)
 
+    def regression_centre(self, task: TaskSpec) -> np.ndarray:
+        return np.array([3.0, 4.7], dtype=np.float32)
+
     def measure(self, mask: np.ndarray, spacing_mm: float) -> dict[str, float]:
         """Medial / lateral minimum JSW (mm) and the medial narrowing, from a femur/tibia mask.
 

@@ -179,6 +179,9 @@ class Skin(Region):
     def regression_spread(self, task: TaskSpec) -> np.ndarray:
         return np.array([1.2 if task.name == "abcd" else 2.5], dtype=np.float32)
 
+    def regression_centre(self, task: TaskSpec) -> np.ndarray:
+        return np.array([4.4 if task.name == "abcd" else 8.0], dtype=np.float32)
+
     def measure(self, mask: np.ndarray, spacing_mm: float) -> dict[str, float]:
         """A, B and D of the ABCD rule, the mask shape score and the maximum Feret diameter.
 

@@ -240,6 +240,9 @@ class Pathology(Region):
     def regression_spread(self, task: TaskSpec) -> np.ndarray:
         return np.array([12.0], dtype=np.float32)
 
+    def regression_centre(self, task: TaskSpec) -> np.ndarray:
+        return np.array([37.0], dtype=np.float32)
+
     def measure(self, mask: np.ndarray, spacing_mm: float) -> dict[str, float]:
         """Nuclei count (8-connected components of the interior class) and mean nuclear area in um^2.
 

@@ -1,0 +1,239 @@
+"""From a raw plane to the model input: intensities to [0, 1] (CT windows, VOI, percentiles), channels,
+square size, and the :class:`Geometry` that maps pixel coordinates across."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from mtdl_kit.data.readers.common import (
+    INTENSITY_MODES,
+    LUMINANCE,
+    WINDOW_PRESETS,
+    RawImage,
+)
+from mtdl_kit.regions.base import Region
+
+
+def apply_window(values: np.ndarray, level: float, width: float) -> np.ndarray:
+    """Linear window: ``[level - width/2, level + width/2]`` -> [0, 1], clipped (DICOM PS3.3 C.11.2.1.2)."""
+    if not width > 0:
+        raise ValueError(f"window width must be positive, got {width!r}.")
+    low = level - width / 2.0
+    return np.clip((values.astype(np.float32) - np.float32(low)) / np.float32(width), 0.0, 1.0)
+
+
+def percentile_normalise(values: np.ndarray, low: float = 1.0, high: float = 99.0) -> np.ndarray:
+    """Map the ``low``-th..``high``-th percentile of all values to [0, 1] and clip (min-max if flat)."""
+    v = values.astype(np.float32)
+    lo, hi = (float(x) for x in np.percentile(v, [low, high]))
+    if hi <= lo:
+        lo, hi = float(v.min()), float(v.max())
+    if hi <= lo:
+        return np.zeros_like(v)
+    return np.clip((v - lo) / (hi - lo), 0.0, 1.0)
+
+
+def default_window(region: Region | None) -> str | None:
+    """The CT window preset a region's model expects (abdomen: soft tissue), or ``None``."""
+    if region is not None and region.modality.upper().startswith("CT"):
+        return "soft_tissue"
+    return None
+
+
+def resolve_intensity(
+    raw: RawImage, intensity: str | tuple[float, float] = "auto", *, region_window: str | None = None
+) -> str | tuple[float, float]:
+    """The normalisation :func:`normalise_intensity` applies: a (level, width) window or a mode name.
+
+    ``"auto"`` picks, in order: for HU data (DICOM CT) the region's preset (``region_window``), else
+    the file's VOI window, else soft tissue; for other data with a VOI window (DICOM MR, CR, ...)
+    that window; for NIfTI data that looks like HU (minimum below -200) in a CT region, the
+    region's preset; for 8-bit data division by 255 (``"dtype"``); otherwise the 1st-99th
+    percentile (16-bit PNGs often hold 10-12-bit data, so dividing by 65535 would give a black image).
+    """
+    if isinstance(intensity, str):
+        if intensity in WINDOW_PRESETS:
+            return WINDOW_PRESETS[intensity]
+        if intensity not in INTENSITY_MODES:
+            raise ValueError(
+                f"Unknown intensity {intensity!r}; use one of {INTENSITY_MODES}, a CT preset {tuple(WINDOW_PRESETS)} "
+                "or a (level, width) pair."
+            )
+        if intensity != "auto":
+            return intensity
+    else:
+        try:
+            level, width = (float(x) for x in intensity)
+        except (TypeError, ValueError):
+            raise ValueError(f"intensity window must be a (level, width) pair, got {intensity!r}.") from None
+        if not width > 0:
+            raise ValueError(f"window width must be positive, got {width!r}.")
+        return (level, width)
+    if raw.units == "HU":
+        if region_window is not None:
+            return WINDOW_PRESETS[region_window]
+        return raw.window or WINDOW_PRESETS["soft_tissue"]
+    if raw.window is not None:
+        return raw.window
+    if raw.format == "NIfTI" and region_window is not None and float(raw.array.min()) < -200:
+        return WINDOW_PRESETS[region_window]
+    if raw.bits == 8 and raw.array.dtype == np.uint8:
+        return "dtype"
+    return "percentile"
+
+
+def normalise_intensity(
+    raw: RawImage, intensity: str | tuple[float, float] = "auto", *, region_window: str | None = None
+) -> np.ndarray:
+    """Values of ``raw`` (alpha channel excluded) mapped to [0, 1], MONOCHROME1 inverted; float32 (H, W[, C])."""
+    mode = resolve_intensity(raw, intensity, region_window=region_window)
+    values = raw.array
+    if values.ndim == 3 and values.shape[-1] in (2, 4):
+        values = values[..., :-1]
+    if isinstance(mode, tuple):
+        out = apply_window(values, *mode)
+    elif mode == "percentile":
+        out = percentile_normalise(values)
+    elif mode == "minmax":
+        out = percentile_normalise(values, 0.0, 100.0)
+    else:  # dtype
+        if values.dtype.kind not in "ub":
+            raise ValueError(f"{raw.name}: intensity='dtype' needs unsigned integer data, got {values.dtype}.")
+        out = values.astype(np.float32) / float(np.iinfo(values.dtype).max if values.dtype.kind == "u" else 1)
+    if raw.invert:
+        out = 1.0 - out
+    return out.astype(np.float32)
+
+
+def to_channels(
+    image: np.ndarray, channels: int, alpha: np.ndarray | None = None, rgba: str = "composite"
+) -> np.ndarray:
+    """(H, W) or (H, W, 3) in [0, 1] -> (channels, H, W): grey repeated to RGB, RGB to BT.601 luminance.
+
+    ``alpha`` in [0, 1] (H, W) is composited on black (``rgba="composite"``) or ignored (``"drop"``).
+    """
+    if rgba not in ("composite", "drop"):
+        raise ValueError(f"rgba must be 'composite' or 'drop', got {rgba!r}.")
+    if channels not in (1, 3):
+        raise ValueError(f"channels must be 1 or 3, got {channels!r}.")
+    img = image[..., None] if image.ndim == 2 else image
+    if alpha is not None and rgba == "composite":
+        img = img * alpha[..., None]
+    if img.shape[-1] == 3 and channels == 1:
+        img = (img @ np.asarray(LUMINANCE, dtype=np.float32))[..., None]
+    elif img.shape[-1] == 1 and channels == 3:
+        img = np.repeat(img, 3, axis=-1)
+    return np.ascontiguousarray(img.transpose(2, 0, 1), dtype=np.float32)
+
+
+@dataclass(frozen=True)
+class Geometry:
+    """How an (H, W) plane was mapped to a (size, size) square: ``new = (old + offset + 0.5) * scale - 0.5``.
+
+    Attributes:
+        shape: (H, W) of the original plane.
+        size: output side in pixels.
+        offset: (rows, cols) of zero padding added before scaling (``fit="pad"``).
+        scale: (row, col) scale factors.
+        canvas: (H, W) after padding, before scaling.
+    """
+
+    shape: tuple[int, int]
+    size: int
+    offset: tuple[int, int]
+    scale: tuple[float, float]
+    canvas: tuple[int, int]
+
+    @classmethod
+    def fit(cls, shape: tuple[int, int], size: int, mode: str = "pad") -> Geometry:
+        """Geometry for ``fit="pad"`` (keep the aspect ratio, pad the short side) or ``"stretch"``."""
+        h, w = shape
+        if mode == "pad":
+            side = max(h, w)
+            return cls((h, w), size, ((side - h) // 2, (side - w) // 2), (size / side, size / side), (side, side))
+        if mode == "stretch":
+            return cls((h, w), size, (0, 0), (size / h, size / w), (h, w))
+        raise ValueError(f"fit must be 'pad' or 'stretch', got {mode!r}.")
+
+    @property
+    def identity(self) -> bool:
+        """True when nothing changes (already square at the right size)."""
+        return self.shape == (self.size, self.size)
+
+    def points(self, rc: np.ndarray) -> np.ndarray:
+        """Map (K, 2) (row, col) pixel coordinates of the original plane to the output."""
+        rc = np.asarray(rc, dtype=np.float32)
+        off, sc = np.asarray(self.offset, np.float32), np.asarray(self.scale, np.float32)
+        return ((rc + off + 0.5) * sc - 0.5).astype(np.float32)
+
+    def _pad(self, array: np.ndarray) -> np.ndarray:
+        h, w = self.shape
+        if self.canvas == self.shape:
+            return array
+        out = np.zeros((*array.shape[:-2], *self.canvas), dtype=array.dtype)
+        out[..., self.offset[0] : self.offset[0] + h, self.offset[1] : self.offset[1] + w] = array
+        return out
+
+    def image(self, chw: np.ndarray) -> np.ndarray:
+        """Resize a (C, H, W) float image (bilinear, anti-aliased when shrinking; ``skimage.transform.resize``)."""
+        if self.identity:
+            return chw.astype(np.float32)
+        from skimage.transform import resize
+
+        padded = self._pad(chw)
+        shrink = padded.shape[-1] > self.size or padded.shape[-2] > self.size
+        out = resize(
+            padded,
+            (chw.shape[0], self.size, self.size),
+            order=1,
+            anti_aliasing=shrink,
+            preserve_range=True,
+            mode="edge",
+        )
+        return np.clip(out, 0.0, 1.0).astype(np.float32)
+
+    def mask(self, mask: np.ndarray) -> np.ndarray:
+        """Resize an (H, W) class-index mask (nearest neighbour, no smoothing)."""
+        if self.identity:
+            return mask.astype(np.int64)
+        from skimage.transform import resize
+
+        out = resize(
+            self._pad(mask), (self.size, self.size), order=0, anti_aliasing=False, preserve_range=True, mode="edge"
+        )
+        return np.rint(out).astype(np.int64)
+
+
+def prepare_image(
+    raw: RawImage,
+    *,
+    channels: int,
+    size: int,
+    intensity: str | tuple[float, float] = "auto",
+    rgba: str = "composite",
+    fit: str = "pad",
+    region_window: str | None = None,
+) -> tuple[np.ndarray, Geometry]:
+    """A :class:`RawImage` as model input: float32 (channels, size, size) in [0, 1], and its :class:`Geometry`.
+
+    Args:
+        raw: the plane from :func:`read_raw`.
+        channels: 1 (grey) or 3 (RGB), e.g. ``region.in_channels``.
+        size: output side in pixels.
+        intensity: ``"auto"``, ``"percentile"`` (1st-99th), ``"minmax"``, ``"dtype"`` (divide by the integer
+            type's maximum), a CT preset of :data:`WINDOW_PRESETS` or a (level, width) pair in the
+            file's units (see :func:`resolve_intensity`).
+        rgba: ``"composite"`` (on black) or ``"drop"`` for images with an alpha channel.
+        fit: ``"pad"`` (keep the aspect ratio, pad with black) or ``"stretch"``.
+        region_window: CT preset used by ``"auto"`` for HU data (:func:`default_window`).
+    """
+    values = normalise_intensity(raw, intensity, region_window=region_window)
+    alpha = None
+    if raw.array.ndim == 3 and raw.array.shape[-1] in (2, 4):
+        a = raw.array[..., -1].astype(np.float32)
+        alpha = a / float(np.iinfo(raw.array.dtype).max) if raw.array.dtype.kind in "ui" else np.clip(a, 0.0, 1.0)
+    chw = to_channels(values, channels, alpha, rgba)
+    geometry = Geometry.fit(raw.shape2d, size, fit)
+    return geometry.image(chw), geometry

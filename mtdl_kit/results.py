@@ -1,0 +1,94 @@
+"""The measured results table (``benchmarks/results/*.csv``) that notebooks and the dashboard quote.
+
+``python benchmarks/bench_quality.py`` (or ``make quality``) trains the runs of the six experiments
+of issue 5 and writes one CSV per experiment; the prose in ``benchmarks/RESULTS.md`` and in the
+notebooks reads its numbers from these files rather than typing them in.
+
+========================= ==================================================================================
+table                      columns
+========================= ==================================================================================
+``families``               region, family, delta_m, ci_low, ci_high, significant, n_seeds, steps, size,
+                           params, infer_ms (Δm in %, vs single-task baselines; 95 % CI)
+``families_tasks``         region, family (incl. ``single``), task, metric, mean, sd, n_seeds
+``relatedness``            region, relatedness, family, delta_m, ci_low, ci_high, significant, n_seeds
+``data_size``              region, n_train, family, delta_m, ci_low, ci_high, significant, n_seeds
+``negative_transfer``      region, main_task, aux_task, nuisance, delta_m, ci_low, ci_high, significant,
+                           n_seeds (Δm of the main task only)
+``cascade``                region, model, task, metric, mean, sd, delta_m, ci_low, ci_high, significant,
+                           n_seeds (the classification task: cascades vs a direct classifier)
+``weighting``              region, family, weighting, delta_m, ci_low, ci_high, significant, n_seeds,
+                           step_ms, step_ratio (step time relative to EW)
+========================= ==================================================================================
+
+Research and teaching use only — not for clinical use.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+#: The tables :func:`load_results` knows, with their required columns.
+TABLES: dict[str, tuple[str, ...]] = {
+    "families": ("region", "family", "delta_m", "ci_low", "ci_high", "significant", "n_seeds", "params", "infer_ms"),
+    "families_tasks": ("region", "family", "task", "metric", "mean", "sd", "n_seeds"),
+    "relatedness": ("region", "relatedness", "family", "delta_m", "ci_low", "ci_high", "significant", "n_seeds"),
+    "data_size": ("region", "n_train", "family", "delta_m", "ci_low", "ci_high", "significant", "n_seeds"),
+    "negative_transfer": ("region", "main_task", "aux_task", "nuisance", "delta_m", "ci_low", "ci_high", "significant"),
+    "cascade": ("region", "model", "task", "metric", "mean", "sd", "delta_m", "ci_low", "ci_high", "significant"),
+    "weighting": (
+        "region",
+        "family",
+        "weighting",
+        "delta_m",
+        "ci_low",
+        "ci_high",
+        "significant",
+        "step_ms",
+        "step_ratio",
+    ),
+}
+
+REBUILD = "python benchmarks/bench_quality.py  (or: make quality; --quick for a smoke run)"
+
+
+def results_dir() -> Path:
+    """``$MTDL_KIT_RESULTS`` if set, else ``benchmarks/results/`` at the repository root."""
+    env = os.environ.get("MTDL_KIT_RESULTS")
+    return Path(env) if env else Path(__file__).resolve().parents[1] / "benchmarks" / "results"
+
+
+def load_results(table: str, *, root: str | Path | None = None, **where: Any) -> Any:
+    """One results table as a pandas DataFrame, optionally filtered by column values.
+
+    Args:
+        table: one of :data:`TABLES`.
+        root: folder of the CSVs (default :func:`results_dir`).
+        **where: ``column=value`` filters, e.g. ``region="eye"``.
+
+    Raises:
+        ValueError: unknown table or filter column (the message lists the allowed names).
+        FileNotFoundError: the CSV has not been generated; the message gives the command.
+    """
+    import pandas as pd
+
+    if table not in TABLES:
+        raise ValueError(f"Unknown results table {table!r}; the tables are {sorted(TABLES)}.")
+    path = Path(root or results_dir()) / f"{table}.csv"
+    if not path.exists():
+        raise FileNotFoundError(f"{path} does not exist yet; regenerate the results with: {REBUILD}")
+    frame = pd.read_csv(path)
+    missing = [c for c in TABLES[table] if c not in frame.columns]
+    if missing:
+        raise ValueError(f"{path} lacks the columns {missing}; regenerate it with: {REBUILD}")
+    for column, value in where.items():
+        if column not in frame.columns:
+            raise ValueError(f"{table} has no column {column!r}; its columns are {list(frame.columns)}.")
+        frame = frame[frame[column] == value]
+    return frame.reset_index(drop=True)
+
+
+def format_delta(row: Any) -> str:
+    """``"+3.1 % [+0.4, +5.9]"`` from a row with ``delta_m``, ``ci_low``, ``ci_high``."""
+    return f"{row['delta_m']:+.1f} % [{row['ci_low']:+.1f}, {row['ci_high']:+.1f}]"

@@ -1,0 +1,84 @@
+"""The zoo shipped in data_samples/weights/: complete, within the size budget, intact, reproducible.
+
+The full re-evaluation of every model is a benchmark (``benchmarks/bench_zoo.py``); here a sample
+of models is re-evaluated and every file's sha256 is checked.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from mtdl_kit.checkpoint import sha256_file
+from mtdl_kit.experiments import FAMILIES
+from mtdl_kit.regions import REGION_NAMES, get_region
+from mtdl_kit.zoo import (
+    ZOO_MODEL_OPTIONS,
+    default_root,
+    load_pretrained,
+    quality_floors,
+    quality_report,
+    read_manifest,
+    verify_zoo,
+)
+
+MAX_BYTES = 25 * 1024 * 1024
+
+
+@pytest.fixture(scope="module")
+def manifest():
+    entries = read_manifest(default_root())
+    assert entries, f"no zoo manifest in {default_root()}; run `mtdl-kit zoo train`"
+    return entries
+
+
+def test_every_region_family_and_baseline_is_there(manifest) -> None:
+    for region in REGION_NAMES:
+        reg = get_region(region)
+        for fam in FAMILIES:
+            e = manifest.get(f"{region}-{fam}")
+            assert e is not None, f"missing {region}-{fam}"
+            assert e.tasks == reg.task_names
+            assert e.config["model_options"] == ZOO_MODEL_OPTIONS.get(fam, {})
+        for task in reg.task_names:
+            assert f"{region}-single-{task}" in manifest, f"missing baseline {region}-single-{task}"
+
+
+def test_size_budget_and_hashes(manifest) -> None:
+    root = default_root()
+    total = 0
+    for e in manifest.values():
+        path = root / e.file
+        assert path.stat().st_size == e.size_bytes
+        assert sha256_file(path) == e.sha256, f"{e.file} differs from its manifest sha256"
+        total += e.size_bytes
+    assert total <= MAX_BYTES, f"zoo weights take {total / 1e6:.1f} MB > 25 MB"
+
+
+def test_every_task_has_a_stated_floor(manifest) -> None:
+    rows = quality_report()
+    assert {(r["key"], r["task"]) for r in rows} == {(k, t) for k, e in manifest.items() for t in e.tasks}
+    assert all(r["value"] is not None for r in rows), [r for r in rows if r["value"] is None]
+    for region in REGION_NAMES:
+        for task in get_region(region).tasks:
+            assert quality_floors(task)
+
+
+def test_sample_of_the_zoo_reproduces_its_metrics() -> None:
+    assert verify_zoo(keys=["eye-parallel", "chest-single-ctr"]) == []
+
+
+def test_pretrained_model_predicts_a_bundled_sample() -> None:
+    from mtdl_kit.data.samples import load_samples
+
+    model = load_pretrained("eye", "hybrid")
+    sample = load_samples("eye")[0]
+    size = read_manifest()["eye-hybrid"].config["size"]
+    x = torch.as_tensor(sample.image)[None].float()
+    x = torch.nn.functional.interpolate(x, size=(size, size), mode="bilinear", align_corners=False)
+    with torch.inference_mode():
+        out = model(x)
+    assert set(out) == {"disc_cup", "glaucoma", "cdr"}
+    probs = torch.softmax(out["glaucoma"], 1)
+    assert torch.allclose(probs.sum(1), torch.ones(1))
+    assert 0.0 < float(out["cdr"]) < 1.5  # a vertical CDR, not a standardised value
