@@ -9,7 +9,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.stamp-$(shell cat requirements.txt requirements-e2e.txt pyproject.toml | sha256sum | cut -c1-16)
 PORT ?= 8501
 
-.PHONY: venv test test-fast dashboard lab student samples gallery bench lint format clean chromium
+.PHONY: venv test test-fast dashboard lab student notebooks samples gallery bench quality zoo lint format clean chromium
 
 venv: $(STAMP)
 
@@ -47,6 +47,11 @@ lab: venv
 student: venv
 	$(PY) scripts/make_student.py
 
+notebooks: venv
+	$(PY) scripts/make_notebooks.py
+	$(PY) scripts/make_region_notebooks.py
+	$(PY) scripts/make_byod_notebook.py
+
 samples: venv
 	$(VENV)/bin/mtdl-kit samples
 
@@ -56,6 +61,18 @@ gallery: venv
 bench: venv
 	$(PY) benchmarks/bench_regions.py
 	$(PY) benchmarks/bench_models.py
+	$(PY) benchmarks/bench_weighting.py
+	$(PY) benchmarks/bench_dashboard.py
+	$(PY) benchmarks/bench_zoo.py
+	$(PY) benchmarks/bench_notebooks.py
+
+# the results table behind the notebooks' claims (long: see benchmarks/RESULTS.md; QUICK=1 for a smoke run)
+quality: venv
+	$(PY) benchmarks/bench_quality.py $(if $(QUICK),--quick,)
+
+# re-train the pretrained zoo into data_samples/weights/ (about an hour on a 2-core CPU)
+zoo: venv
+	$(VENV)/bin/mtdl-kit zoo train
 
 lint: venv
 	$(VENV)/bin/ruff check .

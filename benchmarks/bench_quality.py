@@ -509,19 +509,90 @@ def exp_weighting(budget: Budget, plan: bool) -> Any:
     cfg = {w: {s: multi(budget, r, "parallel", s, weighting=w) for s in SEEDS} for w in budget.weightings}
     if plan:
         return [c for m in cfg.values() for c in m.values()] + [c for d in base.values() for c in d.values()]
-    import numpy as np
     import pandas as pd
 
-    ew_ms = float(np.median([load_run(budget, c)[1]["step_ms"] for c in cfg["ew"].values()]))
+    step_ms = paired_step_ms(budget, r, budget.weightings)
     rows = []
     for w, mtl in cfg.items():
         dm = _dm(budget, mtl, base, tasks)
-        ms = float(np.median([load_run(budget, c)[1]["step_ms"] for c in mtl.values()]))
-        row = {"region": r, "family": "parallel", "weighting": w, **_row(dm), "step_ms": ms, "step_ratio": ms / ew_ms}
+        ms = step_ms[w]
+        row = {
+            "region": r,
+            "family": "parallel",
+            "weighting": w,
+            **_row(dm),
+            "step_ms": ms,
+            "step_ratio": ms / step_ms["ew"],
+        }
         for t in tasks:
             row[f"Δ {t} %"] = dm.per_task[t][0]
         rows.append(row)
     return {"weighting": pd.DataFrame(rows)}
+
+
+def paired_step_ms(budget: Budget, region: str, methods: Sequence[str], steps: int = 30) -> dict[str, float]:
+    """Median training-step time of each weighting method, measured side by side in this process.
+
+    The training runs' own step times come from different moments of a shared machine, so the
+    cost column is measured here: one parallel model per method (same seed and batch), stepped
+    round-robin (the order rotates every step) on one thread after 5 warm-up steps.
+    """
+    import numpy as np
+    import torch
+    from bench_weighting import Config, Runner
+
+    torch.set_num_threads(1)
+    reg = get_region(region)
+    samples = [reg.sample(1000 + i, size=budget.size) for i in range(budget.batch_size)]
+    x = torch.stack([torch.from_numpy(s.image) for s in samples]).float()
+    y = {t.name: torch.stack([torch.from_numpy(np.array(s.targets[t.name])) for s in samples]) for t in reg.tasks}
+    runners = {m: Runner(Config(m, m), list(reg.tasks), x, y) for m in methods}
+    for runner in runners.values():
+        for _ in range(5):
+            runner.step()
+    times: dict[str, list[float]] = {m: [] for m in methods}
+    order = list(methods)
+    for _ in range(steps):
+        for m in order:
+            t0 = time.perf_counter()
+            runners[m].step()
+            times[m].append(time.perf_counter() - t0)
+        order = order[1:] + order[:1]
+    return {m: 1000.0 * float(np.median(v)) for m, v in times.items()}
+
+
+def exp_relatedness_long(budget: Budget, plan: bool) -> Any:
+    """The relatedness end points on the eye at 1500 steps (the zoo's budget): is the short budget the cause?"""
+    r = "eye"
+    steps = max(budget.steps, 1500) if budget is FULL else budget.steps * 2
+    ends = (budget.relatedness[0], budget.relatedness[-1])
+    cfg = {
+        rel: (
+            {s: multi(budget, r, "parallel", s, tasks=PAIRS[r], relatedness=rel, steps=steps) for s in SEEDS},
+            {t: {s: single(budget, r, t, s, relatedness=rel, steps=steps) for s in SEEDS} for t in PAIRS[r]},
+        )
+        for rel in ends
+    }
+    if plan:
+        return [c for m, b in cfg.values() for c in [*m.values(), *(x for d in b.values() for x in d.values())]]
+    import pandas as pd
+
+    rows = []
+    for rel, (mtl, base) in cfg.items():
+        dm = _dm(budget, mtl, base, PAIRS[r])
+        row = {"region": r, "relatedness": rel, "steps": steps, "family": "parallel", **_row(dm)}
+        for t in PAIRS[r]:
+            row[f"Δ {t} %"] = dm.per_task[t][0]
+            row[f"single {t}"] = _metric_summary(budget, r, "single", t, _primary(r, t), base[t])["mean"]
+            row[f"parallel {t}"] = _metric_summary(budget, r, "parallel", t, _primary(r, t), mtl)["mean"]
+        rows.append(row)
+    return {"relatedness_long": pd.DataFrame(rows)}
+
+
+def _primary(region: str, task: str) -> str:
+    from mtdl_kit.metrics import primary_metric
+
+    return primary_metric(get_region(region).task(task))
 
 
 EXPERIMENTS = {
@@ -531,6 +602,7 @@ EXPERIMENTS = {
     "negative_transfer": exp_negative_transfer,
     "cascade": exp_cascade,
     "weighting": exp_weighting,
+    "relatedness_long": exp_relatedness_long,
 }
 
 
@@ -600,6 +672,17 @@ def report(budget: Budget, tables: dict[str, Any], minutes: float, n_runs: int, 
             + [c for c in tables["relatedness"].columns if c.startswith("Δ ")],
         ),
         readings.get("relatedness", ""),
+        "### 2b. Relatedness end points at the zoo's budget (eye, 1500 steps)",
+        table_md(
+            with_ci(tables["relatedness_long"]).assign(relatedness=lambda f: f.relatedness.map("{:g}".format)),
+            ["relatedness", "steps", "Δm % [95 % CI]"]
+            + [c for c in tables["relatedness_long"].columns if c.startswith(("Δ ", "single ", "parallel "))],
+            {"steps": "{:.0f}"}
+            | {c: "{:.3f}" for c in tables["relatedness_long"].columns if c.startswith(("single ", "parallel "))},
+        )
+        if "relatedness_long" in tables
+        else "",
+        readings.get("relatedness_long", ""),
         "### 3. Training-set size (eye, parallel, segmentation + classification)",
         table_md(
             with_ci(tables["data_size"]),

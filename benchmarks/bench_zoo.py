@@ -80,7 +80,8 @@ def main() -> None:
         f"trained in {train_min:.0f} min in total on {', '.join(devices)} (one process, one thread, while other "
         "jobs shared the two cores). Budget per model: "
         f"{cfg['steps']} steps, batch {cfg['batch_size']}, "
-        f"{cfg['size']} px, EW, seed 0; cascaded models use the two-stage hand-over "
+        f"{cfg['size']} px, seed 0, EW (UW for the musculoskeletal multi-task models: "
+        "`mtdl_kit.zoo.ZOO_REGION_WEIGHTING`); cascaded models use the two-stage hand-over "
         "(see `mtdl_kit.zoo.ZOO_MODEL_OPTIONS`). Metrics on the fixed held-out phantom test set "
         f"({cfg['n_test']} cases, relatedness 1), measured on the stored fp16 weights.",
         "",

@@ -353,7 +353,11 @@ def build_parser() -> argparse.ArgumentParser:
     zt.add_argument("--batch-size", type=int, default=_zoo.DEFAULT_BATCH_SIZE)
     zt.add_argument("--width", type=int, default=None)
     zt.add_argument("--seed", type=int, default=_zoo.DEFAULT_SEED)
-    zt.add_argument("--weighting", default=_zoo.DEFAULT_WEIGHTING, help="loss weighting of the multi-task models")
+    zt.add_argument(
+        "--weighting",
+        default=None,
+        help="loss weighting of the multi-task models (default: ew; uw for musculoskeletal, see docs/zoo.md)",
+    )
     zt.add_argument("--device", default="auto")
     zt.add_argument("--skip-existing", action="store_true", help="keep models whose file and config match")
     zt.add_argument("--root", default=None, help="zoo folder (default: data_samples/weights or $MTDL_KIT_ZOO)")

@@ -317,12 +317,32 @@ def toy_aggregations(jacobian: Any, methods: Sequence[str] = tuple(TOY_AGGREGATO
     return out
 
 
-def aggregation_figure(jacobian: Any, methods: Sequence[str] = tuple(TOY_AGGREGATORS)) -> go.Figure:
+def fixed_weight_update(jacobian: Any, weights: Sequence[float]) -> np.ndarray:
+    """The update of a fixed loss weighting: ``sum_i w_i g_i`` over the rows ``g_i`` of the Jacobian.
+
+    Raises:
+        ValueError: when the number of weights differs from the number of rows, or a weight is negative.
+    """
+    J = np.asarray(jacobian, dtype=float)
+    w = np.asarray(weights, dtype=float)
+    if J.ndim != 2 or w.shape != (J.shape[0],):
+        raise ValueError(f"Need one weight per task gradient: {J.shape[0]} rows, got weights of shape {w.shape}.")
+    if (w < 0).any():
+        raise ValueError(f"Loss weights must be non-negative, got {w.tolist()}.")
+    return w @ J
+
+
+def aggregation_figure(
+    jacobian: Any,
+    methods: Sequence[str] = tuple(TOY_AGGREGATORS),
+    extra: dict[str, Any] | None = None,
+) -> go.Figure:
     """2-D picture of two task gradients and what each aggregator makes of them.
 
     Args:
         jacobian: (T, 2) array, one task gradient per row.
         methods: keys of :data:`TOY_AGGREGATORS`.
+        extra: more named update vectors to draw (e.g. :func:`fixed_weight_update`), dashed.
     """
     import plotly.graph_objects as go
 
@@ -347,6 +367,8 @@ def aggregation_figure(jacobian: Any, methods: Sequence[str] = tuple(TOY_AGGREGA
         arrow(g, f"task {i + 1} gradient", "#000000" if i == 0 else "#999999", "solid")
     for k, (m, v) in enumerate(toy_aggregations(J, methods).items()):
         arrow(v, TOY_AGGREGATORS[m][0], OKABE_ITO[k % len(OKABE_ITO)], "dot")
+    for k, (name, v) in enumerate((extra or {}).items()):
+        arrow(np.asarray(v, dtype=float), name, OKABE_ITO[(len(methods) + k) % len(OKABE_ITO)], "dash")
     lim = 1.15 * float(np.abs(J).max())
     fig.update_xaxes(range=[-lim, lim], zeroline=True, scaleanchor="y", title="parameter 1")
     fig.update_yaxes(range=[-lim, lim], zeroline=True, title="parameter 2")

@@ -178,17 +178,21 @@ view = widgets.Output()
 
 def show_eye(relatedness: float, seed: int = 3) -> None:
     s = eye.sample(seed, size=SIZE, relatedness=relatedness)
+    sample_figure(eye, s, height=300).show()
+    print("; ".join(describe_targets(eye, s)))
+
+
+def on_change(change: dict) -> None:
     with view:
         view.clear_output(wait=True)
-        sample_figure(eye, s, height=300).show()
-        print("; ".join(describe_targets(eye, s)))
+        show_eye(change["new"])
 
 
 slider = widgets.FloatSlider(value=1.0, min=0.0, max=1.0, step=0.25, description="relatedness",
                              continuous_update=False)
-slider.observe(lambda change: show_eye(change["new"]), names="value")
-show_eye(slider.value)
+slider.observe(on_change, names="value")
 display(slider, view)
+show_eye(slider.value)  # drawn outside the Output widget: executing it headless cannot stall (nbclient#312)
 """
             ),
             md(
@@ -633,16 +637,18 @@ The library's registry lists every method:
                 """
 import time
 
+import ipywidgets as widgets
 import numpy as np
 import pandas as pd
 import torch
+from IPython.display import display
 
 from mtdl_kit import exercises, get_region
 from mtdl_kit.analysis import conflict_summary
 from mtdl_kit.data.phantom import PhantomDataset
 from mtdl_kit.models import build_model
 from mtdl_kit.train import fit
-from mtdl_kit.viz import aggregation_figure, history_figure, toy_aggregations
+from mtdl_kit.viz import aggregation_figure, fixed_weight_update, history_figure, toy_aggregations
 from mtdl_kit.weighting import WEIGHTING_INFO
 
 pd.DataFrame([vars(i) for i in WEIGHTING_INFO.values()]).set_index("name")[["title", "kind", "citation"]]
@@ -664,6 +670,41 @@ aggregation_figure(J).show()
 pd.DataFrame({m: {"update": np.round(v, 3), "norm": float(np.linalg.norm(v)),
                   "task 1 improves": bool(v @ J[0] > 0), "task 2 improves": bool(v @ J[1] > 0)}
               for m, v in toy_aggregations(J).items()}).T
+"""
+            ),
+            md(
+                """
+### Fixed loss weights
+
+Loss weighting scales each task's gradient before adding them: the update is `w·g1 + (1 − w)·g2`.
+Slide the weight of task 1 (it redraws when you release the slider) and compare the dashed fixed
+weighting with UPGrad. Is there a fixed weight with which both tasks improve (a positive dot
+product with both gradients)? For conflicting gradients, only some weights give such an update, and
+which ones depends on `J` — a gradient method finds one at every step without tuning.
+"""
+            ),
+            code(
+                """
+view_w = widgets.Output()
+
+
+def show_weight(w: float) -> None:
+    update = fixed_weight_update(J, [w, 1.0 - w])
+    aggregation_figure(J, methods=("ew", "upgrad"), extra={f"fixed ({w:.2f}, {1 - w:.2f})": update}).show()
+    print(f"task 1 improves: {bool(update @ J[0] > 0)}; task 2 improves: {bool(update @ J[1] > 0)}")
+
+
+def on_weight(change: dict) -> None:
+    with view_w:
+        view_w.clear_output(wait=True)
+        show_weight(change["new"])
+
+
+weight = widgets.FloatSlider(value=0.5, min=0.0, max=1.0, step=0.05, description="w task 1",
+                             continuous_update=False)
+weight.observe(on_weight, names="value")
+display(weight, view_w)
+show_weight(weight.value)  # drawn once without interaction
 """
             ),
             md(
@@ -1012,6 +1053,8 @@ def main() -> None:
     out.mkdir(exist_ok=True)
     for name, build in NOTEBOOKS.items():
         nb = build()
+        for i, cell in enumerate(nb.cells):
+            cell.id = f"{Path(name).stem[:3]}{i:02d}"  # stable ids: regenerating gives identical files
         nbformat.validate(nb)
         nbformat.write(nb, out / name)
         print(f"wrote {out / name}")

@@ -29,7 +29,7 @@ def test_gallery_has_one_panel_per_region():
     assert len(fig.data) == len(REGION_NAMES)
     titles = [a.text for a in fig.layout.annotations]
     for n in REGION_NAMES:
-        assert any(get_region(n).title.partition(' — ')[0] in t for t in titles)
+        assert any(get_region(n).title.partition(" — ")[0] in t for t in titles)
 
 
 def test_cli_gallery_html_and_bad_region(tmp_path, capsys):

@@ -26,3 +26,21 @@ def test_aggregation_figure_traces_and_errors() -> None:
         aggregation_figure(np.ones((2, 3)))
     with pytest.raises(ValueError, match="Unknown toy aggregator"):
         toy_aggregations([[1.0, 0.0]], methods=("nope",))
+
+
+def test_fixed_weight_update_and_extra_arrows() -> None:
+    import numpy as np
+
+    from mtdl_kit.viz import aggregation_figure, fixed_weight_update
+
+    J = np.array([[2.0, 0.3], [-0.5, 0.8]])
+    np.testing.assert_allclose(fixed_weight_update(J, [0.25, 0.75]), 0.25 * J[0] + 0.75 * J[1])
+    fig = aggregation_figure(J, methods=("ew",), extra={"fixed": fixed_weight_update(J, [1.0, 0.0])})
+    names = [t.name for t in fig.data]
+    assert "fixed" in names and len(names) == 4  # two gradients, EW, the extra arrow
+    fixed = fig.data[names.index("fixed")]
+    assert (fixed.x[-1], fixed.y[-1]) == (2.0, 0.3)
+    with pytest.raises(ValueError, match="one weight per task"):
+        fixed_weight_update(J, [1.0])
+    with pytest.raises(ValueError, match="non-negative"):
+        fixed_weight_update(J, [1.5, -0.5])

@@ -14,6 +14,7 @@ from mtdl_kit.experiments import FAMILIES
 from mtdl_kit.regions import REGION_NAMES, get_region
 from mtdl_kit.zoo import (
     ZOO_MODEL_OPTIONS,
+    ZOO_REGION_WEIGHTING,
     default_root,
     load_pretrained,
     quality_floors,
@@ -40,6 +41,7 @@ def test_every_region_family_and_baseline_is_there(manifest) -> None:
             assert e is not None, f"missing {region}-{fam}"
             assert e.tasks == reg.task_names
             assert e.config["model_options"] == ZOO_MODEL_OPTIONS.get(fam, {})
+            assert e.config["weighting"] == ZOO_REGION_WEIGHTING.get(region, "ew")
         for task in reg.task_names:
             assert f"{region}-single-{task}" in manifest, f"missing baseline {region}-single-{task}"
 

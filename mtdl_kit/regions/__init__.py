@@ -10,6 +10,7 @@ from mtdl_kit.regions.base import (
     TaskSpec,
     all_regions,
     get_region,
+    region_notebook,
 )
 
 __all__ = [
@@ -22,4 +23,5 @@ __all__ = [
     "TaskSpec",
     "all_regions",
     "get_region",
+    "region_notebook",
 ]
