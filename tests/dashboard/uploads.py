@@ -13,6 +13,7 @@ import zlib
 from pathlib import Path
 
 import numpy as np
+from dicom_helpers import unreadable_transfer_syntax
 
 _CONFTEST = Path(__file__).resolve().parents[1] / "data" / "conftest.py"
 _spec = importlib.util.spec_from_file_location("_mtdl_data_writers", _CONFTEST)
@@ -52,19 +53,8 @@ def _with_writers(fn) -> bytes:
         return fn(Writers(Path(tmp))).read_bytes()
 
 
-def _unreadable_transfer_syntax() -> str | None:
-    from pydicom import uid
-    from pydicom.pixels import get_decoder
-
-    for ts in (uid.JPEGLSLossless, uid.HTJ2KLossless, uid.JPEGLSNearLossless):
-        decoder = get_decoder(ts)
-        if decoder is None or not decoder.is_available:
-            return ts
-    return None
-
-
 def _dicom_undecodable() -> tuple[str, bytes, str]:
-    ts = _unreadable_transfer_syntax()
+    ts = unreadable_transfer_syntax()
     if ts is not None:
         data = _with_writers(
             lambda f: f.dicom(

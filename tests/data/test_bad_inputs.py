@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from dicom_helpers import unreadable_transfer_syntax
 
 from mtdl_kit.data.folders import check_dataset, open_dataset
 from mtdl_kit.data.formats import MAX_FILE_BYTES, DataError, read_mask, read_raw, read_upload
@@ -25,17 +26,6 @@ def _png_header_only(width: int, height: int) -> bytes:
 
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"")) + chunk(b"IEND", b"")
-
-
-def _unreadable_transfer_syntax() -> str | None:
-    from pydicom import uid
-    from pydicom.pixels import get_decoder
-
-    for ts in (uid.JPEGLSLossless, uid.HTJ2KLossless, uid.JPEGLSNearLossless):
-        decoder = get_decoder(ts)
-        if decoder is None or not decoder.is_available:
-            return ts
-    return None
 
 
 # Each case: (id, writer(files) -> (callable raising, file name expected in the message), message fragment)
@@ -111,7 +101,7 @@ def _dicom_no_pixels(f):
 
 
 def _dicom_no_decoder(f):
-    ts = _unreadable_transfer_syntax()
+    ts = unreadable_transfer_syntax()
     if ts is None:
         pytest.skip("every tested compressed transfer syntax has a decoder here")
     p = f.dicom(
