@@ -611,13 +611,11 @@ def pareto_front(points: Mapping[str, tuple[float, float]], *, higher: tuple[boo
     Returns:
         The Pareto-optimal names, sorted by x.
     """
-    sx, sy = (1.0 if higher[0] else -1.0), (1.0 if higher[1] else -1.0)
-    finite = {k: (sx * x, sy * y) for k, (x, y) in points.items() if np.isfinite(x) and np.isfinite(y)}
-    front = []
-    for k, (x, y) in finite.items():
-        dominated = any((x2 >= x and y2 >= y) and (x2 > x or y2 > y) for k2, (x2, y2) in finite.items() if k2 != k)
-        if not dominated:
-            front.append(k)
+    from mtdl_kit.evaluation import non_dominated
+
+    finite = {k: xy for k, xy in points.items() if np.isfinite(xy[0]) and np.isfinite(xy[1])}
+    mask = non_dominated(list(finite.values()), higher)
+    front = [k for k, keep in zip(finite, mask, strict=True) if keep]
     return sorted(front, key=lambda k: points[k][0])
 
 

@@ -337,29 +337,10 @@ def run_table(runs: Sequence[LiveRun]) -> list[dict[str, Any]]:
 
 
 def pareto_front(points: Sequence[Sequence[float]], higher_is_better: Sequence[bool]) -> list[bool]:
-    """Which points are not dominated (another point at least as good in every metric and better in one).
+    """Which runs are not dominated (:func:`mtdl_kit.evaluation.non_dominated`; NaN counts as the worst value)."""
+    from mtdl_kit.evaluation import non_dominated
 
-    NaN counts as the worst value.
-    """
-    dims = len(higher_is_better)
-
-    def score(p: Sequence[float]) -> list[float]:
-        out = []
-        for v, hib in zip(p, higher_is_better, strict=True):
-            v = float(v)
-            out.append(-math.inf if math.isnan(v) else (v if hib else -v))
-        return out
-
-    scored = [score(p) for p in points]
-    front = []
-    for i, a in enumerate(scored):
-        dominated = any(
-            all(b[k] >= a[k] for k in range(dims)) and any(b[k] > a[k] for k in range(dims))
-            for j, b in enumerate(scored)
-            if j != i
-        )
-        front.append(not dominated)
-    return front
+    return non_dominated(points, higher_is_better)
 
 
 def baseline_comparison(
