@@ -141,9 +141,9 @@ class GlobalHead(nn.Module):
     head maps back to the task's units, ``y = mlp(x) * out_scale + out_shift``. The two buffers
     (persistent, so checkpoints carry them) are set by :meth:`set_output_scaling` from the typical
     centre and spread of the targets. Without it a regression head starts at 0 while a cardiac LV
-    area is ~2000 mm²: the first losses of such a task are tens of times those of the other tasks
-    and dominate the shared encoder early in training, which is what stalled the segmentation of
-    the eye's multi-task networks before this was added (Kendall et al., CVPR 2018, discuss the
+    area is ~2000 mm²: the first loss of such a task is about (centre / spread)², up to ~20 times
+    a segmentation loss, and dominates the shared encoder early in training. This is what stalled
+    the segmentation of the eye's multi-task networks before this was added (Kendall et al., CVPR 2018, discuss the
     same scale imbalance as the motivation for loss weighting).
 
     With ``guide_channels = G > 0`` the head is mask-guided: it also pools the features inside the
