@@ -3,7 +3,7 @@
 Setting (the issue's): the parallel family on the eye region (3 tasks: disc/cup segmentation,
 glaucoma classification, cup-to-disc-ratio regression), ``build_model("parallel", tasks,
 in_channels=3)``, batch 8 at 128x128, ``torch.set_num_threads(2)``, Adam, losses from
-``mtdl_kit.metrics.TaskLoss``. One step = forward (``forward_with_features``) + losses +
+``mtdl_kit.losses.TaskLoss``. One step = forward (``forward_with_features``) + losses +
 ``weighting.backward`` + ``optimizer.step``.
 
 Timing: every configuration gets a fresh model (same seed) and optimizer and runs interleaved, step
@@ -42,7 +42,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _report import machine, write_section  # noqa: E402
 
-from mtdl_kit.metrics import TaskLoss  # noqa: E402
+from mtdl_kit.losses import TaskLoss  # noqa: E402
 from mtdl_kit.models import build_model  # noqa: E402
 from mtdl_kit.regions import get_region  # noqa: E402
 from mtdl_kit.weighting import WEIGHTING_INFO, build_weighting  # noqa: E402

@@ -66,7 +66,7 @@ def conflict_summary(history: History) -> pd.DataFrame:
 def _task_losses(
     model: nn.Module, batch: dict[str, torch.Tensor], region: Any, device: torch.device
 ) -> dict[str, torch.Tensor]:
-    from mtdl_kit.train import compute_losses, make_losses
+    from mtdl_kit.losses import compute_losses, make_losses
 
     losses = {k: v.to(device) for k, v in make_losses(model.tasks, region).items()}
     outputs = model(batch["image"].to(device))
@@ -142,7 +142,7 @@ def task_affinity(
     count = 0
     was_training = model.training
     model.eval()  # lookahead on fixed normalisation statistics
-    from mtdl_kit.train import compute_losses, make_losses
+    from mtdl_kit.losses import compute_losses, make_losses
 
     loss_fns = {k: v.to(device) for k, v in make_losses(model.tasks, region).items()}
     for b, batch in enumerate(loader):

@@ -163,14 +163,14 @@ def reference_delta_m(mtl: Mapping[str, float], baseline: Mapping[str, float]) -
     ``l = 1`` when lower is better (:func:`mtdl_kit.metrics.higher_is_better`); the same per-metric
     formula as :func:`mtdl_kit.metrics.delta_m` (Maninis et al. 2019; Vandenhende et al. 2021).
     """
-    from mtdl_kit.evaluation import _relative
+    from mtdl_kit.evaluation import relative_change
     from mtdl_kit.metrics import higher_is_better
 
     names = list(mtl)
     m = np.array([mtl[n] for n in names], dtype=float)
     b = np.array([baseline[n] for n in names], dtype=float)
     sign = np.array([1.0 if higher_is_better(n) else -1.0 for n in names])
-    return float(np.mean(_relative(m, b, sign)))
+    return float(np.mean(relative_change(m, b, sign)))
 
 
 #: the hand example of :func:`check_delta_m`: metric name -> (multi-task value, single-task value)

@@ -4,7 +4,7 @@
   user's own data, ``data_dir``: :mod:`mtdl_kit.data.folders`) and can write a run folder (config,
   History, checkpoint, metrics, an HTML report).
 - :func:`compare` trains single-task baselines and multi-task models over several seeds with the
-  same budget and reports Δm with bootstrap confidence intervals (:func:`mtdl_kit.metrics.delta_m`).
+  same budget and reports Δm with bootstrap confidence intervals (:func:`mtdl_kit.evaluation.delta_m`).
 """
 
 from __future__ import annotations
@@ -185,9 +185,8 @@ def train_run(cfg: RunConfig, *, out: str | Path | None = None, progress: bool =
         progress: tqdm progress bar.
         callbacks: passed to :func:`mtdl_kit.train.fit`.
     """
-    import torch
 
-    from mtdl_kit.metrics import collect_predictions, compute_metrics
+    from mtdl_kit.evaluation import evaluate
     from mtdl_kit.models import build_model
     from mtdl_kit.regions import get_region
     from mtdl_kit.train import fit
@@ -218,10 +217,8 @@ def train_run(cfg: RunConfig, *, out: str | Path | None = None, progress: bool =
         region=region,
         checkpoint=folder / "model.pt" if folder else None,
     )
-    loader = torch.utils.data.DataLoader(test, batch_size=cfg.batch_size)
-    device = next(model.parameters()).device
-    records = collect_predictions(model, loader, tasks, device=device, spacing_mm=region.spacing_mm(cfg.size))
-    metrics = {t.name: compute_metrics(t, records) for t in tasks}
+    scored = evaluate(model, test, tasks=tasks, batch_size=cfg.batch_size, spacing_mm=region.spacing_mm(cfg.size))
+    metrics, records = scored.metrics, scored.records
     result = RunResult(cfg, model, history, metrics, records, folder)
     if folder is not None:
         folder.mkdir(parents=True, exist_ok=True)
@@ -274,7 +271,7 @@ def compare(
     """
     import pandas as pd
 
-    from mtdl_kit.metrics import delta_m
+    from mtdl_kit.evaluation import delta_m
     from mtdl_kit.regions import get_region
 
     base.validate()

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
+from mtdl_kit.evaluation import non_dominated
 from mtdl_kit.metrics import COUNT_KEYS, higher_is_better, predictions, primary_metric
 from mtdl_kit.regions.base import Region, Sample, TaskSpec
 
@@ -186,8 +187,7 @@ def evaluate_models(
     The cases are ``PhantomDataset(region, n_cases, split="test", base_seed=seed, size=size, ...)``
     — with ``seed=0`` and ``size=64`` the first ``n_cases`` of the zoo's own held-out test set.
     They are generated once and given to every model in the same order
-    (:func:`~mtdl_kit.evaluation.collect_predictions`, then
-    :func:`~mtdl_kit.evaluation.compute_metrics` for each of the model's tasks).
+    (:func:`~mtdl_kit.evaluation.evaluate`).
 
     Args:
         models: display name -> model (e.g. ``{"parallel": ..., "single:tumour": ...}``).
@@ -210,7 +210,7 @@ def evaluate_models(
     import pandas as pd
 
     from mtdl_kit.data.phantom import PhantomDataset
-    from mtdl_kit.evaluation import collect_predictions, compute_metrics
+    from mtdl_kit.evaluation import evaluate
 
     reg = _region(region)
     if not isinstance(models, Mapping) or not models:
@@ -231,11 +231,10 @@ def evaluate_models(
     batches = list(torch.utils.data.DataLoader(test, batch_size=batch_size, shuffle=False))
     rows: list[dict[str, Any]] = []
     for name, model in models.items():
-        device = _model_device(model)
-        records = collect_predictions(model, batches, model.tasks, device=device, spacing_mm=reg.spacing_mm(size))
+        scored = evaluate(model, batches, spacing_mm=reg.spacing_mm(size))
         for t in model.tasks:
             primary = primary_metric(t)
-            for metric, value in compute_metrics(t, records).items():
+            for metric, value in scored.metrics[t.name].items():
                 if metric == "n_cases" or metric in COUNT_KEYS:
                     continue  # counts (cases, undefined HD95 pairs) are not performance metrics
                 rows.append(
@@ -601,24 +600,6 @@ def joint_outputs_figure(
     return fig
 
 
-def pareto_front(points: Mapping[str, tuple[float, float]], *, higher: tuple[bool, bool] = (True, True)) -> list[str]:
-    """Names of the non-dominated points (no other point is at least as good on both and better on one).
-
-    Args:
-        points: name -> (x, y).
-        higher: for x and y, whether higher is better.
-
-    Returns:
-        The Pareto-optimal names, sorted by x.
-    """
-    from mtdl_kit.evaluation import non_dominated
-
-    finite = {k: xy for k, xy in points.items() if np.isfinite(xy[0]) and np.isfinite(xy[1])}
-    mask = non_dominated(list(finite.values()), higher)
-    front = [k for k, keep in zip(finite, mask, strict=True) if keep]
-    return sorted(front, key=lambda k: points[k][0])
-
-
 def tradeoff_figure(
     frame: pd.DataFrame,
     *,
@@ -707,7 +688,9 @@ def tradeoff_figure(
                 hovertemplate=f"{name}<br>{x_task} {mx}: %{{x:.3g}}<br>{y_task} {my}: %{{y:.3g}}<extra></extra>",
             )
         )
-    front = pareto_front(points, higher=(hx, hy))
+    finite = [k for k, (x, y) in points.items() if np.isfinite(x) and np.isfinite(y)]
+    mask = non_dominated([points[k] for k in finite], (hx, hy))
+    front = sorted((k for k, keep in zip(finite, mask, strict=True) if keep), key=lambda k: points[k][0])
     if len(front) > 1:
         fig.add_trace(
             go.Scatter(
@@ -744,7 +727,6 @@ __all__ = [
     "joint_outputs_figure",
     "mask_measurements",
     "metrics_table",
-    "pareto_front",
     "predict_sample",
     "prediction_lines",
     "quick_delta_m",

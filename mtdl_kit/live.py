@@ -336,13 +336,6 @@ def run_table(runs: Sequence[LiveRun]) -> list[dict[str, Any]]:
     return rows
 
 
-def pareto_front(points: Sequence[Sequence[float]], higher_is_better: Sequence[bool]) -> list[bool]:
-    """Which runs are not dominated (:func:`mtdl_kit.evaluation.non_dominated`; NaN counts as the worst value)."""
-    from mtdl_kit.evaluation import non_dominated
-
-    return non_dominated(points, higher_is_better)
-
-
 def baseline_comparison(
     region: str, metrics: Mapping[str, Mapping[str, float]], manifest: Mapping[str, Any] | None = None
 ) -> list[dict[str, Any]]:
@@ -380,6 +373,5 @@ __all__ = [
     "TrainingSlot",
     "baseline_comparison",
     "cap_steps",
-    "pareto_front",
     "run_table",
 ]

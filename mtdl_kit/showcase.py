@@ -412,15 +412,12 @@ def pred_vs_true_figure(table: pd.DataFrame) -> go.Figure:
 
 def evaluate_on_samples(model: Any, region: Region, samples: Sequence[Sample], *, size: int = MODEL_SIZE) -> dict:
     """Task -> metric -> value of ``model`` on ``samples`` (resized to ``size``), plus raw records."""
-    import torch
 
-    from mtdl_kit.evaluation import collect_predictions, compute_metrics
+    from mtdl_kit.evaluation import evaluate
 
     data = sample_records(samples, region, model.task_names, size)
-    loader = torch.utils.data.DataLoader(data, batch_size=16)
-    device = next(model.parameters()).device
-    records = collect_predictions(model, loader, model.tasks, device=device, spacing_mm=region.spacing_mm(size))
-    return {"metrics": {t.name: compute_metrics(t, records) for t in model.tasks}, "records": records}
+    scored = evaluate(model, data, spacing_mm=region.spacing_mm(size))
+    return {"metrics": scored.metrics, "records": scored.records}
 
 
 #: how metric names read in sentences.

@@ -1,6 +1,6 @@
 """``fit``: train any family with any weighting method; device auto, AMP on cuda, History, DDP.
 
-One optimisation step = forward (with the shared features) -> one :class:`~mtdl_kit.metrics.TaskLoss`
+One optimisation step = forward (with the shared features) -> one :class:`~mtdl_kit.losses.TaskLoss`
 per task (masked for unlabelled cases) -> the weighting method's backward (loss weighting or
 TorchJD gradient aggregation, :mod:`mtdl_kit.weighting`) -> optimizer step. Every ``cosine_every``
 steps the pairwise cosine similarity of the task gradients on the shared parameters is recorded
@@ -32,7 +32,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from mtdl_kit.device import pick_device, pick_precision
 from mtdl_kit.history import History
-from mtdl_kit.metrics import TaskLoss
+from mtdl_kit.losses import compute_losses, make_losses
 from mtdl_kit.regions.base import TaskSpec
 
 Callback = Callable[[History, str], None]
@@ -86,29 +86,6 @@ def _make_loader(
         num_workers=num_workers,
         drop_last=len(data) >= 2 * batch_size,
     )
-
-
-def make_losses(tasks: Sequence[TaskSpec], region: Any = None) -> dict[str, TaskLoss]:
-    """One :class:`TaskLoss` per task; regression targets standardised by the region's spreads."""
-    losses = {}
-    for t in tasks:
-        scale = region.regression_spread(t) if (region is not None and t.kind == "regression") else None
-        losses[t.name] = TaskLoss(t, regression_scale=None if scale is None else [float(s) for s in scale])
-    return losses
-
-
-def compute_losses(
-    losses: dict[str, TaskLoss], outputs: dict[str, torch.Tensor], batch: dict[str, torch.Tensor]
-) -> dict[str, torch.Tensor]:
-    """Per-task losses of a batch; a task absent from the batch or masked by ``<task>__present`` is masked."""
-    out = {}
-    for name, loss_fn in losses.items():
-        if name not in batch:
-            out[name] = outputs[name].sum() * 0.0
-            continue
-        present = batch.get(f"{name}__present")
-        out[name] = loss_fn(outputs[name], batch[name], present)
-    return out
 
 
 def gradient_cosines(losses: dict[str, torch.Tensor], shared: Sequence[nn.Parameter]) -> dict[str, float]:
@@ -355,21 +332,12 @@ def _evaluate_into(
 ) -> None:
     if rank != 0:
         return
-    from mtdl_kit.metrics import collect_predictions, compute_metrics
+    from mtdl_kit.evaluation import evaluate
 
-    loader = eval_data if isinstance(eval_data, DataLoader) else DataLoader(eval_data, batch_size=batch_size)
-    spacing = 1.0
-    if region is not None:
-        size = int(next(iter(loader))["image"].shape[-1])
-        spacing = float(region.spacing_mm(size))
-    was_training = net.training
-    net.eval()
-    records = collect_predictions(net, loader, tasks, device=dev, spacing_mm=spacing)
-    if was_training:
-        net.train()
-    for t in tasks:
-        for metric, value in compute_metrics(t, records).items():
-            history.add(step, epoch, "metric", f"{t.name}/{metric}", value)
+    result = evaluate(net, eval_data, tasks=tasks, region=region, batch_size=batch_size, device=dev)
+    for name, metrics in result.metrics.items():
+        for metric, value in metrics.items():
+            history.add(step, epoch, "metric", f"{name}/{metric}", value)
 
 
 def _average_gradients(params: Sequence[nn.Parameter], world: int) -> None:

@@ -214,10 +214,9 @@ def evaluate(model: MultiTaskNet, cfg: RunConfig) -> dict[str, dict[str, float |
     seeds do not depend on the training seed, so every zoo model of a region and size is scored on
     the same cases.
     """
-    import torch
 
     from mtdl_kit.data.phantom import PhantomDataset
-    from mtdl_kit.evaluation import collect_predictions, compute_metrics
+    from mtdl_kit.evaluation import evaluate as evaluate_model
     from mtdl_kit.regions import get_region
 
     region = get_region(cfg.region)
@@ -231,10 +230,8 @@ def evaluate(model: MultiTaskNet, cfg: RunConfig) -> dict[str, dict[str, float |
         nuisance=cfg.nuisance,
         tasks=[t.name for t in tasks],
     )
-    loader = torch.utils.data.DataLoader(test, batch_size=cfg.batch_size)
-    model = model.to("cpu")
-    records = collect_predictions(model, loader, tasks, device="cpu", spacing_mm=region.spacing_mm(cfg.size))
-    return {t.name: {k: _clean(v) for k, v in compute_metrics(t, records).items()} for t in tasks}
+    scored = evaluate_model(model.to("cpu"), test, tasks=tasks, region=region, batch_size=cfg.batch_size)
+    return {name: {k: _clean(v) for k, v in metrics.items()} for name, metrics in scored.metrics.items()}
 
 
 # --------------------------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from mtdl_kit import exercises
+from mtdl_kit.evaluation import non_dominated
 from mtdl_kit.inference import (
     FRAME_COLUMNS,
     SINGLE_LABEL,
@@ -16,7 +17,6 @@ from mtdl_kit.inference import (
     joint_outputs_figure,
     mask_measurements,
     metrics_table,
-    pareto_front,
     predict_sample,
     prediction_lines,
     quick_delta_m,
@@ -166,11 +166,23 @@ def test_metrics_table_merges_baselines(eye_frame: pd.DataFrame) -> None:
 
 
 def test_pareto_front() -> None:
-    pts = {"a": (1.0, 5.0), "b": (2.0, 4.0), "c": (1.5, 3.0), "d": (3.0, 1.0)}
-    assert pareto_front(pts) == ["a", "b", "d"]  # c is dominated by b
+    pts = [(1.0, 5.0), (2.0, 4.0), (1.5, 3.0), (3.0, 1.0)]
+    assert non_dominated(pts, (True, True)) == [True, True, False, True]  # c is dominated by b
     # lower-is-better y: d has the highest x and the lowest y, so it dominates every other point
-    assert pareto_front(pts, higher=(True, False)) == ["d"]
-    assert pareto_front({"x": (float("nan"), 1.0), "y": (1.0, 1.0)}) == ["y"]
+    assert non_dominated(pts, (True, False)) == [False, False, False, True]
+    assert non_dominated([(float("nan"), 1.0), (1.0, 1.0)], (True, True)) == [False, True]
+
+
+def test_tradeoff_figure_draws_the_front_of_finite_points(eye_frame: pd.DataFrame) -> None:
+    fig = tradeoff_figure(eye_frame, region="eye", x_task="disc_cup", y_task="glaucoma")
+    points = [(t.x[0], t.y[0]) for t in fig.data if t.name != "Pareto front"]
+    finite = [p for p in points if np.isfinite(p[0]) and np.isfinite(p[1])]
+    expected = sorted((p for p, keep in zip(finite, non_dominated(finite, (True, True)), strict=True) if keep))
+    fronts = [t for t in fig.data if t.name == "Pareto front"]
+    if len(expected) > 1:
+        assert sorted(zip(fronts[0].x, fronts[0].y, strict=True)) == expected
+    else:
+        assert not fronts
 
 
 # ------------------------------------------------------------------------------------- figures

@@ -9,6 +9,7 @@ import time
 import pytest
 
 from mtdl_kit import live
+from mtdl_kit.evaluation import non_dominated
 
 
 def test_cap_steps_cpu_and_gpu():
@@ -56,9 +57,9 @@ def test_slot_cancel_while_queued():
 
 def test_pareto_front():
     pts = [(0.8, 0.7), (0.9, 0.6), (0.7, 0.6), (math.nan, 0.9)]
-    assert live.pareto_front(pts, [True, True]) == [True, True, False, True]
+    assert non_dominated(pts, [True, True]) == [True, True, False, True]
     # lower is better on the second axis
-    assert live.pareto_front([(0.8, 1.0), (0.8, 2.0)], [True, False]) == [True, False]
+    assert non_dominated([(0.8, 1.0), (0.8, 2.0)], [True, False]) == [True, False]
 
 
 def test_bad_names_fail_in_the_caller():

@@ -34,7 +34,7 @@ Items are dicts of tensors exactly as :func:`~mtdl_kit.data.phantom.sample_to_te
 plus ``"case_id"`` and a boolean ``"<task>__present"`` per task. A missing target is filled with
 zeros and flagged ``False`` (``fill_missing=True``, so the default DataLoader collation works);
 with ``fill_missing=False`` it is left out and :func:`collate` fills it. The trainer's masked
-losses (:func:`mtdl_kit.train.compute_losses`) and :func:`mtdl_kit.evaluation.collect_predictions`
+losses (:func:`mtdl_kit.losses.compute_losses`) and :func:`mtdl_kit.evaluation.collect_predictions`
 skip unlabelled cases.
 
 The layout parsers live in :mod:`mtdl_kit.data.layouts` (``common``, ``csv_folder``, ``decathlon``,

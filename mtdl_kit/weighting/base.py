@@ -233,7 +233,7 @@ class Weighting(nn.Module, ABC):
             raise ValueError(
                 f"{self.name} needs the gradient of every task's loss, but the loss of {detached} does not require "
                 "grad (a constant?). For a batch without labels for a task return output.sum() * 0.0, which stays "
-                "connected (mtdl_kit.metrics.TaskLoss does), or leave gradient methods for loss-based ones."
+                "connected (mtdl_kit.losses.TaskLoss does), or leave gradient methods for loss-based ones."
             )
 
     def report(self, weights: Tensor | Sequence[float] | None) -> dict[str, float]:

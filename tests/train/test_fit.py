@@ -7,8 +7,9 @@ import pytest
 import torch
 
 from mtdl_kit.data.phantom import PhantomDataset
+from mtdl_kit.losses import compute_losses, make_losses
 from mtdl_kit.regions import get_region
-from mtdl_kit.train import TrainingDivergedError, compute_losses, fit, make_losses
+from mtdl_kit.train import TrainingDivergedError, fit
 
 EYE = get_region("eye")
 

@@ -1,0 +1,32 @@
+"""Honest evaluation: one :func:`evaluate`, per-case records, Δm with a paired CI, and Pareto fronts.
+
+- :func:`evaluate` scores a model on a test set (:mod:`.evaluate`); it runs
+  :func:`collect_predictions` once and :func:`compute_metrics` per task (:mod:`.records`). Every
+  metric can be recomputed from the per-case :class:`Records` on any subset of cases, with repeats —
+  what a bootstrap needs.
+- :func:`delta_m` compares a multi-task model with single-task baselines over several training
+  seeds: the multi-task performance Δm of Maninis et al. (CVPR 2019) and Vandenhende et al. (TPAMI
+  2021), with a paired hierarchical bootstrap CI over seeds and test cases (:mod:`.delta`).
+- :func:`non_dominated` marks the Pareto-optimal models of a trade-off plot (:mod:`.pareto`).
+"""
+
+from mtdl_kit.evaluation.delta import MIN_SEEDS, DeltaM, Estimate, delta_m, relative_change
+from mtdl_kit.evaluation.evaluate import Evaluation, evaluate
+from mtdl_kit.evaluation.pareto import non_dominated
+from mtdl_kit.evaluation.records import RECORD_KEYS, Records, TaskRecords, collect_predictions, compute_metrics
+
+__all__ = [
+    "MIN_SEEDS",
+    "RECORD_KEYS",
+    "DeltaM",
+    "Estimate",
+    "Evaluation",
+    "Records",
+    "TaskRecords",
+    "collect_predictions",
+    "compute_metrics",
+    "delta_m",
+    "evaluate",
+    "non_dominated",
+    "relative_change",
+]
