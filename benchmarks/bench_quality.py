@@ -54,7 +54,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _report import machine, write_section  # noqa: E402
 
-from mtdl_kit.experiments import FAMILIES, RunConfig  # noqa: E402
+from mtdl_kit.experiments import RunConfig  # noqa: E402
+from mtdl_kit.models import MULTI_TASK_FAMILIES as FAMILIES  # noqa: E402
 from mtdl_kit.regions import REGION_NAMES, get_region  # noqa: E402
 
 CACHE = ROOT / ".cache" / "quality"

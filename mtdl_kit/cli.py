@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from mtdl_kit import DISCLAIMER, __version__
+from mtdl_kit.models import FAMILIES
 from mtdl_kit.regions.base import REGION_NAMES
 
 
@@ -122,9 +123,10 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 
 def _cmd_compare(args: argparse.Namespace) -> int:
-    from mtdl_kit.experiments import FAMILIES, compare
+    from mtdl_kit.experiments import compare
+    from mtdl_kit.models import MULTI_TASK_FAMILIES
 
-    families = list(FAMILIES) if args.families == "all" else [f.strip() for f in args.families.split(",")]
+    families = list(MULTI_TASK_FAMILIES) if args.families == "all" else [f.strip() for f in args.families.split(",")]
     weightings = [w.strip() for w in args.weightings.split(",") if w.strip()]
     cfg = _run_config(args, weighting=weightings[0])
     result = compare(
@@ -151,7 +153,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
 
 
 def _cmd_zoo_train(args: argparse.Namespace) -> int:
-    from mtdl_kit.zoo import ZOO_FAMILIES, default_root, train_zoo
+    from mtdl_kit.zoo import default_root, train_zoo
 
     root = Path(args.root) if args.root else default_root()
 
@@ -169,7 +171,7 @@ def _cmd_zoo_train(args: argparse.Namespace) -> int:
 
     entries = train_zoo(
         [args.region] if args.region else None,
-        [args.family] if args.family else list(ZOO_FAMILIES),
+        [args.family] if args.family else list(FAMILIES),
         root=root,
         steps=args.steps,
         size=args.size,
@@ -321,7 +323,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     t = sub.add_parser("train", help="train one family with one weighting method; writes a run folder")
     _add_run_arguments(t)
-    t.add_argument("--family", default="parallel", choices=("parallel", "cascaded", "interacted", "hybrid", "single"))
+    t.add_argument("--family", default="parallel", choices=FAMILIES)
     t.add_argument("--weighting", default="ew")
     t.add_argument("--seed", type=int, default=0)
     t.set_defaults(func=_cmd_train)
@@ -347,7 +349,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     zt = zoo_sub.add_parser("train", help="(re)train zoo models and update the manifest")
     zt.add_argument("--region", default=None, choices=REGION_NAMES, help="default: all regions")
-    zt.add_argument("--family", default=None, choices=_zoo.ZOO_FAMILIES, help="default: all, incl. single-task")
+    zt.add_argument("--family", default=None, choices=FAMILIES, help="default: all, incl. single-task")
     zt.add_argument("--steps", type=int, default=_zoo.DEFAULT_STEPS)
     zt.add_argument("--size", type=int, default=_zoo.DEFAULT_SIZE, help="image size (multiple of 16)")
     zt.add_argument("--batch-size", type=int, default=_zoo.DEFAULT_BATCH_SIZE)

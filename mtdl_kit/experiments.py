@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-FAMILIES = ("parallel", "cascaded", "interacted", "hybrid")
+from mtdl_kit.models.families import FAMILIES, MULTI_TASK_FAMILIES
 
 
 @dataclass
@@ -68,8 +68,8 @@ class RunConfig:
         region.check_arguments(
             0, size=self.size, relatedness=self.relatedness, nuisance=self.nuisance, label_noise=self.label_noise
         )
-        if self.family not in (*FAMILIES, "single"):
-            raise ValueError(f"Unknown family {self.family!r}; allowed families are {(*FAMILIES, 'single')}.")
+        if self.family not in FAMILIES:
+            raise ValueError(f"Unknown family {self.family!r}; allowed families are {FAMILIES}.")
         for name in ("steps", "batch_size", "n_train", "n_test"):
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:
@@ -257,7 +257,7 @@ def frame_to_markdown(frame: Any, floatfmt: str = "{:+.2f}") -> str:
 def compare(
     base: RunConfig,
     *,
-    families: Sequence[str] = FAMILIES,
+    families: Sequence[str] = MULTI_TASK_FAMILIES,
     weightings: Sequence[str] = ("ew",),
     seeds: Sequence[int] = (0, 1, 2),
     n_boot: int = 1000,
@@ -279,9 +279,9 @@ def compare(
     tasks = region.select_tasks(base.tasks)
     if len(tasks) < 2:
         raise ValueError("compare() needs at least two tasks: Δm compares multi-task models with single-task ones.")
-    bad = [f for f in families if f not in FAMILIES]
+    bad = [f for f in families if f not in MULTI_TASK_FAMILIES]
     if bad:
-        raise ValueError(f"Unknown families {bad}; allowed families are {FAMILIES}.")
+        raise ValueError(f"Unknown families {bad}; allowed families are {MULTI_TASK_FAMILIES}.")
     not_applicable = incompatible_pairs(base, families, weightings)
     if len(not_applicable) == len(families) * len(weightings):
         raise ValueError(f"No (family, weighting) pair can be trained: {not_applicable}.")

@@ -25,7 +25,6 @@ Research and teaching use only — not for clinical use.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
@@ -54,9 +53,10 @@ REBUILD = "python benchmarks/bench_quality.py  (or: make quality; --quick for a 
 
 
 def results_dir() -> Path:
-    """``$MTDL_KIT_RESULTS`` if set, else ``benchmarks/results/`` at the repository root."""
-    env = os.environ.get("MTDL_KIT_RESULTS")
-    return Path(env) if env else Path(__file__).resolve().parents[1] / "benchmarks" / "results"
+    """``$MTDL_KIT_RESULTS`` if set, else the bundled ``benchmarks/results/`` (:mod:`mtdl_kit.resources`)."""
+    from mtdl_kit.resources import results_dir as located
+
+    return located()
 
 
 def load_results(table: str, *, root: str | Path | None = None, **where: Any) -> Any:

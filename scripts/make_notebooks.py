@@ -365,7 +365,8 @@ from IPython.display import display
 
 from mtdl_kit import exercises, get_region
 from mtdl_kit.data.phantom import PhantomDataset
-from mtdl_kit.experiments import FAMILIES, RunConfig, train_run
+from mtdl_kit.experiments import RunConfig, train_run
+from mtdl_kit.models import MULTI_TASK_FAMILIES as FAMILIES
 from mtdl_kit.metrics import primary_metric
 from mtdl_kit.viz import history_figure, sample_figure
 

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from mtdl_kit.checkpoint import sha256_file
-from mtdl_kit.experiments import FAMILIES
+from mtdl_kit.models import MULTI_TASK_FAMILIES
 from mtdl_kit.regions import REGION_NAMES, get_region
 from mtdl_kit.zoo import (
     ZOO_MODEL_OPTIONS,
@@ -21,6 +21,7 @@ from mtdl_kit.zoo import (
     quality_report,
     read_manifest,
     verify_zoo,
+    zoo_key,
 )
 
 MAX_BYTES = 25 * 1024 * 1024
@@ -36,14 +37,14 @@ def manifest():
 def test_every_region_family_and_baseline_is_there(manifest) -> None:
     for region in REGION_NAMES:
         reg = get_region(region)
-        for fam in FAMILIES:
-            e = manifest.get(f"{region}-{fam}")
+        for fam in MULTI_TASK_FAMILIES:
+            e = manifest.get(zoo_key(region, fam))
             assert e is not None, f"missing {region}-{fam}"
             assert e.tasks == reg.task_names
             assert e.config["model_options"] == ZOO_MODEL_OPTIONS.get(fam, {})
             assert e.config["weighting"] == ZOO_REGION_WEIGHTING.get(region, "ew")
         for task in reg.task_names:
-            assert f"{region}-single-{task}" in manifest, f"missing baseline {region}-single-{task}"
+            assert zoo_key(region, "single", [task]) in manifest, f"missing baseline {region}-single-{task}"
 
 
 def test_size_budget_and_hashes(manifest) -> None:

@@ -9,26 +9,48 @@ or :func:`build_for_region`; every model is a :class:`MultiTaskNet` with ``forwa
 {task: output}``, ``shared_parameters()``, ``task_parameters(name)``,
 ``forward_with_features(x)`` and ``describe()``.
 
-Importing this package imports torch and MONAI (``import mtdl_kit`` alone does not).
+Importing a name from this package imports only the submodule that defines it (PEP 562 lazy
+loading, as scientific-python SPEC 1): ``from mtdl_kit.models import FAMILIES`` stays free of torch,
+``build_model`` brings torch and MONAI.
 """
 
-from mtdl_kit.models.backbone import TOTAL_STRIDE, Encoder, UNetDecoder
-from mtdl_kit.models.base import Block, Link, MultiTaskNet
-from mtdl_kit.models.build import (
-    DEFAULT_WIDTH,
-    FAMILIES,
-    MULTI_TASK_FAMILIES,
-    build_baselines,
-    build_for_region,
-    build_model,
-)
-from mtdl_kit.models.cascaded import CASCADE_MODES, CascadedNet
-from mtdl_kit.models.describe import Edge, ModelDescription, Node
-from mtdl_kit.models.heads import DenseHead, GlobalHead, guide_channels, soft_map
-from mtdl_kit.models.hybrid import HybridNet
-from mtdl_kit.models.interacted import INTERACTIONS, CrossStitch, CrossTaskAttention, InteractedNet
-from mtdl_kit.models.parallel import DENSE_DECODERS, ParallelNet
-from mtdl_kit.models.single import SingleTaskNet
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+#: public name -> submodule of :mod:`mtdl_kit.models` that defines it.
+_SUBMODULE_OF: dict[str, str] = {
+    "Block": "base",
+    "CASCADE_MODES": "cascaded",
+    "CascadedNet": "cascaded",
+    "CrossStitch": "interacted",
+    "CrossTaskAttention": "interacted",
+    "DEFAULT_WIDTH": "build",
+    "DENSE_DECODERS": "parallel",
+    "DenseHead": "heads",
+    "Edge": "describe",
+    "Encoder": "backbone",
+    "FAMILIES": "families",
+    "GlobalHead": "heads",
+    "HybridNet": "hybrid",
+    "INTERACTIONS": "interacted",
+    "InteractedNet": "interacted",
+    "Link": "base",
+    "MULTI_TASK_FAMILIES": "families",
+    "ModelDescription": "describe",
+    "MultiTaskNet": "base",
+    "Node": "describe",
+    "ParallelNet": "parallel",
+    "SingleTaskNet": "single",
+    "TOTAL_STRIDE": "backbone",
+    "UNetDecoder": "backbone",
+    "build_baselines": "build",
+    "build_for_region": "build",
+    "build_model": "build",
+    "guide_channels": "heads",
+    "soft_map": "heads",
+}
 
 __all__ = [
     "CASCADE_MODES",
@@ -61,3 +83,17 @@ __all__ = [
     "guide_channels",
     "soft_map",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _SUBMODULE_OF:
+        value = getattr(importlib.import_module(f"{__name__}.{_SUBMODULE_OF[name]}"), name)
+        globals()[name] = value  # later lookups skip this function
+        return value
+    if name in set(_SUBMODULE_OF.values()) | {"build"}:
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -28,6 +28,7 @@ import torch
 
 from mtdl_kit.models.base import MultiTaskNet
 from mtdl_kit.models.cascaded import CASCADE_MODES, CascadedNet
+from mtdl_kit.models.families import FAMILIES
 from mtdl_kit.models.heads import DEFAULT_HIDDEN, check_task, is_dense
 from mtdl_kit.models.hybrid import HybridNet
 from mtdl_kit.models.interacted import INTERACTIONS, InteractedNet
@@ -35,8 +36,6 @@ from mtdl_kit.models.parallel import DENSE_DECODERS, ParallelNet
 from mtdl_kit.models.single import SingleTaskNet
 from mtdl_kit.regions.base import Region, TaskSpec
 
-FAMILIES: tuple[str, ...] = ("parallel", "cascaded", "interacted", "hybrid", "single")
-MULTI_TASK_FAMILIES: tuple[str, ...] = ("parallel", "cascaded", "interacted", "hybrid")
 #: Default backbone width: encoder channels (8, 16, 32, 64). Chosen so that the parallel family
 #: trains a batch of 8 images of 128x128 in well under 60 ms on two CPU threads.
 DEFAULT_WIDTH = 8

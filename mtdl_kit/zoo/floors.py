@@ -1,0 +1,137 @@
+"""The zoo's quality floor (issue 5): per-task bars, the report of which models meet them, the zoo table."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mtdl_kit.zoo.manifest import read_manifest
+
+
+@dataclass(frozen=True)
+class Floor:
+    """A minimum quality for one metric of a task on the held-out phantoms.
+
+    Attributes:
+        metric: metric key in the manifest (``"dice"``, ``"auc"``, ``"mae/vertical CDR"``, ...).
+        threshold: the bar.
+        higher_is_better: ``True``: value >= threshold passes; ``False``: value <= threshold.
+        why: where the bar comes from.
+    """
+
+    metric: str
+    threshold: float
+    higher_is_better: bool
+    why: str
+
+
+_SEG_FLOOR = Floor("dice", 0.85, True, "issue 5: main segmentation structures Dice >= 0.85")
+_CLS_FLOOR = Floor("auc", 0.90, True, "issue 5: classification ROC-AUC >= 0.90")
+
+#: Regression / landmark / reconstruction bars per task, in the task's units. The zoo runs at 64 px,
+#: so the pixel spacing (region.spacing_mm(64)) bounds what a mask-based measurement can resolve.
+REGRESSION_FLOORS: dict[str, tuple[Floor, ...]] = {
+    "tumour_area": (
+        Floor(
+            "mae/whole-tumour area",
+            175.0,
+            False,
+            "20 % of the typical whole-tumour area (875 mm²); RANO calls a 25 % size increase progression",
+        ),
+        Floor("mae/core area", 85.0, False, "20 % of the typical core area (420 mm²)"),
+    ),
+    "reconstruction": (Floor("mae", 0.05, False, "5 % of the intensity range (auxiliary task, not clinical)"),),
+    "cdr": (Floor("mae", 0.10, False, "inter-grader variability of the vertical CDR is about 0.1"),),
+    "ctr": (Floor("mae", 0.03, False, "readers' CTR measurements differ by about 0.02-0.03 around the 0.5 cut-off"),),
+    "lv_indices": (
+        Floor("mae/LV cavity area (mm²)", 250.0, False, "about 13 % of the typical LV cavity area (1950 mm²)"),
+        Floor(
+            "mae/mean wall thickness (mm)",
+            1.5,
+            False,
+            "1.5 mm, half a 64-px pixel (3.1 mm); hypertrophy starts about 3 mm above normal",
+        ),
+    ),
+    "lesion_diameter": (
+        Floor("mae", 6.25, False, "one pixel at 64 px (6.25 mm); RECIST progression needs +5 mm and +20 %"),
+    ),
+    "jsw": (
+        Floor("mae/medial JSW", 0.7, False, "0.7 mm, a third of a 64-px pixel; KL grades differ by about 1 mm of JSW"),
+        Floor("mae/lateral JSW", 0.7, False, "as medial"),
+    ),
+    "landmarks": (Floor("mre_mm", 4.7, False, "two pixels at 64 px (2.34 mm each)"),),
+    "nuclei_count": (Floor("mae", 5.0, False, "about 15 % of the typical 37 nuclei per tile"),),
+    "abcd": (Floor("mae", 0.5, False, "the TDS bands (benign < 4.75 <= suspicious < 5.45) are 0.7 apart"),),
+    "diameter": (Floor("mae", 1.0, False, "1 mm around the 6 mm 'D' criterion"),),
+}
+
+
+def quality_floors(task: Any) -> tuple[Floor, ...]:
+    """The bars of a task: Dice for segmentation, ROC-AUC for classification, :data:`REGRESSION_FLOORS` otherwise.
+
+    Raises:
+        ValueError: for a non-segmentation, non-classification task without a stated bar.
+    """
+    if task.kind == "segmentation":
+        return (_SEG_FLOOR,)
+    if task.kind == "classification":
+        return (_CLS_FLOOR,)
+    if task.name not in REGRESSION_FLOORS:
+        raise ValueError(f"No quality floor is stated for task {task.name!r}; add it to REGRESSION_FLOORS.")
+    return REGRESSION_FLOORS[task.name]
+
+
+def quality_report(root: str | Path | None = None) -> list[dict[str, Any]]:
+    """One row per zoo model, task and floor: value, threshold, passed (``None`` when the metric is undefined)."""
+    from mtdl_kit.regions import get_region
+
+    rows = []
+    for key, e in sorted(read_manifest(root).items()):
+        reg = get_region(e.region)
+        for t in e.tasks:
+            for floor in quality_floors(reg.task(t)):
+                value = e.metrics.get(t, {}).get(floor.metric)
+                passed = None
+                if value is not None:
+                    passed = value >= floor.threshold if floor.higher_is_better else value <= floor.threshold
+                rows.append(
+                    {
+                        "key": key,
+                        "region": e.region,
+                        "family": e.family,
+                        "task": t,
+                        "metric": floor.metric,
+                        "value": value,
+                        "threshold": floor.threshold,
+                        "higher_is_better": floor.higher_is_better,
+                        "passed": passed,
+                        "why": floor.why,
+                    }
+                )
+    return rows
+
+
+def zoo_table(root: str | Path | None = None) -> list[dict[str, Any]]:
+    """One row per zoo model: key, tasks, primary metrics, size and training time (for ``zoo list``)."""
+    from mtdl_kit.metrics import primary_metric
+    from mtdl_kit.regions import get_region
+
+    rows = []
+    for key, e in sorted(read_manifest(root).items()):
+        reg = get_region(e.region)
+        scores = {}
+        for t in e.tasks:
+            name = primary_metric(reg.task(t))
+            scores[f"{t} {name}"] = e.metrics.get(t, {}).get(name)
+        rows.append(
+            {
+                "key": key,
+                "tasks": ",".join(e.tasks),
+                "metrics": scores,
+                "size_kb": e.size_bytes / 1024,
+                "train_s": e.train_seconds,
+                "device": e.device,
+            }
+        )
+    return rows

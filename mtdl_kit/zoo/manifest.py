@@ -1,0 +1,135 @@
+"""The zoo manifest: one :class:`ZooEntry` per pretrained model (config, seed, metrics, sha256, ...)."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from mtdl_kit.zoo.naming import rebuild_command
+
+if TYPE_CHECKING:
+    from mtdl_kit.experiments import RunConfig
+
+MANIFEST = "manifest.json"
+ZOO_FORMAT = "mtdl-kit-zoo/1"
+#: ``verify_zoo`` accepts ``|recomputed - recorded| <= tolerance * max(1, |recorded|)`` for every
+#: task's primary metric (Dice and ROC-AUC in [0, 1]: absolute; MAE / radial error: relative).
+DEFAULT_TOLERANCE = 0.01
+
+
+class ZooError(ValueError):
+    """A zoo model is missing, tampered with, or not in the manifest.
+
+    A ``ValueError`` (like :class:`~mtdl_kit.checkpoint.CheckpointError`), so the command line
+    prints it as a one-line error.
+    """
+
+
+@dataclass
+class ZooEntry:
+    """One pretrained model as recorded in the zoo manifest.
+
+    Attributes:
+        region: region name.
+        family: ``parallel``, ``cascaded``, ``interacted``, ``hybrid`` or ``single``.
+        tasks: the model's tasks, in the region's declaration order.
+        config: the :class:`~mtdl_kit.experiments.RunConfig` fields it was trained with.
+        seed: training seed (initial weights and data order; the test set does not depend on it).
+        library_version: ``mtdl_kit.__version__`` at training time.
+        metrics: task -> metric -> value on the fixed held-out phantom test set, measured on the
+            stored fp16 weights (NaN written as ``null``).
+        file: file name inside the zoo folder.
+        sha256: digest of the file.
+        size_bytes: file size.
+        train_seconds: wall-clock training time (without the evaluation).
+        device: the device it was trained on (e.g. ``cpu``, ``cuda:0 (NVIDIA H100)``).
+    """
+
+    region: str
+    family: str
+    tasks: tuple[str, ...]
+    config: dict[str, Any]
+    seed: int
+    library_version: str
+    metrics: dict[str, dict[str, float | None]]
+    file: str
+    sha256: str
+    size_bytes: int
+    train_seconds: float
+    device: str
+
+    @property
+    def key(self) -> str:
+        """Manifest key: the file name without ``.pt``."""
+        return self.file.removesuffix(".pt")
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON-friendly dict (tasks as a list)."""
+        d = asdict(self)
+        d["tasks"] = list(self.tasks)
+        return d
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ZooEntry:
+        """Inverse of :meth:`to_json`; raises ``ValueError`` naming missing fields."""
+        names = [f.name for f in fields(cls)]
+        missing = [n for n in names if n not in data]
+        if missing:
+            raise ValueError(f"Zoo manifest entry {data.get('file', '?')!r} lacks the fields {missing}.")
+        return cls(**{**{n: data[n] for n in names}, "tasks": tuple(data["tasks"])})
+
+    def run_config(self) -> RunConfig:
+        """The :class:`~mtdl_kit.experiments.RunConfig` the model was trained with."""
+        from mtdl_kit.experiments import RunConfig
+
+        cfg = dict(self.config)
+        if cfg.get("tasks") is not None:
+            cfg["tasks"] = tuple(cfg["tasks"])
+        return RunConfig(**cfg)
+
+    def rebuild_command(self) -> str:
+        """The command line that re-trains this model."""
+        return rebuild_command(self.region, self.family)
+
+
+def default_root() -> Path:
+    """``$MTDL_KIT_ZOO`` if set, else the bundled ``data_samples/weights/`` (:mod:`mtdl_kit.resources`)."""
+    from mtdl_kit.resources import weights_dir
+
+    return weights_dir()
+
+
+def read_manifest(root: str | Path | None = None) -> dict[str, ZooEntry]:
+    """The zoo's entries by key; an empty dict when there is no manifest yet."""
+    path = Path(root or default_root()) / MANIFEST
+    if not path.exists():
+        return {}
+    data = json.loads(path.read_text())
+    if data.get("format") != ZOO_FORMAT:
+        raise ZooError(f"{path}: not a zoo manifest (format {data.get('format')!r}, expected {ZOO_FORMAT}).")
+    return {k: ZooEntry.from_json(v) for k, v in data.get("entries", {}).items()}
+
+
+def write_manifest(root: Path, entries: dict[str, ZooEntry]) -> None:
+    from mtdl_kit import __version__
+
+    payload = {
+        "format": ZOO_FORMAT,
+        "library_version": __version__,
+        "tolerance": DEFAULT_TOLERANCE,
+        "note": "Pretrained on synthetic phantoms. Research and teaching use only — not for clinical use.",
+        "entries": {k: entries[k].to_json() for k in sorted(entries)},
+    }
+    root.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=root, prefix=f".{MANIFEST}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(json.dumps(payload, indent=1, allow_nan=False) + "\n")
+        os.replace(tmp, root / MANIFEST)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
