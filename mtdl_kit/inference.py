@@ -628,7 +628,7 @@ def tradeoff_figure(
     """
     import plotly.graph_objects as go
 
-    from mtdl_kit.viz import OKABE_ITO
+    from mtdl_kit.palette import OKABE_ITO
 
     prim = _primary(frame)
     tasks = list(dict.fromkeys(prim["task"]))

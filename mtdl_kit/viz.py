@@ -14,21 +14,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from scipy import ndimage
 
+from mtdl_kit.palette import CONTINUOUS_COLORSCALE, OKABE_ITO, hex_to_rgb
+
 if TYPE_CHECKING:
     import plotly.graph_objects as go
 
     from mtdl_kit.regions.base import Region, Sample
-
-#: Okabe-Ito palette (orange, sky blue, bluish green, yellow, blue, vermillion, reddish purple, black).
-OKABE_ITO: tuple[str, ...] = ("#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00", "#CC79A7", "#000000")
-CONTINUOUS_COLORSCALE = "cividis"
-
-
-def hex_to_rgb(colour: str) -> tuple[int, int, int]:
-    """``"#E69F00"`` -> ``(230, 159, 0)``."""
-    c = colour.lstrip("#")
-    return int(c[0:2], 16), int(c[2:4], 16), int(c[4:6], 16)
-
 
 def class_colour(index: int) -> str:
     """Okabe-Ito colour for foreground class ``index`` (1-based; background has none)."""

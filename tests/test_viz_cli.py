@@ -5,7 +5,8 @@ import pytest
 
 from mtdl_kit import cli
 from mtdl_kit.regions import REGION_NAMES, get_region
-from mtdl_kit.viz import OKABE_ITO, gallery_figure, hex_to_rgb, overlay
+from mtdl_kit.palette import OKABE_ITO, hex_to_rgb
+from mtdl_kit.viz import gallery_figure, overlay
 
 
 def test_overlay_truth_outline_prediction_fill():

@@ -318,6 +318,6 @@ class MultiTaskNet(nn.Module):
     # ---------------------------------------------------------------------------------- describe
     def describe(self) -> ModelDescription:
         """Text summary and diagram data of the wiring (``.figure()`` draws it with plotly)."""
-        from mtdl_kit.models.describe import describe_model
+        from mtdl_kit.models.describe import model_description
 
-        return describe_model(self)
+        return model_description(self)

@@ -1,6 +1,6 @@
 """Text summary and wiring diagram of a :class:`~mtdl_kit.models.base.MultiTaskNet`.
 
-:func:`describe_model` turns the model's blocks into a :class:`ModelDescription`: one
+:func:`model_description` turns the model's blocks into a :class:`ModelDescription`: one
 :class:`Node` per block (box), one :class:`Edge` per tensor (arrow). Colours follow the Okabe-Ito
 palette (colour-blind safe): shared blocks blue, each task's blocks in its own colour; blocks whose
 parameters are shared although they sit in a task's lane (interacted columns) are blue with an
@@ -14,30 +14,21 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from mtdl_kit.palette import OKABE_ITO_NAMED
+
 if TYPE_CHECKING:
     from mtdl_kit.models.base import MultiTaskNet
 
-#: Okabe & Ito (2008) colour-blind-safe palette.
-OKABE_ITO: dict[str, str] = {
-    "black": "#000000",
-    "orange": "#E69F00",
-    "sky_blue": "#56B4E9",
-    "bluish_green": "#009E73",
-    "yellow": "#F0E442",
-    "blue": "#0072B2",
-    "vermillion": "#D55E00",
-    "reddish_purple": "#CC79A7",
-}
-SHARED_COLOUR = OKABE_ITO["blue"]
-HANDOVER_COLOUR = OKABE_ITO["vermillion"]
+SHARED_COLOUR = OKABE_ITO_NAMED["blue"]
+HANDOVER_COLOUR = OKABE_ITO_NAMED["vermillion"]
 #: Task colours in task order (blue is reserved for shared blocks, vermillion for hand-overs).
 TASK_COLOURS: tuple[str, ...] = (
-    OKABE_ITO["orange"],
-    OKABE_ITO["bluish_green"],
-    OKABE_ITO["reddish_purple"],
-    OKABE_ITO["sky_blue"],
-    OKABE_ITO["yellow"],
-    OKABE_ITO["black"],
+    OKABE_ITO_NAMED["orange"],
+    OKABE_ITO_NAMED["bluish_green"],
+    OKABE_ITO_NAMED["reddish_purple"],
+    OKABE_ITO_NAMED["sky_blue"],
+    OKABE_ITO_NAMED["yellow"],
+    OKABE_ITO_NAMED["black"],
 )
 
 
@@ -217,7 +208,7 @@ class ModelDescription:
                 line={"color": n.outline, "width": 3 if n.outline != n.colour else 1},
                 layer="above",
             )
-            dark = n.colour in (SHARED_COLOUR, OKABE_ITO["black"], OKABE_ITO["bluish_green"])
+            dark = n.colour in (SHARED_COLOUR, OKABE_ITO_NAMED["black"], OKABE_ITO_NAMED["bluish_green"])
             fig.add_annotation(
                 x=n.x,
                 y=n.y,
@@ -287,7 +278,7 @@ def _wrap(label: str, width: int = 14) -> str:
     return "<br>".join(lines)
 
 
-def describe_model(model: MultiTaskNet) -> ModelDescription:
+def model_description(model: MultiTaskNet) -> ModelDescription:
     """Build the :class:`ModelDescription` of ``model`` (see :meth:`MultiTaskNet.describe`)."""
     colours = {t.name: TASK_COLOURS[i % len(TASK_COLOURS)] for i, t in enumerate(model.tasks)}
     nodes = []

@@ -62,7 +62,7 @@ class WeightingInfo:
     description: str
 
 
-def describe_model(model: nn.Module | None) -> str:
+def model_label(model: nn.Module | None) -> str:
     """Short name of a model for error messages (``"parallel MultiTaskNet"``, ``"MyNet"``)."""
     if model is None:
         return "no model (model=None)"

@@ -56,7 +56,7 @@ from mtdl_kit.weighting.base import (
     Weighting,
     WeightingInfo,
     branches_overlap,
-    describe_model,
+    model_label,
     raise_if_non_finite,
     reached_leaves,
     shared_parameters_of,
@@ -108,18 +108,18 @@ class GradientWeighting(Weighting):
         if model is None or not hasattr(model, "shared_parameters"):
             raise ValueError(
                 f"{key} aggregates per-task gradients on the shared part of the network, but "
-                f"{describe_model(model)} has no shared_parameters() method. Pass a MultiTaskNet "
+                f"{model_label(model)} has no shared_parameters() method. Pass a MultiTaskNet "
                 "(mtdl_kit.models.build_model) or a module implementing shared_parameters() / task_parameters(name)."
             )
         if not shared_parameters_of(model):
             raise ValueError(
-                f"{key} is a gradient method, but {describe_model(model)} has no trainable shared parameters (a "
+                f"{key} is a gradient method, but {model_label(model)} has no trainable shared parameters (a "
                 "cascaded network shares no layer between tasks), so there is no shared Jacobian to aggregate. Use "
                 "a loss-based method ('ew', 'fixed', 'uw', 'dwa', 'rlw') or a parallel / interacted / hybrid model."
             )
         if level == "features" and not hasattr(model, "forward_with_features"):
             raise ValueError(
-                f"{key} with level='features' needs the shared features, but {describe_model(model)} exposes none "
+                f"{key} with level='features' needs the shared features, but {model_label(model)} exposes none "
                 "(no forward_with_features method). Use level='parameters', or a MultiTaskNet."
             )
         if parallel_chunk_size is not None and int(parallel_chunk_size) < 1:

@@ -16,7 +16,7 @@ from mtdl_kit.weighting.base import (
     Weighting,
     WeightingInfo,
     branches_overlap,
-    describe_model,
+    model_label,
     raise_if_non_finite,
     reached_leaves,
     shared_parameters_of,
@@ -129,14 +129,14 @@ class GradNorm(Weighting):
         super().__init__(task_names, model=model, level=level)
         if model is None or not hasattr(model, "shared_parameters"):
             raise ValueError(
-                f"gradnorm needs the gradients on the last shared layer, but {describe_model(model)} has no "
+                f"gradnorm needs the gradients on the last shared layer, but {model_label(model)} has no "
                 "shared_parameters() method. Pass a MultiTaskNet (mtdl_kit.models.build_model), or use a "
                 "loss-only method ('ew', 'uw', 'dwa', 'rlw')."
             )
         shared = shared_parameters_of(model)
         if not shared:
             raise ValueError(
-                f"gradnorm needs a layer shared by the tasks, but {describe_model(model)} has no trainable shared "
+                f"gradnorm needs a layer shared by the tasks, but {model_label(model)} has no trainable shared "
                 "parameters (a cascaded network shares nothing). Use a loss-based method instead: 'ew', 'uw', "
                 "'dwa' or 'rlw'."
             )
@@ -155,7 +155,7 @@ class GradNorm(Weighting):
             if layer not in named or id(named[layer]) not in shared_ids:
                 options = [n for n, p in model.named_parameters() if id(p) in shared_ids and p.ndim >= 2]
                 raise ValueError(
-                    f"gradnorm: layer={layer!r} is not a trainable shared parameter of {describe_model(model)}; "
+                    f"gradnorm: layer={layer!r} is not a trainable shared parameter of {model_label(model)}; "
                     f"shared weights are e.g. {options[-5:]}."
                 )
             object.__setattr__(self, "_layer", named[layer])
@@ -179,7 +179,7 @@ class GradNorm(Weighting):
         candidates = [p for p in shared if p.ndim >= 2 and all(p in r for r in reached)]
         if not candidates:
             raise ValueError(
-                f"gradnorm: no shared weight of {describe_model(self.model)} is reached by every task's loss, so "
+                f"gradnorm: no shared weight of {model_label(self.model)} is reached by every task's loss, so "
                 "the tasks' gradient norms cannot be compared on one layer. Pass layer=<parameter name>, or use "
                 "'uw' / 'dwa'."
             )

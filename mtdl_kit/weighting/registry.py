@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 from torch import nn
 
-from mtdl_kit.weighting.base import LEVELS, Weighting, WeightingInfo, describe_model
+from mtdl_kit.weighting.base import LEVELS, Weighting, WeightingInfo, model_label
 
 #: ``{name: WeightingInfo}`` of every registered method, in registration order (loss-based first).
 WEIGHTING_INFO: dict[str, WeightingInfo] = {}
@@ -128,7 +128,7 @@ def build_weighting(
             )
         else:
             hint = f"use level in {cls.levels}."
-        raise ValueError(f"{key} does not support level={level!r} with {describe_model(model)}: {hint}")
+        raise ValueError(f"{key} does not support level={level!r} with {model_label(model)}: {hint}")
     allowed = accepted_options(key)
     unknown = sorted(set(options) - set(allowed))
     if unknown:
