@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
     from mtdl_kit.regions.base import Region, Sample
 
+
 def class_colour(index: int) -> str:
     """Okabe-Ito colour for foreground class ``index`` (1-based; background has none)."""
     return OKABE_ITO[(index - 1) % len(OKABE_ITO)]
@@ -279,32 +280,45 @@ def run_report_html(result: Any) -> str:
     return "<html><head><meta charset='utf-8'></head><body>" + "\n".join(parts) + "</body></html>"
 
 
-#: aggregators drawn by :func:`aggregation_figure`: name -> (label, torchjd.aggregation class name)
-TOY_AGGREGATORS: dict[str, tuple[str, str]] = {
-    "ew": ("EW (sum / mean direction)", "Mean"),
-    "pcgrad": ("PCGrad (Yu et al. 2020)", "PCGrad"),
-    "mgda": ("MGDA (Désidéri 2012; Sener & Koltun 2018)", "MGDA"),
-    "upgrad": ("UPGrad (Quinton & Rey 2024)", "UPGrad"),
-}
+#: methods drawn by :func:`aggregation_figure`: ``"ew"`` (the mean direction) and three gradient methods of
+#: the weighting registry (:func:`mtdl_kit.weighting.build_aggregator`; labels from ``WEIGHTING_INFO``).
+TOY_METHODS: tuple[str, ...] = ("ew", "pcgrad", "mgda", "upgrad")
 
 
-def toy_aggregations(jacobian: Any, methods: Sequence[str] = tuple(TOY_AGGREGATORS)) -> dict[str, np.ndarray]:
-    """Aggregate the rows of a small Jacobian (one task gradient per row) with TorchJD.
+def toy_label(method: str) -> str:
+    """Legend label of a toy method: the registry's title and first author (``"UPGrad (Quinton & Rey…)"``)."""
+    from mtdl_kit.weighting import WEIGHTING_INFO
 
-    ``"ew"`` is the mean of the rows (the direction of equal weighting; EW itself steps along the sum).
+    if method == "ew":
+        return "EW (sum / mean direction)"
+    info = WEIGHTING_INFO[method]
+    return f"{info.title} ({info.citation.split(',')[0]})"
+
+
+def toy_aggregations(jacobian: Any, methods: Sequence[str] = TOY_METHODS) -> dict[str, np.ndarray]:
+    """Aggregate the rows of a small Jacobian (one task gradient per row) with the registry's aggregators.
+
+    ``"ew"`` is the mean of the rows (the direction of equal weighting; EW itself steps along the sum);
+    every other name is a gradient method of :mod:`mtdl_kit.weighting` (its TorchJD aggregator).
 
     Returns:
         method -> aggregated update direction as a numpy vector.
+
+    Raises:
+        ValueError: an unknown name or a loss weighting other than ``"ew"`` (the message lists the choices).
     """
     import torch
-    from torchjd import aggregation
 
+    from mtdl_kit.weighting import WEIGHTING_INFO, build_aggregator
+
+    choices = ("ew", *(n for n, info in WEIGHTING_INFO.items() if info.kind == "gradient"))
+    unknown = [m for m in methods if m not in choices]
+    if unknown:
+        raise ValueError(f"Unknown toy aggregator {unknown[0]!r}; choose from {choices}.")
     matrix = torch.as_tensor(np.asarray(jacobian, dtype=np.float32))
     out = {}
     for m in methods:
-        if m not in TOY_AGGREGATORS:
-            raise ValueError(f"Unknown toy aggregator {m!r}; choose from {tuple(TOY_AGGREGATORS)}.")
-        out[m] = getattr(aggregation, TOY_AGGREGATORS[m][1])()(matrix).numpy()
+        out[m] = matrix.mean(0).numpy() if m == "ew" else build_aggregator(m)(matrix).numpy()
     return out
 
 
@@ -325,14 +339,14 @@ def fixed_weight_update(jacobian: Any, weights: Sequence[float]) -> np.ndarray:
 
 def aggregation_figure(
     jacobian: Any,
-    methods: Sequence[str] = tuple(TOY_AGGREGATORS),
+    methods: Sequence[str] = TOY_METHODS,
     extra: dict[str, Any] | None = None,
 ) -> go.Figure:
     """2-D picture of two task gradients and what each aggregator makes of them.
 
     Args:
         jacobian: (T, 2) array, one task gradient per row.
-        methods: keys of :data:`TOY_AGGREGATORS`.
+        methods: :data:`TOY_METHODS` or other gradient methods of the weighting registry.
         extra: more named update vectors to draw (e.g. :func:`fixed_weight_update`), dashed.
     """
     import plotly.graph_objects as go
@@ -357,7 +371,7 @@ def aggregation_figure(
     for i, g in enumerate(J):
         arrow(g, f"task {i + 1} gradient", "#000000" if i == 0 else "#999999", "solid")
     for k, (m, v) in enumerate(toy_aggregations(J, methods).items()):
-        arrow(v, TOY_AGGREGATORS[m][0], OKABE_ITO[k % len(OKABE_ITO)], "dot")
+        arrow(v, toy_label(m), OKABE_ITO[k % len(OKABE_ITO)], "dot")
     for k, (name, v) in enumerate((extra or {}).items()):
         arrow(np.asarray(v, dtype=float), name, OKABE_ITO[(len(methods) + k) % len(OKABE_ITO)], "dash")
     lim = 1.15 * float(np.abs(J).max())

@@ -133,6 +133,11 @@ class GradientWeighting(Weighting):
         self._cut_checked = False
         self._overlap: bool | None = None  # do task branches share autograd nodes above the features?
 
+    @classmethod
+    def make_aggregator(cls, **options: Any) -> nn.Module:
+        """The TorchJD aggregator of this method, built from its options alone (no model needed)."""
+        raise NotImplementedError(f"{cls.__name__} must define make_aggregator().")
+
     @property
     def needs(self) -> str:
         return "shared_features" if self.level == "features" else "shared_parameters"
@@ -381,9 +386,14 @@ class UPGradAggregation(GradientWeighting):
         **common: Any,
     ) -> None:
         super().__init__(task_names, model=model, level=level, **common)
+        self.aggregator = self.make_aggregator(pref_vector=self._preference(preference))
+
+    @classmethod
+    def make_aggregator(cls, *, pref_vector: Tensor | None = None) -> nn.Module:
+        """``torchjd.aggregation.UPGrad`` (``pref_vector``: one positive weight per task, or uniform)."""
         from torchjd.aggregation import UPGrad
 
-        self.aggregator = UPGrad(pref_vector=self._preference(preference))
+        return UPGrad(pref_vector=pref_vector)
 
 
 @register(
@@ -425,9 +435,14 @@ class MGDAAggregation(GradientWeighting):
         **common: Any,
     ) -> None:
         super().__init__(task_names, model=model, level=level, **common)
+        self.aggregator = self.make_aggregator(epsilon=epsilon, max_iters=max_iters)
+
+    @classmethod
+    def make_aggregator(cls, *, epsilon: float = 0.001, max_iters: int = 100) -> nn.Module:
+        """``torchjd.aggregation.MGDA`` (Frank-Wolfe tolerance and iterations)."""
         from torchjd.aggregation import MGDA
 
-        self.aggregator = MGDA(epsilon=epsilon, max_iters=max_iters)
+        return MGDA(epsilon=epsilon, max_iters=max_iters)
 
 
 @register(
@@ -458,9 +473,14 @@ class PCGradAggregation(GradientWeighting):
         self, task_names: Sequence[str], *, model: nn.Module | None, level: str = "parameters", **common: Any
     ) -> None:
         super().__init__(task_names, model=model, level=level, **common)
+        self.aggregator = self.make_aggregator()
+
+    @classmethod
+    def make_aggregator(cls) -> nn.Module:
+        """``torchjd.aggregation.PCGrad``."""
         from torchjd.aggregation import PCGrad
 
-        self.aggregator = PCGrad()
+        return PCGrad()
 
 
 @register(
@@ -501,12 +521,17 @@ class CAGradAggregation(GradientWeighting):
         **common: Any,
     ) -> None:
         super().__init__(task_names, model=model, level=level, **common)
+        self.aggregator = self.make_aggregator(c=c)
+
+    @classmethod
+    def make_aggregator(cls, *, c: float = 0.4) -> nn.Module:
+        """``torchjd.aggregation.CAGrad`` (radius scale ``c >= 0``; needs cvxpy with CLARABEL)."""
         if not float(c) >= 0:
             raise ValueError(f"cagrad: c must be >= 0, got {c!r}.")
         _require("CAGrad", ("cvxpy", "clarabel"), "CLARABEL", "cagrad")
         from torchjd.aggregation import CAGrad
 
-        self.aggregator = CAGrad(c=float(c))
+        return CAGrad(c=float(c))
 
 
 @register(
@@ -536,9 +561,14 @@ class IMTLGAggregation(GradientWeighting):
         self, task_names: Sequence[str], *, model: nn.Module | None, level: str = "parameters", **common: Any
     ) -> None:
         super().__init__(task_names, model=model, level=level, **common)
+        self.aggregator = self.make_aggregator()
+
+    @classmethod
+    def make_aggregator(cls) -> nn.Module:
+        """``torchjd.aggregation.IMTLG``."""
         from torchjd.aggregation import IMTLG
 
-        self.aggregator = IMTLG()
+        return IMTLG()
 
 
 @register(
@@ -580,11 +610,16 @@ class AlignedMTLAggregation(GradientWeighting):
         **common: Any,
     ) -> None:
         super().__init__(task_names, model=model, level=level, **common)
+        self.aggregator = self.make_aggregator(pref_vector=self._preference(preference), scale_mode=scale_mode)
+
+    @classmethod
+    def make_aggregator(cls, *, pref_vector: Tensor | None = None, scale_mode: str = "min") -> nn.Module:
+        """``torchjd.aggregation.AlignedMTL`` (``scale_mode``: ``"min"``, ``"median"`` or ``"rmse"``)."""
         if scale_mode not in ("min", "median", "rmse"):
             raise ValueError(f"aligned_mtl: scale_mode must be 'min', 'median' or 'rmse', got {scale_mode!r}.")
         from torchjd.aggregation import AlignedMTL
 
-        self.aggregator = AlignedMTL(pref_vector=self._preference(preference), scale_mode=scale_mode)  # type: ignore[arg-type]
+        return AlignedMTL(pref_vector=pref_vector, scale_mode=scale_mode)  # type: ignore[arg-type]
 
 
 @register(
@@ -649,17 +684,29 @@ class NashMTLAggregation(GradientWeighting):
         **common: Any,
     ) -> None:
         super().__init__(task_names, model=model, level=level, **common)
+        self.aggregator = self.make_aggregator(
+            n_tasks=self.num_tasks,
+            max_norm=max_norm,
+            update_weights_every=update_weights_every,
+            optim_niter=optim_niter,
+        )
+        self.solver_failures = 0
+        self.inaccurate_solves = 0
+
+    @classmethod
+    def make_aggregator(
+        cls, *, n_tasks: int, max_norm: float = 1.0, update_weights_every: int = 1, optim_niter: int = 20
+    ) -> nn.Module:
+        """``torchjd.aggregation.NashMTL`` for ``n_tasks`` tasks (needs cvxpy with ECOS)."""
         _require("Nash-MTL", ("cvxpy", "ecos"), "ECOS", "nash-mtl")
         from torchjd.aggregation import NashMTL
 
-        self.aggregator = NashMTL(
-            n_tasks=self.num_tasks,
+        return NashMTL(
+            n_tasks=int(n_tasks),
             max_norm=float(max_norm),
             update_weights_every=int(update_weights_every),
             optim_niter=int(optim_niter),
         )
-        self.solver_failures = 0
-        self.inaccurate_solves = 0
 
     def _after_aggregation(self, stacklevel: int) -> None:
         """Count and report solves that did not end optimal (torchjd then reuses the previous weights)."""

@@ -136,3 +136,20 @@ def build_weighting(
             f"{key}: unknown option(s) {unknown}. Accepted options: {list(allowed) if allowed else 'none'}."
         )
     return cls(tasks, model=model, level=level, **options)
+
+
+def build_aggregator(name: str, **options: Any) -> nn.Module:
+    """The TorchJD aggregator behind a gradient method, without a model: e.g. to aggregate a toy Jacobian.
+
+    Args:
+        name: a gradient method's registry name (``"upgrad"``, ``"mgda"``, ``"pcgrad"``, ...).
+        **options: the aggregator's options (see the method's ``make_aggregator``).
+
+    Raises:
+        ValueError: unknown name, or a loss-based method (it has no aggregator: it weights the losses).
+    """
+    cls = weighting_class(name)
+    if cls.kind != "gradient":
+        gradient = [n for n, info in WEIGHTING_INFO.items() if info.kind == "gradient"]
+        raise ValueError(f"{name!r} is a loss weighting, not a gradient aggregator; choose from {gradient}.")
+    return cls.make_aggregator(**options)  # type: ignore[attr-defined]

@@ -9,7 +9,7 @@ import torch
 from mtdl_kit.weighting import WEIGHTING_INFO, available_weightings, build_weighting
 
 models = pytest.importorskip("mtdl_kit.models")
-metrics = pytest.importorskip("mtdl_kit.metrics")
+losses = pytest.importorskip("mtdl_kit.losses")
 regions = pytest.importorskip("mtdl_kit.regions")
 
 pytestmark = [
@@ -33,8 +33,8 @@ def eye():
     samples = [region.sample(i, size=SIZE) for i in range(BATCH)]
     x = torch.stack([torch.from_numpy(s.image) for s in samples]).float()
     y = {t.name: torch.stack([torch.from_numpy(np.array(s.targets[t.name])) for s in samples]) for t in region.tasks}
-    losses = {t.name: metrics.TaskLoss(t) for t in region.tasks}
-    return region, x, y, losses
+    loss_fns = {t.name: losses.TaskLoss(t) for t in region.tasks}
+    return region, x, y, loss_fns
 
 
 @pytest.fixture(scope="module", params=["parallel", "hybrid"])

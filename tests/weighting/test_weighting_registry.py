@@ -177,3 +177,20 @@ def test_weighting_parameters_never_include_the_model():
         assert all(all(p is not q for q in model.parameters()) for p in own)
         assert sum(p.numel() for p in own) == (3 if name == "uw" else 0)
         assert isinstance(w, nn.Module) and w.model is model
+
+
+def test_build_aggregator_serves_gradient_methods_only() -> None:
+    import torch
+    from torchjd.aggregation import UPGrad
+
+    from mtdl_kit.weighting import build_aggregator
+
+    assert isinstance(build_aggregator("upgrad"), UPGrad)
+    jac = torch.tensor([[1.0, 0.0], [-0.5, 1.0]])
+    assert (jac @ build_aggregator("mgda")(jac) >= -1e-6).all()
+    with pytest.raises(ValueError, match="loss weighting"):
+        build_aggregator("uw")
+    with pytest.raises(ValueError, match="Unknown weighting"):
+        build_aggregator("nope")
+    with pytest.raises(ValueError, match="scale_mode"):
+        build_aggregator("aligned_mtl", scale_mode="max")
