@@ -61,6 +61,18 @@ class WeightingInfo:
     citation: str
     description: str
 
+    @classmethod
+    def loss_method(
+        cls, name: str, title: str, citation: str, description: str, *, needs: str = "losses"
+    ) -> WeightingInfo:
+        """The row of a loss weighting: one weighted-sum backward at the parameter level."""
+        return cls(name, title, "loss", needs, ("parameters",), citation, description)
+
+    @classmethod
+    def gradient_method(cls, name: str, title: str, citation: str, description: str) -> WeightingInfo:
+        """The row of a gradient aggregation on the shared parameters (default) or shared features."""
+        return cls(name, title, "gradient", "shared_parameters", ("parameters", "features"), citation, description)
+
 
 def model_label(model: nn.Module | None) -> str:
     """Short name of a model for error messages (``"parallel MultiTaskNet"``, ``"MyNet"``)."""

@@ -338,20 +338,8 @@ def _require(method: str, modules: Sequence[str], solver: str, extra: str) -> No
         )
 
 
-def _info(name: str, title: str, citation: str, description: str) -> WeightingInfo:
-    return WeightingInfo(
-        name=name,
-        title=title,
-        kind="gradient",
-        needs="shared_parameters",
-        levels=("parameters", "features"),
-        citation=citation,
-        description=description,
-    )
-
-
 @register(
-    _info(
+    WeightingInfo.gradient_method(
         "upgrad",
         "UPGrad",
         "Quinton & Rey, 'Jacobian descent for multi-objective optimization', arXiv:2406.16232, 2024",
@@ -397,7 +385,7 @@ class UPGradAggregation(GradientWeighting):
 
 
 @register(
-    _info(
+    WeightingInfo.gradient_method(
         "mgda",
         "MGDA",
         "Désidéri, C. R. Math. 350:313-318, 2012; Sener & Koltun, NeurIPS 2018",
@@ -446,7 +434,7 @@ class MGDAAggregation(GradientWeighting):
 
 
 @register(
-    _info(
+    WeightingInfo.gradient_method(
         "pcgrad",
         "PCGrad",
         "Yu et al., 'Gradient surgery for multi-task learning', NeurIPS 2020",
@@ -484,7 +472,7 @@ class PCGradAggregation(GradientWeighting):
 
 
 @register(
-    _info(
+    WeightingInfo.gradient_method(
         "cagrad",
         "CAGrad",
         "Liu, Liu, Jin, Stone & Liu, 'Conflict-averse gradient descent', NeurIPS 2021",
@@ -535,7 +523,7 @@ class CAGradAggregation(GradientWeighting):
 
 
 @register(
-    _info(
+    WeightingInfo.gradient_method(
         "imtl_g",
         "IMTL-G",
         "Liu et al., 'Towards impartial multi-task learning', ICLR 2021",
@@ -572,7 +560,7 @@ class IMTLGAggregation(GradientWeighting):
 
 
 @register(
-    _info(
+    WeightingInfo.gradient_method(
         "aligned_mtl",
         "Aligned-MTL",
         "Senushkin, Patakin, Kuznetsov & Konushin, CVPR 2023",
@@ -623,7 +611,7 @@ class AlignedMTLAggregation(GradientWeighting):
 
 
 @register(
-    _info(
+    WeightingInfo.gradient_method(
         "nash_mtl",
         "Nash-MTL",
         "Navon et al., 'Multi-task learning as a bargaining game', ICML 2022",

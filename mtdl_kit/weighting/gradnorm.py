@@ -59,14 +59,12 @@ def gradnorm_weight_gradient(weights: Tensor, grad_norms: Tensor, loss_ratios: T
 
 
 @register(
-    WeightingInfo(
-        name="gradnorm",
-        title="GradNorm",
-        kind="loss",
+    WeightingInfo.loss_method(
+        "gradnorm",
+        "GradNorm",
+        "Chen, Badrinarayanan, Lee & Rabinovich, ICML 2018",
+        "Learned weights: tasks' gradient norms on the last shared layer track their training rates.",
         needs="shared_parameters",
-        levels=("parameters",),
-        citation="Chen, Badrinarayanan, Lee & Rabinovich, ICML 2018",
-        description="Learned weights: tasks' gradient norms on the last shared layer track their training rates.",
     )
 )
 class GradNorm(Weighting):

@@ -54,14 +54,11 @@ class LossWeighting(Weighting):
 
 # ------------------------------------------------------------------------------------------- EW
 @register(
-    WeightingInfo(
-        name="ew",
-        title="Equal weighting",
-        kind="loss",
-        needs="losses",
-        levels=("parameters",),
-        citation="— (the uniform-scalarisation baseline)",
-        description="Sum of the losses: every task weight is exactly 1 (not 1/T).",
+    WeightingInfo.loss_method(
+        "ew",
+        "Equal weighting",
+        "— (the uniform-scalarisation baseline)",
+        "Sum of the losses: every task weight is exactly 1 (not 1/T).",
     )
 )
 class EqualWeighting(LossWeighting):
@@ -88,14 +85,11 @@ class EqualWeighting(LossWeighting):
 
 # ---------------------------------------------------------------------------------------- fixed
 @register(
-    WeightingInfo(
-        name="fixed",
-        title="Fixed weights",
-        kind="loss",
-        needs="losses",
-        levels=("parameters",),
-        citation="Vandenhende et al., IEEE TPAMI 44(7):3614-3633, 2022 (fixed weights as a strong baseline)",
-        description="Constant user-chosen weights, e.g. found by a grid search (option weights={task: w}).",
+    WeightingInfo.loss_method(
+        "fixed",
+        "Fixed weights",
+        "Vandenhende et al., IEEE TPAMI 44(7):3614-3633, 2022 (fixed weights as a strong baseline)",
+        "Constant user-chosen weights, e.g. found by a grid search (option weights={task: w}).",
     )
 )
 class FixedWeighting(LossWeighting):
@@ -152,14 +146,11 @@ class FixedWeighting(LossWeighting):
 
 # ------------------------------------------------------------------------------------------- UW
 @register(
-    WeightingInfo(
-        name="uw",
-        title="Uncertainty weighting",
-        kind="loss",
-        needs="losses",
-        levels=("parameters",),
-        citation="Kendall, Gal & Cipolla, CVPR 2018",
-        description="Learned homoscedastic log-variances s_i: minimise sum exp(-s_i) L_i + s_i.",
+    WeightingInfo.loss_method(
+        "uw",
+        "Uncertainty weighting",
+        "Kendall, Gal & Cipolla, CVPR 2018",
+        "Learned homoscedastic log-variances s_i: minimise sum exp(-s_i) L_i + s_i.",
     )
 )
 class UncertaintyWeighting(LossWeighting):
@@ -232,14 +223,11 @@ def dwa_weights(history: Sequence[Sequence[float]], temperature: float = 2.0) ->
 
 
 @register(
-    WeightingInfo(
-        name="dwa",
-        title="Dynamic weight average",
-        kind="loss",
-        needs="losses",
-        levels=("parameters",),
-        citation="Liu, Johns & Davison, CVPR 2019 (MTAN)",
-        description="Weights from each task's loss descent rate over the last two epochs (temperature 2).",
+    WeightingInfo.loss_method(
+        "dwa",
+        "Dynamic weight average",
+        "Liu, Johns & Davison, CVPR 2019 (MTAN)",
+        "Weights from each task's loss descent rate over the last two epochs (temperature 2).",
     )
 )
 class DynamicWeightAverage(LossWeighting):
@@ -301,14 +289,11 @@ class DynamicWeightAverage(LossWeighting):
 
 # ------------------------------------------------------------------------------------------ RLW
 @register(
-    WeightingInfo(
-        name="rlw",
-        title="Random loss weighting",
-        kind="loss",
-        needs="losses",
-        levels=("parameters",),
-        citation="Lin et al., TMLR 2022 (reasonable effectiveness of random weighting)",
-        description="Fresh random weights every step: T * softmax(z), z ~ N(0, I).",
+    WeightingInfo.loss_method(
+        "rlw",
+        "Random loss weighting",
+        "Lin et al., TMLR 2022 (reasonable effectiveness of random weighting)",
+        "Fresh random weights every step: T * softmax(z), z ~ N(0, I).",
     )
 )
 class RandomLossWeighting(LossWeighting):
