@@ -9,7 +9,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.stamp-$(shell cat requirements.txt requirements-e2e.txt pyproject.toml | sha256sum | cut -c1-16)
 PORT ?= 8501
 
-.PHONY: venv test test-fast dashboard lab student notebooks samples gallery bench quality zoo lint format clean chromium
+.PHONY: venv test test-fast screenshots dashboard lab student notebooks samples gallery bench quality zoo lint format clean chromium
 
 venv: $(STAMP)
 
@@ -32,7 +32,11 @@ chromium:
 
 test: venv chromium
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports --no-cache
 	$(PY) -m pytest -q
+
+screenshots: venv chromium
+	MTDL_KIT_SCREENSHOTS=docs/screenshots $(PY) -m pytest -q tests/dashboard/test_browser.py
 
 test-fast: venv
 	$(PY) -m pytest -q -m "not slow and not browser"

@@ -3,18 +3,20 @@
 Views (sidebar):
 
 - **Explore**: a bundled sample (thumbnails), a generated phantom (seed, relatedness, nuisance) or
-  an upload (PNG/JPEG, DICOM, NIfTI; :func:`mtdl_kit.data.formats.read_upload`), the trained zoo
+  an upload (PNG/JPEG, DICOM, NIfTI; :func:`mtdl_kit.data.read_upload`), the trained zoo
   models of one family or all four side by side, task toggles (the zoo model for that task subset
   when there is one, else the full model with the head hidden), joint outputs, wiring, device and
-  latency (:mod:`mtdl_kit.showcase`, :mod:`mtdl_kit.inference`).
+  latency (:mod:`mtdl_kit.services`, :mod:`mtdl_kit.inference`).
 - **Task relationships**: predicted vs target, output correlation, gradient conflict and task
   affinity across the region's bundled samples (:mod:`mtdl_kit.analysis`).
 - **Experiment**: live training on a per-session model with curves, a session table, a Pareto plot
-  and the single-task baselines (:mod:`mtdl_kit.live`).
+  and the single-task baselines (:mod:`mtdl_kit.services.training`).
 - **For clinicians**: plain-language trade-offs computed from the numbers, calibration.
 - **Architectures** and **Catalog**: the families' wiring and the review's networks.
 
-Models are loaded once per process (``st.cache_resource``) and only read (``inference_mode``).
+One module per page in ``dashboard/views/`` (UI state and caching only; everything they compute
+comes from :mod:`mtdl_kit.services`). Models are loaded once per process (``st.cache_resource``)
+and only read (``inference_mode``).
 torch and MONAI are imported in a background thread at the first visit, so the first page renders
 before they are loaded. Research and teaching use only — not for clinical use.
 """
@@ -36,7 +38,8 @@ st.caption(
     "Comput. Biol. Med. 153:106496 (2023). Models are small networks trained on synthetic phantoms."
 )
 
-# The views live in a module: imported (compiled) once per process, so a rerun only runs them.
+# The views live in a package (not a folder named pages/, which Streamlit would turn into its own
+# navigation): imported (compiled) once per process, so a rerun only runs them.
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import views  # noqa: E402
 

@@ -24,7 +24,7 @@ def _region_list(text: str) -> list[str]:
 
 
 def _cmd_samples(args: argparse.Namespace) -> int:
-    from mtdl_kit.data.samples import default_root, verify_samples, write_samples
+    from mtdl_kit.data import default_root, verify_samples, write_samples
 
     root = Path(args.out) if args.out else default_root()
     if args.verify:
@@ -280,7 +280,7 @@ def _add_data_arguments(p: argparse.ArgumentParser, required: bool) -> None:
 
 
 def _cmd_data_check(args: argparse.Namespace) -> int:
-    from mtdl_kit.data.folders import check_dataset, open_dataset
+    from mtdl_kit.data import check_dataset, open_dataset
 
     tasks = None if args.tasks in (None, "all") else [n.strip() for n in args.tasks.split(",") if n.strip()]
     options = {"tasks": tasks, "task_map": args.task_map, "mask_values": args.mask_values}

@@ -291,9 +291,9 @@ def check_hu_conversion(fn: Callable[[Any, float, float], Any]) -> None:
     """Check a learner's ``fn(stored, slope, intercept) -> HU`` (the DICOM Modality LUT).
 
     The reference is ``slope * stored + intercept`` (DICOM PS3.3 C.11.1,
-    :func:`mtdl_kit.data.demo.stored_to_hu`), on hand examples and on a CT DICOM written with a
+    :func:`mtdl_kit.data.stored_to_hu`), on hand examples and on a CT DICOM written with a
     rescale slope of 0.5 and intercept of -1024 and read back by
-    :func:`mtdl_kit.data.formats.read_raw`.
+    :func:`mtdl_kit.data.read_raw`.
 
     Raises:
         ExerciseError: with the example, both values and a hint.
@@ -301,8 +301,7 @@ def check_hu_conversion(fn: Callable[[Any, float, float], Any]) -> None:
     import tempfile
     from pathlib import Path
 
-    from mtdl_kit.data.demo import stored_to_hu, write_ct_dicom
-    from mtdl_kit.data.formats import read_raw
+    from mtdl_kit.data import read_raw, stored_to_hu, write_ct_dicom
 
     for stored, slope, intercept in HU_EXAMPLES:
         want = np.asarray(stored_to_hu(stored, slope, intercept), dtype=float)
@@ -336,7 +335,7 @@ def check_labels_row(row: Mapping[str, Any], root: Any, *, region: str = "eye", 
     """Check a learner's new ``labels.csv`` row (``{column: value}``) for a case of a folder dataset.
 
     The row is appended to a copy of ``root/labels.csv``; the copy must pass
-    :func:`~mtdl_kit.data.folders.check_dataset` with no problem, the case must then be labelled
+    :func:`~mtdl_kit.data.check_dataset` with no problem, the case must then be labelled
     for every classification and regression task, and each regression value that is a mask
     measurement must agree with ``region.measure`` on the case's mask (within ``tolerance``),
     with the classification following the region's rule for it where there is one (eye:
@@ -352,7 +351,7 @@ def check_labels_row(row: Mapping[str, Any], root: Any, *, region: str = "eye", 
 
     from PIL import Image
 
-    from mtdl_kit.data.folders import check_dataset, open_dataset
+    from mtdl_kit.data import check_dataset, open_dataset
     from mtdl_kit.regions import get_region
 
     reg = get_region(region)

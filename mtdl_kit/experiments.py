@@ -1,7 +1,7 @@
 """Experiments the CLI, notebooks and dashboard share: one training run, and a Δm comparison.
 
 - :func:`train_run` trains one family with one weighting method on a region's phantoms (or on the
-  user's own data, ``data_dir``: :mod:`mtdl_kit.data.folders`) and can write a run folder (config,
+  user's own data, ``data_dir``: :func:`mtdl_kit.data.open_dataset`) and can write a run folder (config,
   History, checkpoint, metrics, an HTML report).
 - :func:`compare` trains single-task baselines and multi-task models over several seeds with the
   same budget and reports Δm with bootstrap confidence intervals (:func:`mtdl_kit.evaluation.delta_m`).
@@ -23,7 +23,7 @@ class RunConfig:
     """Everything that defines a training run on phantoms (JSON-serialisable).
 
     With ``data_dir`` the run uses the user's dataset there instead (folder + CSV, Decathlon
-    ``dataset.json`` or MedMNIST ``.npz``; :func:`mtdl_kit.data.folders.open_dataset`), with
+    ``dataset.json`` or MedMNIST ``.npz``; :func:`mtdl_kit.data.open_dataset`), with
     ``task_map`` renaming its columns and ``mask_values`` remapping stored mask values to class
     indices (e.g. ``{255: 1}`` for masks saved as 0/255); ``n_train``, ``n_test``, ``relatedness``, ``nuisance`` and
     ``label_noise`` then do not apply. Train/test follow the data's ``split`` values if it has
@@ -112,10 +112,10 @@ DATA_SPLIT_SEED = 0
 
 
 def _datasets(cfg: RunConfig, tasks: Sequence[str]):
-    from mtdl_kit.data.phantom import PhantomDataset
+    from mtdl_kit.data import PhantomDataset
 
     if cfg.data_dir is not None:
-        from mtdl_kit.data.folders import open_dataset
+        from mtdl_kit.data import open_dataset
 
         data = open_dataset(
             cfg.data_dir,
@@ -129,7 +129,7 @@ def _datasets(cfg: RunConfig, tasks: Sequence[str]):
         train, test = data.split(seed=DATA_SPLIT_SEED)
         problems = train.check() + test.check()  # decode everything once (cached) and fail before training
         if problems:
-            from mtdl_kit.data.formats import DataError
+            from mtdl_kit.data import DataError
 
             raise DataError(cfg.data_dir, f"{len(problems)} problem(s), the first: {problems[0]}")
         return train, test

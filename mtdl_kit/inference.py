@@ -3,7 +3,9 @@
 The notebooks hold glue only; what they compute lives here, typed and tested:
 
 - :func:`predict_sample` runs a model on one :class:`~mtdl_kit.regions.base.Sample` and returns
-  readable predictions (class maps, class probabilities, values in the task's units, points).
+  readable predictions (class maps, class probabilities, values in the task's units, points); with
+  ``size`` it runs the model at its training size (zoo: 64 px, :func:`resize_sample`) and brings the
+  outputs back to the sample's size (the dashboard's predictions go through it too).
 - :func:`evaluate_models` scores several models (multi-task families and single-task baselines)
   on the *same* phantom test cases and returns a long table ``model, family, task, metric, value``.
 - :func:`metrics_table`, :func:`relative_to_single` and :func:`quick_delta_m` reshape that table:
@@ -23,10 +25,12 @@ Research and teaching use only — not for clinical use.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from mtdl_kit.evaluation import non_dominated
 from mtdl_kit.metrics import COUNT_KEYS, higher_is_better, predictions, primary_metric
@@ -101,7 +105,60 @@ def _model_device(model: torch.nn.Module) -> torch.device:
 # --------------------------------------------------------------------------------------------------
 
 
-def predict_sample(model: torch.nn.Module, sample: Sample) -> dict[str, np.ndarray]:
+def resize_sample(sample: Sample, size: int) -> Sample:
+    """The sample at ``size`` × ``size``: image by area averaging, masks nearest, points scaled.
+
+    Regression targets (physical units) are kept; ``spacing_mm`` is scaled. A sample already at
+    ``size`` × ``size`` is returned as it is.
+    """
+    h = sample.image.shape[-1]
+    if h == size and sample.image.shape[-2] == size:
+        return sample
+    scale = size / h
+
+    def area(a: np.ndarray) -> np.ndarray:
+        t = torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32))[None]
+        return F.interpolate(t, size=(size, size), mode="area")[0].numpy()
+
+    targets = {}
+    for name, y in sample.targets.items():
+        y = np.asarray(y)
+        if y.ndim == 2 and y.shape == sample.image.shape[-2:] and np.issubdtype(y.dtype, np.integer):
+            t = torch.from_numpy(y.astype(np.float32))[None, None]
+            targets[name] = F.interpolate(t, size=(size, size), mode="nearest-exact")[0, 0].numpy().astype(y.dtype)
+        elif y.ndim == 3 and y.shape[-2:] == sample.image.shape[-2:]:
+            targets[name] = area(y).astype(np.float32)
+        elif y.ndim == 2 and y.shape[-1] == 2 and not np.issubdtype(y.dtype, np.integer):
+            targets[name] = (y.astype(np.float32) + 0.5) * scale - 0.5
+        else:
+            targets[name] = y
+    return replace(
+        sample, image=area(sample.image).astype(np.float32), targets=targets, spacing_mm=sample.spacing_mm / scale
+    )
+
+
+def _back_to_size(
+    tasks: tuple[TaskSpec, ...], raw: Mapping[str, np.ndarray], shape: tuple[int, int], size: int
+) -> dict[str, np.ndarray]:
+    """Outputs computed at ``size`` brought back to ``shape``: class maps nearest, points scaled, images bilinear."""
+    h, w = shape
+    out: dict[str, np.ndarray] = {}
+    for task in tasks:
+        y = raw[task.name]
+        if task.kind == "segmentation" and y.shape != (h, w):
+            t = torch.from_numpy(y.astype(np.float32))[None, None]
+            out[task.name] = F.interpolate(t, size=(h, w), mode="nearest-exact")[0, 0].numpy().astype(np.int64)
+        elif task.kind == "landmarks":
+            out[task.name] = (y + 0.5) * (h / size) - 0.5
+        elif task.kind == "reconstruction" and y.shape[-2:] != (h, w):
+            t = torch.from_numpy(np.ascontiguousarray(y, dtype=np.float32))[None]
+            out[task.name] = F.interpolate(t, size=(h, w), mode="bilinear", align_corners=False)[0].numpy()
+        else:
+            out[task.name] = y
+    return out
+
+
+def predict_sample(model: torch.nn.Module, sample: Sample, *, size: int | None = None) -> dict[str, np.ndarray]:
     """Predictions of one model on one sample, as numpy arrays a person can read.
 
     Runs under ``torch.inference_mode()`` in ``eval()`` mode (the model's previous mode is
@@ -111,6 +168,10 @@ def predict_sample(model: torch.nn.Module, sample: Sample) -> dict[str, np.ndarr
     Args:
         model: a :class:`~mtdl_kit.models.base.MultiTaskNet` (any family, or a single-task model).
         sample: one case; its image size must be divisible by the model's total stride (16).
+        size: run the model at ``size`` × ``size`` (the size it was trained at; zoo models: 64):
+            the sample is resized (:func:`resize_sample`) and the outputs are brought back to the
+            sample's size (class maps nearest, points scaled, images bilinear). ``None``: the
+            sample's own size.
 
     Returns:
         task name -> prediction, for every task of the model: segmentation ``int64 (H, W)`` class
@@ -132,6 +193,13 @@ def predict_sample(model: torch.nn.Module, sample: Sample) -> dict[str, np.ndarr
     tasks = _model_tasks(model)
     if not isinstance(sample, Sample):
         raise ValueError(f"sample must be a mtdl_kit Sample, got {type(sample).__name__}.")
+    if size is not None:
+        if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+            raise ValueError(f"size must be a positive integer or None, got {size!r}.")
+        small = resize_sample(sample, size)
+        if small is not sample:
+            raw = predict_sample(model, small)
+            return _back_to_size(tasks, raw, tuple(np.asarray(sample.image).shape[-2:]), size)
     image = np.asarray(sample.image)
     if image.ndim != 3:
         raise ValueError(f"sample.image must have shape (C, H, W), got {image.shape}.")
@@ -209,7 +277,7 @@ def evaluate_models(
     """
     import pandas as pd
 
-    from mtdl_kit.data.phantom import PhantomDataset
+    from mtdl_kit.data import PhantomDataset
     from mtdl_kit.evaluation import evaluate
 
     reg = _region(region)
@@ -384,7 +452,7 @@ def mask_measurements(
     """
     import pandas as pd
 
-    from mtdl_kit.data.phantom import PhantomDataset
+    from mtdl_kit.data import PhantomDataset
 
     reg = _region(region)
     seg = reg.coupling.segmentation
@@ -732,5 +800,6 @@ __all__ = [
     "quick_delta_m",
     "relative_table",
     "relative_to_single",
+    "resize_sample",
     "tradeoff_figure",
 ]

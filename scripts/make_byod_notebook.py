@@ -128,8 +128,7 @@ import pandas as pd
 from PIL import Image
 
 from mtdl_kit import TaskSpec, exercises, get_region
-from mtdl_kit.data.demo import break_copy, write_ct_dicom, write_nifti, write_phantom_folder
-from mtdl_kit.data.folders import check_dataset, open_dataset
+from mtdl_kit.data import break_copy, check_dataset, open_dataset, write_ct_dicom, write_nifti, write_phantom_folder
 from mtdl_kit.viz import gallery_figure, history_figure, sample_figure
 
 SIZE = 32 if QUICK else 64
@@ -329,7 +328,7 @@ abdomen phantom slice as a CT file with slope 0.5 and intercept −1024.
                 """
 import pydicom
 
-from mtdl_kit.data.formats import read_raw, read_sample
+from mtdl_kit.data import read_raw, read_sample
 
 abdomen = get_region("abdomen")
 phantom = abdomen.sample(0, size=64)

@@ -248,7 +248,7 @@ task weights and gradient cosines. In quick mode this is far too short to learn 
             ),
             code(
                 """
-from mtdl_kit.data.phantom import PhantomDataset
+from mtdl_kit.data import PhantomDataset
 from mtdl_kit.train import fit
 
 net = models["hybrid"]
@@ -364,10 +364,10 @@ import pandas as pd
 from IPython.display import display
 
 from mtdl_kit import exercises, get_region
-from mtdl_kit.data.phantom import PhantomDataset
+from mtdl_kit.data import PhantomDataset
 from mtdl_kit.experiments import RunConfig, train_run
-from mtdl_kit.models import MULTI_TASK_FAMILIES as FAMILIES
 from mtdl_kit.metrics import primary_metric
+from mtdl_kit.models import MULTI_TASK_FAMILIES as FAMILIES
 from mtdl_kit.viz import history_figure, sample_figure
 
 eye = get_region("eye")
@@ -646,7 +646,7 @@ from IPython.display import display
 
 from mtdl_kit import exercises, get_region
 from mtdl_kit.analysis import conflict_summary
-from mtdl_kit.data.phantom import PhantomDataset
+from mtdl_kit.data import PhantomDataset
 from mtdl_kit.models import build_model
 from mtdl_kit.train import fit
 from mtdl_kit.viz import aggregation_figure, fixed_weight_update, history_figure, toy_aggregations
@@ -880,7 +880,7 @@ import pandas as pd
 
 from mtdl_kit import exercises, get_region
 from mtdl_kit.analysis import case_table, output_correlation, stage_gradient_cosines, task_affinity
-from mtdl_kit.data.phantom import PhantomDataset
+from mtdl_kit.data import PhantomDataset
 from mtdl_kit.models import build_model
 from mtdl_kit.train import fit
 from mtdl_kit.viz import heatmap_figure

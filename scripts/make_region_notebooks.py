@@ -666,7 +666,7 @@ import pandas as pd
 from IPython.display import Markdown, display
 
 from mtdl_kit import exercises, get_region
-from mtdl_kit.data.phantom import PhantomDataset
+from mtdl_kit.data import PhantomDataset
 from mtdl_kit.inference import (
     SINGLE_LABEL,
     delta_m_summary,

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch.utils.data import DataLoader
 
-from mtdl_kit.data.phantom import PhantomDataset
+from mtdl_kit.data import PhantomDataset
 from mtdl_kit.evaluation import DeltaM, Records, TaskRecords, collect_predictions, delta_m
 from mtdl_kit.regions.base import TaskSpec
 

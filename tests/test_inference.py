@@ -22,6 +22,7 @@ from mtdl_kit.inference import (
     quick_delta_m,
     relative_table,
     relative_to_single,
+    resize_sample,
     tradeoff_figure,
 )
 from mtdl_kit.models import build_for_region
@@ -84,6 +85,24 @@ def test_predict_sample_rejects_bad_input() -> None:
         predict_sample(net, get_region("eye").sample(0, size=40))
     with pytest.raises(ValueError, match="MultiTaskNet"):
         predict_sample(torch.nn.Linear(2, 2), get_region("eye").sample(0, size=SIZE))
+
+
+def test_predict_sample_at_the_model_size() -> None:
+    """``size``: run at the model's size, outputs back at the sample's size (the dashboard's path too)."""
+    region = get_region("musculoskeletal")  # segmentation, regression and landmarks
+    net = tiny("musculoskeletal", "parallel")
+    big = region.sample(2, size=2 * SIZE)
+    pred = predict_sample(net, big, size=SIZE)
+    small = predict_sample(net, resize_sample(big, SIZE))
+    assert pred["bones"].shape == (2 * SIZE, 2 * SIZE) and pred["bones"].dtype == np.int64
+    np.testing.assert_array_equal(pred["bones"][::2, ::2], small["bones"])
+    np.testing.assert_allclose(pred["jsw"], small["jsw"])
+    np.testing.assert_allclose(pred["landmarks"], (small["landmarks"] + 0.5) * 2 - 0.5, rtol=1e-6)
+    same = region.sample(2, size=SIZE)
+    for task, value in predict_sample(net, same, size=SIZE).items():
+        np.testing.assert_array_equal(value, predict_sample(net, same)[task])
+    with pytest.raises(ValueError, match="size"):
+        predict_sample(net, same, size=0)
 
 
 # ----------------------------------------------------------------------------------- evaluate
@@ -236,7 +255,7 @@ def test_mask_measurements_truth_column(eye_models: dict) -> None:
     region = get_region("eye")
     table = mask_measurements(eye_models, region, "cdr", n_cases=3, size=SIZE)
     assert set(table["model"]) == {"parallel", "hybrid", "single:disc_cup"}  # models with the segmentation
-    from mtdl_kit.data.phantom import PhantomDataset
+    from mtdl_kit.data import PhantomDataset
 
     s = PhantomDataset("eye", 3, split="test", size=SIZE).sample(2)
     want = region.measure(s.targets["disc_cup"], s.spacing_mm)["cdr"]

@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset
 
-from mtdl_kit.data.phantom import PhantomDataset
+from mtdl_kit.data import PhantomDataset
 from mtdl_kit.evaluation import Records, TaskRecords, collect_predictions, compute_metrics
 from mtdl_kit.metrics import (
     COUNT_KEYS,

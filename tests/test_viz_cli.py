@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from mtdl_kit import cli
-from mtdl_kit.regions import REGION_NAMES, get_region
 from mtdl_kit.palette import OKABE_ITO, hex_to_rgb
+from mtdl_kit.regions import REGION_NAMES, get_region
 from mtdl_kit.viz import gallery_figure, overlay
 
 

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mtdl_kit.data.samples import _label_values, _png_bytes, label_columns, quantise_image, select_seeds
+from mtdl_kit.data.samples import label_columns, label_values, png_bytes, quantise_image, select_seeds
 from mtdl_kit.regions.base import Region, get_region
 
 __all__ = ["PLANTED_PROBLEMS", "break_copy", "stored_to_hu", "write_ct_dicom", "write_nifti", "write_phantom_folder"]
@@ -60,12 +60,12 @@ def write_phantom_folder(
     for i, seed in enumerate(select_seeds(reg, n, size)):
         case = f"{reg.name}_{i:03d}"
         s = reg.sample(seed, size=size)
-        (out / "images" / f"{case}.png").write_bytes(_png_bytes(quantise_image(s.image)))
+        (out / "images" / f"{case}.png").write_bytes(png_bytes(quantise_image(s.image)))
         if i not in labels_only:
-            (out / "masks" / f"{case}.png").write_bytes(_png_bytes(s.targets[seg].astype(np.uint8)))
+            (out / "masks" / f"{case}.png").write_bytes(png_bytes(s.targets[seg].astype(np.uint8)))
         if i in unlisted:
             continue
-        values = [""] * len(columns) if i in mask_only else _label_values(s, reg.tasks)
+        values = [""] * len(columns) if i in mask_only else label_values(s, reg.tasks)
         rows.append([case, *values, *(["test" if i % 5 == 4 else "train"] if splits else [])])
     with open(out / "labels.csv", "w", newline="") as f:
         w = csv.writer(f)

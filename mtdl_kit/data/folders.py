@@ -38,8 +38,8 @@ losses (:func:`mtdl_kit.losses.compute_losses`) and :func:`mtdl_kit.evaluation.c
 skip unlabelled cases.
 
 The layout parsers live in :mod:`mtdl_kit.data.layouts` (``common``, ``csv_folder``, ``decathlon``,
-``medmnist``); this module holds the dataset, :func:`open_dataset`, :func:`check_dataset` and
-:func:`collate`, and re-exports the parsers' public names.
+``medmnist``); this module holds the dataset, :func:`detect_layout`, :func:`open_dataset`,
+:func:`check_dataset` and :func:`collate`. Import the public names from :mod:`mtdl_kit.data`.
 
 Structural problems (missing files, bad labels, duplicate ids) raise :class:`DataError` when a
 dataset is opened; file contents are decoded on access. :func:`check_dataset` decodes everything
@@ -57,79 +57,19 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from mtdl_kit.data.formats import (
-    DataError,
-    Geometry,
-    RawImage,
-    check_file_name,
-    check_same_plane,
-    default_window,
-    display_name,
-    prepare_image,
-    read_mask,
-    read_raw,
-    resolve_tasks,
-)
-
-# re-exported: the public names of __all__ and the private helpers that lived here before the split
-from mtdl_kit.data.layouts.common import (  # noqa: F401
-    _NO,
-    _YES,
-    IMAGE_EXTENSIONS,
-    LAYOUT_HINT,
-    LAYOUTS,
-    MASK_EXTENSIONS,
-    MISSING,
-    PLANE_KEYS,
-    SPLIT_ALIASES,
-    Case,
-    _check_task_map,
-    _is_missing,
-    _numbers,
-    _plane,
-    _rename,
-    _Report,
-    _row_targets,
-    _seg_key,
-    _split_value,
-    folder_name,
-    task_columns,
-)
-from mtdl_kit.data.layouts.csv_folder import (  # noqa: F401
-    _list_files,
-    _numeric_suffix,
-    _parse_csv_folder,
-    _read_csv,
-    _resolve,
-    _row_mask,
-)
-from mtdl_kit.data.layouts.decathlon import (
-    _parse_decathlon,
-)
-from mtdl_kit.data.layouts.medmnist import (  # noqa: F401
-    _medmnist_arrays,
-    _parse_medmnist,
-)
+from mtdl_kit.data.layouts.common import LAYOUT_HINT, LAYOUTS, PLANE_KEYS, Case, ProblemReport, check_task_map
+from mtdl_kit.data.layouts.csv_folder import parse_csv_folder
+from mtdl_kit.data.layouts.decathlon import parse_decathlon
+from mtdl_kit.data.layouts.medmnist import parse_medmnist
+from mtdl_kit.data.masks import check_same_plane, read_mask
 from mtdl_kit.data.phantom import sample_to_tensors
+from mtdl_kit.data.preprocess import default_window, prepare_image
+from mtdl_kit.data.readers.common import DataError, RawImage, check_file_name, display_name
+from mtdl_kit.data.readers.raw import read_raw
+from mtdl_kit.data.tasks import resolve_tasks
 from mtdl_kit.regions.base import Region, Sample, TaskSpec
 
-__all__ = [
-    "IMAGE_EXTENSIONS",
-    "LAYOUTS",
-    "LAYOUT_HINT",
-    "MASK_EXTENSIONS",
-    "MISSING",
-    "PLANE_KEYS",
-    "SPLIT_ALIASES",
-    "Case",
-    "FolderDataset",
-    "check_dataset",
-    "collate",
-    "detect_layout",
-    "folder_name",
-    "open_dataset",
-    "task_columns",
-]
+__all__ = ["FolderDataset", "check_dataset", "collate", "detect_layout", "open_dataset"]
 
 
 def _zeros(task: TaskSpec, size: int, channels: int) -> torch.Tensor:
@@ -242,13 +182,14 @@ class FolderDataset(Dataset):
         for t in self.tasks:
             if t.kind == "reconstruction":
                 targets[t.name] = image.copy()
+        fallback = self.region.spacing_mm(self.size) if self.region is not None else 1.0
         sample = Sample(
             image=image,
             targets=targets,
             latents={},
             region=self.region.name if self.region is not None else "custom",
             seed=None,
-            spacing_mm=_spacing_mm(raw, geometry, self.region, self.size),
+            spacing_mm=geometry.spacing_mm(raw.spacing_mm, fallback),
             meta={"case_id": case.case_id, "source": raw.name, "format": raw.format, "split": case.split},
         )
         if self._cache is not None:
@@ -340,12 +281,6 @@ class FolderDataset(Dataset):
         return problems
 
 
-def _spacing_mm(raw: RawImage, geometry: Geometry, region: Region | None, size: int) -> float:
-    if raw.spacing_mm is not None:
-        return float(np.mean([s / g for s, g in zip(raw.spacing_mm, geometry.scale, strict=True)]))
-    return float(region.spacing_mm(size)) if region is not None else 1.0
-
-
 def detect_layout(path: str | os.PathLike[str]) -> str:
     """``"csv"``, ``"decathlon"`` or ``"medmnist"`` for a dataset path.
 
@@ -374,7 +309,7 @@ def detect_layout(path: str | os.PathLike[str]) -> str:
 def _open(
     path: str | os.PathLike[str],
     region: Region | str | None,
-    report: _Report,
+    report: ProblemReport,
     *,
     tasks: Sequence[TaskSpec] | Sequence[str] | str | None = None,
     task_map: Mapping[str, str] | None = None,
@@ -394,14 +329,14 @@ def _open(
     reserved = ("case_id", "image", "split", *PLANE_KEYS)
     hint = ""
     if layout == "medmnist":
-        cases, specs = _parse_medmnist(root, reg, tasks, specs, task_map, report, split)
+        cases, specs = parse_medmnist(root, reg, tasks, specs, task_map, report, split)
     else:
-        _check_task_map(task_map, specs, reserved)
+        check_task_map(task_map, specs, reserved)
         if layout == "csv":
-            cases = _parse_csv_folder(root, specs, task_map, report)
+            cases = parse_csv_folder(root, specs, task_map, report)
         else:
             json_path = root / "dataset.json" if root.is_dir() else root
-            cases, hint = _parse_decathlon(json_path, specs, task_map, report)
+            cases, hint = parse_decathlon(json_path, specs, task_map, report)
             root = json_path
         if split is not None:
             cases = [c for c in cases if c.split == split]
@@ -457,7 +392,7 @@ def open_dataset(
         layout: force ``"csv"``, ``"decathlon"`` or ``"medmnist"`` (default: detected).
         split: keep only cases of this split (``"train"``, ``"val"``, ``"test"``).
         size: image side (default: the region's ``default_size``).
-        intensity, rgba, fit: see :func:`mtdl_kit.data.formats.prepare_image`.
+        intensity, rgba, fit: see :func:`mtdl_kit.data.preprocess.prepare_image`.
         mask_values: remap stored mask values to class indices, e.g. ``{255: 1}``.
         cache: keep decoded samples in memory.
         transform: applied to each item dict (e.g. :func:`~mtdl_kit.data.phantom.default_augmentation`).
@@ -470,7 +405,7 @@ def open_dataset(
     ds = _open(
         path,
         region,
-        _Report(strict=True),
+        ProblemReport(strict=True),
         tasks=tasks,
         task_map=task_map,
         channels=channels,
@@ -505,7 +440,7 @@ def check_dataset(
     Same arguments as :func:`open_dataset`. Returns one ``"<file>: <problem>. <hint>"`` message per
     problem; an empty list means the dataset opens and every case decodes.
     """
-    report = _Report(strict=False)
+    report = ProblemReport(strict=False)
     try:
         ds = _open(
             path,

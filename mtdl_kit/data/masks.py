@@ -1,4 +1,5 @@
-"""Segmentation masks of class indices: ``read_mask`` (value remapping, refusals, range checks)."""
+"""Segmentation masks of class indices: ``read_mask`` (value remapping, refusals, range checks) and
+``check_same_plane`` (a mask matches its image)."""
 
 from __future__ import annotations
 
@@ -91,3 +92,20 @@ def read_mask(
     raw.array = arr
     raw.meta.pop("palette_indices", None)
     return raw
+
+
+def check_same_plane(image: RawImage, mask: RawImage) -> None:
+    """Raise :class:`DataError` unless a mask's plane (and volume, if any) matches its image's."""
+    vi, vm = image.meta.get("volume_shape"), mask.meta.get("volume_shape")
+    if vi is not None and vm is not None and tuple(vi[:3]) != tuple(vm[:3]):
+        raise DataError(
+            mask.name, f"the mask volume is {tuple(vm)} but its image {image.name} is {tuple(vi)}", "They must match."
+        )
+    if image.shape2d != mask.shape2d:
+        h, w = mask.shape2d
+        hi, wi = image.shape2d
+        raise DataError(
+            mask.name,
+            f"the mask is {h}x{w} pixels but its image {image.name} is {hi}x{wi}",
+            "A mask must have exactly the size of its image.",
+        )

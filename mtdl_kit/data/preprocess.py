@@ -168,6 +168,13 @@ class Geometry:
         off, sc = np.asarray(self.offset, np.float32), np.asarray(self.scale, np.float32)
         return ((rc + off + 0.5) * sc - 0.5).astype(np.float32)
 
+    def spacing_mm(self, original: tuple[float, float] | None, fallback: float) -> float:
+        """Pixel spacing of the output in mm: the original (row, col) spacing over the scale, averaged;
+        ``fallback`` when the file does not say (``original`` is ``None``)."""
+        if original is None:
+            return float(fallback)
+        return float(np.mean([s / g for s, g in zip(original, self.scale, strict=True)]))
+
     def _pad(self, array: np.ndarray) -> np.ndarray:
         h, w = self.shape
         if self.canvas == self.shape:

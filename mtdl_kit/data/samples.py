@@ -19,7 +19,6 @@ import csv
 import hashlib
 import io
 import json
-import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -34,9 +33,10 @@ STORE_VERSION = 1
 
 
 def default_root() -> Path:
-    """``$MTDL_KIT_SAMPLES`` if set, else ``data_samples/`` at the repository root."""
-    env = os.environ.get("MTDL_KIT_SAMPLES")
-    return Path(env) if env else Path(__file__).resolve().parents[2] / "data_samples"
+    """``$MTDL_KIT_SAMPLES`` if set, else the bundled ``data_samples/`` (:func:`mtdl_kit.resources.samples_dir`)."""
+    from mtdl_kit.resources import samples_dir
+
+    return samples_dir()
 
 
 def select_seeds(region: Region, n: int = SAMPLES_PER_REGION, size: int = SAMPLE_SIZE) -> list[int]:
@@ -79,7 +79,8 @@ def label_columns(tasks: Sequence[TaskSpec]) -> list[str]:
     return cols
 
 
-def _label_values(sample: Sample, tasks: Sequence[TaskSpec]) -> list[str]:
+def label_values(sample: Sample, tasks: Sequence[TaskSpec]) -> list[str]:
+    """A sample's classification/regression/landmark targets as CSV cells, in :func:`label_columns` order."""
     vals: list[str] = []
     for t in tasks:
         y = sample.targets[t.name]
@@ -90,7 +91,8 @@ def _label_values(sample: Sample, tasks: Sequence[TaskSpec]) -> list[str]:
     return vals
 
 
-def _png_bytes(array: np.ndarray) -> bytes:
+def png_bytes(array: np.ndarray) -> bytes:
+    """A uint8 (H, W) or (H, W, 3) array as PNG file bytes (lossless, deterministic)."""
     from PIL import Image
 
     buf = io.BytesIO()
@@ -120,9 +122,9 @@ def write_region_samples(region: Region, root: Path, n: int = SAMPLES_PER_REGION
     for i, seed in enumerate(seeds):
         case = f"{region.name}_{i:03d}"
         s = region.sample(seed, size=size)
-        (out / "images" / f"{case}.png").write_bytes(_png_bytes(quantise_image(s.image)))
-        (out / "masks" / f"{case}.png").write_bytes(_png_bytes(s.targets[seg].astype(np.uint8)))
-        label_rows.append([case, str(seed), *_label_values(s, region.tasks)])
+        (out / "images" / f"{case}.png").write_bytes(png_bytes(quantise_image(s.image)))
+        (out / "masks" / f"{case}.png").write_bytes(png_bytes(s.targets[seg].astype(np.uint8)))
+        label_rows.append([case, str(seed), *label_values(s, region.tasks)])
         latent_keys = latent_keys or sorted(s.latents)
         latent_rows.append([case, *(repr(s.latents[k]) for k in latent_keys)])
     with open(out / "labels.csv", "w", newline="") as f:
@@ -274,6 +276,6 @@ def verify_samples(root: Path | None = None, regions: Iterable[str] | None = Non
             for rel, array in expected.items():
                 if rel in intact and not np.array_equal(_read_png(root / rel), array):
                     problems.append(f"{rel}: differs from the regeneration of seed {seed}")
-            if case in label_rows and label_rows[case] != _label_values(s, reg.tasks):
+            if case in label_rows and label_rows[case] != label_values(s, reg.tasks):
                 problems.append(f"{name}/labels.csv: labels of {case} differ from the regeneration of seed {seed}")
     return problems

@@ -38,6 +38,13 @@ def _model_device(model: Any) -> torch.device:
     return torch.device("cpu")
 
 
+def _is_case_list(data: Any) -> bool:
+    """A list of single cases (each ``"image"`` is (C, H, W)), as opposed to a list of ready batches."""
+    if not isinstance(data, Sequence) or not data or not isinstance(data[0], Mapping) or "image" not in data[0]:
+        return False
+    return torch.as_tensor(data[0]["image"]).ndim == 3
+
+
 def _image_size(data: Any, loader: Any) -> int | None:
     """Image width of the test set, read from the dataset when it says, else from its first batch."""
     for holder in (data, getattr(data, "dataset", None)):
@@ -69,8 +76,10 @@ def evaluate(
     Args:
         model: a :class:`~mtdl_kit.models.base.MultiTaskNet` (or any callable ``x -> {task: output}``
             with a ``tasks`` attribute).
-        data: a map-style dataset of sample dicts (batched here, ``shuffle=False``), a ``DataLoader``,
-            or a sequence of batch dicts (reused as is: generate phantoms once, score many models).
+        data: a map-style dataset of sample dicts or a list of them (batched here, ``shuffle=False``), a
+            ``DataLoader``, or a list of batch dicts (reused as is: generate phantoms once, score many
+            models). A list is read as cases when its first ``"image"`` is (C, H, W), as batches when
+            it is (B, C, H, W).
         tasks: the tasks to score; default ``model.tasks``.
         region: the region the images come from, for the pixel spacing of HD95 and radial errors;
             default ``data.region`` when the dataset has one (a
@@ -93,7 +102,9 @@ def evaluate(
     tasks = tuple(tasks)
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}.")
-    if isinstance(data, torch.utils.data.Dataset) and not isinstance(data, torch.utils.data.IterableDataset):
+    if _is_case_list(data) or (
+        isinstance(data, torch.utils.data.Dataset) and not isinstance(data, torch.utils.data.IterableDataset)
+    ):
         loader: Iterable[Mapping[str, Any]] = torch.utils.data.DataLoader(data, batch_size=batch_size, shuffle=False)
     else:
         loader = data

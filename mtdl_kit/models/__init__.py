@@ -16,8 +16,7 @@ loading, as scientific-python SPEC 1): ``from mtdl_kit.models import FAMILIES`` 
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from mtdl_kit.lazy import attach
 
 #: public name -> submodule of :mod:`mtdl_kit.models` that defines it.
 _SUBMODULE_OF: dict[str, str] = {
@@ -84,16 +83,4 @@ __all__ = [
     "soft_map",
 ]
 
-
-def __getattr__(name: str) -> Any:
-    if name in _SUBMODULE_OF:
-        value = getattr(importlib.import_module(f"{__name__}.{_SUBMODULE_OF[name]}"), name)
-        globals()[name] = value  # later lookups skip this function
-        return value
-    if name in set(_SUBMODULE_OF.values()) | {"build"}:
-        return importlib.import_module(f"{__name__}.{name}")
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = attach(__name__, _SUBMODULE_OF, __all__)

@@ -10,7 +10,6 @@ from mtdl_kit.regions.base import (
     TaskSpec,
     all_regions,
     get_region,
-    region_notebook,
 )
 
 __all__ = [
@@ -23,5 +22,4 @@ __all__ = [
     "TaskSpec",
     "all_regions",
     "get_region",
-    "region_notebook",
 ]

@@ -393,17 +393,6 @@ def all_regions() -> Mapping[str, Region]:
     return {n: get_region(n) for n in REGION_NAMES}
 
 
-def region_notebook(name: str) -> str:
-    """File name of the tutorial notebook of a region (``"11_eye.ipynb"``), in ``notebooks/``.
-
-    Raises:
-        ValueError: for an unknown region (the message lists the allowed names).
-    """
-    if name not in REGION_NAMES:
-        raise ValueError(f"Unknown region {name!r}; allowed regions are {REGION_NAMES}.")
-    return f"{10 + REGION_NAMES.index(name)}_{name}.ipynb"
-
-
 def regions_markdown_table() -> str:
     """Markdown table of the eight regions: modality, tasks, coupling rule, nuisances (README/docs)."""
     rows = ["| region | modality | tasks (kind) | rule at relatedness 1 | nuisances |", "|---|---|---|---|---|"]

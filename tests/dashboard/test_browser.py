@@ -7,6 +7,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from pathlib import Path
@@ -14,7 +15,9 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-SCREENSHOTS = ROOT / "docs" / "screenshots"
+#: where the screenshots go: a temporary folder, so the tests leave the tree clean; set
+#: MTDL_KIT_SCREENSHOTS=docs/screenshots to refresh the README's pictures.
+SCREENSHOTS = Path(os.environ.get("MTDL_KIT_SCREENSHOTS") or Path(tempfile.gettempdir()) / "mtdl-kit-screenshots")
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 pytestmark = [

@@ -12,8 +12,7 @@ import numpy as np
 import pytest
 from dicom_helpers import unreadable_transfer_syntax
 
-from mtdl_kit.data.folders import check_dataset, open_dataset
-from mtdl_kit.data.formats import MAX_FILE_BYTES, DataError, read_mask, read_raw, read_upload
+from mtdl_kit.data import MAX_FILE_BYTES, DataError, check_dataset, open_dataset, read_mask, read_raw, read_upload
 
 GREY = (np.arange(32 * 32).reshape(32, 32) % 256).astype(np.uint8)
 

@@ -8,10 +8,17 @@ import numpy as np
 import pytest
 
 from mtdl_kit import exercises
-from mtdl_kit.data.demo import PLANTED_PROBLEMS, break_copy, stored_to_hu, write_ct_dicom, write_nifti
-from mtdl_kit.data.demo import write_phantom_folder as write_folder
-from mtdl_kit.data.folders import check_dataset, open_dataset
-from mtdl_kit.data.formats import read_raw
+from mtdl_kit.data import (
+    PLANTED_PROBLEMS,
+    break_copy,
+    check_dataset,
+    open_dataset,
+    read_raw,
+    stored_to_hu,
+    write_ct_dicom,
+    write_nifti,
+)
+from mtdl_kit.data import write_phantom_folder as write_folder
 
 
 @pytest.fixture(scope="module")

@@ -10,9 +10,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from mtdl_kit import cli
-from mtdl_kit.data.folders import check_dataset, collate, open_dataset
-from mtdl_kit.data.formats import DataError
-from mtdl_kit.data.samples import default_root, load_samples
+from mtdl_kit.data import DataError, check_dataset, collate, default_root, load_samples, open_dataset
 from mtdl_kit.regions import TaskSpec, get_region
 
 

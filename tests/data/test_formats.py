@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mtdl_kit.data.formats import (
+from mtdl_kit.data import (
     LUMINANCE,
     WINDOW_PRESETS,
     DataError,

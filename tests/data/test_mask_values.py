@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from mtdl_kit import cli
-from mtdl_kit.data.formats import read_mask
+from mtdl_kit.data import read_mask
 from mtdl_kit.experiments import RunConfig
 
 

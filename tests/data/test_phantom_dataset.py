@@ -4,7 +4,7 @@ import pytest
 import torch
 from torch.utils.data import DataLoader
 
-from mtdl_kit.data.phantom import PhantomDataset, default_augmentation
+from mtdl_kit.data import PhantomDataset, default_augmentation
 
 
 def test_items_are_tensors_with_the_right_shapes():

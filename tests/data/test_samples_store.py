@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mtdl_kit.data.samples import (
+from mtdl_kit.data import (
     SAMPLES_PER_REGION,
     default_root,
     load_manifest,

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from mtdl_kit.data.phantom import PhantomDataset
+from mtdl_kit.data import PhantomDataset
 from mtdl_kit.models import build_model
 from mtdl_kit.regions import get_region
 

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from mtdl_kit.analysis import case_table, conflict_summary, output_correlation, stage_gradient_cosines, task_affinity
-from mtdl_kit.data.phantom import PhantomDataset
+from mtdl_kit.data import PhantomDataset
 from mtdl_kit.history import History
 from mtdl_kit.regions import get_region
 

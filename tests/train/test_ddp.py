@@ -29,7 +29,7 @@ def _worker(rank: int, world: int, port: int, out_dir: str, weighting: str) -> N
     torch.set_num_threads(1)
     import torch.distributed as dist
 
-    from mtdl_kit.data.phantom import PhantomDataset
+    from mtdl_kit.data import PhantomDataset
     from mtdl_kit.models import build_model
     from mtdl_kit.regions import get_region
     from mtdl_kit.train import fit

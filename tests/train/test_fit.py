@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from mtdl_kit.data.phantom import PhantomDataset
+from mtdl_kit.data import PhantomDataset
 from mtdl_kit.losses import compute_losses, make_losses
 from mtdl_kit.regions import get_region
 from mtdl_kit.train import TrainingDivergedError, fit

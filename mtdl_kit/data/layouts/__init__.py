@@ -5,5 +5,6 @@
 - :mod:`~mtdl_kit.data.layouts.decathlon`: Decathlon ``dataset.json``.
 - :mod:`~mtdl_kit.data.layouts.medmnist`: MedMNIST ``.npz``.
 
-Open datasets with :func:`mtdl_kit.data.folders.open_dataset`; import public names from there.
+Open datasets with :func:`mtdl_kit.data.open_dataset` (defined in :mod:`mtdl_kit.data.folders`);
+import the public names from :mod:`mtdl_kit.data`.
 """

@@ -1,5 +1,5 @@
-"""What the layout parsers share: constants, the problem report, :class:`Case`, task columns and
-label parsing."""
+"""What the layout parsers share: constants, the problem report, :class:`Case`, task columns, path
+cells and label parsing."""
 
 from __future__ import annotations
 
@@ -10,13 +10,9 @@ from typing import Any
 
 import numpy as np
 
-from mtdl_kit.data.formats import (
-    EXTENSIONS,
-    LABEL_KINDS,
-    DataError,
-    label_target,
-)
+from mtdl_kit.data.readers.common import EXTENSIONS, LABEL_KINDS, DataError
 from mtdl_kit.data.samples import label_columns
+from mtdl_kit.data.tasks import label_target
 from mtdl_kit.regions.base import TaskSpec
 
 LAYOUTS = ("csv", "decathlon", "medmnist")
@@ -32,7 +28,6 @@ SPLIT_ALIASES = {
 PLANE_KEYS = ("frame", "slice", "axis", "volume")
 IMAGE_EXTENSIONS = tuple(e for f in ("PNG", "JPEG", "TIFF", "BMP", "DICOM", "NIfTI") for e in EXTENSIONS[f])
 MASK_EXTENSIONS = (".png", ".tif", ".tiff", ".bmp", ".nii", ".nii.gz", ".dcm")
-_YES, _NO = frozenset({"1", "yes", "y", "true"}), frozenset({"0", "no", "n", "false"})
 LAYOUT_HINT = (
     "Expected a folder with images/ (+ masks/, labels.csv), a folder with dataset.json (Decathlon style), "
     "or a MedMNIST-style .npz file; see docs/bring_your_own_data.md."
@@ -44,7 +39,9 @@ LAYOUT_HINT = (
 # --------------------------------------------------------------------------------------------------
 
 
-class _Report:
+class ProblemReport:
+    """Problems found while opening a dataset: ``strict`` raises the first, else :attr:`problems` lists all."""
+
     def __init__(self, strict: bool) -> None:
         self.strict = strict
         self.problems: list[str] = []
@@ -95,16 +92,18 @@ def folder_name(task: TaskSpec, seg_tasks: Sequence[TaskSpec]) -> str:
     return "masks" if len(seg_tasks) == 1 else f"masks_{task.name}"
 
 
-def _seg_key(task: TaskSpec, seg_tasks: Sequence[TaskSpec], base: str) -> str:
+def seg_key(task: TaskSpec, seg_tasks: Sequence[TaskSpec], base: str) -> str:
+    """Column / JSON key of a segmentation task: ``base`` when it is the only one, else ``<base>__<task>``."""
     return base if len(seg_tasks) == 1 else f"{base}__{task.name}"
 
 
-def _check_task_map(task_map: Mapping[str, str] | None, tasks: Sequence[TaskSpec], reserved: Sequence[str]) -> None:
+def check_task_map(task_map: Mapping[str, str] | None, tasks: Sequence[TaskSpec], reserved: Sequence[str]) -> None:
+    """Raise ``ValueError`` unless ``task_map`` maps names to distinct task columns or ``reserved`` names."""
     if not task_map:
         return
     allowed = set(label_columns(tasks)) | {t.name for t in tasks} | set(reserved)
     seg = [t for t in tasks if t.kind == "segmentation"]
-    allowed |= {_seg_key(t, seg, "mask") for t in seg} | {_seg_key(t, seg, "label") for t in seg}
+    allowed |= {seg_key(t, seg, "mask") for t in seg} | {seg_key(t, seg, "label") for t in seg}
     for source, target in task_map.items():
         if not isinstance(source, str) or not isinstance(target, str):
             raise ValueError(f"task_map must map column names to names (str -> str), got {source!r}: {target!r}.")
@@ -118,16 +117,29 @@ def _check_task_map(task_map: Mapping[str, str] | None, tasks: Sequence[TaskSpec
         raise ValueError(f"task_map maps several columns to the same name: {task_map}.")
 
 
-def _rename(keys: Sequence[str], task_map: Mapping[str, str] | None) -> list[str]:
+def rename_keys(keys: Sequence[str], task_map: Mapping[str, str] | None) -> list[str]:
+    """Column names / JSON keys after ``task_map`` (names it does not list are kept)."""
     return [task_map.get(k, k) for k in keys] if task_map else list(keys)
 
 
-def _is_missing(value: Any) -> bool:
+def is_missing(value: Any) -> bool:
+    """True for ``None`` and the empty / NA cells of :data:`MISSING` (a missing label)."""
     return value is None or (isinstance(value, str) and value.strip().lower() in MISSING)
 
 
-def _row_targets(
-    row: Mapping[str, Any], tasks: Sequence[TaskSpec], where: str, report: _Report
+def resolve_path(root: Path, folder: Path, value: str) -> Path | None:
+    """The existing file a path cell names, relative to ``root`` or else ``folder``; ``None`` if missing."""
+    if is_missing(value):
+        return None
+    for base in (root, folder):
+        path = (base / value).resolve()
+        if path.is_file():
+            return path
+    return None
+
+
+def row_targets(
+    row: Mapping[str, Any], tasks: Sequence[TaskSpec], where: str, report: ProblemReport
 ) -> dict[str, np.ndarray] | None:
     """Targets of the non-dense tasks in one CSV row / JSON entry; ``None`` after a reported problem."""
     out: dict[str, np.ndarray] = {}
@@ -138,11 +150,11 @@ def _row_targets(
         cols = task_columns(t)
         if t.name in row and t.name not in cols:  # JSON: a list under the task name
             values: Any = row[t.name]
-            if _is_missing(values) or (isinstance(values, list) and all(_is_missing(v) for v in values)):
+            if is_missing(values) or (isinstance(values, list) and all(is_missing(v) for v in values)):
                 continue
         else:
             cells = [row.get(c) for c in cols]
-            missing = [_is_missing(c) for c in cells]
+            missing = [is_missing(c) for c in cells]
             if all(missing):
                 continue
             if any(missing):
@@ -175,11 +187,12 @@ def _numbers(values: Any, task: TaskSpec) -> Any:
         return values if len(values) != 1 else values[0]
 
 
-def _plane(row: Mapping[str, Any], where: str, report: _Report) -> dict[str, Any]:
+def row_plane(row: Mapping[str, Any], where: str, report: ProblemReport) -> dict[str, Any]:
+    """The ``frame`` / ``slice`` / ``axis`` / ``volume`` cells of a row as :func:`read_raw` keywords."""
     plane: dict[str, Any] = {}
     for key in PLANE_KEYS:
         value = row.get(key)
-        if _is_missing(value):
+        if is_missing(value):
             continue
         target = "slice_index" if key == "slice" else key
         if key == "axis":
@@ -195,8 +208,9 @@ def _plane(row: Mapping[str, Any], where: str, report: _Report) -> dict[str, Any
     return plane
 
 
-def _split_value(value: Any, where: str, report: _Report) -> str | None:
-    if _is_missing(value):
+def split_value(value: Any, where: str, report: ProblemReport) -> str | None:
+    """A ``split`` cell as ``"train"``, ``"val"``, ``"test"`` (aliases of :data:`SPLIT_ALIASES`) or ``None``."""
+    if is_missing(value):
         return None
     split = SPLIT_ALIASES.get(str(value).strip().lower())
     if split is None:

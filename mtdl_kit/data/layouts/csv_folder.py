@@ -8,33 +8,30 @@ import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from mtdl_kit.data.formats import (
-    LABEL_KINDS,
-    DataError,
-    check_file_name,
-    strip_extension,
-)
 from mtdl_kit.data.layouts.common import (
-    _NO,
-    _YES,
     IMAGE_EXTENSIONS,
     LAYOUT_HINT,
     MASK_EXTENSIONS,
     Case,
-    _is_missing,
-    _plane,
-    _rename,
-    _Report,
-    _row_targets,
-    _seg_key,
-    _split_value,
+    ProblemReport,
     folder_name,
+    is_missing,
+    rename_keys,
+    resolve_path,
+    row_plane,
+    row_targets,
+    seg_key,
+    split_value,
     task_columns,
 )
+from mtdl_kit.data.readers.common import LABEL_KINDS, DataError, check_file_name, strip_extension
 from mtdl_kit.regions.base import TaskSpec
 
+#: ``mask`` cell values meaning "the case has its mask in the masks folder" / "no mask".
+_YES, _NO = frozenset({"1", "yes", "y", "true"}), frozenset({"0", "no", "n", "false"})
 
-def _list_files(folder: Path, allowed: Sequence[str], report: _Report, what: str) -> list[Path]:
+
+def _list_files(folder: Path, allowed: Sequence[str], report: ProblemReport, what: str) -> list[Path]:
     files = []
     for entry in sorted(os.scandir(folder), key=lambda e: os.fsencode(e.name)):
         if entry.name.startswith(".") or entry.name in ("Thumbs.db", "desktop.ini"):
@@ -61,7 +58,7 @@ def _numeric_suffix(name: str) -> bool:
     return name.rsplit(".", 1)[-1].isdigit()
 
 
-def _read_csv(path: Path, report: _Report) -> tuple[list[str], list[tuple[int, list[str]]]] | None:
+def _read_csv(path: Path, report: ProblemReport) -> tuple[list[str], list[tuple[int, list[str]]]] | None:
     raw = path.read_bytes()
     try:
         text = raw.decode("utf-8-sig")
@@ -96,7 +93,8 @@ def _read_csv(path: Path, report: _Report) -> tuple[list[str], list[tuple[int, l
     return header, rows
 
 
-def _parse_csv_folder(root: Path, tasks: Sequence[TaskSpec], task_map: Mapping[str, str] | None, report: _Report):
+def parse_csv_folder(root: Path, tasks: Sequence[TaskSpec], task_map: Mapping[str, str] | None, report: ProblemReport):
+    """The :class:`Case` list of a folder + CSV dataset (sorted by case id); problems go to ``report``."""
     images_dir = root / "images"
     labels_path = root / "labels.csv"
     seg = [t for t in tasks if t.kind == "segmentation"]
@@ -106,7 +104,7 @@ def _parse_csv_folder(root: Path, tasks: Sequence[TaskSpec], task_map: Mapping[s
         parsed = _read_csv(labels_path, report)
         if parsed is not None:
             header, rows = parsed
-            header = _rename(header, task_map)
+            header = rename_keys(header, task_map)
             if "case_id" not in header:
                 report.add(
                     DataError(
@@ -158,7 +156,7 @@ def _parse_csv_folder(root: Path, tasks: Sequence[TaskSpec], task_map: Mapping[s
     absent_tasks: set[str] = set()
     for t in tasks:
         if t.kind == "segmentation":
-            col = _seg_key(t, seg, "mask")
+            col = seg_key(t, seg, "mask")
             if t.name not in mask_dirs and col not in header:
                 report.add(
                     DataError(
@@ -198,7 +196,7 @@ def _parse_csv_folder(root: Path, tasks: Sequence[TaskSpec], task_map: Mapping[s
             continue
         row_of[cid] = line
         if has_image_column:
-            image = _resolve(root, images_dir, row.get("image", ""))
+            image = resolve_path(root, images_dir, row.get("image", ""))
             if image is None:
                 report.add(DataError(where, f"case {cid!r}: image {row.get('image', '')!r} not found"))
                 continue
@@ -209,9 +207,9 @@ def _parse_csv_folder(root: Path, tasks: Sequence[TaskSpec], task_map: Mapping[s
                     DataError(where, f"case {cid!r} has no image in images/", "Image files are named <case_id>.<ext>.")
                 )
                 continue
-        targets = _row_targets(row, row_tasks, f"{where} (case {cid!r})", report)
-        split = _split_value(row.get("split"), where, report)
-        case = Case(cid, image, targets=targets or {}, split=split, plane=_plane(row, where, report), where=where)
+        targets = row_targets(row, row_tasks, f"{where} (case {cid!r})", report)
+        split = split_value(row.get("split"), where, report)
+        case = Case(cid, image, targets=targets or {}, split=split, plane=row_plane(row, where, report), where=where)
         for t in seg:
             path = _row_mask(root, t, seg, row, cid, where, mask_dirs, mask_index, report)
             if path is not None:
@@ -240,16 +238,6 @@ def _parse_csv_folder(root: Path, tasks: Sequence[TaskSpec], task_map: Mapping[s
     return [cases[k] for k in sorted(cases)]
 
 
-def _resolve(root: Path, folder: Path, value: str) -> Path | None:
-    if _is_missing(value):
-        return None
-    for base in (root, folder):
-        path = (base / value).resolve()
-        if path.is_file():
-            return path
-    return None
-
-
 def _row_mask(
     root: Path,
     task: TaskSpec,
@@ -259,15 +247,15 @@ def _row_mask(
     where: str,
     mask_dirs: Mapping[str, Path],
     mask_index: Mapping[str, Mapping[str, list[Path]]],
-    report: _Report,
+    report: ProblemReport,
 ) -> Path | None:
-    col = _seg_key(task, seg, "mask")
+    col = seg_key(task, seg, "mask")
     folder = mask_dirs.get(task.name, root / folder_name(task, seg))
     found = mask_index.get(task.name, {}).get(cid)
     if col not in row:
         return found[0] if found else None
     value = row[col].strip()
-    if _is_missing(value) or value.lower() in _NO:
+    if is_missing(value) or value.lower() in _NO:
         return None
     if value.lower() in _YES:
         if not found:
@@ -281,7 +269,7 @@ def _row_mask(
             )
             return None
         return found[0]
-    path = _resolve(root, folder, value)
+    path = resolve_path(root, folder, value)
     if path is None:
         report.add(DataError(where, f"missing mask: case {cid!r} names mask {value!r}, which does not exist"))
     return path

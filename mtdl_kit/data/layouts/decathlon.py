@@ -7,29 +7,28 @@ import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from mtdl_kit.data.formats import (
-    DataError,
-    strip_extension,
-)
 from mtdl_kit.data.layouts.common import (
     LAYOUT_HINT,
     Case,
-    _is_missing,
-    _plane,
-    _rename,
-    _Report,
-    _row_targets,
-    _seg_key,
-    _split_value,
+    ProblemReport,
+    is_missing,
+    rename_keys,
+    resolve_path,
+    row_plane,
+    row_targets,
+    seg_key,
+    split_value,
     task_columns,
 )
-from mtdl_kit.data.layouts.csv_folder import (
-    _resolve,
-)
+from mtdl_kit.data.readers.common import DataError, strip_extension
 from mtdl_kit.regions.base import TaskSpec
 
 
-def _parse_decathlon(path: Path, tasks: Sequence[TaskSpec], task_map: Mapping[str, str] | None, report: _Report):
+def parse_decathlon(path: Path, tasks: Sequence[TaskSpec], task_map: Mapping[str, str] | None, report: ProblemReport):
+    """(cases sorted by id, ``"CT"`` if its modality says so else ``""``) of a Decathlon ``dataset.json``.
+
+    Problems go to ``report``.
+    """
     root = path.parent
     try:
         doc = json.loads(path.read_text(encoding="utf-8-sig"))
@@ -59,12 +58,12 @@ def _parse_decathlon(path: Path, tasks: Sequence[TaskSpec], task_map: Mapping[st
             )
         )
     entries = [
-        dict(zip(_rename(list(e), task_map), e.values(), strict=True)) if isinstance(e, dict) else e
+        dict(zip(rename_keys(list(e), task_map), e.values(), strict=True)) if isinstance(e, dict) else e
         for e in doc["training"]
     ]
     usable = []
     for t in tasks:
-        keys = [_seg_key(t, seg, "label")] if t.kind == "segmentation" else [t.name, *task_columns(t)]
+        keys = [seg_key(t, seg, "label")] if t.kind == "segmentation" else [t.name, *task_columns(t)]
         if t.kind != "reconstruction" and not any(isinstance(e, dict) and any(k in e for k in keys) for e in entries):
             report.add(
                 DataError(
@@ -81,7 +80,7 @@ def _parse_decathlon(path: Path, tasks: Sequence[TaskSpec], task_map: Mapping[st
         if not isinstance(entry, dict) or not isinstance(entry.get("image"), str):
             report.add(DataError(where, "an entry needs an 'image' path", 'E.g. {"image": "./imagesTr/a.nii.gz"}.'))
             continue
-        image = _resolve(root, root, entry["image"])
+        image = resolve_path(root, root, entry["image"])
         cid = str(entry.get("case_id") or strip_extension(os.path.basename(entry["image"])))
         if image is None:
             report.add(DataError(where, f"case {cid!r}: image {entry['image']!r} not found"))
@@ -91,14 +90,14 @@ def _parse_decathlon(path: Path, tasks: Sequence[TaskSpec], task_map: Mapping[st
                 DataError(where, f"duplicate case id {cid!r} (also {cases[cid].where})", "Case ids must be unique.")
             )
             continue
-        targets = _row_targets(entry, usable, f"{where} (case {cid!r})", report)
-        case = Case(cid, image, split=_split_value(entry.get("split"), where, report), where=where)
-        case.plane = _plane(entry, where, report)
+        targets = row_targets(entry, usable, f"{where} (case {cid!r})", report)
+        case = Case(cid, image, split=split_value(entry.get("split"), where, report), where=where)
+        case.plane = row_plane(entry, where, report)
         for t in seg:
-            value = entry.get(_seg_key(t, seg, "label"))
-            if _is_missing(value):
+            value = entry.get(seg_key(t, seg, "label"))
+            if is_missing(value):
                 continue
-            mask = _resolve(root, root, str(value))
+            mask = resolve_path(root, root, str(value))
             if mask is None:
                 report.add(DataError(where, f"missing mask: case {cid!r} names label {value!r}, which does not exist"))
                 targets = None

@@ -9,23 +9,18 @@ from typing import Any
 
 import numpy as np
 
-from mtdl_kit.data.formats import (
-    MAX_DECODED_BYTES,
-    DataError,
-    _why,
-)
-from mtdl_kit.data.layouts.common import (
-    Case,
-    _Report,
-)
+from mtdl_kit.data.layouts.common import Case, ProblemReport
+from mtdl_kit.data.readers.common import MAX_DECODED_BYTES, DataError, error_text
 from mtdl_kit.regions.base import Region, TaskSpec
 
 
-def _medmnist_arrays(path: Path, report: _Report) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+def _medmnist_arrays(path: Path, report: ProblemReport) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     try:
         npz = np.load(path, allow_pickle=False)
     except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
-        report.add(DataError(path, f"not a readable .npz file ({_why(exc)})", "Save it with numpy.savez_compressed."))
+        report.add(
+            DataError(path, f"not a readable .npz file ({error_text(exc)})", "Save it with numpy.savez_compressed.")
+        )
         return {}
     out = {}
     with npz:
@@ -44,7 +39,7 @@ def _medmnist_arrays(path: Path, report: _Report) -> dict[str, tuple[np.ndarray,
             try:
                 images, labels = npz[ik], npz[lk]
             except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
-                report.add(DataError(path, f"cannot read {ik}/{lk} ({_why(exc)})"))
+                report.add(DataError(path, f"cannot read {ik}/{lk} ({error_text(exc)})"))
                 continue
             if images.ndim == 4 and images.shape[-1] == 1:
                 images = images[..., 0]
@@ -70,15 +65,16 @@ def _medmnist_arrays(path: Path, report: _Report) -> dict[str, tuple[np.ndarray,
     return out
 
 
-def _parse_medmnist(
+def parse_medmnist(
     path: Path,
     region: Region | None,
     tasks_arg: Any,
     specs: Sequence[TaskSpec],
     task_map: Mapping[str, str] | None,
-    report: _Report,
+    report: ProblemReport,
     split: str | None,
 ) -> tuple[list[Case], tuple[TaskSpec, ...]]:
+    """(cases, the classification tasks they are labelled for) of a MedMNIST ``.npz``; problems go to ``report``."""
     arrays = _medmnist_arrays(path, report)
     if not arrays:
         return [], tuple(specs)

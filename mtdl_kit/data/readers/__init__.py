@@ -6,10 +6,6 @@
 - :mod:`~mtdl_kit.data.readers.nifti`: NIfTI (nibabel).
 - :mod:`~mtdl_kit.data.readers.raw`: :func:`read_raw`, which sniffs and dispatches.
 
-Import the public names from :mod:`mtdl_kit.data.formats`.
+Import the public names (``DataError``, ``RawImage``, ``read_raw``, ``sniff_format``, ...) from
+:mod:`mtdl_kit.data`; inside the data package, import a name from the module that defines it.
 """
-
-from mtdl_kit.data.readers.common import DataError, RawImage, sniff_format
-from mtdl_kit.data.readers.raw import read_raw
-
-__all__ = ["DataError", "RawImage", "read_raw", "sniff_format"]

@@ -100,14 +100,14 @@ class DataError(ValueError):
         super().__init__(f"{self.file}: {self.problem}." + (f" {hint}" if hint else ""))
 
 
-def _bytes(n: int) -> str:
+def format_bytes(n: int) -> str:
     """A byte count for people (``"20 MB"``, ``"3.5 kB"``, ``"10 bytes"``)."""
     if n >= 2**20:
         return f"{n / 2**20:.1f} MB".replace(".0 MB", " MB")
     return f"{n / 1024:.1f} kB" if n >= 1024 else f"{n} bytes"
 
 
-def _why(exc: BaseException) -> str:
+def error_text(exc: BaseException) -> str:
     """A decoder's exception as one short line for a message."""
     text = " ".join(str(exc).split()) or type(exc).__name__
     return text if len(text) <= 240 else text[:237] + "..."
@@ -140,7 +140,7 @@ def check_file_name(name: str | os.PathLike[str] | bytes) -> None:
 
 
 @dataclass
-class _Source:
+class Source:
     """A file on disk or bytes in memory, with the first bytes for sniffing."""
 
     name: str
@@ -149,7 +149,7 @@ class _Source:
     size: int
 
     @classmethod
-    def of(cls, source: str | os.PathLike[str] | bytes, name: str | None) -> _Source:
+    def of(cls, source: str | os.PathLike[str] | bytes, name: str | None) -> Source:
         if isinstance(source, (bytes, bytearray, memoryview)):
             data = bytes(source)
             return cls(name or "<bytes>", None, data, len(data))
@@ -321,7 +321,7 @@ class RawImage:
 
 
 # decoders raise many unrelated exception types on corrupt input; these are the ones we translate.
-_DECODE_ERRORS = (
+DECODE_ERRORS = (
     OSError,
     ValueError,
     EOFError,
@@ -337,7 +337,8 @@ _DECODE_ERRORS = (
 )
 
 
-def _check_pixels(name: str, h: int, w: int, max_pixels: int, what: str = "image") -> None:
+def check_pixels(name: str, h: int, w: int, max_pixels: int, what: str = "image") -> None:
+    """Raise :class:`DataError` for an ``h`` x ``w`` plane above ``max_pixels`` (checked from the header)."""
     if h * w > max_pixels:
         raise DataError(
             name,

@@ -7,13 +7,13 @@ from typing import Any
 import numpy as np
 
 from mtdl_kit.data.readers.common import (
-    _DECODE_ERRORS,
     ACCEPTED,
+    DECODE_ERRORS,
     DataError,
     RawImage,
-    _check_pixels,
-    _Source,
-    _why,
+    Source,
+    check_pixels,
+    error_text,
 )
 
 
@@ -37,7 +37,8 @@ def _functional(ds: Any, frame: int, sequence: str, keyword: str) -> Any:
     return None
 
 
-def _read_dicom(src: _Source, frame: int | None, max_pixels: int) -> RawImage:
+def read_dicom(src: Source, frame: int | None, max_pixels: int) -> RawImage:
+    """One frame of a DICOM Part-10 file (pydicom) through its Modality LUT (HU for CT), with its VOI window."""
     import pydicom
     from pydicom.errors import BytesLengthException, InvalidDicomError
     from pydicom.pixels import apply_modality_lut, get_decoder, pixel_array
@@ -47,10 +48,10 @@ def _read_dicom(src: _Source, frame: int | None, max_pixels: int) -> RawImage:
             ds = pydicom.dcmread(f)
             ds.get("PixelData")  # deferred elements are read now, inside the error handling
     except InvalidDicomError as exc:
-        raise DataError(src.name, f"not a readable DICOM file ({_why(exc)})", ACCEPTED) from None
-    except (*_DECODE_ERRORS, BytesLengthException) as exc:
+        raise DataError(src.name, f"not a readable DICOM file ({error_text(exc)})", ACCEPTED) from None
+    except (*DECODE_ERRORS, BytesLengthException) as exc:
         raise DataError(
-            src.name, f"cannot parse this DICOM file ({_why(exc)})", "The file is corrupt or truncated."
+            src.name, f"cannot parse this DICOM file ({error_text(exc)})", "The file is corrupt or truncated."
         ) from None
     if not any(k in ds for k in ("PixelData", "FloatPixelData", "DoubleFloatPixelData")):
         sop = str(ds.get("SOPClassUID", "")) and getattr(ds.SOPClassUID, "name", str(ds.SOPClassUID))
@@ -74,8 +75,8 @@ def _read_dicom(src: _Source, frame: int | None, max_pixels: int) -> RawImage:
         rows, cols = int(ds.Rows), int(ds.Columns)
         n_frames = int(ds.get("NumberOfFrames", 1) or 1)
     except (AttributeError, TypeError, ValueError) as exc:
-        raise DataError(src.name, f"the DICOM header lacks a valid image size ({_why(exc)})") from None
-    _check_pixels(src.name, rows, cols, max_pixels)
+        raise DataError(src.name, f"the DICOM header lacks a valid image size ({error_text(exc)})") from None
+    check_pixels(src.name, rows, cols, max_pixels)
     index = n_frames // 2 if frame is None else int(frame)
     if not 0 <= index < n_frames:
         raise DataError(
@@ -83,9 +84,9 @@ def _read_dicom(src: _Source, frame: int | None, max_pixels: int) -> RawImage:
         )
     try:
         arr = pixel_array(ds, index=index if n_frames > 1 else None)
-    except (*_DECODE_ERRORS, BytesLengthException) as exc:
+    except (*DECODE_ERRORS, BytesLengthException) as exc:
         raise DataError(
-            src.name, f"cannot decode the pixel data ({_why(exc)})", "The file is corrupt or truncated."
+            src.name, f"cannot decode the pixel data ({error_text(exc)})", "The file is corrupt or truncated."
         ) from None
     if n_frames > 1 and arr.ndim >= 3 and arr.shape[0] == n_frames and arr.shape[1:3] == (rows, cols):
         arr = arr[index]

@@ -10,13 +10,13 @@ from typing import Any, BinaryIO
 import numpy as np
 
 from mtdl_kit.data.readers.common import (
-    _DECODE_ERRORS,
+    DECODE_ERRORS,
     MAX_DECODED_BYTES,
     DataError,
     RawImage,
-    _check_pixels,
-    _Source,
-    _why,
+    Source,
+    check_pixels,
+    error_text,
 )
 
 AXES = {"sagittal": 0, "coronal": 1, "axial": 2}
@@ -30,9 +30,8 @@ def _axis_number(axis: str | int, name: str) -> int:
     raise DataError(name, f"unknown slicing axis {axis!r}", f"Choose one of {tuple(AXES)} or 0, 1, 2.")
 
 
-def _read_nifti(
-    src: _Source, slice_index: int | None, axis: str | int, volume: int | None, max_pixels: int
-) -> RawImage:
+def read_nifti(src: Source, slice_index: int | None, axis: str | int, volume: int | None, max_pixels: int) -> RawImage:
+    """One 2-D slice of a NIfTI-1/2 file (nibabel, plain or gzipped), in the closest RAS+ orientation."""
     with contextlib.ExitStack() as stack:
         fileobj = stack.enter_context(src.open())
         gz = fileobj.read(2) == b"\x1f\x8b"
@@ -42,7 +41,7 @@ def _read_nifti(
 
 
 def _read_nifti_stream(
-    src: _Source, stream: BinaryIO, slice_index: int | None, axis: str | int, volume: int | None, max_pixels: int
+    src: Source, stream: BinaryIO, slice_index: int | None, axis: str | int, volume: int | None, max_pixels: int
 ) -> RawImage:
     import nibabel as nib
     from nibabel.filebasedimages import ImageFileError
@@ -51,7 +50,7 @@ def _read_nifti_stream(
     from nibabel.spatialimages import HeaderDataError, ImageDataError
     from nibabel.wrapstruct import WrapStructError
 
-    errors = (*_DECODE_ERRORS, ImageFileError, HeaderDataError, ImageDataError, WrapStructError)
+    errors = (*DECODE_ERRORS, ImageFileError, HeaderDataError, ImageDataError, WrapStructError)
 
     try:
         first = stream.read(4)
@@ -64,7 +63,7 @@ def _read_nifti_stream(
         dtype = img.header.get_data_dtype()
     except errors as exc:
         raise DataError(
-            src.name, f"cannot read the NIfTI header ({_why(exc)})", "The file is corrupt or truncated."
+            src.name, f"cannot read the NIfTI header ({error_text(exc)})", "The file is corrupt or truncated."
         ) from None
     while len(shape) > 3 and shape[-1] == 1:
         shape = shape[:-1]
@@ -109,7 +108,7 @@ def _read_nifti_stream(
             f"This volume has {n} slices there: choose 0..{n - 1}.",
         )
     in_plane = [spatial[a] for a in range(3) if a != in_axis]
-    _check_pixels(src.name, in_plane[0], in_plane[1], max_pixels, "slice")
+    check_pixels(src.name, in_plane[0], in_plane[1], max_pixels, "slice")
     idx = n - 1 - k if flipped else k
     slicer: list[Any] = [slice(None)] * len(shape)
     if len(shape) >= 3:
@@ -120,7 +119,7 @@ def _read_nifti_stream(
         block = np.asanyarray(img.dataobj[tuple(slicer)])
     except errors as exc:
         raise DataError(
-            src.name, f"cannot read the voxel data ({_why(exc)})", "The file is corrupt or truncated."
+            src.name, f"cannot read the voxel data ({error_text(exc)})", "The file is corrupt or truncated."
         ) from None
     block = block.reshape((*spatial[:in_axis], 1, *spatial[in_axis + 1 :])) if block.ndim != 3 else block
     canonical = apply_orientation(block, ornt)

@@ -2,38 +2,50 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import warnings
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 
 from mtdl_kit.data.readers.common import (
-    _DECODE_ERRORS,
+    DECODE_ERRORS,
     DataError,
     RawImage,
-    _check_pixels,
-    _Source,
-    _why,
+    Source,
+    check_pixels,
+    error_text,
 )
 
 
-def _read_pillow(src: _Source, fmt: str, frame: int | None, max_pixels: int) -> RawImage:
-    from PIL import Image, ImageOps
+@contextlib.contextmanager
+def _pillow_errors(src: Source, fmt: str, step: str) -> Iterator[None]:
+    """Pillow's failures during ``step`` (read, decode) as :class:`DataError`: a bomb, or a corrupt file."""
+    from PIL import Image
 
     try:
-        with warnings.catch_warnings():  # the size is checked below, with our own (lower) limit
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            im = Image.open(io.BytesIO(src.read()), formats=[fmt])
+        yield
     except Image.DecompressionBombError as exc:
-        raise DataError(src.name, f"refused as a possible decompression bomb ({_why(exc)})") from None
-    except _DECODE_ERRORS as exc:
+        raise DataError(src.name, f"refused as a possible decompression bomb ({error_text(exc)})") from None
+    except DECODE_ERRORS as exc:
         raise DataError(
-            src.name, f"cannot read this {fmt} file ({_why(exc)})", "The file is corrupt or truncated."
+            src.name, f"cannot {step} this {fmt} file ({error_text(exc)})", "The file is corrupt or truncated."
         ) from None
+
+
+def read_pillow(src: Source, fmt: str, frame: int | None, max_pixels: int) -> RawImage:
+    """One frame of a PNG/JPEG/TIFF/BMP file (Pillow), EXIF orientation applied."""
+    from PIL import Image, ImageOps
+
+    with _pillow_errors(src, fmt, "read"), warnings.catch_warnings():
+        # the size is checked below, with our own (lower) limit
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        im = Image.open(io.BytesIO(src.read()), formats=[fmt])
     with im:
         w, h = im.size
-        _check_pixels(src.name, h, w, max_pixels)
+        check_pixels(src.name, h, w, max_pixels)
         n_frames = int(getattr(im, "n_frames", 1))
         meta: dict[str, Any] = {"mode": im.mode, "frames": n_frames}
         if n_frames > 1 or frame not in (None, 0):
@@ -42,15 +54,9 @@ def _read_pillow(src: _Source, fmt: str, frame: int | None, max_pixels: int) -> 
                 raise DataError(src.name, f"frame {frame} does not exist", f"Choose a frame in 0..{n_frames - 1}.")
             im.seek(index)
             meta["frame"] = index
-        try:
+        with _pillow_errors(src, fmt, "decode"):
             im.load()
             im = ImageOps.exif_transpose(im)
-        except Image.DecompressionBombError as exc:
-            raise DataError(src.name, f"refused as a possible decompression bomb ({_why(exc)})") from None
-        except _DECODE_ERRORS as exc:
-            raise DataError(
-                src.name, f"cannot decode this {fmt} file ({_why(exc)})", "The file is corrupt or truncated."
-            ) from None
         mode = im.mode
         if mode == "1":
             im = im.convert("L")

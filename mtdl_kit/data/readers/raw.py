@@ -7,8 +7,8 @@ import os
 import numpy as np
 
 from mtdl_kit.data.readers.common import (
-    _DECODE_ERRORS,
     ACCEPTED,
+    DECODE_ERRORS,
     MAX_FILE_BYTES,
     MAX_PIXELS,
     MAX_VOLUME_FILE_BYTES,
@@ -16,19 +16,19 @@ from mtdl_kit.data.readers.common import (
     RASTER_FORMATS,
     DataError,
     RawImage,
-    _bytes,
-    _Source,
-    _why,
+    Source,
+    error_text,
+    format_bytes,
     sniff_format,
 )
 from mtdl_kit.data.readers.dicom import (
-    _read_dicom,
+    read_dicom,
 )
 from mtdl_kit.data.readers.nifti import (
-    _read_nifti,
+    read_nifti,
 )
 from mtdl_kit.data.readers.raster import (
-    _read_pillow,
+    read_pillow,
 )
 
 
@@ -60,32 +60,32 @@ def read_raw(
     Raises:
         DataError: for anything the file cannot give (see the module docstring).
     """
-    src = _Source.of(source, name)
+    src = Source.of(source, name)
     if src.size == 0:
         raise DataError(src.name, "the file is empty (0 bytes)", ACCEPTED)
     hard_cap = max_bytes if max_bytes is not None else max(MAX_FILE_BYTES, MAX_VOLUME_FILE_BYTES)
     if src.size > hard_cap:
-        raise DataError(src.name, f"the file is {_bytes(src.size)}, above the limit of {_bytes(hard_cap)}")
+        raise DataError(src.name, f"the file is {format_bytes(src.size)}, above the limit of {format_bytes(hard_cap)}")
     fmt = sniff_format(src.head(), src.name)
     cap = max_bytes if max_bytes is not None else (MAX_FILE_BYTES if fmt in RASTER_FORMATS else MAX_VOLUME_FILE_BYTES)
     if src.size > cap:
         raise DataError(
             src.name,
-            f"the file is {_bytes(src.size)}, above the limit of {_bytes(cap)} for {fmt} files",
+            f"the file is {format_bytes(src.size)}, above the limit of {format_bytes(cap)} for {fmt} files",
             "Downscale or crop it first.",
         )
     try:
         if fmt in RASTER_FORMATS:
-            raw = _read_pillow(src, fmt, frame, max_pixels)
+            raw = read_pillow(src, fmt, frame, max_pixels)
         elif fmt == "DICOM":
-            raw = _read_dicom(src, frame, max_pixels)
+            raw = read_dicom(src, frame, max_pixels)
         else:
-            raw = _read_nifti(src, slice_index, axis, volume, max_pixels)
+            raw = read_nifti(src, slice_index, axis, volume, max_pixels)
     except DataError:
         raise
-    except _DECODE_ERRORS as exc:  # corrupt headers surface anywhere in the decoders
+    except DECODE_ERRORS as exc:  # corrupt headers surface anywhere in the decoders
         raise DataError(
-            src.name, f"cannot read this {fmt} file ({_why(exc)})", "The file is corrupt or truncated."
+            src.name, f"cannot read this {fmt} file ({error_text(exc)})", "The file is corrupt or truncated."
         ) from None
     h, w = raw.shape2d
     if min(h, w) < MIN_SIDE:

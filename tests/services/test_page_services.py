@@ -1,4 +1,4 @@
-"""Unit tests of mtdl_kit.showcase (dashboard logic without Streamlit)."""
+"""Unit tests of mtdl_kit.services: zoo models, predictions, clinicians, uploads (dashboard logic without Streamlit)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 
 from mtdl_kit import get_region
-from mtdl_kit.data.formats import DataError
-from mtdl_kit.showcase import (
+from mtdl_kit.data import DataError
+from mtdl_kit.inference import resize_sample
+from mtdl_kit.services import (
     MODEL_SIZE,
     calibration_note,
     classification_rows,
@@ -16,7 +17,6 @@ from mtdl_kit.showcase import (
     read_dashboard_upload,
     regression_rows,
     reliability_table,
-    resize_sample,
     resolve_model,
     tradeoff_sentences,
 )

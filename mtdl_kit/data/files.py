@@ -13,9 +13,10 @@ Three steps, each a function, so notebooks can show them one at a time:
 3. :func:`read_sample` and :func:`read_upload` put an image (and optionally its mask and labels)
    into the same :class:`~mtdl_kit.regions.base.Sample` the phantoms produce.
 
-The readers live in :mod:`mtdl_kit.data.readers` (``common``, ``raster``, ``dicom``, ``nifti``,
-``raw``), the model-input preparation in :mod:`mtdl_kit.data.preprocess` and masks in
-:mod:`mtdl_kit.data.masks`; this module re-exports all their public names (import from here).
+Step 1 lives in :mod:`mtdl_kit.data.readers` (``common``, ``raster``, ``dicom``, ``nifti``, ``raw``),
+step 2 in :mod:`mtdl_kit.data.preprocess`, masks in :mod:`mtdl_kit.data.masks` and task/label
+handling in :mod:`mtdl_kit.data.tasks`; this module holds step 3. Import the public names from
+:mod:`mtdl_kit.data`.
 
 Every problem raises :class:`DataError` (a ``ValueError``) whose message names the file, the
 problem, and what is accepted. Nothing here downloads anything.
@@ -39,7 +40,7 @@ Conventions, with their sources:
 - Grey from RGB uses the ITU-R BT.601 luminance weights (0.299, 0.587, 0.114), as Pillow does.
 
 MONAI's ``LoadImage`` is not used for reading: it hides exactly the choices (rescale, VOI,
-MONOCHROME1, orientation, frame selection) this module makes explicit and tests.
+MONOCHROME1, orientation, frame selection) these modules make explicit and tests.
 """
 
 from __future__ import annotations
@@ -50,139 +51,19 @@ from typing import Any
 
 import numpy as np
 
-from mtdl_kit.data.masks import (
-    read_mask,
-)
-from mtdl_kit.data.preprocess import (
-    Geometry,
-    apply_window,
-    default_window,
-    normalise_intensity,
-    percentile_normalise,
-    prepare_image,
-    resolve_intensity,
-    to_channels,
-)
-
-# re-exported: the public names of __all__ and the private helpers that lived here before the split
-from mtdl_kit.data.readers.common import (  # noqa: F401
-    _DECODE_ERRORS,
-    _UNSUPPORTED_EXT,
-    _UNSUPPORTED_MAGIC,
-    ACCEPTED,
-    EXTENSIONS,
-    FORMATS,
-    INTENSITY_MODES,
+from mtdl_kit.data.masks import check_same_plane, read_mask
+from mtdl_kit.data.preprocess import default_window, prepare_image, resolve_intensity
+from mtdl_kit.data.readers.common import (
     LABEL_KINDS,
-    LUMINANCE,
-    MAX_DECODED_BYTES,
     MAX_FILE_BYTES,
-    MAX_PIXELS,
-    MAX_VOLUME_FILE_BYTES,
-    MIN_SIDE,
-    RASTER_FORMATS,
-    WINDOW_PRESETS,
     DataError,
-    RawImage,
-    _bytes,
-    _check_pixels,
-    _gunzip_head,
-    _nifti_kind,
-    _Source,
-    _suffix,
-    _why,
     check_file_name,
     display_name,
-    sniff_format,
-    strip_extension,
+    format_bytes,
 )
-from mtdl_kit.data.readers.dicom import _first, _functional, _read_dicom  # noqa: F401
-from mtdl_kit.data.readers.nifti import (  # noqa: F401
-    AXES,
-    _axis_label,
-    _axis_number,
-    _orientation,
-    _read_nifti,
-    _read_nifti_stream,
-)
-from mtdl_kit.data.readers.raster import _read_pillow  # noqa: F401
-from mtdl_kit.data.readers.raw import (
-    read_raw,
-)
-from mtdl_kit.regions.base import Region, Sample, TaskSpec, get_region
-
-__all__ = [
-    "ACCEPTED",
-    "AXES",
-    "EXTENSIONS",
-    "FORMATS",
-    "INTENSITY_MODES",
-    "LABEL_KINDS",
-    "LUMINANCE",
-    "MAX_DECODED_BYTES",
-    "MAX_FILE_BYTES",
-    "MAX_PIXELS",
-    "MAX_VOLUME_FILE_BYTES",
-    "MIN_SIDE",
-    "RASTER_FORMATS",
-    "WINDOW_PRESETS",
-    "DataError",
-    "Geometry",
-    "RawImage",
-    "apply_window",
-    "check_file_name",
-    "check_same_plane",
-    "default_window",
-    "display_name",
-    "label_target",
-    "normalise_intensity",
-    "percentile_normalise",
-    "prepare_image",
-    "read_mask",
-    "read_raw",
-    "read_sample",
-    "read_upload",
-    "resolve_intensity",
-    "resolve_tasks",
-    "sniff_format",
-    "strip_extension",
-    "to_channels",
-]
-
-
-def resolve_tasks(
-    region: Region | str | None, tasks: Sequence[TaskSpec] | Sequence[str] | str | None, channels: int | None
-) -> tuple[Region | None, tuple[TaskSpec, ...], int]:
-    """(region object or None, task specs, input channels) from a region and/or a custom task list.
-
-    Args:
-        region: a region name/object, or ``None`` for custom data.
-        tasks: ``None`` (the region's tasks), task names of the region, or :class:`TaskSpec` objects
-            (a custom task set; with a region, they replace its tasks).
-        channels: input channels (default: the region's; required without a region).
-    """
-    reg = get_region(region) if isinstance(region, str) else region
-    if tasks is not None and not isinstance(tasks, str) and len(tasks) == 0:
-        specs: tuple[TaskSpec, ...] = ()
-    elif tasks is not None and not isinstance(tasks, str) and all(isinstance(t, TaskSpec) for t in tasks):
-        specs = tuple(tasks)  # type: ignore[arg-type]
-        names = [t.name for t in specs]
-        if len(set(names)) != len(names):
-            raise ValueError(f"Duplicate task names in {names}.")
-    elif reg is not None:
-        specs = reg.select_tasks(tasks)  # type: ignore[arg-type]
-    else:
-        raise ValueError("Without a region, pass tasks as a list of TaskSpec objects (a custom task set).")
-    ch = channels if channels is not None else (reg.in_channels if reg is not None else None)
-    if ch not in (1, 3):
-        raise ValueError(f"channels must be 1 or 3 (give channels=... for custom tasks), got {ch!r}.")
-    return reg, specs, int(ch)
-
-
-def _spacing(raw: RawImage, geometry: Geometry, fallback: float) -> float:
-    if raw.spacing_mm is None:
-        return fallback
-    return float(np.mean([s / g for s, g in zip(raw.spacing_mm, geometry.scale, strict=True)]))
+from mtdl_kit.data.readers.raw import read_raw
+from mtdl_kit.data.tasks import label_target, resolve_tasks
+from mtdl_kit.regions.base import Region, Sample, TaskSpec
 
 
 def read_sample(
@@ -210,7 +91,7 @@ def read_sample(
     Args:
         image: path or bytes of the image.
         region: region name/object (or ``None`` with a custom ``tasks`` list and ``channels``).
-        tasks: see :func:`resolve_tasks`.
+        tasks: see :func:`~mtdl_kit.data.tasks.resolve_tasks`.
         channels: input channels (default: the region's).
         masks: segmentation task name -> mask path/bytes (same plane size as the image).
         labels: task name -> target for non-dense tasks: class index, regression values, or
@@ -255,7 +136,7 @@ def read_sample(
         latents={},
         region=reg.name if reg is not None else "custom",
         seed=None,
-        spacing_mm=_spacing(raw, geometry, fallback),
+        spacing_mm=geometry.spacing_mm(raw.spacing_mm, fallback),
         meta={
             "source": raw.name,
             "format": raw.format,
@@ -265,78 +146,6 @@ def read_sample(
             **{k: v for k, v in raw.meta.items() if k != "palette_indices"},
         },
     )
-
-
-def check_same_plane(image: RawImage, mask: RawImage) -> None:
-    """Raise :class:`DataError` unless a mask's plane (and volume, if any) matches its image's."""
-    vi, vm = image.meta.get("volume_shape"), mask.meta.get("volume_shape")
-    if vi is not None and vm is not None and tuple(vi[:3]) != tuple(vm[:3]):
-        raise DataError(
-            mask.name, f"the mask volume is {tuple(vm)} but its image {image.name} is {tuple(vi)}", "They must match."
-        )
-    if image.shape2d != mask.shape2d:
-        h, w = mask.shape2d
-        hi, wi = image.shape2d
-        raise DataError(
-            mask.name,
-            f"the mask is {h}x{w} pixels but its image {image.name} is {hi}x{wi}",
-            "A mask must have exactly the size of its image.",
-        )
-
-
-def label_target(task: TaskSpec, value: Any, where: str, geometry: Geometry | None = None) -> np.ndarray:
-    """A label value as the target array of ``task`` (class index, regression vector, landmark points).
-
-    Raises:
-        DataError: for a value of the wrong type, shape or range (the message names ``where``).
-    """
-    if task.kind == "classification":
-        if isinstance(value, str) and task.class_names:
-            lowered = [c.lower() for c in task.class_names]
-            if value.strip().lower() in lowered:
-                return np.asarray(lowered.index(value.strip().lower()), dtype=np.int64)
-        try:
-            if isinstance(value, bool) or float(value) != int(float(value)):
-                raise ValueError
-            k = int(float(value))
-        except (TypeError, ValueError):
-            names = f" or a class name {task.class_names}" if task.class_names else ""
-            raise DataError(
-                where,
-                f"task {task.name!r}: {value!r} is not an integer class index",
-                f"Use 0..{task.num_outputs - 1}{names}; leave the cell empty for a missing label.",
-            ) from None
-        if not 0 <= k < task.num_outputs:
-            names = f" ({', '.join(task.class_names)})" if task.class_names else ""
-            raise DataError(
-                where,
-                f"task {task.name!r}: class {k} is out of range",
-                f"The task has {task.num_outputs} classes 0..{task.num_outputs - 1}{names}.",
-            )
-        return np.asarray(k, dtype=np.int64)
-    try:
-        arr = np.asarray(value, dtype=np.float32)
-    except (TypeError, ValueError):
-        raise DataError(
-            where,
-            f"task {task.name!r}: {value!r} is not numeric",
-            "Regression and landmark labels are numbers; leave the cell empty for a missing label.",
-        ) from None
-    if task.kind == "regression":
-        arr = arr.reshape(-1)
-        if arr.size != task.num_outputs:
-            raise DataError(where, f"task {task.name!r}: {arr.size} value(s) for {task.num_outputs} output(s)")
-    elif task.kind == "landmarks":
-        if arr.size != 2 * task.num_outputs:
-            raise DataError(where, f"task {task.name!r}: {arr.size} numbers for {task.num_outputs} (row, col) points")
-        arr = arr.reshape(task.num_outputs, 2)
-        if geometry is not None:
-            arr = geometry.points(arr)
-    else:
-        raise DataError(where, f"task {task.name!r} ({task.kind}) takes no label value")
-    if not np.all(np.isfinite(arr)):
-        raise DataError(where, f"task {task.name!r}: non-finite value {value!r}")
-    return arr.astype(np.float32)
 
 
 def read_upload(
@@ -373,7 +182,7 @@ def read_upload(
     if len(data) > MAX_FILE_BYTES:
         raise DataError(
             shown,
-            f"the upload is {_bytes(len(data))}, above the limit of {_bytes(MAX_FILE_BYTES)}",
+            f"the upload is {format_bytes(len(data))}, above the limit of {format_bytes(MAX_FILE_BYTES)}",
             "Downscale the image or export a single slice.",
         )
     try:

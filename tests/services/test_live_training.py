@@ -1,4 +1,4 @@
-"""Unit tests of mtdl_kit.live (the dashboard's live-training logic, no Streamlit)."""
+"""Unit tests of mtdl_kit.services.training (the dashboard's live-training logic, no Streamlit)."""
 
 from __future__ import annotations
 
@@ -8,23 +8,23 @@ import time
 
 import pytest
 
-from mtdl_kit import live
 from mtdl_kit.evaluation import non_dominated
+from mtdl_kit.services import training
 
 
 def test_cap_steps_cpu_and_gpu():
-    assert live.cap_steps(50, "cpu") == (50, None)
-    steps, note = live.cap_steps(10_000, "cpu")
-    assert steps == live.CPU_STEP_CAP and "capped" in note
-    assert live.cap_steps(1000, "cuda") == (1000, None)
-    assert live.cap_steps(10**6, "cuda")[0] == live.GPU_STEP_CAP
+    assert training.cap_steps(50, "cpu") == (50, None)
+    steps, note = training.cap_steps(10_000, "cpu")
+    assert steps == training.CPU_STEP_CAP and "capped" in note
+    assert training.cap_steps(1000, "cuda") == (1000, None)
+    assert training.cap_steps(10**6, "cuda")[0] == training.GPU_STEP_CAP
     for bad in (0, -3, 1.5, True):
         with pytest.raises(ValueError, match="positive integer"):
-            live.cap_steps(bad, "cpu")
+            training.cap_steps(bad, "cpu")
 
 
 def test_slot_serialises_gpu_runs_and_ignores_cpu():
-    slot = live.TrainingSlot(1)
+    slot = training.TrainingSlot(1)
     assert slot.acquire("cpu") and slot.acquire("cpu")  # the CPU takes no slot
     assert slot.acquire("cuda")
     got = []
@@ -43,7 +43,7 @@ def test_slot_serialises_gpu_runs_and_ignores_cpu():
 
 
 def test_slot_cancel_while_queued():
-    slot = live.TrainingSlot(1)
+    slot = training.TrainingSlot(1)
     assert slot.acquire("cuda")
     cancel = threading.Event()
     out = []
@@ -64,17 +64,17 @@ def test_pareto_front():
 
 def test_bad_names_fail_in_the_caller():
     with pytest.raises(ValueError):
-        live.LiveRun("eye", "parallel", ("nope",), device="cpu")
+        training.LiveRun("eye", "parallel", ("nope",), device="cpu")
     with pytest.raises(ValueError):
-        live.LiveRun("eye", "nofamily", ("glaucoma", "cdr"), device="cpu")
+        training.LiveRun("eye", "nofamily", ("glaucoma", "cdr"), device="cpu")
     with pytest.raises(ValueError, match="single"):
-        live.LiveRun("eye", "single", ("glaucoma", "cdr"), device="cpu")
+        training.LiveRun("eye", "single", ("glaucoma", "cdr"), device="cpu")
     with pytest.raises(ValueError):
-        live.LiveRun("eye", "cascaded", ("glaucoma",), device="cpu")
+        training.LiveRun("eye", "cascaded", ("glaucoma",), device="cpu")
 
 
 def test_live_run_trains_a_fresh_model_and_reports(monkeypatch):
-    run = live.LiveRun("eye", "parallel", ("disc_cup", "glaucoma"), steps=4, batch_size=4, device="cpu")
+    run = training.LiveRun("eye", "parallel", ("disc_cup", "glaucoma"), steps=4, batch_size=4, device="cpu")
     assert run.snapshot().state == "queued"
     run.start()
     run.join(300)
@@ -83,9 +83,9 @@ def test_live_run_trains_a_fresh_model_and_reports(monkeypatch):
     assert snap.progress == 1.0 and snap.step == 4
     assert set(snap.metrics) == {"disc_cup", "glaucoma"}
     assert snap.history().names("loss") == ["disc_cup", "glaucoma"]
-    table = live.run_table([run])
+    table = training.run_table([run])
     assert table[0]["state"] == "done" and "disc_cup dice" in table[0]
-    rows = live.baseline_comparison("eye", snap.metrics, manifest={})
+    rows = training.baseline_comparison("eye", snap.metrics, manifest={})
     assert {r["task"] for r in rows} == {"disc_cup", "glaucoma"}
     assert all(r["single-task baseline (zoo)"] is None for r in rows)
     with pytest.raises(RuntimeError):
@@ -93,7 +93,7 @@ def test_live_run_trains_a_fresh_model_and_reports(monkeypatch):
 
 
 def test_live_run_cancel_and_errors_never_raise():
-    run = live.LiveRun("eye", "parallel", ("disc_cup", "glaucoma"), steps=150, batch_size=4, device="cpu")
+    run = training.LiveRun("eye", "parallel", ("disc_cup", "glaucoma"), steps=150, batch_size=4, device="cpu")
     run.cancel()
     run.start()
     run.join(300)
@@ -101,16 +101,16 @@ def test_live_run_cancel_and_errors_never_raise():
 
 
 def test_cpu_step_cap_applies_to_runs():
-    run = live.LiveRun("eye", "parallel", ("disc_cup", "glaucoma"), steps=10_000, device="cpu")
-    assert run.total_steps == live.CPU_STEP_CAP
+    run = training.LiveRun("eye", "parallel", ("disc_cup", "glaucoma"), steps=10_000, device="cpu")
+    assert run.total_steps == training.CPU_STEP_CAP
     assert "capped" in run.snapshot().message
-    assert run.config().steps == live.CPU_STEP_CAP
+    assert run.config().steps == training.CPU_STEP_CAP
 
 
 def test_second_gpu_run_is_queued_until_the_first_ends():
-    slot = live.TrainingSlot(1)
+    slot = training.TrainingSlot(1)
     assert slot.acquire("cuda")  # another session's training holds the GPU
-    run = live.LiveRun("eye", "parallel", ("disc_cup", "glaucoma"), steps=2, batch_size=4, device="cpu", slot=slot)
+    run = training.LiveRun("eye", "parallel", ("disc_cup", "glaucoma"), steps=2, batch_size=4, device="cpu", slot=slot)
     run.device_type = "cuda"  # pretend: the accelerator path (the model still trains on the CPU here)
     run.start()
     time.sleep(0.5)

@@ -11,8 +11,10 @@ holds the non-UI logic so that it can be unit-tested without Streamlit:
   (built by :func:`mtdl_kit.experiments.train_run`; the shared, cached zoo models are never
   touched). Its :meth:`LiveRun.snapshot` is safe to read from the UI thread while it trains
   (Streamlit fragments poll it; the worker never calls ``st.*``).
-- :func:`pareto_front` and :func:`baseline_comparison`: the trade-off plot of a session's runs and
-  the comparison with the zoo's single-task baselines.
+- :func:`run_table`, :func:`baseline_comparison`: the session's runs, and a run against the zoo's
+  single-task baselines.
+- :func:`session_tradeoff` and :func:`pareto_figure`: the trade-off of a session's finished runs
+  on two tasks, the Pareto-optimal runs marked (:func:`mtdl_kit.evaluation.non_dominated`).
 
 Research and teaching use only — not for clinical use.
 """
@@ -25,7 +27,12 @@ import time
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from mtdl_kit.palette import OKABE_ITO
+
+if TYPE_CHECKING:
+    import plotly.graph_objects as go
 
 #: steps allowed per run when training on a CPU (a shared 2-core server stays responsive).
 CPU_STEP_CAP = 200
@@ -345,14 +352,14 @@ def baseline_comparison(
     """
     from mtdl_kit.metrics import higher_is_better, primary_metric
     from mtdl_kit.regions import get_region
-    from mtdl_kit.zoo import read_manifest
+    from mtdl_kit.zoo import read_manifest, zoo_key
 
     entries = read_manifest() if manifest is None else manifest
     reg = get_region(region)
     rows = []
     for task, values in metrics.items():
         name = primary_metric(reg.task(task))
-        entry = entries.get(f"{region}-single-{task}")
+        entry = entries.get(zoo_key(region, "single", [task]))
         base = None if entry is None else entry.metrics.get(task, {}).get(name)
         value = values.get(name)
         delta = None
@@ -364,6 +371,74 @@ def baseline_comparison(
     return rows
 
 
+def session_tradeoff(runs: Sequence[LiveRun], region: str) -> dict[str, Any] | None:
+    """The finished runs of ``region`` on the first two tasks they all share, the Pareto-optimal ones marked.
+
+    Returns:
+        ``None`` when no run of ``region`` is done or the done runs share fewer than two tasks; else
+        ``x_task``, ``y_task``, ``x_metric``, ``y_metric`` (the tasks' primary metrics),
+        ``higher_is_better`` (per axis) and ``runs``: one dict per run with ``run``, ``name``, ``x``,
+        ``y`` (NaN when the run has no value) and ``pareto`` (:func:`~mtdl_kit.evaluation.non_dominated`).
+    """
+    from mtdl_kit.evaluation import non_dominated
+    from mtdl_kit.metrics import higher_is_better, primary_metric
+    from mtdl_kit.regions import get_region
+
+    reg = get_region(region)
+    done = [r for r in runs if r.region == region and r.snapshot().state == "done"]
+    common = [t for t in reg.task_names if all(t in r.tasks for r in done)]
+    if not done or len(common) < 2:
+        return None
+    tx, ty = common[0], common[1]
+    mx, my = primary_metric(reg.task(tx)), primary_metric(reg.task(ty))
+    better = (higher_is_better(mx), higher_is_better(my))
+    values = [r.primary_metrics() for r in done]
+    points = [(float(v.get(tx, math.nan)), float(v.get(ty, math.nan))) for v in values]
+    front = non_dominated(points, better)
+    return {
+        "x_task": tx,
+        "y_task": ty,
+        "x_metric": mx,
+        "y_metric": my,
+        "higher_is_better": better,
+        "runs": [
+            {"run": r.run_id, "name": f"{r.family}/{r.weighting} {r.run_id}", "x": x, "y": y, "pareto": keep}
+            for r, (x, y), keep in zip(done, points, front, strict=True)
+        ],
+    }
+
+
+def pareto_figure(tradeoff: dict[str, Any]) -> go.Figure:
+    """Scatter of :func:`session_tradeoff`'s runs; the Pareto-optimal ones are large stars."""
+    import plotly.graph_objects as go
+
+    fig = go.Figure()
+    for i, row in enumerate(tradeoff["runs"]):
+        on_front = bool(row["pareto"])
+        fig.add_trace(
+            go.Scatter(
+                x=[row["x"]],
+                y=[row["y"]],
+                mode="markers+text",
+                text=[row["run"]],
+                textposition="top center",
+                name=row["name"],
+                marker={
+                    "size": 14 if on_front else 9,
+                    "color": OKABE_ITO[i % 7],
+                    "symbol": "star" if on_front else "circle",
+                },
+            )
+        )
+    fig.update_layout(
+        title="Trade-off of this session's runs (stars: Pareto-optimal)",
+        xaxis_title=f"{tradeoff['x_task']} {tradeoff['x_metric']}",
+        yaxis_title=f"{tradeoff['y_task']} {tradeoff['y_metric']}",
+        height=380,
+    )
+    return fig
+
+
 __all__ = [
     "CPU_STEP_CAP",
     "GPU_STEP_CAP",
@@ -373,5 +448,7 @@ __all__ = [
     "TrainingSlot",
     "baseline_comparison",
     "cap_steps",
+    "pareto_figure",
     "run_table",
+    "session_tradeoff",
 ]

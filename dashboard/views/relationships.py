@@ -1,0 +1,58 @@
+"""Task relationships: predicted vs target, output correlation, gradient conflict and task affinity.
+
+UI only: the analysis and its figures come from :mod:`mtdl_kit.services` and :mod:`mtdl_kit.viz`.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from mtdl_kit import get_region, services
+from mtdl_kit.zoo import zoo_key
+
+from .common import Ctx, bundled, manifest, model_for, models_ready
+
+
+@st.cache_data(show_spinner="Analysing the bundled samples…", max_entries=64)
+def relationship_results(region: str, key: str, sha256: str) -> dict:
+    return services.relationships(model_for(key), get_region(region), bundled(region))
+
+
+def render(ctx: Ctx) -> None:
+    region = ctx.region
+    region_name = ctx.region_name
+    models_ready(block=True)
+    from mtdl_kit.viz import heatmap_figure
+
+    man = manifest()
+    fams = services.available_families(region_name, man)
+    st.subheader(f"Task relationships: {region.title}")
+    if not fams:
+        st.warning(f"No trained model of the {region_name} region in the zoo yet; it appears when its training ends.")
+        return
+    family = st.radio("Family", fams, key="rel_family", horizontal=True)
+    key = zoo_key(region_name, family)
+    res = relationship_results(region_name, key, man[key].sha256)
+    n = len(bundled(region_name))
+    st.caption(f"Model `{key}` on the region's {n} bundled samples (resized to {services.MODEL_SIZE} px).")
+    st.markdown("**Predicted vs target, per task**")
+    st.plotly_chart(services.pred_vs_true_figure(res["table"]), key="pred_vs_true")
+    left, right = st.columns(2)
+    with left:
+        st.plotly_chart(
+            heatmap_figure(res["correlation"], title="Spearman correlation of task outputs and truths"),
+            key="correlation",
+        )
+    with right:
+        if res["conflict"] is not None:
+            st.plotly_chart(
+                heatmap_figure(res["conflict"], title="Gradient cosine on shared blocks (< 0: conflict)"),
+                key="conflict",
+            )
+        if res["affinity"] is not None:
+            st.plotly_chart(
+                heatmap_figure(res["affinity"], title="Task affinity (row helps column, TAG)", text_format=".3f"),
+                key="affinity",
+            )
+    for note in res["notes"]:
+        st.info(note)

@@ -1,0 +1,180 @@
+"""The Explore page's outputs: predictions at the model's size, the joint picture and the output tables.
+
+- :func:`predict`: a model's outputs on a sample of any size, computed at the model's training
+  size by :func:`mtdl_kit.inference.predict_sample` (the one implementation), timed.
+- :func:`joint_picture`, :func:`classification_rows`, :func:`regression_rows`,
+  :func:`reconstruction_picture`, :func:`latents_table`: the joint outputs of the chosen models.
+- :func:`contact_sheet`: the thumbnails of a region's bundled samples, PNG-encoded.
+
+Research and teaching use only — not for clinical use.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from mtdl_kit.services.zoo_models import MODEL_SIZE
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from mtdl_kit.regions.base import Region, Sample
+
+
+@dataclass
+class Prediction:
+    """A model's outputs on one sample, at the sample's displayed size.
+
+    ``outputs``: task -> class map (H, W) / class probabilities (K,) / values (n,) / points (K, 2)
+    / image (C, H, W). ``latency_ms``: the prediction at the model's size (the forward pass and the
+    resizing around it); ``device``: where it ran.
+    """
+
+    outputs: dict[str, np.ndarray]
+    latency_ms: float
+    device: str
+
+
+def predict(model: Any, sample: Sample, *, size: int = MODEL_SIZE) -> Prediction:
+    """Run ``model`` on ``sample`` at ``size`` with :func:`mtdl_kit.inference.predict_sample`, timed.
+
+    The model is only read (eval mode, ``torch.inference_mode``); outputs are mapped back to the
+    sample's displayed size (class maps nearest, points scaled, images bilinear).
+    """
+    from mtdl_kit.inference import predict_sample
+
+    device = next(model.parameters()).device
+    t0 = time.perf_counter()
+    outputs = predict_sample(model, sample, size=size)
+    latency = (time.perf_counter() - t0) * 1000.0
+    return Prediction(outputs, latency, str(device))
+
+
+def joint_picture(
+    region: Region, sample: Sample, prediction: Prediction | None, shown: Sequence[str], *, opacity: float = 0.45
+) -> np.ndarray:
+    """RGB uint8: truth as outline (when the sample has it), the predicted mask as fill, landmarks."""
+    from mtdl_kit.viz import overlay
+
+    seg = region.coupling.segmentation
+    lm = next((t.name for t in region.tasks if t.kind == "landmarks"), None)
+    pred = prediction.outputs if prediction is not None else {}
+    return overlay(
+        sample.image,
+        truth=sample.targets.get(seg),
+        prediction=pred.get(seg) if seg in shown else None,
+        num_classes=region.task(seg).num_outputs,
+        opacity=opacity,
+        landmarks=sample.targets.get(lm) if lm else None,
+        predicted_landmarks=pred.get(lm) if lm and lm in shown else None,
+    )
+
+
+def classification_rows(
+    region: Region, sample: Sample, predictions_by_model: Mapping[str, Prediction], shown: Sequence[str]
+) -> list[dict[str, Any]]:
+    """One row per model and classification task: class probabilities, the decision (arg-max) and the truth."""
+    rows = []
+    for label, pred in predictions_by_model.items():
+        for t in region.tasks:
+            if t.kind != "classification" or t.name not in shown or t.name not in pred.outputs:
+                continue
+            p = pred.outputs[t.name]
+            names = t.class_names or tuple(str(i) for i in range(t.num_outputs))
+            row: dict[str, Any] = {"model": label, "task": t.name}
+            row.update({f"P({n})": float(v) for n, v in zip(names, p, strict=True)})
+            row["decision"] = names[int(np.argmax(p))]
+            y = sample.targets.get(t.name)
+            row["truth"] = names[int(y)] if y is not None else "unknown (no label)"
+            rows.append(row)
+    return rows
+
+
+def regression_rows(
+    region: Region, sample: Sample, predictions_by_model: Mapping[str, Prediction], shown: Sequence[str]
+) -> list[dict[str, Any]]:
+    """One row per model and regression output: predicted value, truth and error."""
+    rows = []
+    for label, pred in predictions_by_model.items():
+        for t in region.tasks:
+            if t.kind != "regression" or t.name not in shown or t.name not in pred.outputs:
+                continue
+            names = t.output_names or tuple(f"{t.name}[{i}]" for i in range(t.num_outputs))
+            truth = sample.targets.get(t.name)
+            for i, n in enumerate(names):
+                v = float(pred.outputs[t.name][i])
+                y = float(truth[i]) if truth is not None else math.nan
+                rows.append(
+                    {
+                        "model": label,
+                        "task": t.name,
+                        "quantity": n + (f" ({t.units})" if t.units and "(" not in n else ""),
+                        "predicted": v,
+                        "truth": y,
+                        "error": v - y,
+                    }
+                )
+    return rows
+
+
+def reconstruction_picture(
+    region: Region, predictions_by_model: Mapping[str, Prediction], shown: Sequence[str]
+) -> tuple[np.ndarray, str] | None:
+    """The first model's reconstruction as an (H, W, C) image in [0, 1] with its caption; ``None`` if there is none."""
+    names = [t.name for t in region.tasks if t.kind == "reconstruction" and t.name in shown]
+    if not names or not predictions_by_model:
+        return None
+    label, first = next(iter(predictions_by_model.items()))
+    img = first.outputs.get(names[0])
+    if img is None:
+        return None
+    return np.clip(np.asarray(img).transpose(1, 2, 0), 0, 1), f"{names[0]} ({label})"
+
+
+def latents_table(sample: Sample) -> pd.DataFrame | None:
+    """The generator's latent values of a phantom (``latent``, ``value``); ``None`` for a sample without any."""
+    import pandas as pd
+
+    if not sample.latents:
+        return None
+    return pd.DataFrame({"latent": list(sample.latents), "value": list(sample.latents.values())})
+
+
+def contact_sheet(region: Region, samples: Sequence[Sample], *, columns: int = 6) -> bytes:
+    """PNG of the samples' pictures (truth outlines) at half size, ``columns`` per row, left to right."""
+    import io
+
+    from PIL import Image
+
+    from mtdl_kit.viz import sample_picture
+
+    tiles = [sample_picture(region, s)[::2, ::2] for s in samples]
+    if not tiles:
+        raise ValueError("No samples to show.")
+    rows = -(-len(tiles) // columns)
+    h, w = tiles[0].shape[:2]
+    sheet = np.full((rows * (h + 2), columns * (w + 2), 3), 255, np.uint8)
+    for i, t in enumerate(tiles):
+        r, c = divmod(i, columns)
+        sheet[r * (h + 2) : r * (h + 2) + h, c * (w + 2) : c * (w + 2) + w] = t
+    buf = io.BytesIO()
+    Image.fromarray(sheet).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+__all__ = [
+    "Prediction",
+    "classification_rows",
+    "contact_sheet",
+    "joint_picture",
+    "latents_table",
+    "predict",
+    "reconstruction_picture",
+    "regression_rows",
+]
