@@ -1,0 +1,127 @@
+"""Validation-based stopping: the same rule for single-task and multi-task networks.
+
+A fixed step budget compares how fast two networks learn, not what they reach (wave-1 results:
+multi-task networks were still improving when the budget ended). :class:`ValidationStopping`
+watches metrics on a validation split (disjoint seeds) every ``eval_every`` steps of
+:func:`mtdl_kit.train.fit`, keeps the weights of the best evaluation, stops after ``patience``
+evaluations without improvement, and restores the best weights at the end — early stopping with
+checkpoint selection as in Prechelt, "Early stopping — but when?", Neural Networks: Tricks of the
+Trade (1998), and as nnU-Net selects its final checkpoint (Isensee et al., Nature Methods 2021).
+
+"Improvement" is scale-free, so several metrics in different units can be watched together: the mean
+over watched metrics of the signed relative change against the best evaluation so far (the same
+form as the multi-task Δm of Maninis et al., CVPR 2019) must exceed ``min_delta``.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from mtdl_kit.metrics import higher_is_better
+
+
+@dataclass
+class ValidationStopping:
+    """Early stopping with best-checkpoint selection on validation metrics.
+
+    Args:
+        monitor: the validation metrics to watch, as ``"task/metric"`` names of the
+            :class:`~mtdl_kit.history.History` (e.g. ``"glaucoma/auc"``), at least one.
+        patience: stop after this many evaluations in a row without improvement.
+        min_delta: the smallest mean relative improvement (a fraction: 0.005 = 0.5 %) that counts.
+        min_evaluations: never stop before this many evaluations.
+
+    Attributes:
+        best_step: the step of the best evaluation (``-1`` before any).
+        best_values: the watched metrics at that step.
+        evaluations: evaluations seen so far.
+        stopped_early: whether training stopped before its step budget.
+    """
+
+    monitor: Sequence[str]
+    patience: int = 5
+    min_delta: float = 0.0
+    min_evaluations: int = 1
+    best_step: int = field(default=-1, init=False)
+    best_values: dict[str, float] = field(default_factory=dict, init=False)
+    evaluations: int = field(default=0, init=False)
+    stopped_early: bool = field(default=False, init=False)
+    _since_best: int = field(default=0, init=False, repr=False)
+    _best_state: dict[str, Any] | None = field(default=None, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if isinstance(self.monitor, str):
+            self.monitor = (self.monitor,)
+        self.monitor = tuple(self.monitor)
+        if not self.monitor or not all(isinstance(m, str) and "/" in m for m in self.monitor):
+            raise ValueError(f"monitor needs 'task/metric' names (e.g. 'glaucoma/auc'), got {self.monitor!r}.")
+        if isinstance(self.patience, bool) or not isinstance(self.patience, int) or self.patience < 1:
+            raise ValueError(f"patience must be a positive integer, got {self.patience!r}.")
+        if not (math.isfinite(self.min_delta) and self.min_delta >= 0):
+            raise ValueError(f"min_delta must be a finite number >= 0, got {self.min_delta!r}.")
+        if isinstance(self.min_evaluations, bool) or not isinstance(self.min_evaluations, int):
+            raise ValueError(f"min_evaluations must be an integer, got {self.min_evaluations!r}.")
+
+    def improvement(self, values: dict[str, float]) -> float:
+        """Mean signed relative change of ``values`` against the best so far (``inf`` at the first evaluation).
+
+        A NaN metric (e.g. AUC of a single-class validation set) counts as no change.
+        """
+        if not self.best_values:
+            return math.inf
+        changes = []
+        for name in self.monitor:
+            new, best = values[name], self.best_values[name]
+            sign = 1.0 if higher_is_better(name.split("/", 1)[1]) else -1.0
+            if not (math.isfinite(new) and math.isfinite(best)):
+                changes.append(0.0 if not math.isfinite(new) else math.inf)
+                continue
+            changes.append(sign * (new - best) / max(abs(best), 1e-8))
+        return sum(changes) / len(changes)
+
+    def update(self, step: int, values: dict[str, float], model: Any) -> bool:
+        """Record one evaluation; keep the model's weights if it is the best. Returns ``True`` to stop.
+
+        Args:
+            step: the training step of the evaluation.
+            values: metric name -> validation value; must hold every watched metric.
+            model: the ``nn.Module`` being trained (its ``state_dict`` is copied when it improves).
+
+        Raises:
+            ValueError: a watched metric is missing from ``values`` (the message lists what is there).
+        """
+        missing = [m for m in self.monitor if m not in values]
+        if missing:
+            raise ValueError(
+                f"ValidationStopping watches {missing}, which the validation metrics lack; available: "
+                f"{sorted(values)}. Watch a task the model has, e.g. '<task>/<primary metric>'."
+            )
+        self.evaluations += 1
+        if self.improvement(values) > self.min_delta or self._best_state is None:
+            self.best_step = int(step)
+            self.best_values = {m: float(values[m]) for m in self.monitor}
+            self._best_state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
+            self._since_best = 0
+        else:
+            self._since_best += 1
+        stop = self._since_best >= self.patience and self.evaluations >= self.min_evaluations
+        self.stopped_early = self.stopped_early or stop
+        return stop
+
+    def restore_best(self, model: Any) -> None:
+        """Load the best evaluation's weights into ``model`` (nothing happens before any evaluation)."""
+        if self._best_state is not None:
+            model.load_state_dict(copy.deepcopy(self._best_state))
+
+    def summary(self) -> dict[str, Any]:
+        """What a results table reports: the best step, its values, evaluations, early stop."""
+        return {
+            "best_step": self.best_step,
+            "best_values": dict(self.best_values),
+            "evaluations": self.evaluations,
+            "stopped_early": self.stopped_early,
+        }

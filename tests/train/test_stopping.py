@@ -1,0 +1,100 @@
+"""Validation-based stopping: the rule itself, and fit() stopping, restoring and reporting."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from mtdl_kit.data import PhantomDataset
+from mtdl_kit.models import build_model
+from mtdl_kit.regions import get_region
+from mtdl_kit.stopping import ValidationStopping
+from mtdl_kit.train import fit
+
+EYE = get_region("eye")
+
+
+class _Tiny(torch.nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.w = torch.nn.Parameter(torch.zeros(1))
+
+
+def test_rule_keeps_the_best_and_stops_after_patience() -> None:
+    rule = ValidationStopping(["glaucoma/auc", "cdr/mae"], patience=2)
+    model = _Tiny()
+    trace = [(0.70, 0.10), (0.80, 0.08), (0.79, 0.09), (0.80, 0.08), (0.75, 0.2)]
+    stops = []
+    for step, (auc, mae) in enumerate(trace):
+        with torch.no_grad():
+            model.w.fill_(step)
+        stops.append(rule.update(step * 10, {"glaucoma/auc": auc, "cdr/mae": mae, "other": 1.0}, model))
+    # step 10 improves both; step 20 is worse, step 30 equal (no improvement): patience 2 runs out there
+    assert stops == [False, False, False, True, True]
+    assert rule.best_step == 10 and rule.best_values == {"glaucoma/auc": 0.80, "cdr/mae": 0.08}
+    rule.restore_best(model)
+    assert float(model.w.detach()) == 1.0
+    assert rule.summary()["stopped_early"] is True
+
+
+def test_improvement_is_signed_and_scale_free() -> None:
+    rule = ValidationStopping(["cdr/mae"], patience=1)
+    rule.update(0, {"cdr/mae": 0.10}, _Tiny())
+    assert rule.improvement({"cdr/mae": 0.05}) == pytest.approx(0.5)  # lower MAE is better
+    assert rule.improvement({"cdr/mae": 0.20}) == pytest.approx(-1.0)
+    assert rule.improvement({"cdr/mae": math.nan}) == 0.0
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"monitor": []}, "task/metric"),
+        ({"monitor": "auc"}, "task/metric"),
+        ({"monitor": "a/b", "patience": 0}, "patience"),
+    ],
+)
+def test_bad_arguments(kwargs, match) -> None:
+    with pytest.raises(ValueError, match=match):
+        ValidationStopping(**kwargs)
+
+
+def test_a_missing_metric_names_what_is_there() -> None:
+    with pytest.raises(ValueError, match="available"):
+        ValidationStopping("tumour/dice").update(0, {"glaucoma/auc": 0.5}, _Tiny())
+
+
+def test_fit_stops_restores_the_best_and_records_it() -> None:
+    train = PhantomDataset("eye", 16, size=32, tasks=["glaucoma"])
+    val = PhantomDataset("eye", 16, split="val", size=32, tasks=["glaucoma"])
+    model = build_model("single", EYE.select_tasks(["glaucoma"]), EYE.in_channels, width=4, seed=0)
+    # lr 0: the validation metric never changes, so patience 2 stops after the third evaluation
+    rule = ValidationStopping("glaucoma/auc", patience=2)
+    history = fit(
+        model,
+        train,
+        steps=50,
+        batch_size=8,
+        lr=1e-12,
+        eval_data=val,
+        eval_every=5,
+        stopping=rule,
+        progress=False,
+        device="cpu",
+        cosine_every=0,
+    )
+    assert history.config["steps_run"] == 15 and history.config["best_step"] == 5
+    assert history.config["stopped_early"] is True
+    assert [s for s, _ in history.series("metric", "glaucoma/auc")] == [5, 10, 15]
+
+
+def test_fit_refuses_stopping_without_validation_data() -> None:
+    model = build_model("single", EYE.select_tasks(["glaucoma"]), EYE.in_channels, width=4, seed=0)
+    with pytest.raises(ValueError, match="eval_data"):
+        fit(
+            model,
+            PhantomDataset("eye", 8, size=32, tasks=["glaucoma"]),
+            steps=2,
+            stopping=ValidationStopping("glaucoma/auc"),
+        )
