@@ -7,11 +7,14 @@
 - :func:`delta_m` compares a multi-task model with single-task baselines over several training
   seeds: the multi-task performance Δm of Maninis et al. (CVPR 2019) and Vandenhende et al. (TPAMI
   2021), with a paired hierarchical bootstrap CI over seeds and test cases (:mod:`.delta`).
+- :func:`paired_contrast` compares training arms run on paired seeds: per-task differences and
+  interactions in a metric's own units, with a paired hierarchical bootstrap CI (:mod:`.paired`).
 - :func:`non_dominated` marks the Pareto-optimal models of a trade-off plot (:mod:`.pareto`).
 """
 
 from mtdl_kit.evaluation.delta import MIN_SEEDS, DeltaM, Estimate, delta_m, relative_change
 from mtdl_kit.evaluation.evaluate import Evaluation, evaluate
+from mtdl_kit.evaluation.paired import paired_contrast
 from mtdl_kit.evaluation.pareto import non_dominated
 from mtdl_kit.evaluation.records import RECORD_KEYS, Records, TaskRecords, collect_predictions, compute_metrics
 
@@ -28,5 +31,6 @@ __all__ = [
     "delta_m",
     "evaluate",
     "non_dominated",
+    "paired_contrast",
     "relative_change",
 ]
