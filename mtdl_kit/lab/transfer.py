@@ -1,0 +1,454 @@
+"""Experiment A of the transfer lab: does a cheaply labelled auxiliary task help a label-starved main task?
+
+The common medical situation: an expensive label (a diagnosis) exists for few cases, a cheaper one
+(a segmentation) for many. Caruana ("Multitask Learning", Machine Learning 28, 1997) predicts that a
+*related* auxiliary task helps as an inductive bias, most where the main task has least data.
+
+**Arms** (one training run each, per training seed and label budget):
+
+- ``none``: the main task alone, a single-task network trained on the ``budget`` labelled cases;
+- ``related``: main + auxiliary task in one network (``family``, default the hybrid network whose
+  heads read the predicted masks), the auxiliary labels on all ``n_train`` cases, the main labels on
+  the first ``budget`` of them (partial labels: ``<main>__present``);
+- ``shuffled``: the same network and data, with the auxiliary targets permuted across cases — the same
+  label statistics and loss scale, no information about the case. ``related − shuffled`` is the
+  effect of the auxiliary *information*; ``shuffled − none`` is what sharing costs or gives by itself
+  (architecture, capacity, optimisation).
+
+**Protocol.** A seed fixes the training subset (phantom seeds ``10_000 · seed + i`` of the training
+split) and the initial weights of every arm (``build_model(seed=seed)``: the two multi-task arms
+start identical). Every arm stops by the same rule: :class:`~mtdl_kit.stopping.ValidationStopping`
+on the main task's primary metric over a fixed validation split (disjoint seeds), keeping the best
+checkpoint; the steps each run used are reported. All arms are scored on one fixed test split and
+compared per seed (:func:`~mtdl_kit.evaluation.paired_contrast`: a paired hierarchical bootstrap
+over seeds and test cases).
+
+Research and teaching use only — not for clinical use.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+ARMS: tuple[str, ...] = ("none", "related", "shuffled")
+#: contrasts reported per budget: name -> arm weights (a positive value: the first arm is better)
+CONTRASTS: dict[str, dict[str, float]] = {
+    "related - none": {"related": 1.0, "none": -1.0},
+    "shuffled - none": {"shuffled": 1.0, "none": -1.0},
+    "related - shuffled": {"related": 1.0, "shuffled": -1.0},
+}
+#: seeds of a training subset are ``SUBSET_STRIDE * seed + i`` inside the training split
+SUBSET_STRIDE = 10_000
+
+
+@dataclass(frozen=True)
+class TransferConfig:
+    """Everything that defines a run of experiment A (recorded with every result).
+
+    Attributes:
+        region: region name.
+        main: the label-starved main task.
+        auxiliary: the cheaply labelled auxiliary task (labelled on every training case).
+        family: the multi-task family of the ``related`` and ``shuffled`` arms.
+        budgets: numbers of training cases with a main-task label (each ≤ ``n_train``; nested per seed).
+        seeds: training seeds (each fixes a training subset and the initial weights).
+        n_train: training cases per seed (all carry the auxiliary label).
+        n_val: validation cases (fixed, disjoint seeds; labelled for the main task).
+        n_test: test cases (fixed, disjoint seeds).
+        size: image size in pixels.
+        width: backbone width of every network.
+        max_steps: upper bound on optimisation steps; validation stopping usually ends a run earlier.
+        eval_every: validation interval in steps.
+        patience: evaluations without improvement before stopping.
+        min_evaluations: evaluations before any stop (every arm trains at least
+            ``min_evaluations * eval_every`` steps, so a slow auxiliary task gets a chance to help).
+        batch_size: batch size (the single-task arm uses at most ``budget``).
+        lr: Adam learning rate.
+        relatedness: coupling of the main label to the anatomy (1 = the clinical rule).
+        n_boot: bootstrap replicates of each contrast.
+    """
+
+    region: str = "eye"
+    main: str = "glaucoma"
+    auxiliary: str = "disc_cup"
+    family: str = "hybrid"
+    budgets: tuple[int, ...] = (16, 32, 64, 256)
+    seeds: tuple[int, ...] = tuple(range(8))
+    n_train: int = 256
+    n_val: int = 64
+    n_test: int = 256
+    size: int = 64
+    width: int = 8
+    max_steps: int = 1500
+    eval_every: int = 50
+    patience: int = 8
+    min_evaluations: int = 8
+    batch_size: int = 16
+    lr: float = 2e-3
+    relatedness: float = 1.0
+    n_boot: int = 2000
+
+    def validate(self) -> None:
+        """Raise ``ValueError`` naming the first bad field."""
+        from mtdl_kit.models import MULTI_TASK_FAMILIES
+        from mtdl_kit.regions import get_region
+
+        region = get_region(self.region)
+        names = region.task_names
+        for role, task in (("main", self.main), ("auxiliary", self.auxiliary)):
+            if task not in names:
+                raise ValueError(f"{role} task {task!r} is not a task of {self.region}; its tasks are {names}.")
+        if self.main == self.auxiliary:
+            raise ValueError("main and auxiliary must be different tasks.")
+        if self.family not in MULTI_TASK_FAMILIES:
+            raise ValueError(f"family must be one of {MULTI_TASK_FAMILIES}, got {self.family!r}.")
+        if not self.budgets or any(not 2 <= b <= self.n_train for b in self.budgets):
+            raise ValueError(f"budgets must lie in [2, n_train={self.n_train}], got {self.budgets}.")
+        if len(set(self.seeds)) != len(self.seeds) or len(self.seeds) < 2 or min(self.seeds) < 0:
+            raise ValueError(f"seeds must be at least 2 distinct non-negative integers, got {self.seeds}.")
+        if max(self.seeds) * SUBSET_STRIDE + self.n_train >= 90_000_000:
+            raise ValueError(f"seeds up to {90_000_000 // SUBSET_STRIDE - 1} keep the training subsets in range.")
+        region.check_arguments(0, size=self.size, relatedness=self.relatedness, nuisance=None, label_noise=0.0)
+
+    def key(self) -> str:
+        """Short digest of the fields that change a run's result (not the seeds, budgets or n_boot)."""
+        fields = {k: v for k, v in asdict(self).items() if k not in ("seeds", "budgets", "n_boot")}
+        return hashlib.sha1(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:10]
+
+
+#: a small, fast configuration for tests and a first look (a few minutes on a 2-core CPU)
+QUICK = TransferConfig(
+    budgets=(16,),
+    seeds=(0, 1, 2),
+    n_train=48,
+    n_val=32,
+    n_test=64,
+    size=32,
+    width=4,
+    max_steps=90,
+    eval_every=15,
+    patience=3,
+    min_evaluations=2,
+    batch_size=8,
+    n_boot=200,
+)
+
+
+class _LabView:
+    """A training set seen by one arm: the main label on the first ``budget`` cases, aux targets maybe permuted."""
+
+    def __init__(self, base: Any, main: str, budget: int, shuffle: str | None, seed: int) -> None:
+        import numpy as np
+
+        self.base, self.main, self.budget, self.shuffle = base, main, budget, shuffle
+        self.region = base.region
+        self.size = base.size
+        n = len(base)
+        # a derangement: no case keeps its own target
+        perm = np.random.default_rng(seed).permutation(n)
+        self.perm = np.roll(perm, 1)[np.argsort(perm)] if n > 1 else perm
+
+    def __len__(self) -> int:
+        return len(self.base)
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        import torch
+
+        item = dict(self.base[index])
+        item[f"{self.main}__present"] = torch.tensor(index < self.budget)
+        if self.shuffle is not None:
+            item[self.shuffle] = self.base[int(self.perm[index])][self.shuffle]
+        return item
+
+
+def _datasets(cfg: TransferConfig, seed: int) -> tuple[Any, Any, Any]:
+    from mtdl_kit.data import PhantomDataset
+
+    tasks = [cfg.auxiliary, cfg.main]
+    common = {"size": cfg.size, "relatedness": cfg.relatedness, "tasks": tasks, "cache": True}
+    train = PhantomDataset(cfg.region, cfg.n_train, split="train", base_seed=SUBSET_STRIDE * seed, **common)
+    val = PhantomDataset(cfg.region, cfg.n_val, split="val", **{**common, "tasks": [cfg.main]})
+    test = PhantomDataset(cfg.region, cfg.n_test, split="test", **common)
+    return train, val, test
+
+
+@dataclass
+class ArmRun:
+    """One trained arm: what the tables report, and the test records the contrasts are computed from."""
+
+    arm: str
+    budget: int
+    seed: int
+    metrics: dict[str, dict[str, float]]
+    best_step: int
+    steps_run: int
+    seconds: float
+    parameters: int
+    records: Any = field(repr=False, default=None)
+
+
+def run_arm(cfg: TransferConfig, arm: str, budget: int, seed: int, *, datasets: tuple | None = None) -> ArmRun:
+    """Train and test one arm (see the module docstring); deterministic given the arguments on a CPU."""
+    import torch
+
+    from mtdl_kit.evaluation import evaluate
+    from mtdl_kit.metrics import primary_metric
+    from mtdl_kit.models import build_model
+    from mtdl_kit.regions import get_region
+    from mtdl_kit.stopping import ValidationStopping
+    from mtdl_kit.train import fit
+
+    if arm not in ARMS:
+        raise ValueError(f"Unknown arm {arm!r}; the arms are {ARMS}.")
+    region = get_region(cfg.region)
+    train, val, test = datasets or _datasets(cfg, seed)
+    main_spec = region.task(cfg.main)
+    if arm == "none":
+        tasks = region.select_tasks([cfg.main])
+        model = build_model("single", tasks, region.in_channels, width=cfg.width, seed=seed, region=region.name)
+        data = torch.utils.data.Subset(_LabView(train, cfg.main, budget, None, seed), range(budget))
+        batch_size = min(cfg.batch_size, budget)
+    else:
+        tasks = region.select_tasks([cfg.auxiliary, cfg.main])
+        model = build_model(cfg.family, tasks, region.in_channels, width=cfg.width, seed=seed, region=region.name)
+        data = _LabView(train, cfg.main, budget, cfg.auxiliary if arm == "shuffled" else None, seed)
+        batch_size = cfg.batch_size
+    model.set_regression_scaling(region.regression_stats(tasks))
+    rule = ValidationStopping(
+        f"{cfg.main}/{primary_metric(main_spec)}", patience=cfg.patience, min_evaluations=cfg.min_evaluations
+    )
+    t0 = time.perf_counter()
+    history = fit(
+        model,
+        data,
+        steps=cfg.max_steps,
+        batch_size=batch_size,
+        lr=cfg.lr,
+        seed=seed,
+        eval_data=val,
+        eval_every=cfg.eval_every,
+        stopping=rule,
+        region=region,
+        cosine_every=0,
+        progress=False,
+        device="cpu",
+    )
+    seconds = time.perf_counter() - t0
+    scored = evaluate(model, test, tasks=tasks, region=region, batch_size=64)
+    return ArmRun(
+        arm=arm,
+        budget=budget,
+        seed=seed,
+        metrics={t: {k: float(v) for k, v in m.items()} for t, m in scored.metrics.items()},
+        best_step=int(history.config["best_step"]),
+        steps_run=int(history.config["steps_run"]),
+        seconds=seconds,
+        parameters=int(model.parameter_count()["total"]),
+        records=scored.records,
+    )
+
+
+def _cached(cfg: TransferConfig, arm: str, budget: int, seed: int, cache: Path | None, datasets: Any) -> ArmRun:
+    from mtdl_kit.evaluation import Records
+
+    stem = cache / f"{cfg.key()}-{arm}-b{budget}-s{seed}" if cache is not None else None
+    if stem is not None and stem.with_suffix(".json").exists() and stem.with_suffix(".npz").exists():
+        meta = json.loads(stem.with_suffix(".json").read_text())
+        meta["metrics"] = {
+            t: {k: math.nan if v is None else v for k, v in m.items()} for t, m in meta["metrics"].items()
+        }
+        return ArmRun(**meta, records=Records.load(stem.with_suffix(".npz")))
+    run = run_arm(cfg, arm, budget, seed, datasets=datasets)
+    if stem is not None:
+        stem.parent.mkdir(parents=True, exist_ok=True)
+        run.records.save(stem.with_suffix(".npz"))
+        meta = {name: getattr(run, name) for name in ("arm", "budget", "seed", "best_step", "steps_run", "seconds")}
+        meta["parameters"] = run.parameters
+        meta["metrics"] = {
+            t: {k: v if math.isfinite(v) else None for k, v in m.items()} for t, m in run.metrics.items()
+        }
+        stem.with_suffix(".json").write_text(json.dumps(meta, allow_nan=False))
+    return run
+
+
+@dataclass
+class TransferResult:
+    """All runs of experiment A and its contrasts.
+
+    Attributes:
+        config: the configuration.
+        runs: every :class:`ArmRun`.
+        runs_frame: one row per run and metric (``budget, seed, arm, task, metric, value, best_step,
+            steps_run, seconds, parameters``).
+        summary: one row per budget and contrast (``budget, contrast, task, metric, value, ci_low,
+            ci_high, significant, n_seeds``), plus per-arm means (``contrast`` = ``"mean: <arm>"``).
+    """
+
+    config: TransferConfig
+    runs: list[ArmRun]
+    runs_frame: Any
+    summary: Any
+
+
+def run_transfer(
+    cfg: TransferConfig,
+    *,
+    cache: str | Path | None = None,
+    on_run: Callable[[ArmRun], None] | None = None,
+) -> TransferResult:
+    """Run experiment A: every arm × budget × seed (resumable through ``cache``), then the contrasts.
+
+    Args:
+        cfg: the configuration (:data:`QUICK` for a first look).
+        cache: folder for finished runs (records + metrics); a rerun skips what is there.
+        on_run: called after each run (progress reports).
+    """
+    import pandas as pd
+
+    from mtdl_kit.evaluation import paired_contrast
+    from mtdl_kit.metrics import primary_metric
+    from mtdl_kit.regions import get_region
+
+    cfg.validate()
+    cache_dir = Path(cache) if cache is not None else None
+    runs: list[ArmRun] = []
+    for seed in cfg.seeds:
+        datasets = _datasets(cfg, seed)
+        for budget in cfg.budgets:
+            for arm in ARMS:
+                run = _cached(cfg, arm, budget, seed, cache_dir, datasets)
+                runs.append(run)
+                if on_run is not None:
+                    on_run(run)
+    rows = [
+        {
+            "budget": r.budget,
+            "seed": r.seed,
+            "arm": r.arm,
+            "task": task,
+            "metric": metric,
+            "value": value,
+            "best_step": r.best_step,
+            "steps_run": r.steps_run,
+            "seconds": round(r.seconds, 2),
+            "parameters": r.parameters,
+        }
+        for r in runs
+        for task, metrics in r.metrics.items()
+        for metric, value in metrics.items()
+    ]
+    runs_frame = pd.DataFrame(rows)
+    main_metric = primary_metric(get_region(cfg.region).task(cfg.main))
+    summary = []
+    for budget in cfg.budgets:
+        arms = {a: {r.seed: r.records for r in runs if r.arm == a and r.budget == budget} for a in ARMS}
+        for arm in ARMS:
+            values = [r.metrics[cfg.main][main_metric] for r in runs if r.arm == arm and r.budget == budget]
+            summary.append(_row(budget, f"mean: {arm}", cfg.main, main_metric, float(sum(values) / len(values))))
+        for name, weights in CONTRASTS.items():
+            est = paired_contrast(arms, weights, cfg.main, main_metric, n_boot=cfg.n_boot, seed=budget)
+            summary.append(_row(budget, name, cfg.main, main_metric, est.value, est.ci_low, est.ci_high))
+    return TransferResult(cfg, runs, runs_frame, pd.DataFrame(summary))
+
+
+def _row(
+    budget: int, contrast: str, task: str, metric: str, value: float, low: float = math.nan, high: float = math.nan
+) -> dict[str, Any]:
+    significant = bool(low > 0 or high < 0) if math.isfinite(low) and math.isfinite(high) else None
+    return {
+        "budget": budget,
+        "contrast": contrast,
+        "task": task,
+        "metric": metric,
+        "value": value,
+        "ci_low": low,
+        "ci_high": high,
+        "significant": significant,
+    }
+
+
+def reading(result: TransferResult) -> list[str]:
+    """Plain sentences computed from the contrasts and their intervals (no fixed claims)."""
+    cfg = result.config
+    out = []
+    frame = result.summary
+    for budget in cfg.budgets:
+        rows = frame[frame["budget"] == budget].set_index("contrast")
+        means = ", ".join(f"{a} {rows.loc[f'mean: {a}', 'value']:.3f}" for a in ARMS)
+        metric = rows.iloc[0]["metric"]
+        parts = [f"{budget} main-task labels ({cfg.main} {metric}, mean over {len(cfg.seeds)} seeds: {means}):"]
+        for name in CONTRASTS:
+            r = rows.loc[name]
+            verdict = "no detectable difference" if not r["significant"] else ("better" if r["value"] > 0 else "worse")
+            parts.append(f"{name} {r['value']:+.3f} [{r['ci_low']:+.3f}, {r['ci_high']:+.3f}] ({verdict})")
+        out.append(" ".join(parts[:1]) + " " + "; ".join(parts[1:]) + ".")
+    return out
+
+
+def write_outputs(result: TransferResult, out: str | Path) -> list[Path]:
+    """``runs.csv`` (one row per run and metric), ``summary.csv`` and ``summary.md`` into ``out``."""
+    folder = Path(out)
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = [folder / "runs.csv", folder / "summary.csv", folder / "summary.md"]
+    result.runs_frame.to_csv(paths[0], index=False)
+    result.summary.to_csv(paths[1], index=False)
+    cfg = result.config
+    lines = [
+        f"# Transfer lab, experiment A — {cfg.region}: {cfg.main} with {cfg.auxiliary} as auxiliary task",
+        "",
+        f"Config: `{json.dumps(asdict(cfg))}`",
+        "",
+        *[f"- {s}" for s in reading(result)],
+        "",
+    ]
+    paths[2].write_text("\n".join(lines))
+    return paths
+
+
+def parse_seeds(text: str) -> tuple[int, ...]:
+    """``"100-107"`` or ``"1,2,5"`` -> seeds.
+
+    Raises:
+        ValueError: not a range or comma list of non-negative integers.
+    """
+    try:
+        if "-" in text:
+            lo, hi = (int(x) for x in text.split("-", 1))
+            seeds = tuple(range(lo, hi + 1))
+        else:
+            seeds = tuple(int(x) for x in text.split(",") if x.strip())
+    except ValueError:
+        raise ValueError(f"seeds must look like 100-107 or 1,2,5; got {text!r}.") from None
+    if not seeds or min(seeds) < 0:
+        raise ValueError(f"seeds must be non-negative integers, got {text!r}.")
+    return seeds
+
+
+def configure(base: TransferConfig, **changes: Any) -> TransferConfig:
+    """``base`` with the given fields replaced (``None`` values are ignored), validated."""
+    cfg = replace(base, **{k: v for k, v in changes.items() if v is not None})
+    cfg.validate()
+    return cfg
+
+
+__all__: Sequence[str] = (
+    "ARMS",
+    "CONTRASTS",
+    "QUICK",
+    "ArmRun",
+    "TransferConfig",
+    "TransferResult",
+    "configure",
+    "parse_seeds",
+    "reading",
+    "run_arm",
+    "run_transfer",
+    "write_outputs",
+)
