@@ -18,10 +18,11 @@ The common medical situation: an expensive label (a diagnosis) exists for few ca
 **Protocol.** A seed fixes the training subset (phantom seeds ``10_000 · seed + i`` of the training
 split) and the initial weights of every arm (``build_model(seed=seed)``: the two multi-task arms
 start identical). Every arm stops by the same rule: :class:`~mtdl_kit.stopping.ValidationStopping`
-on the main task's primary metric over a fixed validation split (disjoint seeds), keeping the best
-checkpoint; the steps each run used are reported. All arms are scored on one fixed test split and
-compared per seed (:func:`~mtdl_kit.evaluation.paired_contrast`: a paired hierarchical bootstrap
-over seeds and test cases).
+on the primary validation metric of every task the network trains (the main task alone for
+``none``) over a fixed validation split (disjoint seeds), keeping the best checkpoint; the steps
+each run used are reported. All arms are scored on one fixed test split and compared per seed
+(:func:`~mtdl_kit.evaluation.paired_contrast`: a paired hierarchical bootstrap over seeds and
+test cases).
 
 Research and teaching use only — not for clinical use.
 """
@@ -57,6 +58,9 @@ class TransferConfig:
         main: the label-starved main task.
         auxiliary: the cheaply labelled auxiliary task (labelled on every training case).
         family: the multi-task family of the ``related`` and ``shuffled`` arms.
+        guide_summary: for the hybrid family, what its mask-guided heads read of the predicted mask
+            (:class:`~mtdl_kit.models.heads.GlobalHead`): ``"composition"`` (each guide channel's share
+            of the foreground; default) or ``"area"`` (area fractions, the zoo's setting).
         budgets: numbers of training cases with a main-task label (each ≤ ``n_train``; nested per seed).
         seeds: training seeds (each fixes a training subset and the initial weights).
         n_train: training cases per seed (all carry the auxiliary label).
@@ -79,6 +83,7 @@ class TransferConfig:
     main: str = "glaucoma"
     auxiliary: str = "disc_cup"
     family: str = "hybrid"
+    guide_summary: str = "composition"
     budgets: tuple[int, ...] = (16, 32, 64, 256)
     seeds: tuple[int, ...] = tuple(range(8))
     n_train: int = 256
@@ -174,7 +179,7 @@ def _datasets(cfg: TransferConfig, seed: int) -> tuple[Any, Any, Any]:
     tasks = [cfg.auxiliary, cfg.main]
     common = {"size": cfg.size, "relatedness": cfg.relatedness, "tasks": tasks, "cache": True}
     train = PhantomDataset(cfg.region, cfg.n_train, split="train", base_seed=SUBSET_STRIDE * seed, **common)
-    val = PhantomDataset(cfg.region, cfg.n_val, split="val", **{**common, "tasks": [cfg.main]})
+    val = PhantomDataset(cfg.region, cfg.n_val, split="val", **common)
     test = PhantomDataset(cfg.region, cfg.n_test, split="test", **common)
     return train, val, test
 
@@ -192,10 +197,16 @@ class ArmRun:
     seconds: float
     parameters: int
     records: Any = field(repr=False, default=None)
+    model: Any = field(repr=False, default=None)
 
 
-def run_arm(cfg: TransferConfig, arm: str, budget: int, seed: int, *, datasets: tuple | None = None) -> ArmRun:
-    """Train and test one arm (see the module docstring); deterministic given the arguments on a CPU."""
+def run_arm(
+    cfg: TransferConfig, arm: str, budget: int, seed: int, *, datasets: tuple | None = None, keep_model: bool = False
+) -> ArmRun:
+    """Train and test one arm (see the module docstring); deterministic given the arguments on a CPU.
+
+    ``keep_model=True`` keeps the trained network on the result (for diagnostics).
+    """
     import torch
 
     from mtdl_kit.evaluation import evaluate
@@ -209,7 +220,6 @@ def run_arm(cfg: TransferConfig, arm: str, budget: int, seed: int, *, datasets: 
         raise ValueError(f"Unknown arm {arm!r}; the arms are {ARMS}.")
     region = get_region(cfg.region)
     train, val, test = datasets or _datasets(cfg, seed)
-    main_spec = region.task(cfg.main)
     if arm == "none":
         tasks = region.select_tasks([cfg.main])
         model = build_model("single", tasks, region.in_channels, width=cfg.width, seed=seed, region=region.name)
@@ -217,12 +227,16 @@ def run_arm(cfg: TransferConfig, arm: str, budget: int, seed: int, *, datasets: 
         batch_size = min(cfg.batch_size, budget)
     else:
         tasks = region.select_tasks([cfg.auxiliary, cfg.main])
-        model = build_model(cfg.family, tasks, region.in_channels, width=cfg.width, seed=seed, region=region.name)
+        options = {"guide_summary": cfg.guide_summary} if cfg.family == "hybrid" else {}
+        model = build_model(
+            cfg.family, tasks, region.in_channels, width=cfg.width, seed=seed, region=region.name, **options
+        )
         data = _LabView(train, cfg.main, budget, cfg.auxiliary if arm == "shuffled" else None, seed)
         batch_size = cfg.batch_size
     model.set_regression_scaling(region.regression_stats(tasks))
+    # the same rule for every arm: every task the network trains, by its primary validation metric
     rule = ValidationStopping(
-        f"{cfg.main}/{primary_metric(main_spec)}", patience=cfg.patience, min_evaluations=cfg.min_evaluations
+        [f"{t.name}/{primary_metric(t)}" for t in tasks], patience=cfg.patience, min_evaluations=cfg.min_evaluations
     )
     t0 = time.perf_counter()
     history = fit(
@@ -252,6 +266,7 @@ def run_arm(cfg: TransferConfig, arm: str, budget: int, seed: int, *, datasets: 
         seconds=seconds,
         parameters=int(model.parameter_count()["total"]),
         records=scored.records,
+        model=model if keep_model else None,
     )
 
 
@@ -269,7 +284,7 @@ def _cached(cfg: TransferConfig, arm: str, budget: int, seed: int, cache: Path |
     if stem is not None:
         stem.parent.mkdir(parents=True, exist_ok=True)
         run.records.save(stem.with_suffix(".npz"))
-        meta = {name: getattr(run, name) for name in ("arm", "budget", "seed", "best_step", "steps_run", "seconds")}
+        meta = {n: getattr(run, n) for n in ("arm", "budget", "seed", "best_step", "steps_run", "seconds")}
         meta["parameters"] = run.parameters
         meta["metrics"] = {
             t: {k: v if math.isfinite(v) else None for k, v in m.items()} for t, m in run.metrics.items()

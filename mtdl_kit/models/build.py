@@ -29,7 +29,7 @@ import torch
 from mtdl_kit.models.base import MultiTaskNet
 from mtdl_kit.models.cascaded import CASCADE_MODES, CascadedNet
 from mtdl_kit.models.families import FAMILIES
-from mtdl_kit.models.heads import DEFAULT_HIDDEN, check_task, is_dense
+from mtdl_kit.models.heads import DEFAULT_HIDDEN, GUIDE_SUMMARIES, check_task, is_dense
 from mtdl_kit.models.hybrid import HybridNet
 from mtdl_kit.models.interacted import INTERACTIONS, InteractedNet
 from mtdl_kit.models.parallel import DENSE_DECODERS, ParallelNet
@@ -51,6 +51,7 @@ _OPTION_FAMILIES: dict[str, tuple[str, ...]] = {
     "dense_decoder": ("parallel", "hybrid"),
     "match_params": ("cascaded", "interacted", "single"),
     "capacity_of": ("single",),
+    "guide_summary": ("hybrid",),
 }
 #: (family, tasks, ...) -> (sub_width, hidden, target count): parameter matching is deterministic.
 _SIZE_CACHE: dict[tuple[Any, ...], tuple[int, int, int]] = {}
@@ -79,6 +80,7 @@ def build_model(
     norm: str = "instance",
     act: str = "prelu",
     region: str | None = None,
+    guide_summary: str | None = None,
 ) -> MultiTaskNet:
     """Build a network of one family for the given tasks.
 
@@ -94,6 +96,8 @@ def build_model(
             ``"two_stage"`` (detached hand-over).
         source: cascaded / hybrid: the task whose result is handed over (default: first dense task).
         interaction: interacted: ``"cross_stitch"`` (default) or ``"attention"``.
+        guide_summary: hybrid: what its mask-guided heads read of the guide map, ``"area"`` (default) or
+            ``"composition"`` (:class:`~mtdl_kit.models.heads.GlobalHead`).
         dense_decoder: parallel / hybrid: ``"shared"`` (default; one decoder trunk for all dense
             tasks) or ``"per_task"``.
         match_params: cascaded / interacted / single: shrink (or grow) the sub-networks so the total
@@ -130,6 +134,7 @@ def build_model(
         "dense_decoder": dense_decoder,
         "match_params": match_params,
         "capacity_of": capacity_of,
+        "guide_summary": guide_summary,
     }
     for option, value in given.items():
         if value is not None and family not in _OPTION_FAMILIES[option]:
@@ -182,11 +187,24 @@ def build_model(
     elif family == "hybrid":
         dd = dense_decoder or "shared"
         detach = cascade_mode == "two_stage"
+        summary = guide_summary or "area"
+        if summary not in GUIDE_SUMMARIES:
+            raise ValueError(f"Unknown guide_summary {summary!r}; allowed values are {GUIDE_SUMMARIES}.")
         options.update(source=source, cascade_mode=cascade_mode, dense_decoder=dd)
+        if summary != "area":  # recorded only when set, so checkpoints of the default keep their options
+            options["guide_summary"] = summary
 
         def factory(w: int, h: int) -> MultiTaskNet:
             return HybridNet(
-                tasks, in_channels, width=w, hidden=h, dense_decoder=dd, source=source, detach_handover=detach, **common
+                tasks,
+                in_channels,
+                width=w,
+                hidden=h,
+                dense_decoder=dd,
+                source=source,
+                detach_handover=detach,
+                guide_summary=summary,
+                **common,
             )
 
     elif family == "cascaded":

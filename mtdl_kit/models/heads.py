@@ -54,6 +54,10 @@ def is_dense(task: TaskSpec) -> bool:
     return task.kind in DENSE_KINDS
 
 
+#: what a mask-guided :class:`GlobalHead` appends about its guide map
+GUIDE_SUMMARIES: tuple[str, ...] = ("area", "composition")
+
+
 def guide_channels(task: TaskSpec) -> int:
     """Channels of the hand-over map :func:`soft_map` produces for a dense ``task``.
 
@@ -148,14 +152,23 @@ class GlobalHead(nn.Module):
 
     With ``guide_channels = G > 0`` the head is mask-guided: it also pools the features inside the
     guided region (average weighted by the sum of the guide channels, i.e. the soft foreground,
-    pooled to the feature resolution) and appends the area fraction of every guide channel, so the
-    MLP input is ``2 * C + G`` values.
+    pooled to the feature resolution) and appends a summary of the guide map:
+
+    - ``guide_summary="area"`` (default): the area fraction of every guide channel (``G`` values);
+      an optic disc covers about 2 % of a fundus image, so these inputs are small next to the
+      pooled features;
+    - ``guide_summary="composition"``: each channel's share of the soft foreground and the log10 of
+      the foreground's area fraction (``G + 1`` values of order 1). For the eye the cup's share is
+      cup / (rim + cup), the area analogue of the cup-to-disc ratio: the mask's geometry becomes
+      readable by a head trained on few labels (the transfer lab measured why it matters,
+      ``benchmarks/RESULTS.md``, "transfer").
 
     Args:
         in_channels: channels ``C`` of the feature map it pools.
         out_features: classes (classification) or values (regression).
         hidden: hidden units of the MLP.
         guide_channels: channels of an optional guide map (0 = plain pooling).
+        guide_summary: ``"area"`` or ``"composition"`` (see above).
     """
 
     def __init__(
@@ -165,11 +178,16 @@ class GlobalHead(nn.Module):
         hidden: int = DEFAULT_HIDDEN,
         guide_channels: int = 0,
         standardised: bool = False,
+        guide_summary: str = "area",
     ):
         super().__init__()
+        if guide_summary not in GUIDE_SUMMARIES:
+            raise ValueError(f"Unknown guide_summary {guide_summary!r}; allowed values are {GUIDE_SUMMARIES}.")
         self.guide_channels = guide_channels
         self.standardised = standardised
-        n_in = in_channels * (2 if guide_channels else 1) + guide_channels
+        self.guide_summary = guide_summary
+        extra = guide_channels + (1 if guide_summary == "composition" and guide_channels else 0)
+        n_in = in_channels * (2 if guide_channels else 1) + extra
         self.mlp = FullyConnectedNet(n_in, out_features, [hidden])
         if standardised:
             self.register_buffer("out_shift", torch.zeros(out_features))
@@ -212,7 +230,13 @@ class GlobalHead(nn.Module):
             num = (features * weights).flatten(2).sum(-1)  # (B, C)
             den = weights.flatten(2).sum(-1) + 1e-6  # (B, 1)
             pooled.append(num / den)
-            pooled.append(guide.flatten(2).mean(-1))  # area fractions (B, G)
+            areas = guide.flatten(2).mean(-1)  # area fractions (B, G)
+            if self.guide_summary == "composition":
+                total = areas.sum(1, keepdim=True) + 1e-6
+                pooled.append(areas / total)  # each channel's share of the soft foreground
+                pooled.append(torch.log10(total))
+            else:
+                pooled.append(areas)
         out = self.mlp(torch.cat(pooled, dim=1))
         if self.standardised:
             out = out * self.out_scale.to(out.dtype) + self.out_shift.to(out.dtype)
@@ -226,6 +250,7 @@ def make_head(
     *,
     hidden: int = DEFAULT_HIDDEN,
     guide_channels: int = 0,
+    guide_summary: str = "area",
 ) -> nn.Module:
     """Build the head of ``task`` for a backbone of ``width``.
 
@@ -238,7 +263,14 @@ def make_head(
     check_task(task)
     if is_dense(task):
         return DenseHead(spatial_dims, width, task.num_outputs, guide_channels)
-    return GlobalHead(8 * width, task.num_outputs, hidden, guide_channels, standardised=task.kind == "regression")
+    return GlobalHead(
+        8 * width,
+        task.num_outputs,
+        hidden,
+        guide_channels,
+        standardised=task.kind == "regression",
+        guide_summary=guide_summary,
+    )
 
 
 def check_task(task: object) -> None:

@@ -90,6 +90,7 @@ class SharedTrunkNet(MultiTaskNet):
         norm: str = "instance",
         act: str = "prelu",
         region: str | None = None,
+        guide_summary: str = "area",
     ) -> None:
         super().__init__(tasks, in_channels, spatial_dims=spatial_dims, width=width, region=region)
         self.dense_decoder = dense_decoder
@@ -112,7 +113,9 @@ class SharedTrunkNet(MultiTaskNet):
         self.heads = nn.ModuleDict()
         for t in self.tasks:
             guided = g if (source is not None and t.name != source) else 0
-            self.heads[module_key(t.name)] = make_head(t, spatial_dims, width, hidden=hidden, guide_channels=guided)
+            self.heads[module_key(t.name)] = make_head(
+                t, spatial_dims, width, hidden=hidden, guide_channels=guided, guide_summary=guide_summary
+            )
         self._blocks = self._make_blocks()
 
     # ------------------------------------------------------------------------------------ wiring
