@@ -55,7 +55,7 @@ def is_dense(task: TaskSpec) -> bool:
 
 
 #: what a mask-guided :class:`GlobalHead` appends about its guide map
-GUIDE_SUMMARIES: tuple[str, ...] = ("area", "composition")
+GUIDE_SUMMARIES: tuple[str, ...] = ("area", "composition", "mask_only")
 
 
 def guide_channels(task: TaskSpec) -> int:
@@ -161,7 +161,10 @@ class GlobalHead(nn.Module):
       the foreground's area fraction (``G + 1`` values of order 1). For the eye the cup's share is
       cup / (rim + cup), the area analogue of the cup-to-disc ratio: the mask's geometry becomes
       readable by a head trained on few labels (the transfer lab measured why it matters,
-      ``benchmarks/RESULTS.md``, "transfer").
+      ``benchmarks/RESULTS.md``, "transfer");
+    - ``guide_summary="mask_only"``: the composition values *alone*, no pooled image features — a
+      classifier on the predicted mask, as in a cascade whose second stage reads only the first
+      stage's result (the review's cascaded family; experiment D of the transfer lab).
 
     Args:
         in_channels: channels ``C`` of the feature map it pools.
@@ -186,8 +189,12 @@ class GlobalHead(nn.Module):
         self.guide_channels = guide_channels
         self.standardised = standardised
         self.guide_summary = guide_summary
-        extra = guide_channels + (1 if guide_summary == "composition" and guide_channels else 0)
-        n_in = in_channels * (2 if guide_channels else 1) + extra
+        if guide_summary == "area" or not guide_channels:
+            n_in = in_channels * (2 if guide_channels else 1) + guide_channels
+        elif guide_summary == "composition":
+            n_in = 2 * in_channels + guide_channels + 1
+        else:
+            n_in = guide_channels + 1
         self.mlp = FullyConnectedNet(n_in, out_features, [hidden])
         if standardised:
             self.register_buffer("out_shift", torch.zeros(out_features))
@@ -223,7 +230,13 @@ class GlobalHead(nn.Module):
     def forward(self, features: torch.Tensor, guide: torch.Tensor | None = None) -> torch.Tensor:
         spatial = tuple(range(2, features.ndim))
         pooled = [features.mean(dim=spatial)]
-        if self.guide_channels:
+        if self.guide_channels and self.guide_summary == "mask_only":
+            if guide is None:
+                raise ValueError("This GlobalHead was built with guide_channels > 0 and needs a guide map.")
+            areas = guide.flatten(2).mean(-1)
+            total = areas.sum(1, keepdim=True) + 1e-6
+            pooled = [areas / total, torch.log10(total)]
+        elif self.guide_channels:
             if guide is None:
                 raise ValueError("This GlobalHead was built with guide_channels > 0 and needs a guide map.")
             weights = pool_to(guide, features.shape[2:]).clamp_min(0.0).sum(1, keepdim=True)  # (B, 1, *s)

@@ -46,3 +46,14 @@ def test_refused_where_it_does_not_apply() -> None:
         build_model("parallel", EYE.tasks, EYE.in_channels, width=4, guide_summary="composition")
     with pytest.raises(ValueError, match="guide_summary"):
         build_model("hybrid", EYE.tasks, EYE.in_channels, width=4, guide_summary="volume")
+
+
+def test_mask_only_heads_see_nothing_but_the_guides_composition() -> None:
+    head = GlobalHead(4, 2, hidden=3, guide_channels=2, guide_summary="mask_only")
+    guide = torch.zeros(2, 2, 8, 8)
+    guide[:, 0, :2, :4] = 1.0
+    guide[:, 1, 2:4, :2] = 1.0
+    features = torch.randn(2, 4, 2, 2)
+    out = head(features, guide)
+    assert torch.allclose(out[0], out[1])  # different image features, same mask: same output
+    assert head.mlp(torch.zeros(1, 3)).shape == (1, 2)
