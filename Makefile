@@ -1,7 +1,9 @@
 # mtdl-kit — two commands for a fresh machine:
 #   make dashboard   start the Streamlit dashboard on http://127.0.0.1:8501 (bundled defaults)
 #   make test        run the whole test suite (unit, notebooks, AppTest, real browser)
-# Both bootstrap .venv (Python 3.11) from requirements.txt; re-installs only when it changes.
+# Both bootstrap .venv (Python 3.11) from requirements.txt, the lock (pyproject.toml declares the
+# ranges a `pip install mtdl-kit` accepts); re-installs only when it changes. The dashboard and lab
+# targets call the cross-platform `mtdl-kit dashboard` / `mtdl-kit lab` commands.
 
 PYTHON ?= python3.11
 VENV := .venv
@@ -9,7 +11,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.stamp-$(shell cat requirements.txt requirements-e2e.txt pyproject.toml | sha256sum | cut -c1-16)
 PORT ?= 8501
 
-.PHONY: venv test test-fast screenshots dashboard lab student notebooks samples gallery bench quality zoo lint format clean chromium
+.PHONY: venv test test-fast screenshots dashboard lab site student notebooks samples gallery bench quality zoo lint format clean chromium
 
 venv: $(STAMP)
 
@@ -42,11 +44,16 @@ test-fast: venv
 	$(PY) -m pytest -q -m "not slow and not browser"
 
 dashboard: venv
-	@echo ">> mtdl-kit dashboard on http://127.0.0.1:$(PORT)  (Ctrl+C to stop; research and teaching use only)"
-	$(VENV)/bin/streamlit run dashboard/app.py --server.port $(PORT)
+	$(VENV)/bin/mtdl-kit dashboard --port $(PORT)
 
+# JupyterLab on notebooks/ in place (adds --allow-root as root)
 lab: venv
-	$(VENV)/bin/jupyter lab --notebook-dir=notebooks --ip=127.0.0.1 --no-browser $(if $(filter 0,$(shell id -u)),--allow-root,)
+	$(VENV)/bin/mtdl-kit lab
+
+# the lessons executed in QUICK mode and rendered as a static site in build/site/ (offline; fails on a
+# notebook error or a broken internal link); open build/site/index.html
+site: venv
+	$(PY) scripts/build_site.py --out build/site
 
 student: venv
 	$(PY) scripts/make_student.py
@@ -69,6 +76,7 @@ bench: venv
 	$(PY) benchmarks/bench_dashboard.py
 	$(PY) benchmarks/bench_zoo.py
 	$(PY) benchmarks/bench_notebooks.py
+	$(PY) benchmarks/bench_bad_inputs.py
 
 # the results table behind the notebooks' claims (long: see benchmarks/RESULTS.md; QUICK=1 for a smoke run)
 quality: venv
@@ -83,4 +91,4 @@ lint: venv
 	$(VENV)/bin/ruff format --check .
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis build

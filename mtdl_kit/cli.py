@@ -1,4 +1,4 @@
-"""The ``mtdl-kit`` command line: ``samples``, ``gallery``, ``regions`` (more subcommands follow).
+"""The ``mtdl-kit`` command line: ``dashboard``, ``lab``, ``samples``, ``gallery``, ``regions``, ``train``, ``zoo`` ...
 
 Every subcommand validates its arguments and exits with a one-line message naming the problem.
 """
@@ -189,16 +189,33 @@ def _cmd_zoo_train(args: argparse.Namespace) -> int:
 
 
 def _cmd_zoo_verify(args: argparse.Namespace) -> int:
-    from mtdl_kit.zoo import default_root, verify_zoo
+    from mtdl_kit.zoo import default_root, quick_keys, verify_zoo, verify_zoo_quick
 
     root = Path(args.root) if args.root else default_root()
-    problems = verify_zoo(
-        root, regions=[args.region] if args.region else None, tolerance=args.tolerance, progress=not args.quiet
-    )
+    regions = [args.region] if args.region else None
+    options = {"regions": regions, "tolerance": args.tolerance, "progress": not args.quiet}
+    problems = verify_zoo_quick(root, **options) if args.quick else verify_zoo(root, **options)
     for problem in problems:
         print(f"PROBLEM {problem}")
-    print(f"{len(problems)} problem(s) in {root} (tolerance {args.tolerance:g} on each task's primary metric)")
+    scope = (
+        f"quick: every file's sha256 and size, {len(quick_keys(root, regions=regions))} model(s) re-scored"
+        if args.quick
+        else "every model re-scored"
+    )
+    print(f"{len(problems)} problem(s) in {root} ({scope}; tolerance {args.tolerance:g} on each task's primary metric)")
     return 1 if problems else 0
+
+
+def _cmd_dashboard(args: argparse.Namespace) -> int:
+    from mtdl_kit.launch import run_dashboard
+
+    return run_dashboard(args.port, open_browser=not args.no_browser)
+
+
+def _cmd_lab(args: argparse.Namespace) -> int:
+    from mtdl_kit.launch import run_lab
+
+    return run_lab(args.port, folder=args.dir, open_browser=not args.no_browser)
 
 
 def _cmd_zoo_list(args: argparse.Namespace) -> int:
@@ -280,17 +297,50 @@ def _add_data_arguments(p: argparse.ArgumentParser, required: bool) -> None:
 
 
 def _cmd_data_check(args: argparse.Namespace) -> int:
-    from mtdl_kit.data import check_dataset, open_dataset
+    """Every problem of every case in one pass, then what will be treated as unlabelled (exit 1 on problems)."""
+    from mtdl_kit.data import check_dataset
 
     tasks = None if args.tasks in (None, "all") else [n.strip() for n in args.tasks.split(",") if n.strip()]
     options = {"tasks": tasks, "task_map": args.task_map, "mask_values": args.mask_values}
-    problems = check_dataset(args.path, args.region, **options)
-    for problem in problems:
+    result = check_dataset(args.path, args.region, **options)
+    for problem in result:
         print(f"PROBLEM {problem}")
-    if problems:
-        print(f"{len(problems)} problem(s) in {args.path}")
+    for note in result.notes:
+        print(f"NOTE {note}")
+    if result:
+        print(f"{len(result)} problem(s) in {args.path}")
         return 1
-    print(f"OK {open_dataset(args.path, args.region, **options).describe()}")
+    print(f"OK {result.summary}")
+    return 0
+
+
+def _cmd_lab_transfer(args: argparse.Namespace) -> int:
+    """Experiment A of the transfer lab on the seeds the user chooses: per-seed CSV and a summary with CIs."""
+    from mtdl_kit.lab import QUICK, TransferConfig, configure, parse_seeds, reading, run_transfer, write_outputs
+
+    base = QUICK if args.quick else TransferConfig()
+    budgets = tuple(int(b) for b in args.budget.split(",")) if args.budget else None
+    cfg = configure(
+        base,
+        region=args.region,
+        main=args.main,
+        auxiliary=args.auxiliary,
+        family=args.family,
+        budgets=budgets,
+        seeds=parse_seeds(args.seeds) if args.seeds else None,
+    )
+    out = Path(args.out)
+
+    def report(run) -> None:
+        value = run.metrics[cfg.main]
+        score = ", ".join(f"{k}={v:.3f}" for k, v in value.items() if k != "n_cases")
+        print(f"budget {run.budget:4d} seed {run.seed:4d} {run.arm:9s} steps {run.best_step:5d}  {score}", flush=True)
+
+    result = run_transfer(cfg, cache=out / "cache", on_run=report)
+    for path in write_outputs(result, out):
+        print(f"wrote {path}")
+    for sentence in reading(result):
+        print(sentence)
     return 0
 
 
@@ -302,6 +352,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--version", action="version", version=f"mtdl-kit {__version__}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    from mtdl_kit import launch as _launch
+
+    db = sub.add_parser(
+        "dashboard",
+        help="serve the Streamlit dashboard on http://127.0.0.1:PORT (Ctrl+C stops)",
+        description=(
+            "Start the dashboard shipped with this installation (python -m streamlit run), bound to 127.0.0.1 only."
+        ),
+    )
+    db.add_argument("--port", type=int, default=_launch.DEFAULT_DASHBOARD_PORT)
+    db.add_argument("--no-browser", action="store_true", help="do not open a browser tab")
+    db.set_defaults(func=_cmd_dashboard)
 
     s = sub.add_parser("samples", help="write (or --verify) the bundled samples in data_samples/")
     s.add_argument("--regions", type=_region_list, default=list(REGION_NAMES), help="all or comma list")
@@ -369,11 +431,47 @@ def build_parser() -> argparse.ArgumentParser:
     zv.add_argument("--region", default=None, choices=REGION_NAMES, help="default: all regions in the manifest")
     zv.add_argument("--tolerance", type=float, default=_zoo.DEFAULT_TOLERANCE)
     zv.add_argument("--root", default=None, help="zoo folder (default: data_samples/weights or $MTDL_KIT_ZOO)")
+    zv.add_argument(
+        "--quick",
+        action="store_true",
+        help=f"check every file's sha256 and size, but re-score only one model per region (the "
+        f"{_zoo.QUICK_FAMILY} network on all its tasks) on its full held-out test set: ~10 s instead of ~1 min",
+    )
     zv.add_argument("--quiet", action="store_true", help="no progress bar")
     zv.set_defaults(func=_cmd_zoo_verify)
     zl = zoo_sub.add_parser("list", help="the zoo's models with their held-out primary metrics")
     zl.add_argument("--root", default=None, help="zoo folder (default: data_samples/weights or $MTDL_KIT_ZOO)")
     zl.set_defaults(func=_cmd_zoo_list)
+
+    # `mtdl-kit lab` alone starts JupyterLab on the lessons; `mtdl-kit lab transfer ...` runs the transfer lab
+    lab = sub.add_parser(
+        "lab",
+        help="JupyterLab on the lessons, bound to 127.0.0.1 (needs `pip install 'mtdl-kit[lab]'`); "
+        "`lab transfer` reruns the transfer lab's experiment A on seeds you choose",
+        description=(
+            "Without an EXPERIMENT: start JupyterLab on the bundled lessons. From a wheel install the lessons are "
+            f"first copied into ./{_launch.LESSONS_FOLDER} (or --dir), never overwriting a copy you edited; from a "
+            "source checkout notebooks/ is opened in place."
+        ),
+    )
+    lab.add_argument("--port", type=int, default=None, help=f"default: {_launch.DEFAULT_LAB_PORT} or the next free one")
+    lab.add_argument("--dir", default=None, help=f"lesson folder (default: ./{_launch.LESSONS_FOLDER} for a wheel)")
+    lab.add_argument("--no-browser", action="store_true", help="do not open a browser tab")
+    lab.set_defaults(func=_cmd_lab)
+    lab_sub = lab.add_subparsers(dest="lab_command", required=False, metavar="EXPERIMENT")
+    lt = lab_sub.add_parser(
+        "transfer",
+        help="a label-starved main task with a related, shuffled or no auxiliary task (paired seeds, CIs)",
+    )
+    lt.add_argument("--region", default=None, choices=REGION_NAMES, help="default: eye")
+    lt.add_argument("--main", default=None, help="main task (default: glaucoma)")
+    lt.add_argument("--auxiliary", default=None, help="auxiliary task (default: disc_cup)")
+    lt.add_argument("--family", default=None, choices=FAMILIES[:-1], help="multi-task family (default: hybrid)")
+    lt.add_argument("--budget", default=None, help="main-task label budget(s), e.g. 32 or 16,32,64")
+    lt.add_argument("--seeds", default=None, help="training seeds, e.g. 100-107 or 1,2,5 (default: 0-7)")
+    lt.add_argument("--out", required=True, help="folder for runs.csv, summary.csv, summary.md and the run cache")
+    lt.add_argument("--quick", action="store_true", help="the small quick configuration (a few minutes on a CPU)")
+    lt.set_defaults(func=_cmd_lab_transfer)
 
     r = sub.add_parser("regions", help="list the regions, their tasks and coupling rules")
     r.add_argument("--markdown", action="store_true", help="print a markdown table (as in the README)")

@@ -9,12 +9,12 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mtdl_kit.history import to_json
 from mtdl_kit.models.families import FAMILIES, MULTI_TASK_FAMILIES
 
 
@@ -222,9 +222,10 @@ def train_run(cfg: RunConfig, *, out: str | Path | None = None, progress: bool =
     result = RunResult(cfg, model, history, metrics, records, folder)
     if folder is not None:
         folder.mkdir(parents=True, exist_ok=True)
-        (folder / "config.json").write_text(json.dumps(asdict(cfg), indent=1))
+        # strict JSON: an undefined metric (e.g. the AUC of a one-class test set) is null, never NaN
+        (folder / "config.json").write_text(to_json(asdict(cfg), indent=1))
         history.save(folder / "history.json")
-        (folder / "metrics.json").write_text(json.dumps(metrics, indent=1))
+        (folder / "metrics.json").write_text(to_json(metrics, indent=1))
         from mtdl_kit.viz import run_report_html
 
         (folder / "report.html").write_text(run_report_html(result))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import numbers
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,6 +12,34 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     import pandas as pd
+
+
+def json_safe(value: object) -> object:
+    """``value`` with every NaN or infinite number replaced by ``None``, recursively (dicts, lists, tuples).
+
+    JSON (RFC 8259, section 6) has no NaN or Infinity; Python's ``json`` writes them as the bare
+    tokens ``NaN`` / ``Infinity`` by default, which strict parsers (browsers' ``JSON.parse``, ``jq``,
+    most other languages) reject. An undefined metric (the AUC of a test set with one class) is
+    written as ``null`` instead. Finite non-integer numbers (numpy scalars too) become ``float``.
+    """
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    if isinstance(value, numbers.Real) and not isinstance(value, numbers.Integral):
+        number = float(value)
+        return number if math.isfinite(number) else None
+    return value
+
+
+def to_json(value: object, **options: object) -> str:
+    """Strict JSON text of ``value``: NaN / infinities as ``null`` (:func:`json_safe`), never the ``NaN`` token.
+
+    ``allow_nan=False`` makes :func:`json.dumps` raise rather than write invalid JSON, should a
+    non-finite number ever get past :func:`json_safe`. ``options`` go to :func:`json.dumps` (``indent``).
+    """
+    return json.dumps(json_safe(value), allow_nan=False, **options)  # type: ignore[arg-type]
+
 
 #: record kinds: per-task training loss, task weight, pairwise gradient cosine, evaluation metric,
 #: learning rate, seconds per step.
@@ -64,14 +93,15 @@ class History:
         return pd.DataFrame(self.rows, columns=["step", "epoch", "kind", "name", "value"])
 
     def save(self, path: str | Path) -> None:
-        """Write config and records as JSON."""
-        Path(path).write_text(json.dumps({"config": self.config, "rows": self.rows}))
+        """Write config and records as strict JSON (a NaN value, e.g. an undefined weight, as ``null``)."""
+        Path(path).write_text(to_json({"config": self.config, "rows": self.rows}))
 
     @classmethod
     def load(cls, path: str | Path) -> History:
-        """Read a History written by :meth:`save`."""
+        """Read a History written by :meth:`save` (``null`` values back to NaN)."""
         data = json.loads(Path(path).read_text())
-        return cls(config=data["config"], rows=[tuple(r) for r in data["rows"]])
+        rows = [(*r[:4], math.nan if r[4] is None else r[4]) for r in data["rows"]]
+        return cls(config=data["config"], rows=rows)
 
     def extend(self, rows: Iterable[tuple[int, int, str, str, float]]) -> None:
         """Append raw rows (e.g. from another process)."""

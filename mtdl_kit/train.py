@@ -34,6 +34,7 @@ from mtdl_kit.device import pick_device, pick_precision
 from mtdl_kit.history import History
 from mtdl_kit.losses import compute_losses, make_losses
 from mtdl_kit.regions.base import TaskSpec
+from mtdl_kit.stopping import ValidationStopping
 
 Callback = Callable[[History, str], None]
 
@@ -141,6 +142,7 @@ def fit(
     num_workers: int = 0,
     num_threads: int | None = None,
     region: Any = None,
+    stopping: ValidationStopping | None = None,
 ) -> History:
     """Train ``model`` on ``data`` and return its :class:`~mtdl_kit.history.History`.
 
@@ -155,7 +157,10 @@ def fit(
         epochs: number of passes over ``data``.
         batch_size: batch size when ``data`` is a Dataset.
         lr: Adam learning rate.
-        weight_decay: Adam weight decay.
+        weight_decay: Adam weight decay of the model's parameters. A weighting method's own parameters
+            (UW's log-variances) never decay: they are in a parameter group of their own with
+            ``weight_decay=0`` (decay would pull every ``log sigma_i^2`` towards 0, i.e. every task
+            weight towards 1, against Kendall et al.'s objective).
         device: ``"auto"`` (cuda -> mps -> cpu), ``"cuda"``, ``"mps"`` or ``"cpu"``.
         amp: ``None`` = bf16/fp16 autocast on cuda only; ``False`` = full precision.
         seed: seeds data order, initial RNG state and random weightings (same seed on CPU -> same History).
@@ -169,11 +174,16 @@ def fit(
         num_workers: DataLoader workers when ``data`` is a Dataset.
         num_threads: ``torch.set_num_threads`` on CPU (default: leave torch's choice).
         region: region object for regression scales and spacing (default: ``data.region`` if present).
+        stopping: validation-based stopping (:class:`~mtdl_kit.stopping.ValidationStopping`): watched
+            on ``eval_data`` every ``eval_every`` steps; training stops after its patience runs out and
+            the best evaluation's weights are restored. ``history.config`` then records ``best_step``,
+            ``steps_run`` and ``stopped_early``. ``steps`` becomes the upper bound.
 
     Raises:
         ValueError: bad arguments, or a weighting method incompatible with the model (raised
             before the first step).
-        TrainingDivergedError: a loss became NaN/inf (names the task and step).
+        TrainingDivergedError: a loss became NaN/inf (names the task and step), or a finite loss had a
+            NaN/inf gradient (the weighting method's :class:`FloatingPointError`, with the step).
     """
     if (steps is None) == (epochs is None):
         raise ValueError("Give exactly one of steps=... or epochs=....")
@@ -184,9 +194,15 @@ def fit(
         raise ValueError(f"lr must be a positive number, got {lr!r}.")
     if cosine_every < 0:
         raise ValueError(f"cosine_every must be >= 0, got {cosine_every}.")
+    if stopping is not None and (eval_data is None or not eval_every):
+        raise ValueError(
+            "stopping=... watches validation metrics: pass eval_data=<a validation split> and eval_every=<steps>."
+        )
     from mtdl_kit.weighting import build_weighting
 
     distributed, rank, world = _distributed()
+    if stopping is not None and distributed:
+        raise ValueError("stopping=... is not supported under torchrun yet; train with a fixed number of steps.")
     dev = pick_device(device)
     if distributed and dev.type == "cuda":
         dev = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
@@ -204,15 +220,20 @@ def fit(
     loss_fns = {k: v.to(dev) for k, v in make_losses(tasks, region).items()}
     method = build_weighting(weighting, [t.name for t in tasks], model=net, level=level, **(weighting_options or {}))
     method.to(dev)
-    params = [p for p in net.parameters() if p.requires_grad] + list(method.parameters())
-    optimizer = torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
+    model_params = [p for p in net.parameters() if p.requires_grad]
+    method_params = list(method.parameters())
+    params = model_params + method_params
+    groups = [{"params": model_params, "weight_decay": weight_decay}]
+    if method_params:  # the weighting's own parameters (UW's log-variances): never decayed
+        groups.append({"params": method_params, "weight_decay": 0.0})
+    optimizer = torch.optim.Adam(groups, lr=lr)
     loader = _make_loader(data, batch_size, seed, num_workers, distributed, rank, world)
     if len(loader) == 0:
         raise ValueError(
             f"The data gives no batch (len {len(getattr(loader, 'dataset', []))}, batch_size {batch_size})."
         )
     total = steps if steps is not None else epochs * len(loader)
-    shared = list(net.shared_parameters())
+    shared_all = list(net.shared_parameters())  # requires_grad is re-read at each step (a trunk may be frozen)
     eval_every = eval_every or 0
 
     if distributed:
@@ -247,6 +268,7 @@ def fit(
         (lambda: torch.autocast(device_type=dev.type, dtype=precision.dtype)) if precision.enabled else nullcontext
     )
     step, epoch = 0, 0
+    evaluated_at = -1
     epoch_sums: dict[str, float] = {t.name: 0.0 for t in tasks}
     epoch_batches = 0
     net.train()
@@ -269,9 +291,13 @@ def fit(
                         f"Loss of task {name!r} is {v} at step {step} (epoch {epoch}); training stopped. "
                         "Lower the learning rate, check the targets of that task, or use amp=False."
                     )
+            shared = [p for p in shared_all if p.requires_grad]
             if cosine_every and step % cosine_every == 0 and shared:
                 history.add_many(step, epoch, "cosine", gradient_cosines(losses, shared))
-            weights = method.backward(losses, features=features if len(features) else None)
+            try:
+                weights = method.backward(losses, features=features if len(features) else None)
+            except FloatingPointError as exc:  # e.g. a finite loss with a NaN gradient: say when
+                raise TrainingDivergedError(f"At step {step} (epoch {epoch}): {exc}") from exc
             if distributed:
                 _average_gradients(params, world)
             optimizer.step()
@@ -291,9 +317,12 @@ def fit(
             for cb in callbacks:
                 cb(history, "step")
             if eval_data is not None and eval_every and step % eval_every == 0 and step < total:
-                _evaluate_into(history, net, eval_data, tasks, dev, step, epoch, batch_size, region, rank)
+                values = _evaluate_into(history, net, eval_data, tasks, dev, step, epoch, batch_size, region, rank)
+                evaluated_at = step
                 for cb in callbacks:
                     cb(history, "eval")
+                if stopping is not None and stopping.update(step, values, net):
+                    total = step  # patience ran out: ends both loops
         means = {k: v / max(epoch_batches, 1) for k, v in epoch_sums.items()}
         if distributed:
             means = _average_scalars(means, world)
@@ -304,10 +333,15 @@ def fit(
 
     if bar is not None:
         bar.close()
-    if eval_data is not None:
-        _evaluate_into(history, net, eval_data, tasks, dev, step, epoch, batch_size, region, rank)
+    if eval_data is not None and evaluated_at != step:
+        values = _evaluate_into(history, net, eval_data, tasks, dev, step, epoch, batch_size, region, rank)
         for cb in callbacks:
             cb(history, "eval")
+        if stopping is not None:
+            stopping.update(step, values, net)
+    if stopping is not None:
+        stopping.restore_best(net)
+        history.config.update(best_step=stopping.best_step, steps_run=step, stopped_early=stopping.stopped_early)
     net.eval()
     if checkpoint is not None and rank == 0:
         from mtdl_kit.checkpoint import save_checkpoint
@@ -329,15 +363,19 @@ def _evaluate_into(
     batch_size: int,
     region: Any,
     rank: int,
-) -> None:
+) -> dict[str, float]:
+    """Evaluate on ``eval_data`` into ``history``; returns ``{"task/metric": value}`` (empty off rank 0)."""
     if rank != 0:
-        return
+        return {}
     from mtdl_kit.evaluation import evaluate
 
     result = evaluate(net, eval_data, tasks=tasks, region=region, batch_size=batch_size, device=dev)
+    values = {}
     for name, metrics in result.metrics.items():
         for metric, value in metrics.items():
             history.add(step, epoch, "metric", f"{name}/{metric}", value)
+            values[f"{name}/{metric}"] = value
+    return values
 
 
 def _average_gradients(params: Sequence[nn.Parameter], world: int) -> None:

@@ -85,3 +85,29 @@ def test_pretrained_model_predicts_a_bundled_sample() -> None:
     probs = torch.softmax(out["glaucoma"], 1)
     assert torch.allclose(probs.sum(1), torch.ones(1))
     assert 0.0 < float(out["cdr"]) < 1.5  # a vertical CDR, not a standardised value
+
+
+def test_quick_verify_rescores_one_model_per_region_and_hashes_every_file(manifest) -> None:
+    from mtdl_kit.zoo import QUICK_FAMILY, quick_keys, verify_files
+
+    keys = quick_keys()
+    assert sorted(keys) == sorted(zoo_key(region, QUICK_FAMILY) for region in REGION_NAMES)
+    assert verify_files() == []
+
+
+def test_quick_verify_reports_a_tampered_file_it_does_not_rescore(manifest, tmp_path) -> None:
+    import shutil
+
+    from mtdl_kit.zoo import verify_zoo_quick
+
+    root = tmp_path / "zoo"
+    shutil.copytree(default_root(), root)
+    victim = root / manifest["eye-hybrid"].file  # hash-checked only, never re-scored by --quick
+    data = bytearray(victim.read_bytes())
+    data[-1] ^= 0xFF
+    victim.write_bytes(bytes(data))
+    (root / manifest["chest-parallel"].file).unlink()  # a re-scored model's file: reported once
+    problems = verify_zoo_quick(root, regions=["eye", "chest"])
+    assert len(problems) == 2, problems
+    assert "eye-hybrid.pt: sha256 differs" in problems[0] or "eye-hybrid.pt: sha256 differs" in problems[1]
+    assert any("chest-parallel.pt is missing" in p for p in problems)

@@ -212,13 +212,61 @@ def sidebar() -> Ctx:
             if up is not None:
                 from mtdl_kit.services import upload_sample
 
+                plane = plane_choice(up)
+                key = (up.file_id, region_name, tuple(sorted(plane.items())))
                 cached = st.session_state.get("_upload")
-                if cached is not None and cached[0] == (up.file_id, region_name):
+                if cached is not None and cached[0] == key:
                     sample, upload_error = cached[1], cached[2]
                 else:
-                    sample, upload_error = upload_sample(up.name, up.getvalue(), region_name, size=128)
-                    st.session_state["_upload"] = ((up.file_id, region_name), sample, upload_error)
-                sample_id = ("upload", up.file_id, region_name)
+                    sample, upload_error = upload_sample(up.name, up.getvalue(), region_name, size=128, **plane)
+                    st.session_state["_upload"] = (key, sample, upload_error)
+                sample_id = ("upload", *key)
             else:
                 st.session_state.pop("_upload", None)
+                st.session_state.pop("_upload_planes", None)
     return Ctx(view, region_name, region, source, sample, sample_id, upload_error)
+
+
+PLANE_KEYS = ("upload_frame", "upload_volume", "upload_axis")
+
+
+def plane_choice(up: Any) -> dict[str, Any]:
+    """Frame, volume and slice widgets for an upload with several planes (read from its header once);
+    the keyword arguments of :func:`mtdl_kit.services.upload_sample` they choose (empty for a 2-D image)."""
+    from mtdl_kit.services import upload_choices
+
+    known = st.session_state.get("_upload_planes")
+    if known is None or known[0] != up.file_id:  # a new file: forget the previous file's choices
+        for k in [k for k in st.session_state if k in PLANE_KEYS or str(k).startswith("upload_slice:")]:
+            del st.session_state[k]
+        known = (up.file_id, upload_choices(up.name, up.getvalue()))
+        st.session_state["_upload_planes"] = known
+    choices = known[1]
+    plane: dict[str, Any] = {}
+    if choices is None or not choices.choosable:
+        return plane
+    if choices.frames > 1:
+        plane["frame"] = st.slider(
+            "Frame",
+            0,
+            choices.frames - 1,
+            choices.default.get("frame", 0),
+            key="upload_frame",
+            help=f"This file holds {choices.frames} frames (pages).",
+        )
+    if choices.volumes > 1:
+        plane["volume"] = st.slider(
+            "Volume",
+            0,
+            choices.volumes - 1,
+            0,
+            key="upload_volume",
+            help=f"This 4-D image holds {choices.volumes} volumes (e.g. modalities or time points).",
+        )
+    if choices.slices:
+        axes = list(choices.slices)  # axial first, then the other axes whose slices are large enough
+        axis = st.radio("Slice axis", axes, key="upload_axis", horizontal=True) if len(axes) > 1 else axes[0]
+        n = choices.slices[axis]
+        plane["axis"] = axis
+        plane["slice_index"] = st.slider("Slice", 0, n - 1, n // 2, key=f"upload_slice:{axis}")
+    return plane

@@ -49,6 +49,11 @@ def render(ctx: Ctx) -> None:
         else:
             st.info("Upload an image in the sidebar (or pick a bundled sample).")
         return
+    if ctx.source == "Upload an image":
+        for warning in sample.meta.get("warnings", ()):  # e.g. a blank (constant) image
+            st.warning(warning, icon="⚠️")
+        if sample.meta.get("notes"):  # which frame, slice or volume of several is shown
+            st.caption(" ".join(sample.meta["notes"]) + " Choose another in the sidebar.")
     top = st.columns([2, 1, 1])
     with top[0]:
         family_choice = st.radio("Family", [ALL_FAMILIES, *MULTI_TASK_FAMILIES], key="explore_family", horizontal=True)

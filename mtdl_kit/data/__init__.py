@@ -4,13 +4,14 @@ The public API is :data:`__all__`; import it from here (``from mtdl_kit.data imp
 Each name lives in exactly one submodule:
 
 - :mod:`.readers` (``common``, ``raster``, ``dicom``, ``nifti``, ``raw``): :func:`read_raw` turns a
-  PNG/JPEG/TIFF/BMP, DICOM or NIfTI file into a :class:`RawImage`; every problem is a :class:`DataError`.
+  PNG/JPEG/TIFF/BMP, DICOM or NIfTI file into a :class:`RawImage`; every problem is a :class:`DataError`;
+  :func:`plane_choices` lists a file's frames, slices and volumes from its header (:class:`PlaneChoices`).
 - :mod:`.preprocess`: :func:`prepare_image` (intensities, channels, size) and its :class:`Geometry`.
 - :mod:`.masks`: :func:`read_mask`. :mod:`.tasks`: task sets and label values as targets.
 - :mod:`.files`: :func:`read_sample` and :func:`read_upload`, one file into a
   :class:`~mtdl_kit.regions.base.Sample`.
-- :mod:`.folders` (parsers in :mod:`.layouts`): :func:`open_dataset` and :func:`check_dataset` for
-  folder + CSV, Decathlon ``dataset.json`` and MedMNIST ``.npz`` datasets.
+- :mod:`.folders` (parsers in :mod:`.layouts`): :func:`open_dataset` and :func:`check_dataset` (its
+  :class:`DatasetCheck`) for folder + CSV, Decathlon ``dataset.json`` and MedMNIST ``.npz`` datasets.
 - :mod:`.phantom`: :class:`PhantomDataset`. :mod:`.samples`: the bundled sample store.
   :mod:`.demo`: demo files and datasets written from phantoms.
 
@@ -27,12 +28,14 @@ from mtdl_kit.lazy import attach
 _SUBMODULE_OF: dict[str, str] = {
     "ACCEPTED": "readers.common",
     "DataError": "readers.common",
+    "DatasetCheck": "folders",
     "FolderDataset": "folders",
     "Geometry": "preprocess",
     "LUMINANCE": "readers.common",
     "MAX_FILE_BYTES": "readers.common",
     "PLANTED_PROBLEMS": "demo",
     "PhantomDataset": "phantom",
+    "PlaneChoices": "readers.common",
     "RawImage": "readers.common",
     "SAMPLES_PER_REGION": "samples",
     "WINDOW_PRESETS": "readers.common",
@@ -46,6 +49,7 @@ _SUBMODULE_OF: dict[str, str] = {
     "load_manifest": "samples",
     "load_samples": "samples",
     "open_dataset": "folders",
+    "plane_choices": "readers.raw",
     "prepare_image": "preprocess",
     "read_mask": "masks",
     "read_raw": "readers.raw",
@@ -71,9 +75,11 @@ __all__ = [
     "SAMPLES_PER_REGION",
     "WINDOW_PRESETS",
     "DataError",
+    "DatasetCheck",
     "FolderDataset",
     "Geometry",
     "PhantomDataset",
+    "PlaneChoices",
     "RawImage",
     "apply_window",
     "break_copy",
@@ -85,6 +91,7 @@ __all__ = [
     "load_manifest",
     "load_samples",
     "open_dataset",
+    "plane_choices",
     "prepare_image",
     "read_mask",
     "read_raw",

@@ -55,13 +55,16 @@ from mtdl_kit.data.masks import check_same_plane, read_mask
 from mtdl_kit.data.preprocess import default_window, prepare_image, resolve_intensity
 from mtdl_kit.data.readers.common import (
     LABEL_KINDS,
+    MAX_DECODED_BYTES,
     MAX_FILE_BYTES,
+    MAX_UPLOAD_DECODED_BYTES,
     DataError,
     check_file_name,
     display_name,
     format_bytes,
+    sniff_format,
 )
-from mtdl_kit.data.readers.raw import read_raw
+from mtdl_kit.data.readers.raw import plane_choices, read_raw
 from mtdl_kit.data.tasks import label_target, resolve_tasks
 from mtdl_kit.regions.base import Region, Sample, TaskSpec
 
@@ -85,8 +88,14 @@ def read_sample(
     axis: str | int = "axial",
     volume: int | None = None,
     max_bytes: int | None = None,
+    max_decoded: int = MAX_DECODED_BYTES,
 ) -> Sample:
     """Read an image (and optional masks and labels) into a :class:`Sample` at the region's size and channels.
+
+    A large image is reduced while it is decoded (``read_raw(..., reduce_to=2 * size)``), so the
+    cost of a file is bounded by its header; landmarks and masks still refer to the file's pixels.
+    ``sample.meta`` holds, besides the header facts, ``"notes"`` (which frame, slice or volume of
+    several is shown) and ``"warnings"`` (e.g. a constant, blank image): sentences to show the user.
 
     Args:
         image: path or bytes of the image.
@@ -100,7 +109,7 @@ def read_sample(
         size: output side (default: the region's ``default_size``, else 128).
         intensity, rgba, fit: see :func:`prepare_image`.
         mask_values: remapping of stored mask values to class indices (see :func:`read_mask`).
-        frame, slice_index, axis, volume, max_bytes: see :func:`read_raw`.
+        frame, slice_index, axis, volume, max_bytes, max_decoded: see :func:`read_raw`.
 
     Raises:
         DataError: for any problem with the files or labels.
@@ -108,7 +117,7 @@ def read_sample(
     reg, specs, ch = resolve_tasks(region, tasks, channels)
     size = int(size if size is not None else (reg.default_size if reg is not None else 128))
     plane = {"frame": frame, "slice_index": slice_index, "axis": axis, "volume": volume, "max_bytes": max_bytes}
-    raw = read_raw(image, name=name, **plane)
+    raw = read_raw(image, name=name, reduce_to=2 * size, max_decoded=max_decoded, **plane)
     array, geometry = prepare_image(
         raw, channels=ch, size=size, intensity=intensity, rgba=rgba, fit=fit, region_window=default_window(reg)
     )
@@ -140,10 +149,13 @@ def read_sample(
         meta={
             "source": raw.name,
             "format": raw.format,
-            "original_shape": raw.shape2d,
+            "original_shape": raw.original_shape,
+            "reduction": raw.reduction,
             "intensity": resolve_intensity(raw, intensity, region_window=default_window(reg)),
             "geometry": geometry,
             **{k: v for k, v in raw.meta.items() if k != "palette_indices"},
+            "notes": list(raw.notes),
+            "warnings": list(raw.warnings),
         },
     )
 
@@ -164,8 +176,15 @@ def read_upload(
 
     The one entry point a UI calls: every bad upload — empty, over :data:`MAX_FILE_BYTES`, a wrong
     or unsupported format, corrupt, too small or too large, a DICOM without pixel data or with an
-    undecodable codec, a 4-D NIfTI without ``volume`` — raises :class:`DataError` whose message can
-    be shown to the user as is.
+    undecodable codec — raises :class:`DataError` whose message can be shown to the user as is.
+
+    Its cost is decided from the header before anything is decoded (plane size, aspect ratio and
+    memory; a NIfTI volume's decoded size, at most :data:`MAX_UPLOAD_DECODED_BYTES`), and a large
+    image is reduced while decoding, so any upload is answered in seconds with bounded memory.
+    A 4-D NIfTI without ``volume`` shows its first volume (and a volume whose axial slices are too
+    small, a slice along another axis); ``sample.meta["notes"]`` says which frame, slice or volume
+    is shown (:func:`plane_choices` lists the choices) and ``sample.meta["warnings"]`` what looks
+    wrong (a blank image, an assumed orientation).
 
     Args:
         name: the uploaded file's name (only its extension and display form are used).
@@ -178,16 +197,23 @@ def read_upload(
     check_file_name(base)
     shown = display_name(base)
     if not isinstance(data, (bytes, bytearray, memoryview)):
-        raise DataError(shown, f"expected the uploaded bytes, got {type(data).__name__}")
+        raise DataError(shown, f"expected the uploaded bytes, got {type(data).__name__}", "Pass the file's bytes.")
     if len(data) > MAX_FILE_BYTES:
         raise DataError(
             shown,
             f"the upload is {format_bytes(len(data))}, above the limit of {format_bytes(MAX_FILE_BYTES)}",
             "Downscale the image or export a single slice.",
         )
+    data = bytes(data)
+    if len(data) and sniff_format(data[:4096], shown) == "NIfTI":  # the header says what can be shown
+        choices = plane_choices(data, name=shown, max_bytes=MAX_FILE_BYTES)
+        if volume is None:
+            volume = choices.default.get("volume")
+        if axis == "axial" and slice_index is None and choices.slices and "axial" not in choices.slices:
+            axis = choices.default["axis"]  # axial slices too small or thin: the first axis that can be shown
     try:
         return read_sample(
-            bytes(data),
+            data,
             region,
             tasks=[],
             name=shown,
@@ -198,8 +224,9 @@ def read_upload(
             axis=axis,
             volume=volume,
             max_bytes=MAX_FILE_BYTES,
+            max_decoded=MAX_UPLOAD_DECODED_BYTES,
         )
     except DataError:
         raise
     except ValueError as exc:  # bad option values (intensity, axis): still the user's choice, still one message
-        raise DataError(shown, str(exc).rstrip(".")) from None
+        raise DataError(shown, str(exc).rstrip("."), "Choose one of the values the message lists.") from None

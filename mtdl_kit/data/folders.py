@@ -48,8 +48,9 @@ and lists *all* problems.
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -64,12 +65,33 @@ from mtdl_kit.data.layouts.medmnist import parse_medmnist
 from mtdl_kit.data.masks import check_same_plane, read_mask
 from mtdl_kit.data.phantom import sample_to_tensors
 from mtdl_kit.data.preprocess import default_window, prepare_image
-from mtdl_kit.data.readers.common import DataError, RawImage, check_file_name, display_name
+from mtdl_kit.data.readers.common import DataError, RawImage, check_file_name, display_name, error_text
 from mtdl_kit.data.readers.raw import read_raw
 from mtdl_kit.data.tasks import resolve_tasks
 from mtdl_kit.regions.base import Region, Sample, TaskSpec
 
-__all__ = ["FolderDataset", "check_dataset", "collate", "detect_layout", "open_dataset"]
+__all__ = ["DatasetCheck", "FolderDataset", "check_dataset", "collate", "detect_layout", "open_dataset"]
+
+#: hint of a file a reader failed on in an unforeseen way (a variant of a format no check anticipated)
+UNREADABLE_HINT = (
+    "The file uses a variant of its format the readers do not handle. Convert it (e.g. to a grey-scale or RGB "
+    "PNG, or a NIfTI with one number per voxel) or leave the case out; see docs/bring_your_own_data.md, section 2."
+)
+
+
+@contextlib.contextmanager
+def _reading(path: str | os.PathLike[str]) -> Iterator[None]:
+    """Turn a reader's unforeseen exception into a :class:`DataError` naming ``path`` (the cause chained).
+
+    The readers raise :class:`DataError` for every problem they anticipate; a file that breaks one in an
+    unforeseen way (a format variant no check covers) must still give a message, never a traceback.
+    """
+    try:
+        yield
+    except DataError:
+        raise
+    except Exception as exc:
+        raise DataError(path, f"could not be read ({error_text(exc)})", UNREADABLE_HINT) from exc
 
 
 def _zeros(task: TaskSpec, size: int, channels: int) -> torch.Tensor:
@@ -155,28 +177,31 @@ class FolderDataset(Dataset):
         """The decoded :class:`Sample` of case ``index`` (targets only for labelled tasks).
 
         Raises:
-            DataError: for a corrupt image or mask, a mask whose size differs from the image's, or a
-                mask class index out of range.
+            DataError: for a corrupt image or mask, a mask whose size differs from the image's, a
+                mask class index out of range, or any other failure while decoding a file (named in
+                the message, the original exception chained).
         """
         case = self.cases[index]
         if self._cache is not None and case.case_id in self._cache:
             return self._cache[case.case_id]
-        raw = self._raw(case)
-        image, geometry = prepare_image(
-            raw,
-            channels=self.channels,
-            size=self.size,
-            intensity=self.intensity,
-            rgba=self.rgba,
-            fit=self.fit,
-            region_window=self.region_window,
-        )
+        with _reading(case.image if case.image is not None else case.where):
+            raw = self._raw(case)
+            image, geometry = prepare_image(
+                raw,
+                channels=self.channels,
+                size=self.size,
+                intensity=self.intensity,
+                rgba=self.rgba,
+                fit=self.fit,
+                region_window=self.region_window,
+            )
         targets: dict[str, np.ndarray] = {}
         by_name = {t.name: t for t in self.tasks}
         for name, path in case.masks.items():
-            mask = read_mask(path, num_classes=by_name[name].num_outputs, values=self.mask_values, **case.plane)
-            check_same_plane(raw, mask)
-            targets[name] = geometry.mask(mask.array)
+            with _reading(path):
+                mask = read_mask(path, num_classes=by_name[name].num_outputs, values=self.mask_values, **case.plane)
+                check_same_plane(raw, mask)
+                targets[name] = geometry.mask(mask.array)
         for name, value in case.targets.items():
             targets[name] = geometry.points(value) if by_name[name].kind == "landmarks" else value
         for t in self.tasks:
@@ -270,14 +295,39 @@ class FolderDataset(Dataset):
             f"{self.channels} channel(s) at {self.size} px; labelled cases per task: {counts}; splits: {split_text}."
         )
 
+    def unlabelled_notes(self) -> list[str]:
+        """One line per task that some cases lack: how many, and that they are treated as unlabelled.
+
+        Partial labels are fine (the trainer's masked losses skip the unlabelled cases), but a person
+        checking a dataset should see that a mask or a label column was not found for some cases,
+        e.g. ``"2 of 6 cases without a disc_cup mask: treated as unlabelled for disc_cup"``.
+        """
+        notes = []
+        n = len(self.cases)
+        for task, count in self.label_counts().items():
+            missing = n - count
+            if missing:
+                kind = next(t.kind for t in self.tasks if t.name == task)
+                what = "mask" if kind == "segmentation" else "label"
+                cases = "case" if n == 1 else "cases"
+                notes.append(f"{missing} of {n} {cases} without a {task} {what}: treated as unlabelled for {task}")
+        return notes
+
     def check(self) -> list[str]:
-        """Decode every case; return one message per problem (empty = all good)."""
+        """Decode every case; return one message per problem (empty = all good).
+
+        Every case is decoded, whatever happens to the others; any exception while reading a case
+        becomes that case's message (never a traceback), so the list is complete in one pass.
+        """
         problems = []
-        for i in range(len(self)):
+        for i, case in enumerate(self.cases):
             try:
                 self.sample(i)
             except DataError as exc:
                 problems.append(str(exc))
+            except Exception as exc:  # not from a reader (those are DataErrors): still one listed problem
+                where = case.image if case.image is not None else case.where
+                problems.append(str(DataError(where, f"could not be read ({error_text(exc)})", UNREADABLE_HINT)))
         return problems
 
 
@@ -424,6 +474,26 @@ def open_dataset(
     return ds
 
 
+class DatasetCheck(list[str]):
+    """What :func:`check_dataset` found: the list of problem messages, plus notes and a summary.
+
+    It *is* the list of problems (``check_dataset(...) == []`` means the dataset opens and every
+    case decodes), so code that treats the result as a list keeps working. The extra attributes say
+    what is fine but worth knowing.
+
+    Attributes:
+        notes: what will be treated as unlabelled (one line per task some cases lack, from
+            :meth:`FolderDataset.unlabelled_notes`); partial labels are not a problem.
+        summary: :meth:`FolderDataset.describe` of the cases that could be listed (``""`` when the
+            structure could not be read at all).
+    """
+
+    def __init__(self, problems: Sequence[str] = (), notes: Sequence[str] = (), summary: str = "") -> None:
+        super().__init__(problems)
+        self.notes = list(notes)
+        self.summary = summary
+
+
 def check_dataset(
     path: str | os.PathLike[str],
     region: Region | str | None = None,
@@ -438,7 +508,11 @@ def check_dataset(
     """Every problem of a dataset at once: structure, labels, and each image and mask decoded.
 
     Same arguments as :func:`open_dataset`. Returns one ``"<file>: <problem>. <hint>"`` message per
-    problem; an empty list means the dataset opens and every case decodes.
+    problem, as a :class:`DatasetCheck` (a list); an empty list means the dataset opens and every case
+    decodes. Every case is checked completely (a case with a bad label still has its image and mask
+    decoded), and no exception escapes for a problem of the data: a file that breaks a reader in an
+    unforeseen way is listed with the reader's message. ``result.notes`` says how many cases lack
+    each task's mask or label (treated as unlabelled); ``result.summary`` describes the dataset.
     """
     report = ProblemReport(strict=False)
     try:
@@ -454,10 +528,18 @@ def check_dataset(
             mask_values=mask_values,
         )
     except ValueError as exc:  # DataError included: a problem that stops the structural pass
-        return [*report.problems, str(exc)]
+        return DatasetCheck([*report.problems, str(exc)])
+    except OSError as exc:  # e.g. a labels.csv you may not read, or a folder in its place
+        where = exc.filename if exc.filename is not None else path
+        problem = DataError(
+            where, f"could not be read ({exc.strerror or error_text(exc)})", "Check the file and its permissions."
+        )
+        return DatasetCheck([*report.problems, str(problem)])
+    except Exception as exc:  # any other failure of the structural pass: still a message, never a traceback
+        return DatasetCheck([*report.problems, str(DataError(path, f"could not be read ({error_text(exc)})"))])
     if ds is None:
-        return report.problems
-    return report.problems + ds.check()
+        return DatasetCheck(report.problems)
+    return DatasetCheck(report.problems + ds.check(), ds.unlabelled_notes(), ds.describe())
 
 
 def collate(items: Sequence[Mapping[str, Any]]) -> dict[str, Any]:

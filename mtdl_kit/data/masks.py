@@ -101,9 +101,9 @@ def check_same_plane(image: RawImage, mask: RawImage) -> None:
         raise DataError(
             mask.name, f"the mask volume is {tuple(vm)} but its image {image.name} is {tuple(vi)}", "They must match."
         )
-    if image.shape2d != mask.shape2d:
-        h, w = mask.shape2d
-        hi, wi = image.shape2d
+    if image.original_shape != mask.original_shape:
+        h, w = mask.original_shape
+        hi, wi = image.original_shape
         raise DataError(
             mask.name,
             f"the mask is {h}x{w} pixels but its image {image.name} is {hi}x{wi}",

@@ -3,7 +3,7 @@ square size, and the :class:`Geometry` that maps pixel coordinates across."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -12,6 +12,8 @@ from mtdl_kit.data.readers.common import (
     LUMINANCE,
     WINDOW_PRESETS,
     RawImage,
+    box_reduce,
+    reduction_factor,
 )
 from mtdl_kit.regions.base import Region
 
@@ -138,6 +140,9 @@ class Geometry:
         offset: (rows, cols) of zero padding added before scaling (``fit="pad"``).
         scale: (row, col) scale factors.
         canvas: (H, W) after padding, before scaling.
+
+    The padded canvas is never built: :meth:`image` and :meth:`mask` compute each output pixel from
+    the plane directly (separable weights), so an extreme aspect ratio costs no more than a square.
     """
 
     shape: tuple[int, int]
@@ -175,42 +180,68 @@ class Geometry:
             return float(fallback)
         return float(np.mean([s / g for s, g in zip(original, self.scale, strict=True)]))
 
-    def _pad(self, array: np.ndarray) -> np.ndarray:
-        h, w = self.shape
-        if self.canvas == self.shape:
-            return array
-        out = np.zeros((*array.shape[:-2], *self.canvas), dtype=array.dtype)
-        out[..., self.offset[0] : self.offset[0] + h, self.offset[1] : self.offset[1] + w] = array
-        return out
+    def _source(self, axis: int) -> tuple[np.ndarray, np.ndarray]:
+        """For each output pixel along ``axis``: its centre in original pixel coordinates, and whether
+        it falls on the plane (not on the padding)."""
+        old = (np.arange(self.size) + 0.5) / self.scale[axis] - self.offset[axis] - 0.5
+        return old, (old >= -0.5) & (old <= self.shape[axis] - 0.5)
 
-    def image(self, chw: np.ndarray) -> np.ndarray:
-        """Resize a (C, H, W) float image (bilinear, anti-aliased when shrinking; ``skimage.transform.resize``)."""
-        if self.identity:
+    def _weights(self, axis: int, n: int, reduction: int) -> np.ndarray:
+        """(size, n) weights from the ``n`` samples of the (``reduction``-times box-reduced) plane along ``axis``
+        to the output: a Gaussian of sigma ``(1 / s - 1) / 2`` when shrinking by ``s``, then linear
+        interpolation, edges repeated, zero on the padding (as ``skimage.transform.resize`` with
+        ``anti_aliasing=True``, ``order=1``, ``mode="edge"`` does on the padded canvas)."""
+        old, inside = self._source(axis)
+        pos = np.clip((old + 0.5) / reduction - 0.5, 0.0, n - 1.0)
+        low = np.floor(pos).astype(np.int64)
+        frac = pos - low
+        high = np.minimum(low + 1, n - 1)
+        step = self.scale[axis] * reduction  # output pixels per input sample
+        sigma = max(0.0, (1.0 / step - 1.0) / 2.0)
+        radius = int(4.0 * sigma + 0.5)  # scipy.ndimage.gaussian_filter's truncate=4
+        taps = np.arange(-radius, radius + 1)
+        kernel = np.exp(-0.5 * (taps / sigma) ** 2) if sigma > 0 else np.ones(1)
+        kernel /= kernel.sum()
+        weights = np.zeros((self.size, n), dtype=np.float64)
+        rows = np.repeat(np.arange(self.size), taps.size)
+        for centre, amount in ((low, 1.0 - frac), (high, frac)):
+            cols = np.clip(centre[:, None] + taps[None, :], 0, n - 1)  # "nearest" boundary
+            np.add.at(weights, (rows, cols.ravel()), (amount[:, None] * kernel[None, :]).ravel())
+        weights[~inside] = 0.0
+        return weights
+
+    def image(self, chw: np.ndarray, reduction: int = 1) -> np.ndarray:
+        """Resize a (C, H, W) float image: bilinear, anti-aliased when shrinking (``skimage.transform.resize``).
+
+        Args:
+            chw: the plane, or the plane box-reduced by ``reduction`` (:attr:`RawImage.reduction`).
+            reduction: the integer factor ``chw`` was box-averaged by, relative to :attr:`shape`.
+        """
+        if self.identity and reduction == 1:
             return chw.astype(np.float32)
-        from skimage.transform import resize
-
-        padded = self._pad(chw)
-        shrink = padded.shape[-1] > self.size or padded.shape[-2] > self.size
-        out = resize(
-            padded,
-            (chw.shape[0], self.size, self.size),
-            order=1,
-            anti_aliasing=shrink,
-            preserve_range=True,
-            mode="edge",
+        rows = self._weights(0, chw.shape[-2], reduction).astype(np.float32)
+        cols = self._weights(1, chw.shape[-1], reduction).astype(np.float32)
+        cols_first = chw.shape[-2] > chw.shape[-1]  # shrink the longer side first: fewer multiplications
+        out = np.stack(
+            [
+                rows @ (np.asarray(c, dtype=np.float32) @ cols.T) if cols_first else (rows @ c) @ cols.T
+                for c in chw.astype(np.float32, copy=False)
+            ]
         )
         return np.clip(out, 0.0, 1.0).astype(np.float32)
 
     def mask(self, mask: np.ndarray) -> np.ndarray:
-        """Resize an (H, W) class-index mask (nearest neighbour, no smoothing)."""
+        """Resize an (H, W) class-index mask of the original plane (nearest neighbour, no smoothing)."""
         if self.identity:
             return mask.astype(np.int64)
-        from skimage.transform import resize
-
-        out = resize(
-            self._pad(mask), (self.size, self.size), order=0, anti_aliasing=False, preserve_range=True, mode="edge"
-        )
-        return np.rint(out).astype(np.int64)
+        picks = []
+        for axis in (0, 1):
+            old, inside = self._source(axis)
+            picks.append((np.clip(np.floor(old + 0.5).astype(np.int64), 0, mask.shape[axis] - 1), inside))
+        (r, r_in), (c, c_in) = picks
+        out = np.asarray(mask)[np.ix_(r, c)].astype(np.int64)
+        out[~(r_in[:, None] & c_in[None, :])] = 0
+        return out
 
 
 def prepare_image(
@@ -226,7 +257,8 @@ def prepare_image(
     """A :class:`RawImage` as model input: float32 (channels, size, size) in [0, 1], and its :class:`Geometry`.
 
     Args:
-        raw: the plane from :func:`read_raw`.
+        raw: the plane from :func:`read_raw` (possibly reduced while decoding: :attr:`RawImage.reduction`;
+            the :class:`Geometry` always refers to the file's plane, :attr:`RawImage.original_shape`).
         channels: 1 (grey) or 3 (RGB), e.g. ``region.in_channels``.
         size: output side in pixels.
         intensity: ``"auto"``, ``"percentile"`` (1st-99th), ``"minmax"``, ``"dtype"`` (divide by the integer
@@ -236,11 +268,17 @@ def prepare_image(
         fit: ``"pad"`` (keep the aspect ratio, pad with black) or ``"stretch"``.
         region_window: CT preset used by ``"auto"`` for HU data (:func:`default_window`).
     """
+    h, w = raw.shape2d
+    if h * w > (8 * size) ** 2:  # far more pixels than the output needs: box-average first (bounded memory)
+        factor = reduction_factor(h, w, 2 * size)
+        raw = replace(
+            raw, array=box_reduce(raw.array, factor), reduction=raw.reduction * factor, file_shape=raw.original_shape
+        )
     values = normalise_intensity(raw, intensity, region_window=region_window)
     alpha = None
     if raw.array.ndim == 3 and raw.array.shape[-1] in (2, 4):
         a = raw.array[..., -1].astype(np.float32)
         alpha = a / float(np.iinfo(raw.array.dtype).max) if raw.array.dtype.kind in "ui" else np.clip(a, 0.0, 1.0)
     chw = to_channels(values, channels, alpha, rgba)
-    geometry = Geometry.fit(raw.shape2d, size, fit)
-    return geometry.image(chw), geometry
+    geometry = Geometry.fit(raw.original_shape, size, fit)
+    return geometry.image(chw, raw.reduction), geometry

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from mtdl_kit.history import to_json
 from mtdl_kit.regions.base import REGION_NAMES, Region, Sample, TaskSpec, get_region
 
 SAMPLES_PER_REGION = 24
@@ -67,16 +68,8 @@ def select_seeds(region: Region, n: int = SAMPLES_PER_REGION, size: int = SAMPLE
 
 
 def label_columns(tasks: Sequence[TaskSpec]) -> list[str]:
-    """CSV column names for the non-dense targets of ``tasks``."""
-    cols: list[str] = []
-    for t in tasks:
-        if t.kind == "classification" or (t.kind == "regression" and t.num_outputs == 1):
-            cols.append(t.name)
-        elif t.kind == "regression":
-            cols += [f"{t.name}__{i}" for i in range(t.num_outputs)]
-        elif t.kind == "landmarks":
-            cols += [f"{t.name}__{k}_{axis}" for k in range(t.num_outputs) for axis in ("row", "col")]
-    return cols
+    """CSV column names for the non-dense targets of ``tasks`` (each task's :attr:`TaskSpec.label_columns`)."""
+    return [column for t in tasks for column in t.label_columns]
 
 
 def label_values(sample: Sample, tasks: Sequence[TaskSpec]) -> list[str]:
@@ -163,7 +156,7 @@ def write_samples(root: Path | None = None, regions: Iterable[str] = REGION_NAME
     for name in names:
         manifest["regions"][name] = write_region_samples(get_region(name), root)
     manifest["regions"] = dict(sorted(manifest["regions"].items(), key=lambda kv: REGION_NAMES.index(kv[0])))
-    manifest_path.write_text(json.dumps(manifest, indent=1) + "\n")
+    manifest_path.write_text(to_json(manifest, indent=1) + "\n")  # strict JSON (hashes and counts)
     return manifest
 
 

@@ -59,8 +59,9 @@ class TransferConfig:
         auxiliary: the cheaply labelled auxiliary task (labelled on every training case).
         family: the multi-task family of the ``related`` and ``shuffled`` arms.
         guide_summary: for the hybrid family, what its mask-guided heads read of the predicted mask
-            (:class:`~mtdl_kit.models.heads.GlobalHead`): ``"composition"`` (each guide channel's share
-            of the foreground; default) or ``"area"`` (area fractions, the zoo's setting).
+            (:class:`~mtdl_kit.models.heads.GlobalHead`): ``"mask_only"`` (default: the mask's
+            composition alone, a head that can use only what the auxiliary task learned),
+            ``"composition"`` (that plus pooled image features) or ``"area"`` (the zoo's setting).
         budgets: numbers of training cases with a main-task label (each ≤ ``n_train``; nested per seed).
         seeds: training seeds (each fixes a training subset and the initial weights).
         n_train: training cases per seed (all carry the auxiliary label).
@@ -83,7 +84,7 @@ class TransferConfig:
     main: str = "glaucoma"
     auxiliary: str = "disc_cup"
     family: str = "hybrid"
-    guide_summary: str = "composition"
+    guide_summary: str = "mask_only"
     budgets: tuple[int, ...] = (16, 32, 64, 256)
     seeds: tuple[int, ...] = tuple(range(8))
     n_train: int = 256

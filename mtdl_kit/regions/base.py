@@ -87,6 +87,22 @@ class TaskSpec:
         """True for tasks whose output is a map the size of the image."""
         return self.kind in ("segmentation", "landmarks", "reconstruction")
 
+    @property
+    def label_columns(self) -> tuple[str, ...]:
+        """The ``labels.csv`` columns of this task (the one definition of those names).
+
+        Classification and single-output regression: the task name; a regression with several
+        outputs: ``<task>__0``, ``<task>__1``, ...; landmarks: ``<task>__<k>_row``, ``<task>__<k>_col``;
+        segmentation and reconstruction: none (masks are files, the reconstruction target is the image).
+        """
+        if self.kind == "classification" or (self.kind == "regression" and self.num_outputs == 1):
+            return (self.name,)
+        if self.kind == "regression":
+            return tuple(f"{self.name}__{i}" for i in range(self.num_outputs))
+        if self.kind == "landmarks":
+            return tuple(f"{self.name}__{k}_{axis}" for k in range(self.num_outputs) for axis in ("row", "col"))
+        return ()
+
 
 @dataclass(frozen=True)
 class Reference:
@@ -268,6 +284,29 @@ class Region(ABC):
         self, rng: np.random.Generator, size: int, relatedness: float, nuisance: str | None
     ) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, float]]:
         """Return (image (C, H, W) float, targets, latents) for one case. Must use only ``rng``."""
+
+    def measure_labels(self, mask: np.ndarray, spacing_mm: float) -> dict[str, float]:
+        """The regression labels that are mask measurements, under their ``labels.csv`` column names.
+
+        :meth:`measure` names its quantities after what they are (``whole_tumour_area_mm2``); a dataset's
+        ``labels.csv`` names them after the task's outputs (``tumour_area__0``, :attr:`TaskSpec.label_columns`).
+        :attr:`measured_regression` is the one mapping between the two, so labels computed here from
+        a user's masks agree with what the phantoms carry and with what :func:`mtdl_kit.data.open_dataset`
+        reads. Brain: ``{"tumour_area__0": whole-tumour area, "tumour_area__1": core area}`` in mm².
+
+        Args:
+            mask: (H, W) class indices of the region's segmentation task.
+            spacing_mm: pixel spacing in millimetres.
+
+        Returns:
+            ``{column: value}`` for every output of every task in :attr:`measured_regression`.
+        """
+        measured = self.measure(mask, spacing_mm)
+        out: dict[str, float] = {}
+        for task, (keys, _tolerance) in self.measured_regression.items():
+            columns = self.task(task).label_columns
+            out.update({column: float(measured[key]) for column, key in zip(columns, keys, strict=True)})
+        return out
 
     @abstractmethod
     def measure(self, mask: np.ndarray, spacing_mm: float) -> dict[str, float]:

@@ -9,7 +9,8 @@ show what they return (plain dicts, DataFrames, arrays and plotly figures). One 
   :func:`mtdl_kit.inference.predict_sample`), the joint picture and the output tables.
 - :mod:`.relationships`: per-case table, output correlation, gradient conflict, task affinity.
 - :mod:`.clinicians`: plain-language trade-off sentences, calibration and reliability.
-- :mod:`.uploads`: browser uploads checked and read (:func:`upload_sample` never raises).
+- :mod:`.uploads`: browser uploads checked and read (:func:`upload_sample` never raises) and the
+  frames, slices and volumes they offer (:func:`upload_choices`).
 - :mod:`.training`: live training jobs (:class:`LiveRun`, the GPU slot, the CPU step cap) and the
   Pareto figure of a session's runs.
 - :mod:`.architectures`: a family's wiring and parameter counts on a region's tasks.
@@ -53,7 +54,7 @@ from mtdl_kit.services.training import (
     run_table,
     session_tradeoff,
 )
-from mtdl_kit.services.uploads import read_dashboard_upload, upload_sample
+from mtdl_kit.services.uploads import read_dashboard_upload, upload_choices, upload_sample
 from mtdl_kit.services.zoo_models import (
     MODEL_SIZE,
     ZOO_ORDER_NOTE,
@@ -112,5 +113,6 @@ __all__ = [
     "sample_records",
     "session_tradeoff",
     "tradeoff_sentences",
+    "upload_choices",
     "upload_sample",
 ]

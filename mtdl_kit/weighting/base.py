@@ -168,6 +168,7 @@ class Weighting(nn.Module, ABC):
         object.__setattr__(self, "_model", model)  # plain reference: not a registered sub-module
         self.last_weights: dict[str, float] = {}
         self._partition: tuple[list[nn.Parameter], list[nn.Parameter]] | None = None
+        self._all_parameters: list[nn.Parameter] | None = None
 
     # ------------------------------------------------------------------------------- properties
     @property
@@ -202,7 +203,12 @@ class Weighting(nn.Module, ABC):
             ``{task: weight}`` for logging (NaN where a gradient method's weights are not obtainable).
 
         Raises:
-            FloatingPointError: a loss (or a task's gradient) is NaN or infinite; names the task.
+            FloatingPointError: a loss (or a task's gradient) is NaN or infinite; names the task. A
+                finite loss whose gradient is not (``sqrt`` at 0) raises too, after the backward pass
+                (:meth:`check_gradients`: the ``.grad`` fields are cleared, the tasks named where the
+                model's ``task_parameters`` tell).
+            ValueError: a method that needs the shared parameters finds them all frozen
+                (:meth:`trainable_shared`).
         """
 
     def end_epoch(self, mean_losses: Mapping[str, float]) -> None:
@@ -278,6 +284,82 @@ class Weighting(nn.Module, ABC):
     def refresh_partition(self) -> None:
         """Forget the cached parameter split (after the model gained or lost parameters)."""
         self._partition = None
+        self._all_parameters = None
+
+    def trainable_shared(self) -> list[nn.Parameter]:
+        """The shared parameters that are trainable *now*, re-read at every step.
+
+        Raises:
+            ValueError: none is left (the shared part was frozen after the method was built): a method
+                that aggregates or compares per-task gradients on the shared part has nothing to work on,
+                and silently training the heads alone would not be the method that was asked for.
+        """
+        shared, _ = self.parameter_partition()
+        if not shared:
+            raise ValueError(
+                f"{self.name} works on the gradients of the shared parameters, but every shared parameter of "
+                f"{model_label(self.model)} is frozen now (requires_grad=False; it was trainable when the method "
+                "was built). Unfreeze at least part of the shared trunk (e.g. its last block), or, to train only "
+                "the task heads, use a loss-based method ('ew', 'fixed', 'uw', 'dwa', 'rlw')."
+            )
+        return shared
+
+    def touched_parameters(self, losses: Sequence[Tensor] = ()) -> list[Tensor]:
+        """The parameters a backward pass of this method may write ``.grad`` into (for :meth:`check_gradients`).
+
+        The model's parameters (listed once, ``requires_grad`` re-read through ``.grad``) and the
+        method's own (UW's log-variances); without a model, the leaves ``losses`` reach.
+        """
+        own = list(self.parameters())
+        if self.model is None:
+            return [*reached_leaves(losses), *own]
+        if self._all_parameters is None:
+            self._all_parameters = list(iter_trainable(self.model, trainable_only=False))
+        return [*self._all_parameters, *own]
+
+    def check_gradients(self, params: Sequence[Tensor]) -> None:
+        """Raise :class:`FloatingPointError` if a ``.grad`` of ``params`` holds NaN or inf (the losses were finite).
+
+        A finite loss can still have a non-finite gradient (``sqrt`` or ``log`` at 0, a division by a
+        zero norm). One ``isfinite(...).all()`` per tensor and one device synchronisation for all. On
+        failure the ``.grad`` fields of ``params`` are cleared (set to ``None``), so that an optimizer
+        step taken anyway changes nothing; the message names the tasks whose parameters hold the
+        non-finite values where the model says (``task_parameters``), else the parameters.
+        """
+        with_grad = [p for p in params if p.grad is not None]
+        if not with_grad:
+            return
+        flags = torch.stack([torch.isfinite(p.grad).all() for p in with_grad])  # type: ignore[arg-type]
+        if bool(flags.all()):
+            return
+        bad = [p for p, ok in zip(with_grad, flags.tolist(), strict=True) if not ok]
+        for p in params:
+            p.grad = None
+        raise FloatingPointError(
+            f"{self.name}: non-finite gradient (NaN or inf) although every loss is finite, in {self._where(bad)}. "
+            "The .grad fields of this step were cleared. Look for operations with an infinite derivative in the "
+            "losses or the model (sqrt or log at 0, a division by a zero norm); lower the learning rate or clip "
+            "gradients; under fp16 autocast with a GradScaler treat it as an overflow step (skip it)."
+        )
+
+    def _where(self, bad: Sequence[Tensor]) -> str:
+        """Which tasks (or shared parts, or parameters) the non-finite gradients ``bad`` belong to."""
+        ids = {id(p) for p in bad}
+        places: list[str] = []
+        model = self.model
+        if model is not None and hasattr(model, "task_parameters"):
+            tasks = [t for t in self.task_names if any(id(q) in ids for q in model.task_parameters(t))]
+            if tasks:
+                places.append(f"the parameters of task(s) {tasks}")
+        shared = model.shared_parameters() if model is not None and hasattr(model, "shared_parameters") else ()
+        if any(id(q) in ids for q in shared):
+            places.append("the shared parameters (their gradient mixes the tasks' losses)")
+        if any(id(q) in ids for q in self.parameters()):
+            places.append(f"the parameters of the weighting method {self.name}")
+        names = {id(q): n for n, q in (model.named_parameters() if model is not None else ())}
+        shown = [names.get(id(p), f"a tensor of shape {tuple(p.shape)}") for p in bad[:3]]
+        more = f" and {len(bad) - 3} more" if len(bad) > 3 else ""
+        return f"{' and '.join(places) or 'the parameters'} ({', '.join(shown)}{more})"
 
     def parameter_device(self) -> torch.device:
         """Device of the model's first parameter (CPU without a model or parameters)."""

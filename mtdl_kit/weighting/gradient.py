@@ -27,6 +27,20 @@ Two levels (``level=`` of :func:`~mtdl_kit.weighting.build_weighting`):
 Aggregation runs in float32 with autocast disabled; a non-finite loss or Jacobian row raises
 :class:`FloatingPointError` naming the task before anything is aggregated.
 
+**Scale.** The weights of UPGrad, CAGrad, MGDA, PCGrad, IMTL-G and Aligned-MTL do not depend on the
+scale of the Jacobian (see :func:`normalised_gramian`), but TorchJD's UPGrad and CAGrad stop working
+on *small* Jacobians: both first normalise the Gramian with ``torchjd._linalg.normalize(G, norm_eps)``
+(``norm_eps = 1e-4``), which returns the **zero matrix** when ``trace(J J^T) < norm_eps``. UPGrad's
+dual-cone QP then solves ``min v^T (reg_eps I) v`` s.t. ``v >= u`` and returns the preference weights
+(the plain mean of the gradients, with no projection), and CAGrad's ``||g_w|| < norm_eps`` branch
+returns zero weights (no trunk update). Feature-level Jacobians are often that small (activation
+gradients of a mean loss: 17 of 200 steps of an eye run for UPGrad, 11 for CAGrad). So the Gramian
+of these methods is divided by ``trace(G) / T`` first — the Gramian of ``J / s`` with
+``s = sqrt(trace(G) / T)``, the root-mean-square task-gradient norm — and the weights found for it
+are applied to ``J`` itself: the update is ``s`` times the update of ``J / s``, exactly what TorchJD
+computes at every scale above ``norm_eps``. Nash-MTL is left as it is (its weights scale as ``1/s``
+and its update is clipped to ``max_norm``: rescaling would change the update).
+
 Reference for the implementation: P. Quinton, V. Rey, "Jacobian descent for multi-objective
 optimization", arXiv:2406.16232, 2024 (TorchJD).
 """
@@ -64,6 +78,48 @@ from mtdl_kit.weighting.base import (
 from mtdl_kit.weighting.registry import register
 
 
+def normalised_gramian(gramian: Tensor) -> Tensor:
+    """``G / (trace(G) / T)``: the Gramian of ``J / s`` with ``s = sqrt(trace(J J^T) / T)`` (a zero ``G`` as is).
+
+    The weights of the scale-invariant methods do not change (each is homogeneous of degree 0 in
+    ``G``): UPGrad (the dual-cone QP ``min v^T G v, v >= u`` has the same minimiser for ``c G``;
+    Quinton & Rey 2024, Prop. 1; TorchJD itself divides by the trace before adding ``reg_eps I``),
+    CAGrad (ball radius ``c ||g_0||`` and worst-task improvement both scale with ``s``; Liu et al.
+    2021, Eq. 3; TorchJD's solve is on ``G / trace(G)`` too), MGDA (Frank-Wolfe's step
+    ``(b - a) / (b + c - 2a)`` and its comparisons are ratios of entries of ``G``), PCGrad (signs of
+    ``g_i . g_j`` and ratios ``g_i . g_j / ||g_j||^2``), IMTL-G (``pinv(G) sqrt(diag G)`` normalised to
+    sum 1) and Aligned-MTL (``sqrt(lambda_min) V Sigma^-1/2 V^T``). Only the *thresholds* TorchJD
+    applies to ``G`` itself see a difference: ``norm_eps`` (UPGrad, CAGrad), now met whenever
+    ``G != 0``, and IMTL-G's ``|sum(v)| < 1e-12``, now relative.
+    """
+    scale = gramian.diagonal().sum() / gramian.shape[0]
+    # torch.where rather than an if: no device synchronisation (as TorchJD's own normalize)
+    return torch.where(scale > 0, gramian / torch.where(scale > 0, scale, torch.ones_like(scale)), gramian)
+
+
+_NORMALISING_CLASS: type | None = None
+
+
+def trace_normalised(weighting: nn.Module) -> nn.Module:
+    """A TorchJD Gramian ``Weighting`` that applies ``weighting`` to :func:`normalised_gramian` of its input."""
+    global _NORMALISING_CLASS
+    if _NORMALISING_CLASS is None:  # defined on first use: torchjd is imported lazily
+        from torchjd.aggregation import Weighting as JDWeighting
+
+        class TraceNormalisedWeighting(JDWeighting):
+            """``inner(G / (trace(G) / T))`` (see :func:`normalised_gramian`)."""
+
+            def __init__(self, inner: nn.Module) -> None:
+                super().__init__()
+                self.inner = inner
+
+            def forward(self, gramian: Tensor, /) -> Tensor:
+                return self.inner(normalised_gramian(gramian))
+
+        _NORMALISING_CLASS = TraceNormalisedWeighting
+    return _NORMALISING_CLASS(weighting)
+
+
 class GradientWeighting(Weighting):
     """Base of the TorchJD-backed gradient methods (subclasses set :attr:`aggregator`).
 
@@ -92,6 +148,9 @@ class GradientWeighting(Weighting):
     kind = "gradient"
     #: messages of warnings the aggregator emits at every step and that say nothing useful here
     _quiet_warnings: ClassVar[tuple[str, ...]] = ()
+    #: whether the method's weights are scale-invariant, so that the Gramian is trace-normalised
+    #: before TorchJD sees it (:func:`normalised_gramian`; avoids TorchJD's ``norm_eps`` cut-off)
+    scale_invariant: ClassVar[bool] = False
 
     def __init__(
         self,
@@ -110,6 +169,12 @@ class GradientWeighting(Weighting):
                 f"{key} aggregates per-task gradients on the shared part of the network, but "
                 f"{model_label(model)} has no shared_parameters() method. Pass a MultiTaskNet "
                 "(mtdl_kit.models.build_model) or a module implementing shared_parameters() / task_parameters(name)."
+            )
+        if not shared_parameters_of(model) and shared_parameters_of(model, trainable_only=False):
+            raise ValueError(
+                f"{key} is a gradient method, but every shared parameter of {model_label(model)} is frozen "
+                "(requires_grad=False), so there is no shared Jacobian to aggregate. Unfreeze at least part of the "
+                "shared trunk, or train the heads alone with a loss-based method ('ew', 'fixed', 'uw', 'dwa', 'rlw')."
             )
         if not shared_parameters_of(model):
             raise ValueError(
@@ -130,6 +195,8 @@ class GradientWeighting(Weighting):
             raise ValueError(f"{key}: jacobian must be 'torchjd' or 'per_task', got {jacobian!r}.")
         self.jacobian = jacobian
         self.aggregator: nn.Module | None = None
+        # (aggregator, the same on trace-normalised Gramians): cached, rebuilt if the aggregator is replaced
+        self._normalising: tuple[nn.Module, nn.Module] | None = None
         self._cut_checked = False
         self._overlap: bool | None = None  # do task branches share autograd nodes above the features?
 
@@ -177,6 +244,7 @@ class GradientWeighting(Weighting):
     def backward(self, losses: Mapping[str, Tensor], *, features: Sequence[Tensor] | None = None) -> dict[str, float]:
         ordered = self.ordered_losses(losses)
         self.require_graph(ordered)
+        self.trainable_shared()  # re-read every step: a trunk frozen since the build gives a clear ValueError
         feats = [f for f in (features or ()) if isinstance(f, Tensor) and f.requires_grad]
         if self.level == "features":
             if not feats:
@@ -184,12 +252,32 @@ class GradientWeighting(Weighting):
                     f"{self.name} with level='features' needs features=...: call "
                     "outputs, features = model.forward_with_features(x) and pass backward(losses, features=features)."
                 )
-            return self._backward_features(ordered, feats)
-        if feats:
-            if self.jacobian == "per_task":
-                return self._backward_per_task(ordered, feats)
-            return self._backward_mtl(ordered, feats)
-        return self._backward_parameters(ordered)
+            weights = self._backward_features(ordered, feats)
+        elif feats and self.jacobian == "per_task":
+            weights = self._backward_per_task(ordered, feats)
+        elif feats:
+            weights = self._backward_mtl(ordered, feats)
+        else:
+            weights = self._backward_parameters(ordered)
+        # rows were checked before aggregation; the heads' sums and the trunk's backward can still overflow
+        self.check_gradients(self.touched_parameters())
+        return weights
+
+    def gramian_aggregator(self) -> nn.Module:
+        """The aggregator TorchJD is called with: :attr:`aggregator`, on trace-normalised Gramians if scale-invariant.
+
+        See :func:`normalised_gramian`: same weights as TorchJD's at every scale where TorchJD's
+        ``norm_eps`` cut-off does not fire, and those weights below it too.
+        """
+        from torchjd.aggregation import GramianWeightedAggregator
+
+        assert self.aggregator is not None
+        if not self.scale_invariant or not isinstance(self.aggregator, GramianWeightedAggregator):
+            return self.aggregator
+        if self._normalising is None or self._normalising[0] is not self.aggregator:
+            wrapped = GramianWeightedAggregator(trace_normalised(self.aggregator.gramian_weighting))
+            self._normalising = (self.aggregator, wrapped)  # a tuple: no sub-module, no duplicate state_dict keys
+        return self._normalising[1]
 
     def _branches_overlap(self, losses: Sequence[Tensor], feats: Sequence[Tensor]) -> bool:
         """Whether task branches share graph nodes above the features (computed once, at the first step)."""
@@ -224,7 +312,7 @@ class GradientWeighting(Weighting):
             and all(p.dtype == torch.float32 for p in with_jac)
         )
         with self._aggregation_context(with_jac[0].device):
-            weights = jac_to_grad(with_jac, self.aggregator, optimize_gramian_computation=gramian_path)  # type: ignore[arg-type,call-overload]
+            weights = jac_to_grad(with_jac, self.gramian_aggregator(), optimize_gramian_computation=gramian_path)  # type: ignore[arg-type,call-overload]
         self._after_aggregation(stacklevel=5)  # warnings point at the caller of backward()
         return self.report(weights)
 
@@ -310,7 +398,7 @@ class GradientWeighting(Weighting):
         raise_if_non_finite(self.task_names, gram.diagonal().isfinite(), what="gradient on the shared features")
         with self._aggregation_context(gram.device), torch.no_grad():
             if isinstance(self.aggregator, GramianWeightedAggregator):
-                weights = self.aggregator.gramian_weighting(gram)
+                weights = self.gramian_aggregator().gramian_weighting(gram)  # type: ignore[union-attr,operator]
             else:  # a weighting of the Jacobian itself (Nash-MTL): build it
                 jacobian = torch.stack(flatten_rows(feature_rows, feats))
                 weights = self.aggregator.weighting(jacobian)  # type: ignore[union-attr]
@@ -364,6 +452,8 @@ class UPGradAggregation(GradientWeighting):
         **common: ``parallel_chunk_size``, ``batched`` (see :class:`GradientWeighting`).
     """
 
+    scale_invariant = True  # weights homogeneous of degree 0 in the Gramian (normalised_gramian)
+
     def __init__(
         self,
         task_names: Sequence[str],
@@ -412,6 +502,8 @@ class MGDAAggregation(GradientWeighting):
         **common: ``parallel_chunk_size``, ``batched``.
     """
 
+    scale_invariant = True  # weights homogeneous of degree 0 in the Gramian (normalised_gramian)
+
     def __init__(
         self,
         task_names: Sequence[str],
@@ -457,6 +549,8 @@ class PCGradAggregation(GradientWeighting):
         **common: ``parallel_chunk_size``, ``batched``.
     """
 
+    scale_invariant = True  # weights homogeneous of degree 0 in the Gramian (normalised_gramian)
+
     def __init__(
         self, task_names: Sequence[str], *, model: nn.Module | None, level: str = "parameters", **common: Any
     ) -> None:
@@ -498,6 +592,8 @@ class CAGradAggregation(GradientWeighting):
     Raises:
         ImportError: cvxpy or its CLARABEL solver is missing.
     """
+
+    scale_invariant = True  # weights homogeneous of degree 0 in the Gramian (normalised_gramian)
 
     def __init__(
         self,
@@ -545,6 +641,8 @@ class IMTLGAggregation(GradientWeighting):
         **common: ``parallel_chunk_size``, ``batched``.
     """
 
+    scale_invariant = True  # weights homogeneous of degree 0 in the Gramian (normalised_gramian)
+
     def __init__(
         self, task_names: Sequence[str], *, model: nn.Module | None, level: str = "parameters", **common: Any
     ) -> None:
@@ -586,6 +684,8 @@ class AlignedMTLAggregation(GradientWeighting):
             (the original implementation).
         **common: ``parallel_chunk_size``, ``batched``.
     """
+
+    scale_invariant = True  # weights homogeneous of degree 0 in the Gramian (normalised_gramian)
 
     def __init__(
         self,

@@ -132,6 +132,12 @@ class GradNorm(Weighting):
                 "loss-only method ('ew', 'uw', 'dwa', 'rlw')."
             )
         shared = shared_parameters_of(model)
+        if not shared and shared_parameters_of(model, trainable_only=False):
+            raise ValueError(
+                f"gradnorm needs a trainable layer shared by the tasks, but every shared parameter of "
+                f"{model_label(model)} is frozen (requires_grad=False). Unfreeze the last shared block, or use a "
+                "loss-based method instead: 'ew', 'uw', 'dwa' or 'rlw'."
+            )
         if not shared:
             raise ValueError(
                 f"gradnorm needs a layer shared by the tasks, but {model_label(model)} has no trainable shared "
@@ -195,10 +201,17 @@ class GradNorm(Weighting):
         ordered = self.ordered_losses(losses)
         self.require_graph(ordered)
         assert self.model is not None
+        self.trainable_shared()  # raises a clear ValueError if the shared part was frozen since
         if self._layer is None:
             object.__setattr__(self, "_layer", self._pick_layer(ordered))
         layer = self._layer
         assert layer is not None
+        if not layer.requires_grad:
+            raise ValueError(
+                f"gradnorm compares the tasks' gradient norms on the shared layer {self.layer_name}, which is frozen "
+                "now (requires_grad=False). Unfreeze it, or build the method with layer=<a trainable shared weight>."
+            )
+        touched = self.touched_parameters()
         stacked = torch.stack([loss.detach().float() for loss in ordered])
         if bool(torch.isnan(self.initial_losses).any()):
             self.initial_losses = stacked.clamp_min(1e-12).to(self.initial_losses.device)
@@ -214,6 +227,7 @@ class GradNorm(Weighting):
             self._check_norms(grad_norms)
             (w_dev * torch.stack([loss.float() for loss in ordered])).sum().backward()
 
+        self.check_gradients(touched)  # a finite loss with a NaN gradient elsewhere than W: never silent
         self._update_weights(grad_norms, stacked)
         return self.report(w)
 

@@ -32,6 +32,9 @@ class LossWeighting(Weighting):
     """A method that backpropagates ``sum_i w_i * L_i`` once; subclasses choose ``w`` (:meth:`step_weights`).
 
     ``features`` passed to :meth:`backward` are ignored (the one backward pass reaches everything).
+    After the backward pass the gradients it wrote are checked (:meth:`Weighting.check_gradients`): a
+    finite loss with a NaN or infinite gradient raises :class:`FloatingPointError` instead of
+    handing NaN to the optimizer.
     """
 
     kind = "loss"
@@ -46,9 +49,12 @@ class LossWeighting(Weighting):
         return (w * losses).sum(), w
 
     def backward(self, losses: Mapping[str, Tensor], *, features: Sequence[Tensor] | None = None) -> dict[str, float]:
-        stacked = torch.stack([loss.float() for loss in self.ordered_losses(losses)])
+        ordered = self.ordered_losses(losses)
+        touched = self.touched_parameters(ordered)  # before the backward frees the graph (no-model case)
+        stacked = torch.stack([loss.float() for loss in ordered])
         total, w = self.total_loss(stacked)
         total.backward()
+        self.check_gradients(touched)
         return self.report(w)
 
 

@@ -15,7 +15,8 @@ Layout (``data_samples/weights/``, or ``$MTDL_KIT_ZOO``; keys from :func:`zoo_ke
   (:mod:`mtdl_kit.checkpoint`); a missing or tampered file raises :class:`ZooError` with the
   command that rebuilds it.
 - :func:`verify_zoo` recomputes every held-out metric on the same fixed phantom test set (the
-  test seeds are a function of the recorded config) and compares it with the manifest.
+  test seeds are a function of the recorded config) and compares it with the manifest;
+  :func:`verify_zoo_quick` hash-checks every file and re-scores one model per region.
 
 Research and teaching use only — not for clinical use.
 """
@@ -47,7 +48,7 @@ from mtdl_kit.zoo.training import (
     held_out_test_set,
     train_zoo,
 )
-from mtdl_kit.zoo.verify import verify_zoo
+from mtdl_kit.zoo.verify import QUICK_FAMILY, quick_keys, verify_files, verify_zoo, verify_zoo_quick
 
 __all__ = [
     "DEFAULT_BATCH_SIZE",
@@ -59,6 +60,7 @@ __all__ = [
     "DEFAULT_TOLERANCE",
     "DEFAULT_WEIGHTING",
     "MANIFEST",
+    "QUICK_FAMILY",
     "REGRESSION_FLOORS",
     "ZOO_FORMAT",
     "ZOO_MODEL_OPTIONS",
@@ -76,10 +78,13 @@ __all__ = [
     "model_file",
     "quality_floors",
     "quality_report",
+    "quick_keys",
     "read_manifest",
     "rebuild_command",
     "train_zoo",
+    "verify_files",
     "verify_zoo",
+    "verify_zoo_quick",
     "write_manifest",
     "zoo_key",
     "zoo_table",

@@ -16,7 +16,7 @@ from mtdl_kit import DISCLAIMER, REGION_NAMES  # noqa: E402
 from mtdl_kit.zoo import read_manifest  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from uploads import bad_uploads, valid_uploads  # noqa: E402
+from uploads import bad_uploads, plane_uploads, valid_uploads  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = str(ROOT / "dashboard" / "app.py")
@@ -213,6 +213,45 @@ def test_valid_upload_is_converted_and_run(app, region, name, data):
     if all(f"{region}-{f}" in ZOO for f in ("parallel", "hybrid")):
         text = captions(app)
         assert "ms on" in text and "no ground truth for an upload" in "\n".join(m.value for m in app.markdown)
+
+
+def _upload(at, name, data):
+    at.radio(key="source").set_value("Upload an image").run()
+    at.file_uploader(key="upload").set_value((name, data, "application/octet-stream")).run()
+    assert not at.exception, at.exception
+    assert not at.error, errors(at)
+
+
+def _slider(at, label):
+    return next(s for s in at.slider if s.label == label)
+
+
+def test_volume_upload_offers_volume_axis_and_slice(app):
+    name, data = plane_uploads()["nifti_4d"]
+    _upload(app, name, data)
+    assert {s.label for s in app.slider} >= {"Volume", "Slice"} and app.radio(key="upload_axis").value == "axial"
+    assert "volume 0 (of 0-2), axial slice 9 (of 0-17) is shown" in captions(app)
+    _slider(app, "Volume").set_value(2).run()
+    assert not app.exception and "volume 2 (of 0-2)" in captions(app)
+    app.radio(key="upload_axis").set_value("sagittal").run()
+    assert not app.exception and "sagittal slice 10 (of 0-19)" in captions(app)
+    _slider(app, "Slice").set_value(4).run()
+    assert not app.exception and "sagittal slice 4 (of 0-19)" in captions(app)
+    other_name, other = plane_uploads()["png"]
+    app.file_uploader(key="upload").set_value((other_name, other, "image/png")).run()
+    assert not app.exception and not any(s.label in ("Volume", "Slice") for s in app.slider)
+
+
+def test_multiframe_upload_offers_a_frame_and_a_blank_image_is_flagged(app):
+    name, data = plane_uploads()["dicom_frames"]
+    _upload(app, name, data)
+    assert "4 frames (0-3); frame 2 is shown" in captions(app)
+    _slider(app, "Frame").set_value(0).run()
+    assert not app.exception and "frame 0 is shown" in captions(app)
+    blank_name, blank = plane_uploads()["blank"]
+    app.file_uploader(key="upload").set_value((blank_name, blank, "image/png")).run()
+    assert not app.exception and any("it is blank" in w.value for w in app.warning)
+    assert not any(s.label == "Frame" for s in app.slider)
 
 
 def test_sessions_are_isolated():

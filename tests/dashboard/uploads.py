@@ -1,25 +1,18 @@
 """The dashboard's upload corpus: bad files (each with the message fragment it must produce) and valid ones.
 
-Files are written in memory with Pillow, pydicom and nibabel (the writers of tests/data/conftest.py).
+Files are written in memory with Pillow, pydicom and nibabel (the builders of tests/file_builders.py,
+shared with tests/data and benchmarks/bench_bad_inputs.py, whose corpus is larger).
 """
 
 from __future__ import annotations
 
-import importlib.util
 import io
-import struct
 import tempfile
-import zlib
 from pathlib import Path
 
 import numpy as np
 from dicom_helpers import unreadable_transfer_syntax
-
-_CONFTEST = Path(__file__).resolve().parents[1] / "data" / "conftest.py"
-_spec = importlib.util.spec_from_file_location("_mtdl_data_writers", _CONFTEST)
-_mod = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(_mod)
-Writers = _mod.Writers
+from file_builders import Writers, corpus, png_header_only
 
 GREY = (np.arange(64 * 64).reshape(64, 64) % 256).astype(np.uint8)
 
@@ -38,14 +31,6 @@ def _jpeg(array: np.ndarray) -> bytes:
     buf = io.BytesIO()
     Image.fromarray(np.asarray(array)).save(buf, format="JPEG", quality=95)
     return buf.getvalue()
-
-
-def _png_header_only(width: int, height: int) -> bytes:
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"")) + chunk(b"IEND", b"")
 
 
 def _with_writers(fn) -> bytes:
@@ -91,17 +76,16 @@ def bad_uploads() -> list[tuple[str, str, bytes, str]]:
         ("zero_bytes", "empty.png", b"", "empty (0 bytes)"),
         ("truncated_png", "cut.png", png[:200], "corrupt or truncated"),
         ("text_as_png", "notes.png", b"this is not an image, just text\n" * 4, "unknown or corrupt file format"),
-        ("bomb_72mp", "bomb.png", _png_header_only(9_000, 8_000), "above the 64-megapixel limit"),
-        ("bomb_huge", "huge.png", _png_header_only(100_000, 100_000), "decompression bomb"),
+        ("bomb_72mp", "bomb.png", png_header_only(9_000, 8_000), "above the 64-megapixel limit"),
+        ("bomb_huge", "huge.png", png_header_only(100_000, 100_000), "decompression bomb"),
         ("one_pixel", "dot.png", _png(np.zeros((1, 1), np.uint8)), "only 1x1 pixels"),
         ("dicom_no_pixels", "report.dcm", _with_writers(lambda f: f.dicom("r.dcm", None)), "no pixel data"),
         ("dicom_undecodable", cname, cdata, cfrag),
         ("dicom_truncated", "cut.dcm", dcm[: len(dcm) - 3000], "corrupt or truncated"),
         ("dicom_without_marker", "raw.dcm", b"\x08\x00\x05\x00CS\x0a\x00ISO_IR 100" + bytes(200), "'DICM' marker"),
-        ("nifti_4d", "bold.nii", _nifti(np.zeros((20, 20, 4, 5), np.float32)), "4-D with shape (20, 20, 4, 5)"),
         ("nifti_nan", "nan.nii", _nifti(nan), "1 NaN and 0 infinite"),
         ("nifti_inf", "inf.nii", _nifti(inf), "0 NaN and 1 infinite"),
-        ("nifti_truncated", "cut.nii.gz", nii[: len(nii) // 2], "corrupt or truncated"),
+        ("nifti_truncated", "cut.nii.gz", nii[: len(nii) // 2], "truncated"),
         ("wrong_extension", "photo.png", _jpeg(np.stack([GREY] * 3, -1)), "the extension '.png' says PNG"),
         ("non_utf8_name", "caf\ufffd.png", _png(GREY), "not valid UTF-8"),  # as a browser sends b"caf\xe9"
         ("control_char_name", "scan\x07.png", _png(GREY), "control characters"),
@@ -109,6 +93,9 @@ def bad_uploads() -> list[tuple[str, str, bytes, str]]:
         ("too_large", "huge.png", b"\x89PNG\r\n\x1a\n" + bytes(20 * 1024 * 1024), "above the limit of 20 MB"),
         ("truncated_jpeg", "cut.jpg", _jpeg(rng.integers(0, 256, (64, 64, 3), dtype=np.uint8))[:400], "corrupt"),
     ]
+    # issue 15: a strip that once exhausted the server, silent corruption, misleading messages
+    shared = ("png_16x20000", "nifti_gz_cut_2_3", "nifti_dim0", "dicom_pixels_too_long", "nifti_f64_huge")
+    cases += [(c.kind, c.name, c.make(), c.expect) for c in corpus(heavy=False) if c.kind in shared]
     return cases
 
 
@@ -135,4 +122,22 @@ def valid_uploads() -> list[tuple[str, str, bytes]]:
             "volume.nii.gz",
             _with_writers(lambda f: f.nifti("v.nii.gz", rng.normal(size=(48, 48, 6)).astype(np.float32))),
         ),
+        ("nifti_4d", "bold.nii", _nifti(rng.normal(size=(20, 20, 4, 5)).astype(np.float32))),  # volume 0 is shown
     ]
+
+
+def plane_uploads() -> dict[str, tuple[str, bytes]]:
+    """Uploads with several planes (a 4-D NIfTI, a 4-frame DICOM), a plain and a blank PNG: ``id -> (name, bytes)``."""
+    rng = np.random.default_rng(2)
+    frames = np.stack([np.full((32, 32), 100 * k, np.uint16) for k in range(4)]) + rng.integers(
+        0, 50, (4, 32, 32)
+    ).astype(np.uint16)
+    return {
+        "nifti_4d": (
+            "bold.nii.gz",
+            _with_writers(lambda f: f.nifti("b.nii.gz", rng.normal(size=(20, 24, 18, 3)).astype(np.float32))),
+        ),
+        "dicom_frames": ("cine.dcm", _with_writers(lambda f: f.dicom("c.dcm", frames, modality="MR"))),
+        "png": ("photo.png", _png(GREY)),
+        "blank": ("blank.png", _png(np.zeros((64, 64), np.uint8))),
+    }

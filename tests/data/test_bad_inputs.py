@@ -4,27 +4,16 @@ from __future__ import annotations
 
 import json
 import os
-import struct
-import zlib
 from pathlib import Path
 
 import numpy as np
 import pytest
 from dicom_helpers import unreadable_transfer_syntax
+from file_builders import png_header_only
 
 from mtdl_kit.data import MAX_FILE_BYTES, DataError, check_dataset, open_dataset, read_mask, read_raw, read_upload
 
 GREY = (np.arange(32 * 32).reshape(32, 32) % 256).astype(np.uint8)
-
-
-def _png_header_only(width: int, height: int) -> bytes:
-    """A tiny PNG that declares a huge size in its header (the shape of a decompression bomb)."""
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"")) + chunk(b"IEND", b"")
 
 
 # Each case: (id, writer(files) -> (callable raising, file name expected in the message), message fragment)
@@ -74,13 +63,13 @@ def _one_pixel(f):
 
 def _bomb(f):
     p = f.path("bomb.png")
-    p.write_bytes(_png_header_only(9_000, 8_000))  # 72 megapixels: refused by our limit, before decoding
+    p.write_bytes(png_header_only(9_000, 8_000))  # 72 megapixels: refused by our limit, before decoding
     return lambda: read_raw(p), "bomb.png"
 
 
 def _bomb_huge(f):
     p = f.path("huge_bomb.png")
-    p.write_bytes(_png_header_only(100_000, 100_000))  # refused by Pillow's own guard while opening
+    p.write_bytes(png_header_only(100_000, 100_000))  # refused by Pillow's own guard while opening
     return lambda: read_raw(p), "huge_bomb.png"
 
 
@@ -232,7 +221,7 @@ BAD_FILES = [
     (_nifti_4d, "4-D with shape (20, 20, 4, 5)"),
     (_nifti_nan, "1 NaN and 0 infinite"),
     (_nifti_inf, "0 NaN and 1 infinite"),
-    (_nifti_truncated, "corrupt or truncated"),
+    (_nifti_truncated, "truncated"),
     (_nifti_bad_slice, "slice 9 does not exist"),
     (_analyze_pair, ".hdr/.img pair"),
     (_non_utf8_name, "not valid UTF-8"),

@@ -28,6 +28,21 @@ def test_measure_on_a_hand_made_mask():
     assert BRAIN.measure(np.zeros((8, 8), dtype=np.int64), 1.0)["oedema_fraction"] == 0.0
 
 
+def test_measure_labels_use_the_label_columns_of_the_docs():
+    """The names a user writes in labels.csv (docs table: tumour_area__0, tumour_area__1) come out of measure_labels."""
+    from mtdl_kit.data import label_columns
+
+    mask = np.zeros((40, 40), dtype=np.int64)
+    mask[10:30, 10:30] = 1
+    mask[15:25, 15:25] = 2
+    labels = BRAIN.measure_labels(mask, spacing_mm=2.0)
+    assert labels == {"tumour_area__0": pytest.approx(1600.0), "tumour_area__1": pytest.approx(400.0)}
+    assert set(labels) <= set(label_columns(BRAIN.tasks)) and BRAIN.task("tumour_area").label_columns == tuple(labels)
+    s = BRAIN.sample(3, size=64)  # and they are the phantom's own targets
+    got = BRAIN.measure_labels(s.targets["tumour"], s.spacing_mm)
+    np.testing.assert_allclose([got["tumour_area__0"], got["tumour_area__1"]], s.targets["tumour_area"], atol=1e-2)
+
+
 def test_grade_rule_threshold():
     assert score_to_class(BRAIN.anatomy_score(0.45), 2) == 0  # little oedema -> LGG
     assert score_to_class(BRAIN.anatomy_score(0.55), 2) == 1  # oedema dominates -> HGG

@@ -105,6 +105,21 @@ def test_mask_measurements_agree_with_targets(name):
 
 
 @pytest.mark.parametrize("name", REGION_NAMES)
+def test_measure_labels_are_named_as_labels_csv_columns(name):
+    """``measure_labels`` gives every measured regression output under its labels.csv column, equal to the target."""
+    from mtdl_kit.data import label_columns
+
+    r = get_region(name)
+    s = r.sample(5, size=96)
+    labels = r.measure_labels(s.targets[r.coupling.segmentation], s.spacing_mm)
+    expected_columns = [c for task in r.measured_regression for c in r.task(task).label_columns]
+    assert list(labels) == expected_columns and set(labels) <= set(label_columns(r.tasks))
+    for task, (_keys, tol) in r.measured_regression.items():
+        got = [labels[c] for c in r.task(task).label_columns]
+        np.testing.assert_allclose(got, s.targets[task], atol=tol, err_msg=f"{name}.{task}")
+
+
+@pytest.mark.parametrize("name", REGION_NAMES)
 def test_label_follows_clinical_rule_at_relatedness_one(name):
     r = get_region(name)
     cls = r.coupling.classification

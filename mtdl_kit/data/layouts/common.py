@@ -140,10 +140,14 @@ def resolve_path(root: Path, folder: Path, value: str) -> Path | None:
 
 def row_targets(
     row: Mapping[str, Any], tasks: Sequence[TaskSpec], where: str, report: ProblemReport
-) -> dict[str, np.ndarray] | None:
-    """Targets of the non-dense tasks in one CSV row / JSON entry; ``None`` after a reported problem."""
+) -> dict[str, np.ndarray]:
+    """Targets of the non-dense tasks in one CSV row / JSON entry.
+
+    A bad cell is reported (a strict report raises it) and its task left out; the other tasks' targets
+    are kept, so that :func:`~mtdl_kit.data.folders.check_dataset` goes on to decode the case's image
+    and mask and lists *their* problems too (every problem of a case in one pass).
+    """
     out: dict[str, np.ndarray] = {}
-    ok = True
     for t in tasks:
         if t.kind not in LABEL_KINDS:
             continue
@@ -162,7 +166,6 @@ def row_targets(
                 report.add(
                     DataError(where, f"task {t.name!r} is only partly filled (empty: {gaps})", "Fill all or none.")
                 )
-                ok = False
                 continue
             values = cells[0] if len(cells) == 1 else cells
             if isinstance(values, str):
@@ -171,8 +174,7 @@ def row_targets(
             out[t.name] = label_target(t, _numbers(values, t), where)
         except DataError as exc:
             report.add(exc)
-            ok = False
-    return out if ok else None
+    return out
 
 
 def _numbers(values: Any, task: TaskSpec) -> Any:

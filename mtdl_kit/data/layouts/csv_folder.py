@@ -12,6 +12,7 @@ from mtdl_kit.data.layouts.common import (
     IMAGE_EXTENSIONS,
     LAYOUT_HINT,
     MASK_EXTENSIONS,
+    PLANE_KEYS,
     Case,
     ProblemReport,
     folder_name,
@@ -25,6 +26,7 @@ from mtdl_kit.data.layouts.common import (
     task_columns,
 )
 from mtdl_kit.data.readers.common import LABEL_KINDS, DataError, check_file_name, strip_extension
+from mtdl_kit.data.samples import label_columns
 from mtdl_kit.regions.base import TaskSpec
 
 #: ``mask`` cell values meaning "the case has its mask in the masks folder" / "no mask".
@@ -99,21 +101,16 @@ def parse_csv_folder(root: Path, tasks: Sequence[TaskSpec], task_map: Mapping[st
     labels_path = root / "labels.csv"
     seg = [t for t in tasks if t.kind == "segmentation"]
     header: list[str] = []
+    columns: list[str] = []  # the CSV's columns (after task_map), even when its rows cannot be used
     rows: list[tuple[int, list[str]]] = []
     if labels_path.exists():
         parsed = _read_csv(labels_path, report)
         if parsed is not None:
             header, rows = parsed
-            header = rename_keys(header, task_map)
+            header = columns = rename_keys(header, task_map)
             if "case_id" not in header:
-                report.add(
-                    DataError(
-                        labels_path,
-                        f"no case_id column (columns: {header})",
-                        "Name the identifier column case_id, or map yours with task_map={'your_column': 'case_id'}.",
-                    )
-                )
-                header, rows = [], []
+                report.add(_no_case_id(labels_path, header, tasks))
+                header, rows = [], []  # rows cannot be matched to images: every image is an unlabelled case
     has_image_column = "image" in header
     if not has_image_column and not images_dir.is_dir():
         report.add(DataError(root, "no images/ folder", LAYOUT_HINT))
@@ -157,7 +154,7 @@ def parse_csv_folder(root: Path, tasks: Sequence[TaskSpec], task_map: Mapping[st
     for t in tasks:
         if t.kind == "segmentation":
             col = seg_key(t, seg, "mask")
-            if t.name not in mask_dirs and col not in header:
+            if t.name not in mask_dirs and col not in columns:
                 report.add(
                     DataError(
                         root,
@@ -166,13 +163,13 @@ def parse_csv_folder(root: Path, tasks: Sequence[TaskSpec], task_map: Mapping[st
                     )
                 )
         elif t.kind in LABEL_KINDS:
-            absent = [c for c in task_columns(t) if c not in header]
+            absent = [c for c in task_columns(t) if c not in columns]
             if absent:
                 shown = f"labels.csv has no column {absent[0]!r}" if labels_path.exists() else "there is no labels.csv"
                 report.add(
                     DataError(
                         labels_path,
-                        f"{shown} for {t.kind} task {t.name!r} (columns found: {header})",
+                        f"{shown} for {t.kind} task {t.name!r} (columns found: {columns})",
                         f"Add it, map yours with task_map={{'your_column': {absent[0]!r}}}, or choose tasks without "
                         f"{t.name!r}.",
                     )
@@ -207,15 +204,15 @@ def parse_csv_folder(root: Path, tasks: Sequence[TaskSpec], task_map: Mapping[st
                     DataError(where, f"case {cid!r} has no image in images/", "Image files are named <case_id>.<ext>.")
                 )
                 continue
+        # a bad cell is reported and its task left out; the case stays, so a check still decodes its files
         targets = row_targets(row, row_tasks, f"{where} (case {cid!r})", report)
         split = split_value(row.get("split"), where, report)
-        case = Case(cid, image, targets=targets or {}, split=split, plane=row_plane(row, where, report), where=where)
+        case = Case(cid, image, targets=targets, split=split, plane=row_plane(row, where, report), where=where)
         for t in seg:
             path = _row_mask(root, t, seg, row, cid, where, mask_dirs, mask_index, report)
             if path is not None:
                 case.masks[t.name] = path
-        if targets is not None:
-            cases[cid] = case
+        cases[cid] = case
     for cid, image in image_of.items():
         if cid not in row_of:
             case = Case(cid, image, where=str(image))
@@ -224,18 +221,38 @@ def parse_csv_folder(root: Path, tasks: Sequence[TaskSpec], task_map: Mapping[st
                 if found:
                     case.masks[t.name] = found[0]
             cases[cid] = case
-    # --- masks without image
-    used = {p for c in cases.values() for p in c.masks.values()}
+    # --- masks without image (compared as resolved paths: a mask cell names the file relative to the
+    # dataset, the folder listing relative to the current directory, and either may go through a link)
+    used = {p.resolve() for c in cases.values() for p in c.masks.values()}
     for t in seg:
         for cid, found in mask_index.get(t.name, {}).items():
             for f in found[:1]:
-                if f not in used and cid not in image_of and cid not in row_of:
+                unused = f.resolve() not in used
+                if unused and cid not in image_of and cid not in row_of:
                     report.add(DataError(f, f"mask without image: no case {cid!r}", "Remove it or add the image."))
-                elif f not in used and cid in cases and not has_image_column:
+                elif unused and cid in cases and not has_image_column:
                     report.add(
                         DataError(f, f"labels.csv says case {cid!r} has no mask, but this mask exists", "Fix one.")
                     )
     return [cases[k] for k in sorted(cases)]
+
+
+def _no_case_id(labels_path: Path, header: Sequence[str], tasks: Sequence[TaskSpec]) -> DataError:
+    """The problem of a labels.csv without a ``case_id`` column, suggesting which of its columns to map."""
+    known = {"image", "split", "mask", *PLANE_KEYS, *label_columns(tasks)} | {t.name for t in tasks}
+    known |= {c for c in header if c.startswith("mask__")}
+    candidates = [c for c in header if c not in known]
+    # an identifier-like name first (image_id, case, patient, filename), else the first unknown column
+    candidates.sort(key=lambda c: not any(w in c.lower() for w in ("id", "case", "patient", "subject", "name", "file")))
+    if candidates:
+        guess = candidates[0]
+        fix = (
+            f"Rename the column {guess!r} to case_id, or map it: task_map={{{guess!r}: 'case_id'}} "
+            f"(on the command line --task-map {guess}=case_id)."
+        )
+    else:
+        fix = "Add a case_id column (the image file name without its extension)."
+    return DataError(labels_path, f"no case_id column (columns: {list(header)})", fix)
 
 
 def _row_mask(

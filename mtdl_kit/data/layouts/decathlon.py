@@ -100,10 +100,9 @@ def parse_decathlon(path: Path, tasks: Sequence[TaskSpec], task_map: Mapping[str
             mask = resolve_path(root, root, str(value))
             if mask is None:
                 report.add(DataError(where, f"missing mask: case {cid!r} names label {value!r}, which does not exist"))
-                targets = None
             else:
                 case.masks[t.name] = mask
-        if targets is not None:
-            case.targets = targets
-            cases[cid] = case
+        # after a reported problem the case is kept (only a check gets here): its files are still decoded
+        case.targets = targets
+        cases[cid] = case
     return [cases[k] for k in sorted(cases)], hint
