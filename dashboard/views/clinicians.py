@@ -10,7 +10,7 @@ import streamlit as st
 from mtdl_kit import DISCLAIMER, get_region, services
 from mtdl_kit.zoo import zoo_key
 
-from .common import Ctx, bundled, manifest, model_for, models_ready
+from .common import Ctx, bundled, model_for, zoo_families
 
 
 @st.cache_data(show_spinner="Scoring the models on the bundled samples…", max_entries=64)
@@ -21,10 +21,8 @@ def sample_metrics(region: str, key: str, sha256: str) -> dict:
 def render(ctx: Ctx) -> None:
     region = ctx.region
     region_name = ctx.region_name
-    models_ready(block=True)
 
-    man = manifest()
-    fams = services.available_families(region_name, man)
+    man, fams = zoo_families(ctx)
     st.subheader(f"For clinicians: what multi-task learning changes ({region.title})")
     st.markdown(
         f"**{DISCLAIMER}** These networks were trained on synthetic phantoms; the numbers describe the "

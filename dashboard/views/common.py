@@ -270,3 +270,10 @@ def plane_choice(up: Any) -> dict[str, Any]:
         plane["axis"] = axis
         plane["slice_index"] = st.slider("Slice", 0, n - 1, n // 2, key=f"upload_slice:{axis}")
     return plane
+
+
+def zoo_families(ctx: Ctx) -> tuple[dict, list[str]]:
+    """Wait for the models, then the zoo manifest and the families it holds for the sidebar's region."""
+    models_ready(block=True)
+    man = manifest()
+    return man, zoo_models.available_families(ctx.region_name, man)

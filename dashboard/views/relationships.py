@@ -10,7 +10,7 @@ import streamlit as st
 from mtdl_kit import get_region, services
 from mtdl_kit.zoo import zoo_key
 
-from .common import Ctx, bundled, manifest, model_for, models_ready
+from .common import Ctx, bundled, model_for, zoo_families
 
 
 @st.cache_data(show_spinner="Analysing the bundled samples…", max_entries=64)
@@ -21,11 +21,9 @@ def relationship_results(region: str, key: str, sha256: str) -> dict:
 def render(ctx: Ctx) -> None:
     region = ctx.region
     region_name = ctx.region_name
-    models_ready(block=True)
     from mtdl_kit.viz import heatmap_figure
 
-    man = manifest()
-    fams = services.available_families(region_name, man)
+    man, fams = zoo_families(ctx)
     st.subheader(f"Task relationships: {region.title}")
     if not fams:
         st.warning(f"No trained model of the {region_name} region in the zoo yet; it appears when its training ends.")

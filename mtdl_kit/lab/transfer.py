@@ -33,7 +33,7 @@ import hashlib
 import json
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -452,19 +452,3 @@ def configure(base: TransferConfig, **changes: Any) -> TransferConfig:
     cfg = replace(base, **{k: v for k, v in changes.items() if v is not None})
     cfg.validate()
     return cfg
-
-
-__all__: Sequence[str] = (
-    "ARMS",
-    "CONTRASTS",
-    "QUICK",
-    "ArmRun",
-    "TransferConfig",
-    "TransferResult",
-    "configure",
-    "parse_seeds",
-    "reading",
-    "run_arm",
-    "run_transfer",
-    "write_outputs",
-)

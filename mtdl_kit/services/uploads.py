@@ -6,7 +6,7 @@ Research and teaching use only — not for clinical use.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from mtdl_kit.data import PlaneChoices
@@ -54,30 +54,20 @@ def read_dashboard_upload(
     return read_upload(text, data, region, size=size, frame=frame, slice_index=slice_index, axis=axis, volume=volume)
 
 
-def upload_sample(
-    name: str,
-    data: bytes,
-    region: str,
-    *,
-    size: int = 128,
-    frame: int | None = None,
-    slice_index: int | None = None,
-    axis: str = "axial",
-    volume: int | None = None,
-) -> tuple[Sample | None, str | None]:
+def upload_sample(name: str, data: bytes, region: str, **options: Any) -> tuple[Sample | None, str | None]:
     """``(sample, None)`` for a readable upload, ``(None, message)`` otherwise — never raises.
 
     The message is the :class:`~mtdl_kit.data.DataError`'s (what is wrong, what is accepted); any
     other failure (a reader bug) is reported with the list of accepted files, so that a bad file
     can never take a dashboard session down. ``sample.meta["notes"]`` and ``["warnings"]`` hold
     the sentences to show with the image (which frame or slice is shown; a blank image).
+    ``options`` are those of :func:`read_dashboard_upload` (``size``, ``frame``, ``slice_index``,
+    ``axis``, ``volume``).
     """
     from mtdl_kit.data import ACCEPTED, DataError
 
     try:
-        sample = read_dashboard_upload(
-            name, data, region, size=size, frame=frame, slice_index=slice_index, axis=axis, volume=volume
-        )
+        sample = read_dashboard_upload(name, data, region, **options)
         return sample, None
     except DataError as exc:
         return None, str(exc)

@@ -146,6 +146,8 @@ class GradientWeighting(Weighting):
     """
 
     kind = "gradient"
+    #: the ``torchjd.aggregation`` class of a method without options (``None``: it builds its own)
+    torchjd_class: ClassVar[str | None] = None
     #: messages of warnings the aggregator emits at every step and that say nothing useful here
     _quiet_warnings: ClassVar[tuple[str, ...]] = ()
     #: whether the method's weights are scale-invariant, so that the Gramian is trace-normalised
@@ -194,7 +196,8 @@ class GradientWeighting(Weighting):
         if jacobian not in ("torchjd", "per_task"):
             raise ValueError(f"{key}: jacobian must be 'torchjd' or 'per_task', got {jacobian!r}.")
         self.jacobian = jacobian
-        self.aggregator: nn.Module | None = None
+        # methods without options build their aggregator here; the others in their own __init__
+        self.aggregator: nn.Module | None = self.make_aggregator() if type(self).torchjd_class else None
         # (aggregator, the same on trace-normalised Gramians): cached, rebuilt if the aggregator is replaced
         self._normalising: tuple[nn.Module, nn.Module] | None = None
         self._cut_checked = False
@@ -202,8 +205,16 @@ class GradientWeighting(Weighting):
 
     @classmethod
     def make_aggregator(cls, **options: Any) -> nn.Module:
-        """The TorchJD aggregator of this method, built from its options alone (no model needed)."""
-        raise NotImplementedError(f"{cls.__name__} must define make_aggregator().")
+        """The TorchJD aggregator of this method, built from its options alone (no model needed).
+
+        Methods without options name their ``torchjd.aggregation`` class in :attr:`torchjd_class`;
+        the others override this method.
+        """
+        if cls.torchjd_class is None or options:
+            raise NotImplementedError(f"{cls.__name__} must define make_aggregator() for its options.")
+        from torchjd import aggregation
+
+        return getattr(aggregation, cls.torchjd_class)()
 
     @property
     def needs(self) -> str:
@@ -550,19 +561,7 @@ class PCGradAggregation(GradientWeighting):
     """
 
     scale_invariant = True  # weights homogeneous of degree 0 in the Gramian (normalised_gramian)
-
-    def __init__(
-        self, task_names: Sequence[str], *, model: nn.Module | None, level: str = "parameters", **common: Any
-    ) -> None:
-        super().__init__(task_names, model=model, level=level, **common)
-        self.aggregator = self.make_aggregator()
-
-    @classmethod
-    def make_aggregator(cls) -> nn.Module:
-        """``torchjd.aggregation.PCGrad``."""
-        from torchjd.aggregation import PCGrad
-
-        return PCGrad()
+    torchjd_class = "PCGrad"
 
 
 @register(
@@ -642,19 +641,7 @@ class IMTLGAggregation(GradientWeighting):
     """
 
     scale_invariant = True  # weights homogeneous of degree 0 in the Gramian (normalised_gramian)
-
-    def __init__(
-        self, task_names: Sequence[str], *, model: nn.Module | None, level: str = "parameters", **common: Any
-    ) -> None:
-        super().__init__(task_names, model=model, level=level, **common)
-        self.aggregator = self.make_aggregator()
-
-    @classmethod
-    def make_aggregator(cls) -> nn.Module:
-        """``torchjd.aggregation.IMTLG``."""
-        from torchjd.aggregation import IMTLG
-
-        return IMTLG()
+    torchjd_class = "IMTLG"
 
 
 @register(

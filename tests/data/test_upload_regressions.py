@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import gzip
 import io
-import time
 import tracemalloc
 
 import numpy as np
@@ -61,14 +60,14 @@ def test_pydicom_small_files_with_a_tiff_preamble_are_read_as_dicom_under_either
 def test_extreme_images_are_refused_from_the_header_in_milliseconds(kind):
     name, data, _ = _case(kind)
     read_upload("warm.png", png_bytes(VOLUME[..., 0].astype(np.uint8)), "brain")
+    # memory, not time: a timed test is flaky on a shared machine (the time is measured in
+    # benchmarks/bench_bad_inputs.py); refusing from the header allocates no image
     tracemalloc.start()
-    start = time.perf_counter()
     with pytest.raises(DataError, match=r"aspect ratio|limit"):
         read_upload(name, data, "brain")
-    seconds = time.perf_counter() - start
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
-    assert seconds < 1.0 and peak < 16 * 2**20, (seconds, peak)
+    assert peak < 16 * 2**20, peak
 
 
 def test_a_large_image_is_reduced_while_decoding_and_keeps_its_geometry():
