@@ -92,7 +92,7 @@ def main() -> None:
     ap.add_argument("--budgets", default=None, help="comma list of main-task label budgets")
     ap.add_argument("--seeds", default=None, help="headline seeds, e.g. 0-7")
     ap.add_argument("--replicate", default=None, help="fresh seeds for the replication, e.g. 100-107 ('' to skip)")
-    ap.add_argument("--replicate-budgets", default=None, help="budgets of the replication (default: the smallest)")
+    ap.add_argument("--replicate-budgets", default=None, help="replication budgets (default: the headline ones)")
     ap.add_argument("--cache", default=None, help="folder for finished runs (default: a folder under /tmp)")
     args = ap.parse_args()
     base = QUICK if args.quick else TransferConfig()
@@ -108,9 +108,9 @@ def main() -> None:
     headline = run_transfer(cfg, cache=cache, on_run=report)
     results = [("headline", headline)]
     if fresh:
-        results.append(
-            ("replication", run_transfer(configure(cfg, seeds=parse_seeds(fresh)), cache=cache, on_run=report))
-        )
+        rb = tuple(int(b) for b in args.replicate_budgets.split(",")) if args.replicate_budgets else cfg.budgets
+        again = configure(cfg, seeds=parse_seeds(fresh), budgets=rb)
+        results.append(("replication", run_transfer(again, cache=cache, on_run=report)))
     diagnostic = mask_diagnostic(cfg, cfg.budgets[0], cfg.seeds[0])
     minutes = (time.perf_counter() - t0) / 60
     if not args.quick:

@@ -204,7 +204,7 @@ class ArmRun:
 def run_arm(
     cfg: TransferConfig, arm: str, budget: int, seed: int, *, datasets: tuple | None = None, keep_model: bool = False
 ) -> ArmRun:
-    """Train and test one arm (see the module docstring); deterministic given the arguments on a CPU.
+    """Train and test one arm (see the module docstring); deterministic given the arguments and thread count on a CPU.
 
     ``keep_model=True`` keeps the trained network on the result (for diagnostics).
     """
