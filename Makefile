@@ -11,7 +11,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.stamp-$(shell cat requirements.txt requirements-e2e.txt pyproject.toml | sha256sum | cut -c1-16)
 PORT ?= 8501
 
-.PHONY: venv test test-fast screenshots dashboard lab site student notebooks samples gallery bench quality zoo lint format clean chromium
+.PHONY: lecture crossover venv test test-fast screenshots dashboard lab site student notebooks samples gallery bench quality zoo lint format clean chromium
 
 venv: $(STAMP)
 
@@ -19,9 +19,10 @@ $(STAMP): requirements.txt requirements-e2e.txt pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; install Python 3.11 (e.g. apt-get install python3.11-venv) or run 'make PYTHON=/path/to/python3.11'"; exit 1; }
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@echo ">> installing pinned packages into $(VENV) (first time: ~2 min, ~2 GB; torch is pinned with monai in one pip call)"
-	$(PY) -m pip install --quiet --no-cache-dir -r requirements.txt -r requirements-e2e.txt 2>&1 | grep -v "is ignored: it is neither a file nor a directory" || true
-	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e . 2>&1 | grep -v "is ignored: it is neither a file nor a directory" || true
-	$(PY) -m pip check
+	@$(PY) -m pip install --no-cache-dir --progress-bar on -r requirements.txt -r requirements-e2e.txt
+	@echo ">> installing mtdl-kit itself (editable)"
+	@$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
+	@$(PY) -m pip check
 	@rm -f $(VENV)/.stamp-*
 	@touch $@
 
@@ -58,10 +59,10 @@ site: venv
 student: venv
 	$(PY) scripts/make_student.py
 
+# the lessons are edited as notebooks/<lesson>.py (jupytext percent format) or in JupyterLab; this brings
+# each .py/.ipynb pair in sync (the newer file wins; outputs stay out; cell ids are kept)
 notebooks: venv
-	$(PY) scripts/make_notebooks.py
-	$(PY) scripts/make_region_notebooks.py
-	$(PY) scripts/make_byod_notebook.py
+	$(VENV)/bin/jupytext --sync notebooks/*.ipynb notebooks/*.py
 
 samples: venv
 	$(VENV)/bin/mtdl-kit samples
@@ -92,3 +93,11 @@ lint: venv
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis build
+
+# a class of 30 simulated students against the real `streamlit run` server (about 40 min; RESULTS.md "lecture")
+lecture: venv
+	$(PY) benchmarks/bench_lecture.py
+
+# the transfer lab's relatedness crossover, eye and chest, headline + fresh seeds (hours on 2 cores; resumable)
+crossover: venv
+	$(PY) benchmarks/bench_crossover.py --cache .cache/transfer

@@ -264,9 +264,15 @@ def bench_concurrent(n_sessions: int, per_session: int) -> dict:
                 at.file_uploader(key="upload").set_value((f"s{i}-{name}", data, "application/octet-stream"))
                 t1 = time.perf_counter()
                 at.run()
+                if any(e.value.startswith("**Out of distribution") for e in at.error):
+                    # the corpus's files are noise: withheld by the out-of-distribution check; shown anyway
+                    # here so that the timed upload still reads the file and runs the 4 models
+                    at.toggle(key="ood_show_anyway").set_value(True)
+                    at.run()
                 res.append(("upload", time.perf_counter() - t1))
-                if at.exception or at.error:
-                    raise RuntimeError(f"upload failed: {at.exception or [e.value for e in at.error]}")
+                errors = [e.value for e in at.error if not e.value.startswith("**Out of distribution")]
+                if at.exception or errors:
+                    raise RuntimeError(f"upload failed: {at.exception or errors}")
             with lock:
                 times.extend(t for _, t in res)
                 kinds.extend(k for k, _ in res)

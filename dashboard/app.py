@@ -1,8 +1,10 @@
 """mtdl-kit dashboard (Streamlit). UI state only: all data, model and plot logic lives in mtdl_kit.
 
-Views (sidebar):
+Pages (Streamlit's navigation, ``st.navigation``; each page a file in ``dashboard/app_pages/`` with its
+own URL, e.g. ``/clinicians``; the region and the sample are in the query string, e.g.
+``/?region=eye&source=bundled&case=5``, so a link reproduces the view):
 
-- **Explore**: a bundled sample (thumbnails), a generated phantom (seed, relatedness, nuisance) or
+- **Explore**: a bundled sample (thumbnails), a generated phantom (held-out seeds; relatedness, nuisance) or
   an upload (PNG/JPEG, DICOM, NIfTI; :func:`mtdl_kit.data.read_upload`), the trained zoo
   models of one family or all four side by side, task toggles (the zoo model for that task subset
   when there is one, else the full model with the head hidden), joint outputs, wiring, device and
@@ -15,8 +17,8 @@ Views (sidebar):
 - **Architectures** and **Catalog**: the families' wiring and the review's networks.
 
 One module per page in ``dashboard/views/`` (UI state and caching only; everything they compute
-comes from :mod:`mtdl_kit.services`). Models are loaded once per process (``st.cache_resource``)
-and only read (``inference_mode``).
+comes from :mod:`mtdl_kit.services`), called by the thin page files in ``dashboard/app_pages/``.
+Models are loaded once per process (``st.cache_resource``) and only read (``inference_mode``).
 torch and MONAI are imported in a background thread at the first visit, so the first page renders
 before they are loaded. Research and teaching use only — not for clinical use.
 """
@@ -29,6 +31,9 @@ from pathlib import Path
 import streamlit as st
 
 from mtdl_kit import DISCLAIMER
+from mtdl_kit.services import warmup
+
+warmup.start()  # lecture warm-up (issue 19): torch, MONAI, the zoo in a background thread, once per process
 
 st.set_page_config(page_title="mtdl-kit", page_icon="🩺", layout="wide")
 st.warning(f"**{DISCLAIMER}** Images are synthetic phantoms; no output here is a diagnosis.", icon="⚠️")
@@ -38,8 +43,8 @@ st.caption(
     "Comput. Biol. Med. 153:106496 (2023). Models are small networks trained on synthetic phantoms."
 )
 
-# The views live in a package (not a folder named pages/, which Streamlit would turn into its own
-# navigation): imported (compiled) once per process, so a rerun only runs them.
+# The views live in a package: imported (compiled) once per process, so a rerun only runs them;
+# views.main() declares the pages (st.navigation), draws the sidebar and runs the chosen page.
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import views  # noqa: E402
 

@@ -344,6 +344,41 @@ def _cmd_lab_transfer(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_lab_crossover(args: argparse.Namespace) -> int:
+    """Experiment C of the transfer lab (the relatedness crossover) on the seeds the user chooses."""
+    from mtdl_kit.lab import (
+        QUICK,
+        configure,
+        crossover_reading,
+        default_crossover_config,
+        parse_seeds,
+        run_crossover,
+        write_crossover_outputs,
+    )
+
+    region = args.region or "eye"
+    base = default_crossover_config(region)
+    if args.quick:
+        protocol = {k: getattr(QUICK, k) for k in ("budgets", "seeds", "n_train", "n_val", "n_test", "size", "width")}
+        protocol.update({k: getattr(QUICK, k) for k in ("max_steps", "eval_every", "patience", "min_evaluations")})
+        base = configure(base, batch_size=QUICK.batch_size, n_boot=QUICK.n_boot, **protocol)
+    budgets = tuple(int(b) for b in args.budget.split(",")) if args.budget else (base.budgets if args.quick else (16,))
+    base = configure(base, family=args.family, budgets=budgets, seeds=parse_seeds(args.seeds) if args.seeds else None)
+    out = Path(args.out)
+
+    def report(rule: str, run) -> None:
+        value = run.metrics[base.main]
+        score = ", ".join(f"{k}={v:.3f}" for k, v in value.items() if k != "n_cases")
+        print(f"rule {rule} budget {run.budget:4d} seed {run.seed:4d} {run.arm:9s} steps {run.best_step:5d}  {score}")
+
+    result = run_crossover(base, cache=out / "cache", on_run=report)
+    for path in write_crossover_outputs(result, out):
+        print(f"wrote {path}")
+    for sentence in crossover_reading(result):
+        print(sentence)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for tests and docs)."""
     p = argparse.ArgumentParser(
@@ -472,6 +507,21 @@ def build_parser() -> argparse.ArgumentParser:
     lt.add_argument("--out", required=True, help="folder for runs.csv, summary.csv, summary.md and the run cache")
     lt.add_argument("--quick", action="store_true", help="the small quick configuration (a few minutes on a CPU)")
     lt.set_defaults(func=_cmd_lab_transfer)
+    lc = lab_sub.add_parser(
+        "crossover",
+        help="experiment C: the label follows feature A or B; auxiliary task = segmentation of A, of B, shuffled or "
+        "none (paired seeds, CIs)",
+    )
+    from mtdl_kit.regions import all_regions
+
+    crossover_regions = [n for n, r in all_regions().items() if r.coupling.other_segmentation]
+    lc.add_argument("--region", default=None, choices=crossover_regions, help="default: eye")
+    lc.add_argument("--family", default=None, choices=FAMILIES[:-1], help="multi-task family (default: hybrid)")
+    lc.add_argument("--budget", default=None, help="main-task label budget(s), e.g. 16 or 16,64 (default: 16)")
+    lc.add_argument("--seeds", default=None, help="training seeds, e.g. 100-107 or 1,2,5 (default: 0-7)")
+    lc.add_argument("--out", required=True, help="folder for runs.csv, summary.csv, summary.md and the run cache")
+    lc.add_argument("--quick", action="store_true", help="the small quick configuration (a few minutes on a CPU)")
+    lc.set_defaults(func=_cmd_lab_crossover)
 
     r = sub.add_parser("regions", help="list the regions, their tasks and coupling rules")
     r.add_argument("--markdown", action="store_true", help="print a markdown table (as in the README)")

@@ -29,11 +29,15 @@ __all__ = [
     "check_family_parameter_share",
     "check_hu_conversion",
     "check_labels_row",
+    "check_null_bound",
+    "check_paired_interval",
     "check_pcgrad_projection",
     "check_prediction",
     "check_quick_delta_m",
     "check_region_measurement",
+    "check_verdicts",
     "reference_delta_m",
+    "reference_paired_interval",
     "reference_pcgrad_projection",
 ]
 
@@ -250,26 +254,38 @@ def check_family_parameter_share(
 
 
 # ------------------------------------------------------------------------------- predictions
-def check_prediction(prediction: str | None, *, observed: str, options: Sequence[str], explanation: str = "") -> bool:
-    """Compare a predict-then-run answer with what the run showed; a wrong guess is not an error.
+def check_prediction(
+    prediction: str | None,
+    *,
+    observed: str,
+    options: Sequence[str],
+    explanation: str = "",
+    strict: bool = False,
+) -> bool:
+    """Compare a predict-then-run answer with what the run showed.
 
     Args:
         prediction: the learner's choice, one of ``options``.
         observed: what the experiment in the notebook actually produced (computed, not typed).
         options: the allowed answers.
         explanation: printed after the verdict (why the result came out this way).
+        strict: a wrong answer raises :class:`ExerciseError` (use it where the answer is a
+            deterministic fact the learner can work out, not a noisy measurement); otherwise a
+            wrong guess only prints a prompt to look again.
 
     Returns:
         True when the prediction matched.
 
     Raises:
-        ExerciseError: when ``prediction`` is missing or not one of ``options``.
+        ExerciseError: when ``prediction`` is missing or not one of ``options``, or wrong with ``strict``.
     """
     if prediction is None or prediction not in options:
         raise _fail(f"Your prediction {prediction!r} is not one of the options.", f"set it to one of {list(options)}.")
     matched = prediction == observed
     if matched:
         _ok(f"Your prediction {prediction!r} matches what the run shows.")
+    elif strict:
+        raise _fail(f"You answered {prediction!r}; the computation gives {observed!r}.", explanation or "look again.")
     else:
         print(f"\U0001f914 You predicted {prediction!r}; this run shows {observed!r}. Worth a second look.")
     if explanation:
@@ -548,3 +564,140 @@ def check_quick_delta_m(answer: Mapping[str, float], frame: Any, *, tolerance: f
                 )
             raise _fail(f"{model}: you have {got:.3f} %, the reference is {value:.3f} %.", hint)
     _ok(f"Your Δm matches for {', '.join(want.index)}.")
+
+
+# ---------------------------------------------------------------------------- reading intervals
+def check_verdicts(answer: Mapping[str, str], table: str = "families", *, by: str = "family", **where: Any) -> None:
+    """Check the learner's verdict per row of a results table against :mod:`mtdl_kit.verdicts`.
+
+    Args:
+        answer: row name (the ``by`` column, e.g. the family) -> ``"better"``, ``"worse"`` or
+            ``"no detectable difference"``.
+        table: the results table (:func:`mtdl_kit.verdicts.verdicts`).
+        by: the column that names a row once ``where`` is applied.
+        **where: filters, e.g. ``region="eye"``.
+
+    Raises:
+        ExerciseError: a missing row, an unknown word, or a verdict the interval does not give.
+    """
+    from mtdl_kit.verdicts import WORDS, verdicts
+
+    want = verdicts(table, **where).set_index(by)
+    if not isinstance(answer, Mapping) or not answer:
+        raise _fail(f"answer must be a dict {{{by}: verdict}}.", f"the rows are {list(want.index)}.")
+    missing = [k for k in want.index if k not in answer]
+    if missing:
+        raise _fail(f"No verdict for {missing}.", f"give one word per row: {list(want.index)}.")
+    for name, row in want.iterrows():
+        got = answer[name]
+        if got not in WORDS:
+            raise _fail(f"{name}: {got!r} is not a verdict.", f"use one of {list(WORDS)}.")
+        if got != row["verdict"]:
+            raise _fail(
+                f"{name}: you wrote {got!r}, but its interval [{row['ci_low']:+.3g}, {row['ci_high']:+.3g}] says "
+                f"{row['verdict']!r}.",
+                "an interval entirely above 0 is 'better', entirely below 0 'worse'; one that contains 0 is "
+                "'no detectable difference' — the seeds cannot tell, which is not the same as 'equal'.",
+            )
+    _ok(f"Every verdict matches its interval ({', '.join(f'{k}: {answer[k]}' for k in want.index)}).")
+
+
+def reference_paired_interval(a: Sequence[float], b: Sequence[float], *, confidence: float = 0.95) -> tuple:
+    """Mean of the per-seed differences ``a - b`` with a paired t interval over seeds.
+
+    ``d_s = a_s - b_s`` for each seed ``s``; mean ``d̄``; interval ``d̄ ± t(1-α/2, n-1) · sd(d) / √n``
+    (Student's paired t; sd with ``ddof=1``). Seeds are the units: the test cases are shared, so
+    the interval leaves their sampling variation out (``mtdl_kit.evaluation.paired_contrast``'s
+    hierarchical bootstrap includes it, and is wider).
+
+    Returns:
+        ``(mean, ci_low, ci_high)``.
+
+    Raises:
+        ValueError: unequal lengths or fewer than two seeds.
+    """
+    from scipy import stats
+
+    x, y = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    if x.shape != y.shape or x.ndim != 1 or x.size < 2:
+        raise ValueError(f"Need two equal-length series of at least 2 seeds, got {x.shape} and {y.shape}.")
+    d = x - y
+    half = float(stats.t.ppf(0.5 + confidence / 2, d.size - 1) * d.std(ddof=1) / np.sqrt(d.size))
+    return float(d.mean()), float(d.mean() - half), float(d.mean() + half)
+
+
+def check_paired_interval(
+    answer: Sequence[float], a: Sequence[float], b: Sequence[float], *, tolerance: float = 1e-6
+) -> str:
+    """Check ``(mean, ci_low, ci_high)`` of the per-seed differences ``a - b`` (paired t interval).
+
+    Args:
+        answer: the learner's ``(mean, ci_low, ci_high)``.
+        a: per-seed values of the first arm, in seed order.
+        b: per-seed values of the second arm, the same seeds in the same order.
+        tolerance: absolute tolerance.
+
+    Returns:
+        The verdict of the interval (``"better"``, ``"worse"``, ``"no detectable difference"``).
+
+    Raises:
+        ExerciseError: a wrong mean or interval, with a hint naming the likely mistake.
+    """
+    from mtdl_kit.verdicts import verdict
+
+    want = reference_paired_interval(a, b)
+    try:
+        got = tuple(float(v) for v in answer)
+    except (TypeError, ValueError):
+        got = ()
+    if len(got) != 3:
+        raise _fail(f"answer must be (mean, ci_low, ci_high), got {answer!r}.", "return a tuple of three numbers.")
+    if not np.isclose(got[0], want[0], atol=tolerance):
+        raise _fail(
+            f"The mean difference is {want[0]:+.4f}, you have {got[0]:+.4f}.",
+            "subtract seed by seed (the same seed in both arms), then average the differences.",
+        )
+    if not np.allclose(got[1:], want[1:], atol=tolerance):
+        raise _fail(
+            f"The interval is [{want[1]:+.4f}, {want[2]:+.4f}], you have [{got[1]:+.4f}, {got[2]:+.4f}].",
+            "use the standard deviation of the per-seed differences (ddof=1), not of each arm (that is the "
+            "unpaired interval); half-width = t · sd / √n with t = scipy.stats.t.ppf(0.975, n - 1).",
+        )
+    word = verdict(*want, unit="").word
+    _ok(f"Mean difference {want[0]:+.4f} [{want[1]:+.4f}, {want[2]:+.4f}] over {len(a)} seeds: {word}.")
+    return word
+
+
+def check_null_bound(answer: float, a: Sequence[float], b: Sequence[float], *, tolerance: float = 1e-6) -> None:
+    """Check the largest effect a null result leaves open: ``max(|ci_low|, |ci_high|)`` of ``a - b``.
+
+    An interval that contains 0 does not say "no effect"; it says that effects larger than this
+    bound (in either direction) are unlikely under these seeds, and smaller ones are not ruled out
+    (Altman & Bland, *BMJ* 311:485, 1995). Uses :func:`reference_paired_interval`.
+
+    Raises:
+        ExerciseError: the interval excludes 0 (not a null result), or a different number.
+    """
+    from mtdl_kit.verdicts import NULL, verdict
+
+    mean, low, high = reference_paired_interval(a, b)
+    if verdict(mean, low, high, unit="").word != NULL:
+        raise _fail(
+            f"This interval [{low:+.4f}, {high:+.4f}] excludes 0: it is not a null result.",
+            "pick the contrast whose interval contains 0.",
+        )
+    want = max(abs(low), abs(high))
+    try:
+        got = float(answer)
+    except (TypeError, ValueError):
+        raise _fail(f"answer must be a number, got {answer!r}.", "max(|ci_low|, |ci_high|).") from None
+    if not np.isclose(got, want, atol=tolerance):
+        raise _fail(
+            f"The largest effect left open is {want:.4f}, you have {got:.4f}.",
+            "an interval [low, high] that contains 0 leaves open every effect between low and high: the largest "
+            "in size is max(|low|, |high|).",
+        )
+    _ok(
+        f"No detectable difference, but effects up to {want:.3f} in size are not ruled out by "
+        f"{len(a)} seeds — absence of evidence is not evidence of absence."
+    )

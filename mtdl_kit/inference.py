@@ -481,37 +481,61 @@ def mask_measurements(
 def delta_m_summary(results: pd.DataFrame) -> str:
     """Markdown sentences about one region's ``families`` results table, every number read from it.
 
+    Each family's verdict comes from :func:`mtdl_kit.verdicts.verdict` (better / worse / no
+    detectable difference, from the 95 % CI). A worse family is called worse, not "negative
+    transfer": this table has no control that tells why, and a cascade shares no layers at all
+    (:func:`mtdl_kit.verdicts.shares_layers`).
+
     Args:
         results: ``load_results("families", region=...)``: ``family``, ``delta_m``, ``ci_low``,
             ``ci_high``, ``n_seeds`` (and optionally ``params``, ``infer_ms``).
 
     Returns:
-        A bullet per family (Δm with its 95 % CI and what the interval says) and a closing line
-        naming the family with the highest Δm.
+        A bullet per family (Δm with its 95 % CI and its verdict) and closing lines naming the
+        family with the highest Δm, whether its interval overlaps the runner-up's, and which
+        families (if any) are better than the single-task baselines.
 
     Raises:
         ValueError: the table lacks the columns or is empty.
     """
-    from mtdl_kit.results import format_delta
+    from mtdl_kit.verdicts import BETTER, WORSE, shares_layers, verdict
 
     needed = ("family", "delta_m", "ci_low", "ci_high", "n_seeds")
     if not hasattr(results, "columns") or any(c not in results.columns for c in needed) or len(results) == 0:
         raise ValueError(f"results must be load_results('families', region=...) with the columns {needed}.")
     ranked = results.sort_values("delta_m", ascending=False)
     lines = []
+    better = []
     for _, r in ranked.iterrows():
-        if r["ci_low"] > 0:
-            verdict = "better than the single-task baselines (the interval excludes 0)"
-        elif r["ci_high"] < 0:
-            verdict = "worse than the single-task baselines (negative transfer; the interval excludes 0)"
+        v = verdict(r["delta_m"], r["ci_low"], r["ci_high"], n_seeds=int(r["n_seeds"]))
+        if v.word == BETTER:
+            better.append(str(r["family"]))
+            reading = "better than the single-task baselines (the interval excludes 0)"
+        elif v.word == WORSE:
+            why = (
+                "a cascade shares no layers, so this is not negative transfer"
+                if not shares_layers(str(r["family"]))
+                else "this table has no control, so it does not say why"
+            )
+            reading = f"worse than the single-task baselines (the interval excludes 0; {why})"
         else:
-            verdict = "not distinguishable from the single-task baselines (the interval contains 0)"
+            reading = "no detectable difference from the single-task baselines (the interval contains 0)"
         extra = ""
         if "params" in r and "infer_ms" in r and np.isfinite(r["params"]) and np.isfinite(r["infer_ms"]):
             extra = f"; {int(r['params']):,} parameters, {r['infer_ms']:.1f} ms per image"
-        lines.append(f"- **{r['family']}**: Δm {format_delta(r)} over {int(r['n_seeds'])} seeds — {verdict}{extra}.")
+        lines.append(f"- **{r['family']}**: Δm {v.interval()} over {v.n_seeds} seeds — {reading}{extra}.")
     best = ranked.iloc[0]
     lines.append("")
+    if len(ranked) > 1 and best["ci_low"] <= ranked.iloc[1]["ci_high"]:
+        lines.append(
+            f"The intervals of **{best['family']}** and **{ranked.iloc[1]['family']}** overlap: these seeds do not "
+            "rank them."
+        )
+    lines.append(
+        f"Better than the single-task baselines: {', '.join(better)}."
+        if better
+        else "No family is better than the single-task baselines here."
+    )
     lines.append(f"Highest Δm: **{best['family']}** ({best['delta_m']:+.1f} %).")
     return "\n".join(lines)
 

@@ -1,10 +1,15 @@
 """Starting the dashboard and JupyterLab from the installed package: ``mtdl-kit dashboard`` / ``mtdl-kit lab``.
 
 Cross-platform (no ``make``, no shell): each command runs the server as a child process of this
-interpreter (``python -m streamlit run APP`` / ``python -m jupyterlab``), bound to the loopback
-address only, and waits for it; Ctrl+C stops it. The app and the lessons come from
-:mod:`mtdl_kit.resources` (the wheel's package data, or the source checkout). The library itself
-never imports streamlit or JupyterLab (import-linter contract ``no-ui``).
+interpreter (Streamlit's ``streamlit run APP`` / ``python -m jupyterlab``), bound to the loopback
+address only, and waits for it; Ctrl+C stops it. The dashboard is set up for a lecture (issue 19):
+no full garbage collection after every script run (``--runner.postScriptGC false``; the bounded
+alternative is :mod:`mtdl_kit.services.warmup`'s frozen heap and periodic collection), and the
+server process loads torch, MONAI and the first region's zoo models before it accepts the first
+student, the rest of the zoo and the training workers right after (:data:`DASHBOARD_BOOTSTRAP`).
+The app and the lessons come from :mod:`mtdl_kit.resources` (the wheel's package data, or the
+source checkout). The library itself never imports streamlit or JupyterLab (import-linter contract
+``no-ui``).
 """
 
 from __future__ import annotations
@@ -72,18 +77,34 @@ def can_open_browser() -> bool:
     return True
 
 
+#: The dashboard server's entry point, run with ``python -c``: the warm-up
+#: (:func:`mtdl_kit.services.warmup.start`) imports torch, MONAI and the first region's zoo models
+#: *before* Streamlit starts serving (so the first student already finds them loaded), and goes on
+#: in the background with the rest of the zoo and the training workers; then Streamlit's own
+#: command line, as ``python -m streamlit`` runs it. ``$MTDL_KIT_WARMUP=0`` skips the warm-up.
+DASHBOARD_BOOTSTRAP = (
+    "import os; os.environ.get('MTDL_KIT_WARMUP', '1') == '0' or "
+    "__import__('mtdl_kit.services.warmup', fromlist=['start']).start(pool=True).ready.wait(300); "
+    "from streamlit.web.cli import main; main(prog_name='streamlit')"
+)
+#: Streamlit options of a lecture server: no full garbage collection after every script run (issue
+#: 19: ~0.3-0.6 s of interpreter lock per run once torch and MONAI are loaded).
+LECTURE_OPTIONS = ("--runner.postScriptGC", "false")
+
+
 def dashboard_command(port: int, app: Path | None = None) -> list[str]:
     """The Streamlit command line of the dashboard on ``127.0.0.1:port``.
 
-    The options that matter for safety and CI are passed as flags, so they hold wherever the command
-    runs; the rest of the project's settings (theme, upload limit) travel with the app as its
-    script-level ``.streamlit/config.toml``.
+    ``python -c DASHBOARD_BOOTSTRAP run APP ...``: Streamlit's ``streamlit run``, after starting the
+    server's warm-up. The options that matter for safety, CI and a lecture (:data:`LECTURE_OPTIONS`)
+    are passed as flags, so they hold wherever the command runs; the rest of the project's settings
+    (theme, upload limit) travel with the app as its script-level ``.streamlit/config.toml``.
     """
     app = app or resources.dashboard_app()
     return [
         sys.executable,
-        "-m",
-        "streamlit",
+        "-c",
+        DASHBOARD_BOOTSTRAP,
         "run",
         str(app),
         "--server.address",
@@ -98,6 +119,7 @@ def dashboard_command(port: int, app: Path | None = None) -> list[str]:
         "false",
         "--browser.serverAddress",
         LOOPBACK,
+        *LECTURE_OPTIONS,
     ]
 
 

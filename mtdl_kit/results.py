@@ -92,3 +92,29 @@ def load_results(table: str, *, root: str | Path | None = None, **where: Any) ->
 def format_delta(row: Any) -> str:
     """``"+3.1 % [+0.4, +5.9]"`` from a row with ``delta_m``, ``ci_low``, ``ci_high``."""
     return f"{row['delta_m']:+.1f} % [{row['ci_low']:+.1f}, {row['ci_high']:+.1f}]"
+
+
+def load_transfer(
+    kind: str = "runs", *, experiment: str = "a", run: str = "headline", root: str | Path | None = None
+) -> Any:
+    """A table of the transfer lab (issue 12): ``transfer_<experiment>_<run>_<kind>.csv``.
+
+    Args:
+        kind: ``"runs"`` (one row per seed, arm, task and metric: ``budget``, ``seed``, ``arm``,
+            ``task``, ``metric``, ``value``, ``best_step``, ``steps_run``, ...) or ``"summary"`` (the
+            paired contrasts with their CIs: ``budget``, ``contrast``, ``value``, ``ci_low``, ``ci_high``).
+        experiment: the experiment's letter (``"a"``: positive transfer).
+        run: ``"headline"`` or ``"replication"`` (fresh seeds).
+        root: folder of the CSVs (default :func:`results_dir`).
+
+    Raises:
+        ValueError: an unknown kind; FileNotFoundError: the table was not generated (with the command).
+    """
+    import pandas as pd
+
+    if kind not in ("runs", "summary"):
+        raise ValueError(f"kind must be 'runs' or 'summary', got {kind!r}.")
+    path = Path(root or results_dir()) / f"transfer_{experiment}_{run}_{kind}.csv"
+    if not path.exists():
+        raise FileNotFoundError(f"{path} does not exist yet; run the transfer lab: python benchmarks/bench_transfer.py")
+    return pd.read_csv(path)

@@ -224,16 +224,42 @@ def history_figure(
     fig.update_layout(
         title=title or labels.get(kind, kind),
         xaxis_title="step",
-        yaxis_title=labels.get(kind, kind),
+        yaxis_title="gradient cosine (< 0: conflict)" if kind == "cosine" else labels.get(kind, kind),
         height=320,
         margin={"l": 50, "r": 10, "t": 40, "b": 40},
         legend={"orientation": "h", "y": -0.25},
     )
-    if kind == "cosine":
-        fig.add_hline(y=0.0, line_dash="dot", line_color="#000000", annotation_text="conflict below 0")
+    if kind == "cosine":  # the zero line; its meaning is in the axis title, not written over the curves
+        fig.add_hline(y=0.0, line_dash="dot", line_color="#000000")
     if log_y if log_y is not None else kind == "loss":
-        fig.update_yaxes(type="log")
+        values = [y for tr in fig.data for y in tr.y if y is not None and np.isfinite(y) and y > 0]
+        ticks = log_ticks(min(values), max(values)) if values else []
+        fig.update_yaxes(type="log", **({"tickvals": ticks, "ticktext": [f"{t:g}" for t in ticks]} if ticks else {}))
     return fig
+
+
+def log_ticks(low: float, high: float) -> list[float]:
+    """Tick values for a log axis from ``low`` to ``high``: 1-2-5 steps, 1…9 when the range is narrow.
+
+    Plotly labels a log axis spanning less than a decade with bare digits ("1, 9, 8, 7, …"); these
+    ticks carry their full values instead.
+
+    Raises:
+        ValueError: if ``low`` is not positive or ``high < low``.
+    """
+    if not (low > 0 and high >= low):
+        raise ValueError(f"log_ticks needs 0 < low <= high, got low={low!r}, high={high!r}.")
+    lo_exp, hi_exp = int(np.floor(np.log10(low))), int(np.ceil(np.log10(high)))
+    for mantissas in ((1, 2, 5), tuple(range(1, 10))):
+        ticks = [
+            float(f"{m * 10.0**e:.12g}")
+            for e in range(lo_exp, hi_exp + 1)
+            for m in mantissas
+            if low / 1.05 <= m * 10.0**e <= high * 1.05
+        ]
+        if len(ticks) >= 3:
+            return ticks
+    return ticks
 
 
 def heatmap_figure(matrix: Any, *, title: str = "", zmid: float | None = 0.0, text_format: str = ".2f") -> go.Figure:
@@ -241,6 +267,7 @@ def heatmap_figure(matrix: Any, *, title: str = "", zmid: float | None = 0.0, te
     import plotly.graph_objects as go
 
     z = matrix.to_numpy(dtype=float)
+    n = max(len(matrix), len(matrix.columns))
     fig = go.Figure(
         go.Heatmap(
             z=z,
@@ -248,12 +275,17 @@ def heatmap_figure(matrix: Any, *, title: str = "", zmid: float | None = 0.0, te
             y=[str(i) for i in matrix.index],
             colorscale="RdBu" if zmid is not None else CONTINUOUS_COLORSCALE,
             zmid=zmid,
-            text=[[format(v, text_format) for v in row] for row in z],
+            text=[["" if not np.isfinite(v) else format(v, text_format) for v in row] for row in z],
             texttemplate="%{text}",
+            textfont={"size": 14 if n <= 4 else (12 if n <= 8 else 10)},  # readable at 1024 px
+            xgap=1,
+            ygap=1,
         )
     )
-    fig.update_layout(title=title, height=120 + 40 * len(matrix), margin={"l": 10, "r": 10, "t": 40, "b": 10})
-    fig.update_yaxes(autorange="reversed")
+    # cells of ~48 px at least: the numbers stay readable and the axes are not squeezed
+    fig.update_layout(title=title, height=max(320, 140 + 48 * len(matrix)), margin={"l": 10, "r": 10, "t": 50, "b": 10})
+    fig.update_xaxes(automargin=True, tickangle=-35)
+    fig.update_yaxes(autorange="reversed", automargin=True)
     return fig
 
 

@@ -46,6 +46,8 @@ import nbformat
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
 BASE_CONFIG = ROOT / "mkdocs.yml"
+#: the review's taxonomy and per-region networks (the lessons name it; the site shows it as a page)
+REVIEW_PAGE = ROOT / "docs" / "review.md"
 DEFAULT_OUT = ROOT / "build" / "site"
 PLOTLY_MIME = "application/vnd.plotly.v1+json"
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
@@ -230,6 +232,9 @@ def index_page(lessons: list[Path]) -> str:
             "anything. To run and change them, install mtdl-kit and start JupyterLab on them with `mtdl-kit lab` "
             "(the interactive controls work there only).",
             "",
+            "The review the lessons follow, its four families and its networks per region, with what is and is not "
+            "checked: [the review catalog](review.md).",
+            "",
             "| lesson | time |",
             "|---|---|",
             *rows,
@@ -251,8 +256,13 @@ def write_sources(src: Path, lessons: list[Path]) -> Path:
     (docs / "assets" / "no-mathjax.js").write_text(NO_MATHJAX_JS, encoding="utf-8")
     (docs / "assets" / "lessons.css").write_text(LESSONS_CSS, encoding="utf-8")
     (docs / "index.md").write_text(index_page(lessons), encoding="utf-8")
+    shutil.copyfile(REVIEW_PAGE, docs / REVIEW_PAGE.name)
     config = src / "mkdocs.yml"
-    nav = [{"Home": "index.md"}, {"Lessons": [f"lessons/{p.name}" for p in lessons]}]
+    nav = [
+        {"Home": "index.md"},
+        {"Lessons": [f"lessons/{p.name}" for p in lessons]},
+        {"Review catalog": REVIEW_PAGE.name},
+    ]
     lines = [
         CONFIG_HEADER,
         f"INHERIT: {json.dumps(os.path.relpath(BASE_CONFIG, src))}",

@@ -64,9 +64,16 @@ def student_notebook(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     return nb
 
 
+#: written beside the student copies: ``notebooks/jupytext.toml`` pairs each lesson with a ``.py``
+#: source, and a student folder inside ``notebooks/`` would inherit that pairing (JupyterLab would
+#: write a ``.py`` next to every copy); this keeps the copies plain notebooks
+STUDENT_JUPYTEXT = 'formats = "ipynb"  # student copies: no paired text source (see scripts/make_student.py)\n'
+
+
 def write_student_copies(src: Path, out: Path) -> list[Path]:
-    """Write ``out/<name>.ipynb`` for every ``src/*.ipynb``; return the written paths."""
+    """Write ``out/<name>.ipynb`` for every ``src/*.ipynb`` (and ``out/jupytext.toml``); return the notebooks."""
     out.mkdir(parents=True, exist_ok=True)
+    (out / "jupytext.toml").write_text(STUDENT_JUPYTEXT, encoding="utf-8")
     written = []
     for path in sorted(src.glob("*.ipynb")):
         nb = student_notebook(nbformat.read(path, as_version=4))

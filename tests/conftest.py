@@ -2,7 +2,36 @@
 
 from __future__ import annotations
 
+import shutil
+import subprocess
+from pathlib import Path
+
 import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def git_status() -> str | None:
+    """``git status --porcelain`` of the checkout; ``None`` without git or outside a repository (a wheel)."""
+    if shutil.which("git") is None or not (ROOT / ".git").exists():
+        return None
+    done = subprocess.run(["git", "status", "--porcelain"], cwd=ROOT, capture_output=True, text=True, check=False)
+    return done.stdout if done.returncode == 0 else None
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _the_run_leaves_the_tree_clean():
+    """A test run that starts on a clean working tree (CI, a fresh checkout) leaves it clean.
+
+    Screenshots, samples, results and caches go to temporary or ignored folders; a test that
+    rewrote a tracked file (e.g. the README's screenshots) fails the run here. A tree with edits in
+    progress is not checked: those edits are not the run's.
+    """
+    before = git_status()
+    yield
+    if before == "":
+        after = git_status()
+        assert after == "", f"the test run changed the git working tree (git status --porcelain):\n{after}"
 
 
 @pytest.fixture(autouse=True)

@@ -126,3 +126,7 @@ def test_prediction(capsys: pytest.CaptureFixture[str]) -> None:
     assert "because" in capsys.readouterr().out
     with pytest.raises(ex.ExerciseError, match="one of"):
         ex.check_prediction(None, observed="a", options=("a", "b"))
+    # strict: a deterministic fact answered wrongly fails the exercise
+    assert ex.check_prediction("a", observed="a", options=("a", "b"), strict=True)
+    with pytest.raises(ex.ExerciseError, match="computation gives 'a'"):
+        ex.check_prediction("b", observed="a", options=("a", "b"), explanation="because", strict=True)

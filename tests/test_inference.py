@@ -287,9 +287,22 @@ def test_delta_m_summary_reads_the_table() -> None:
     text = delta_m_summary(families_table())
     lines = text.splitlines()
     assert lines[0].startswith("- **hybrid**: Δm +4.0 % [+2.5, +5.5] over 3 seeds — better")
-    assert "not distinguishable" in lines[1] and "**parallel**" in lines[1]
+    assert "no detectable difference" in lines[1] and "**parallel**" in lines[1]
     assert "worse" in lines[2] and "**cascaded**" in lines[2]
+    assert "negative transfer" not in lines[2].replace("not negative transfer", "")
+    assert "shares no layers" in lines[2]
+    assert "Better than the single-task baselines: hybrid." in lines
     assert lines[-1] == "Highest Δm: **hybrid** (+4.0 %)."
+    assert "The intervals of **hybrid** and **parallel** overlap: these seeds do not rank them." in lines
+
+
+def test_delta_m_summary_never_calls_a_worse_family_negative_transfer() -> None:
+    """A shared family that is worse is called worse: the families table has no control."""
+    table = families_table().assign(family=["parallel", "hybrid", "interacted"])
+    worse = next(line for line in delta_m_summary(table).splitlines() if "**interacted**" in line)
+    assert "worse" in worse and "negative transfer" not in worse and "no control" in worse
+    apart = families_table().assign(ci_low=[-1.0, 3.5, -5.0])  # hybrid's interval now lies above parallel's
+    assert "overlap" not in delta_m_summary(apart)
     with pytest.raises(ValueError, match="columns"):
         delta_m_summary(families_table().drop(columns=["ci_low"]))
 

@@ -5,6 +5,7 @@ The servers themselves are started from an installed wheel in ``tests/test_packa
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
@@ -19,7 +20,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 def test_dashboard_command_binds_loopback_headless_without_watcher() -> None:
     cmd = launch.dashboard_command(8765)
-    assert cmd[:4] == [sys.executable, "-m", "streamlit", "run"]
+    assert cmd[:4] == [sys.executable, "-c", launch.DASHBOARD_BOOTSTRAP, "run"]
     assert Path(cmd[4]) == resources.dashboard_app()
     options = dict(zip(cmd[5::2], cmd[6::2], strict=True))
     assert options["--server.address"] == "127.0.0.1"
@@ -27,6 +28,16 @@ def test_dashboard_command_binds_loopback_headless_without_watcher() -> None:
     assert options["--server.headless"] == "true"
     assert options["--server.fileWatcherType"] == "none"
     assert options["--browser.gatherUsageStats"] == "false"
+    assert options["--runner.postScriptGC"] == "false"  # a lecture: no full collection after every rerun
+
+
+def test_dashboard_bootstrap_is_streamlits_command_line() -> None:
+    """The bootstrap (warm-up, then Streamlit's CLI) answers like ``python -m streamlit``."""
+    env = {**os.environ, "MTDL_KIT_WARMUP": "0"}
+    cmd = [sys.executable, "-c", launch.DASHBOARD_BOOTSTRAP, "version"]
+    out = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert "Streamlit, version" in out.stdout
 
 
 def test_a_taken_port_fails_fast_naming_another() -> None:

@@ -113,6 +113,8 @@ def test_wheel_carries_the_bundled_data(wheel: Path) -> None:
     assert BUNDLED + "dashboard/app.py" in names
     views = sorted(p.name for p in (REPO / "dashboard" / "views").glob("*.py"))
     assert views and all(BUNDLED + "dashboard/views/" + v in names for v in views)
+    pages = sorted(p.name for p in (REPO / "dashboard" / "app_pages").glob("*.py"))  # st.navigation's page files
+    assert pages and all(BUNDLED + "dashboard/app_pages/" + v in names for v in pages)
     with zipfile.ZipFile(wheel) as zf:
         config = zf.read(BUNDLED + "dashboard/.streamlit/config.toml")
     assert config == (REPO / ".streamlit" / "config.toml").read_bytes(), "the wheel's Streamlit settings differ"

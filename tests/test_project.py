@@ -137,6 +137,15 @@ def test_makefile_starts_the_servers_through_the_cli_and_builds_the_site():
     assert "-r requirements.txt" in makefile, "make venv installs the lock"
 
 
+def test_the_first_install_shows_pip_progress_and_fails_loudly():
+    makefile = (ROOT / "Makefile").read_text()
+    rule = re.search(r"^\$\(STAMP\):[^\n]*\n((?:\t[^\n]*\n)*)", makefile, re.M).group(1)
+    install = next(line for line in rule.splitlines() if "-r requirements.txt" in line)
+    assert "--quiet" not in install and "--progress-bar on" in install, "the ~2 min install shows pip's progress"
+    assert "| grep" not in rule and "|| true" not in rule, "no shell plumbing that hides a failed install"
+    assert "pip check" in rule
+
+
 def test_environment_yml_points_at_the_same_requirements():
     env = yaml.safe_load((ROOT / "environment.yml").read_text())
     assert set(env) == {"name", "channels", "dependencies"}

@@ -165,3 +165,12 @@ def test_a_folder_the_build_did_not_write_is_never_deleted(tmp_path: Path) -> No
     with pytest.raises(build_site.SiteError, match="was not written by this script"):
         build_site.build(tmp_path / "site", only="00")
     assert (tmp_path / "site" / "thesis.tex").read_text() == "precious"
+
+
+def test_the_review_catalog_is_a_page_of_the_site(tmp_path: Path) -> None:
+    """The lessons name docs/review.md; the site carries it as a page, linked from the index and the nav."""
+    config = build_site.write_sources(tmp_path / "src", sorted((ROOT / "notebooks").glob("00_*.ipynb")))
+    page = tmp_path / "src" / "docs" / "review.md"
+    assert page.read_text(encoding="utf-8") == (ROOT / "docs" / "review.md").read_text(encoding="utf-8")
+    assert '"Review catalog": "review.md"' in config.read_text(encoding="utf-8")
+    assert "](review.md)" in (tmp_path / "src" / "docs" / "index.md").read_text(encoding="utf-8")

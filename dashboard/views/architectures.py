@@ -27,13 +27,20 @@ def render(ctx: Ctx) -> None:
     if not chosen:
         st.info("Select at least one task.")
         return
+    if family == "single" and len(chosen) > 1:  # said in the page's words, not the library's function names
+        st.warning(
+            f"A single-task network has one head; {len(chosen)} tasks are selected. Keep one task to draw it "
+            "(the zoo holds one such baseline per task), or choose a multi-task family."
+        )
+        return
     models_ready(block=True)
     try:
         desc = described(region_name, family, tuple(chosen))
     except ValueError as exc:  # the library explains what to do (e.g. use 'single' for one task)
         st.error(str(exc))
         return
-    st.plotly_chart(desc.figure(), key="wiring", config={"displayModeBar": False})
+    # "content": the diagram keeps its own proportions and shrinks to the column instead of being cut off
+    st.plotly_chart(desc.figure(), key="wiring", config={"displayModeBar": False}, width="content")
     st.dataframe(services.parameter_table(desc), hide_index=True)
     with st.expander("Text summary"):
         st.code(desc.text)

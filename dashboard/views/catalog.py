@@ -17,7 +17,8 @@ def render(ctx: Ctx) -> None:
     region = ctx.region
     st.subheader(f"{region.title}: the review's representative networks")
     notebook = services.notebook_path(region.name)
-    st.dataframe(pd.DataFrame(services.catalog_rows(region)), hide_index=True)
+    # a static table: long citations wrap instead of being cut at 1024 px
+    st.table(pd.DataFrame(services.catalog_rows(region)).set_index("network"))
     st.caption(
         "Family labels follow the review's Fig. 1 taxonomy, inferred from each paper's wiring. "
         f"`{notebook}` trains or loads all four families on this region's phantoms; "

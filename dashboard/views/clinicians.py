@@ -1,21 +1,37 @@
-"""For clinicians: plain-language trade-offs computed from the numbers, and calibration.
+"""For clinicians: plain-language comparisons with intervals over held-out phantoms, and calibration.
 
-UI only: the metrics, sentences and reliability figures come from :mod:`mtdl_kit.services`.
+UI only: the metrics, sentences, intervals and reliability figures come from :mod:`mtdl_kit.services`.
 """
 
 from __future__ import annotations
 
+import pandas as pd
 import streamlit as st
 
 from mtdl_kit import DISCLAIMER, get_region, services
 from mtdl_kit.zoo import zoo_key
 
-from .common import Ctx, bundled, model_for, zoo_families
+from .common import Ctx, model_for, zoo_families
 
 
-@st.cache_data(show_spinner="Scoring the models on the bundled samples…", max_entries=64)
-def sample_metrics(region: str, key: str, sha256: str) -> dict:
-    return services.evaluate_on_samples(model_for(key), get_region(region), bundled(region))
+@st.cache_resource(show_spinner=False, max_entries=8)
+def held_out_cases(region: str) -> list:
+    """:data:`~mtdl_kit.services.N_HELD_OUT` phantoms of the demo split at the models' size: seeds no zoo model saw."""
+    from mtdl_kit.data.samples import demo_seed
+
+    reg = get_region(region)
+    return [reg.sample(demo_seed(i), size=services.MODEL_SIZE) for i in range(services.N_HELD_OUT)]
+
+
+@st.cache_data(show_spinner=f"Scoring the models on {services.N_HELD_OUT} held-out phantoms…", max_entries=64)
+def case_scores(region: str, key: str, sha256: str) -> dict:
+    return services.evaluate_on_samples(model_for(key), get_region(region), held_out_cases(region))
+
+
+@st.cache_data(show_spinner="Bootstrapping the intervals…", max_entries=64)
+def comparisons(region: str, family: str, shas: tuple, _multi, _singles: dict) -> list[dict]:
+    """:func:`mtdl_kit.services.compare_with_single`, cached by the models' digests (``shas``)."""
+    return services.compare_with_single(get_region(region), family, _multi, _singles)
 
 
 def render(ctx: Ctx) -> None:
@@ -23,7 +39,7 @@ def render(ctx: Ctx) -> None:
     region_name = ctx.region_name
 
     man, fams = zoo_families(ctx)
-    st.subheader(f"For clinicians: what multi-task learning changes ({region.title})")
+    st.subheader(f"For clinicians: what training on several tasks at once changes ({region.title})")
     st.markdown(
         f"**{DISCLAIMER}** These networks were trained on synthetic phantoms; the numbers describe the "
         "phantoms, not patients."
@@ -33,23 +49,38 @@ def render(ctx: Ctx) -> None:
         return
     family = st.radio("Family", fams, key="clin_family", horizontal=True)
     key = zoo_key(region_name, family)
-    multi = sample_metrics(region_name, key, man[key].sha256)
+    multi = case_scores(region_name, key, man[key].sha256)
     singles = {}
     for t in region.task_names:
         sk = zoo_key(region_name, "single", [t])
-        singles[t] = sample_metrics(region_name, sk, man[sk].sha256)["metrics"][t] if sk in man else None
-    n = len(bundled(region_name))
-    st.markdown("**Trade-offs on these samples**")
-    for line in services.tradeoff_sentences(region, family, multi["metrics"], singles, n):
-        st.markdown(f"- {line}")
-    st.caption(f"{n} bundled samples: a demonstration, not a study. Held-out numbers are in the zoo manifest.")
+        singles[t] = case_scores(region_name, sk, man[sk].sha256)["records"] if sk in man else None
+    n = len(held_out_cases(region_name))
+    rows = comparisons(
+        region_name,
+        family,
+        tuple(sorted(e.sha256 for e in man.values() if e.region == region_name)),
+        multi["records"],
+        singles,
+    )
+    st.markdown(f"**Multi-task against single-task: the {family} model against one model per task**")
+    for row in rows:
+        st.markdown(f"- {row['sentence']}")
+    table = [{k: v for k, v in r.items() if k != "sentence"} for r in rows if "verdict" in r]
+    if table:
+        st.dataframe(pd.DataFrame(table), hide_index=True, key="comparison_table")
+    st.caption(
+        f"{n} held-out phantoms (seeds no zoo model was trained or tested on) at {services.MODEL_SIZE} px. "
+        f"Better or worse only when the 95 % interval of the difference excludes 0. {services.COMPARISON_NOTE}"
+    )
     for task, (probs, labels) in multi["probs"].items():
-        st.markdown(f"**Calibration of {task}**")
+        words = services.task_words(region, task)
+        st.markdown(f"**How far the {words.lower()} probabilities can be trusted**")
         st.caption(services.calibration_note(man.get(key), task))
         table = services.reliability_table(probs, labels)
         left, right = st.columns([3, 2])
         left.plotly_chart(
-            services.reliability_figure(table, f"{task}: confidence vs fraction correct ({n} samples)"),
+            services.reliability_figure(table, f"{words}: confidence vs fraction correct ({n} held-out phantoms)"),
             key=f"rel_{task}",
         )
         right.dataframe(table, hide_index=True, key=f"rel_table_{task}")
+        right.caption("Bins without cases are left out. On the diagonal, a 0.8 confidence is right 8 times in 10.")

@@ -1,4 +1,4 @@
-"""What every page shares: the sidebar and its context, the warm-up of torch, and the process-wide caches.
+"""What every page shares: the sidebar (mirrored in the URL) and its context, the warm-up, the process-wide caches.
 
 UI state and caching only; what is computed comes from :mod:`mtdl_kit.services`. Research and
 teaching use only — not for clinical use.
@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import sys
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,11 +17,13 @@ import streamlit as st
 
 from mtdl_kit import REGION_NAMES, get_region
 from mtdl_kit.data import load_samples
+from mtdl_kit.data.samples import DEMO_SEED_OFFSET, DEMO_SEED_SPAN, demo_seed
 from mtdl_kit.services import zoo_models
 
 ALL_FAMILIES = "all four side by side"
 VIEWS = ["Explore", "Task relationships", "Experiment", "For clinicians", "Architectures", "Catalog"]
 SOURCES = ["Bundled sample", "Generate a phantom", "Upload an image"]
+SIZES = [64, 128, 256]
 
 # --------------------------------------------------------------------------------------------------
 # Process-wide resources (shared by every session, read-only)
@@ -82,6 +85,16 @@ def bundled(region: str):
     return load_samples(region)
 
 
+@st.cache_resource(
+    show_spinner="Calibrating the out-of-distribution check on held-out phantoms (once per server)…", max_entries=16
+)
+def ood_reference(region: str):
+    """The region's out-of-distribution reference (:func:`mtdl_kit.services.reference_for`), shared read-only."""
+    from mtdl_kit.services import reference_for
+
+    return reference_for(region)
+
+
 @st.cache_resource(show_spinner=False)
 def thumbnails(region: str) -> bytes:
     """A contact sheet of the bundled samples (6 per row, 64 px each, truth outlines), PNG-encoded once."""
@@ -91,8 +104,9 @@ def thumbnails(region: str) -> bytes:
 
 
 @st.cache_data(show_spinner=False, max_entries=256)
-def generated(region: str, seed: int, size: int, relatedness: float, nuisance: str | None):
-    return get_region(region).sample(seed, size=size, relatedness=relatedness, nuisance=nuisance)
+def generated(region: str, number: int, size: int, relatedness: float, nuisance: str | None):
+    """Demo phantom ``number``: generated from the held-out seed :func:`mtdl_kit.data.samples.demo_seed`."""
+    return get_region(region).sample(demo_seed(number), size=size, relatedness=relatedness, nuisance=nuisance)
 
 
 def manifest() -> dict:
@@ -168,42 +182,118 @@ class Ctx:
     upload_error: str | None = None
 
 
-def sidebar() -> Ctx:
-    """The sidebar: view, region and (on Explore) the sample source."""
+#: the query-string value of each sample source (``?source=phantom``), and back.
+SOURCE_PARAMS = {"Bundled sample": "bundled", "Generate a phantom": "phantom", "Upload an image": "upload"}
+#: the query-string keys the sidebar writes (the rest of the query string is left alone).
+QUERY_KEYS = ("region", "source", "case", "seed", "size", "relatedness", "nuisance")
+
+
+def _query(name: str, parse: Callable[[str], Any], default: Any) -> Any:
+    """``st.query_params[name]`` parsed (``default`` when absent or unusable: a link never breaks a page)."""
+    raw = st.query_params.get(name)
+    if raw is None:
+        return default
+    try:
+        return parse(raw)
+    except (TypeError, ValueError):
+        return default
+
+
+def _choice(name: str, options: list, default_index: int = 0) -> int:
+    """Index of the query string's value of ``name`` among ``options`` (as strings), else ``default_index``."""
+    raw = st.query_params.get(name)
+    labels = [str(o) for o in options]
+    return labels.index(raw) if raw in labels else default_index
+
+
+def _write_query(params: dict[str, Any]) -> None:
+    """Mirror the sidebar in the URL: set ``params``, drop the other :data:`QUERY_KEYS` (only on a change)."""
+    wanted = {k: str(v) for k, v in params.items()}
+    current = {k: st.query_params.get(k) for k in QUERY_KEYS if k in st.query_params}
+    if current == wanted:
+        return
+    for k in QUERY_KEYS:
+        if k in st.query_params and k not in wanted:
+            del st.query_params[k]
+    st.query_params.update(wanted)
+
+
+def sidebar(view: str) -> Ctx:
+    """The sidebar under the page navigation: region and (on Explore) the sample source.
+
+    Each widget starts from the query string (``?region=eye&source=bundled&case=5``) and is written
+    back to it, so the URL of any view reproduces it.
+    """
     with st.sidebar:
-        view = st.radio("View", VIEWS, key="view")
-        region_name = st.selectbox("Body region", REGION_NAMES, key="region", format_func=lambda n: get_region(n).title)
+        region_name = st.selectbox(
+            "Body region",
+            REGION_NAMES,
+            index=_choice("region", list(REGION_NAMES)),
+            key="region",
+            format_func=lambda n: get_region(n).title.split(" — ")[0],  # short: never cut in the sidebar
+        )
         region = get_region(region_name)
-        source = st.radio("Sample", SOURCES, key="source") if view == "Explore" else None
+        modality = region.title.split(" — ", 1)[-1]
+        st.caption(modality[:1].upper() + modality[1:])  # the modality, on its own line
+        query: dict[str, Any] = {"region": region_name}
+        source = None
         sample = None
         sample_id: tuple = ()
         upload_error: str | None = None
-        if view != "Explore":
-            pass
-        elif source == "Bundled sample":
+        if view == "Explore":
+            source = st.radio("Sample", SOURCES, index=_choice("source", list(SOURCE_PARAMS.values())), key="source")
+            query["source"] = SOURCE_PARAMS[source]
+        if source == "Bundled sample":
             samples = bundled(region_name)
-            idx = st.slider("Bundled case", 0, len(samples) - 1, 0, key="case")
+            n = len(samples)
+            case = _query("case", int, 0)
+            idx = st.slider("Bundled case", 0, n - 1, case if 0 <= case < n else 0, key="case")
             sample = samples[idx]
             sample_id = ("bundled", region_name, idx)
-            st.image(thumbnails(region_name), caption="Bundled cases 0–23, left to right, top to bottom")
+            query["case"] = idx
+            st.image(
+                thumbnails(region_name),
+                caption=f"Bundled cases 0–{n - 1}, left to right, top to bottom: held-out phantoms "
+                "(seeds no zoo model was trained or tested on).",
+            )
         elif source == "Generate a phantom":
-            seed = st.number_input("Seed", min_value=0, max_value=10**8, value=0, step=1, key="seed")
-            size = st.select_slider("Size (px)", [64, 128, 256], value=128, key="size")
+            number = _query("seed", int, 0)
+            number = st.number_input(
+                "Phantom number",
+                min_value=0,
+                max_value=DEMO_SEED_SPAN - 1,
+                value=number if 0 <= number < DEMO_SEED_SPAN else 0,
+                step=1,
+                key="seed",
+                help=f"Phantom n is generated with seed {DEMO_SEED_OFFSET:,} + n: a held-out seed, never used "
+                "to train or test the zoo models.",
+            )
+            size = _query("size", int, 128)
+            size = st.select_slider("Size (px)", SIZES, value=size if size in SIZES else 128, key="size")
             relatedness = st.slider(
                 "Relatedness",
                 0.0,
                 1.0,
-                1.0,
+                round(min(max(_query("relatedness", float, 1.0), 0.0), 1.0) * 20) / 20,  # on the slider's steps
                 0.05,
                 key="relatedness",
-                help="How much the classification label follows the anatomy in the segmentation.",
+                help="How much the classification label follows the anatomy in the segmentation. "
+                "The zoo models were trained at relatedness 1.",
             )
+            nuisances = [None, *region.nuisances]
             nuisance = st.selectbox(
-                "Nuisance", [None, *region.nuisances], key="nuisance", format_func=lambda n: "none" if n is None else n
+                "Nuisance",
+                nuisances,
+                index=_choice("nuisance", nuisances),
+                key="nuisance",
+                format_func=lambda n: "none" if n is None else n,
             )
-            sample = generated(region_name, int(seed), int(size), float(relatedness), nuisance)
-            sample_id = ("phantom", region_name, int(seed), int(size), float(relatedness), nuisance)
-        else:
+            sample = generated(region_name, int(number), int(size), float(relatedness), nuisance)
+            sample_id = ("phantom", region_name, int(number), int(size), float(relatedness), nuisance)
+            query.update(seed=int(number), size=int(size), relatedness=float(relatedness))
+            if nuisance is not None:
+                query["nuisance"] = nuisance
+        elif source == "Upload an image":
             st.caption(
                 "Upload one image: PNG/JPEG (8/16-bit, grey, RGB, RGBA), DICOM (.dcm) or NIfTI (.nii, .nii.gz), "
                 "at most 20 MB. It stays in your session only; do not upload patient data."
@@ -224,6 +314,7 @@ def sidebar() -> Ctx:
             else:
                 st.session_state.pop("_upload", None)
                 st.session_state.pop("_upload_planes", None)
+    _write_query(query)
     return Ctx(view, region_name, region, source, sample, sample_id, upload_error)
 
 

@@ -1,9 +1,17 @@
-"""Experiment: live training of a fresh per-session model, its curves, the session's runs and their trade-off.
+"""Experiment: live training of a fresh model in the server's worker pool, its curves, the session's runs.
 
-UI only: the training jobs, tables and the Pareto figure come from :mod:`mtdl_kit.services`.
+UI only: the pool, the runs, the form's check, the tables and the Pareto figure come from
+:mod:`mtdl_kit.services` (:mod:`mtdl_kit.services.training`). Trainings run in worker processes,
+never in the server (issue 19); this page only shows their state. A student's runs belong to an
+owner token kept in the page's URL (``?trainer=…``), so a reload finds them again for
+:data:`mtdl_kit.services.training.KEEP_MINUTES` minutes after they end. The live panel is a fragment:
+while a run is queued or training it alone is redrawn, once a second; the curves are rebuilt at most
+every :data:`CURVES_SECONDS`.
 """
 
 from __future__ import annotations
+
+import time
 
 import pandas as pd
 import streamlit as st
@@ -13,6 +21,69 @@ from mtdl_kit.models import FAMILIES
 
 from .common import Ctx, manifest, models_ready
 
+#: the query-string key of the owner token (a reload of the page keeps the student's runs).
+TOKEN_PARAM = "trainer"
+#: seconds between two redraws of the live panel while a run is queued or training.
+REDRAW_SECONDS = 1.0
+#: the curves of a training run are rebuilt at most this often (figures are the panel's costly part).
+CURVES_SECONDS = 3.0
+#: kinds of History records drawn as curves.
+CURVE_KINDS = ("loss", "weight", "cosine")
+
+
+def owner_token() -> str:
+    """This browser session's owner token: from the session, else the URL, else a new one; kept in the URL."""
+    token = st.session_state.get("_trainer")
+    if token is None:
+        from_url = st.query_params.get(TOKEN_PARAM)
+        token = from_url if services.valid_owner_token(from_url) else services.new_owner_token()
+        st.session_state["_trainer"] = token
+    if st.query_params.get(TOKEN_PARAM) != token:
+        st.query_params[TOKEN_PARAM] = token
+    return token
+
+
+def curves(run, snap) -> dict:
+    """The run's curve figures, rebuilt when its state changes or every :data:`CURVES_SECONDS` while it trains."""
+    from mtdl_kit.viz import history_figure
+
+    cache = st.session_state.setdefault("_curves", {})
+    built = cache.get(snap.run_id)
+    now = time.monotonic()
+    stale = built is None or built[1] != snap.state or (len(snap.rows) != built[2] and now - built[0] >= CURVES_SECONDS)
+    if stale:
+        hist = snap.history()
+        figs = {kind: history_figure(hist, kind) for kind in CURVE_KINDS if hist.names(kind)}
+        cache.clear()  # one run's figures at a time
+        cache[snap.run_id] = built = (now, snap.state, len(snap.rows), figs)
+    return built[3]
+
+
+def run_status(pool, run, snap) -> None:
+    """One run's state line, progress and place in the queue, with its Cancel button while it is not over."""
+    st.markdown(f"**Run {snap.run_id}** — {run.label} — state: **{snap.state}**")
+    if snap.state == "queued":
+        if pool.ready_workers() == 0:
+            st.info("Starting the training workers (they load PyTorch once after the server starts)…")
+        else:
+            st.info(
+                f"Queued: place {snap.position} of {snap.queued}, waiting {snap.waited:.0f} s. "
+                f"{pool.running()} run(s) training on {pool.size} worker process(es); yours starts when one is free."
+            )
+    else:
+        threads = f", {snap.threads} thread(s)" if snap.threads else ""
+        phase = " · evaluating on the held-out phantoms" if snap.phase == "evaluating" else ""
+        st.progress(
+            snap.progress,
+            text=f"step {snap.step}/{snap.total_steps} · {snap.seconds:.1f} s training · waited {snap.waited:.1f} s"
+            f" · {snap.device}{threads}{phase}",
+        )
+    if snap.message:
+        (st.error if snap.state == "error" else st.caption)(snap.message)
+    if not run.finished and st.button("Cancel", key=f"cancel:{snap.run_id}"):
+        run.cancel()
+        st.caption("Cancelling…")
+
 
 def render(ctx: Ctx) -> None:
     region = ctx.region
@@ -20,8 +91,9 @@ def render(ctx: Ctx) -> None:
     models_ready(block=True)
     from mtdl_kit.weighting import available_weightings
 
+    pool = services.training_pool()
+    owner = owner_token()
     st.subheader("Train live (a fresh model for your session)")
-    runs: list = st.session_state.setdefault("runs", [])
     with st.form("train_form"):
         c1, c2, c3 = st.columns(3)
         family = c1.selectbox("Family", list(FAMILIES), key="exp_family")
@@ -33,56 +105,58 @@ def render(ctx: Ctx) -> None:
         )
         submitted = st.form_submit_button("Train", type="primary")
     st.caption(
-        f"On a CPU at most {services.CPU_STEP_CAP} steps per run; on a GPU one training per server at a time "
-        "(others wait in the queue). Your runs are yours: other sessions never see them."
+        f"Trainings run beside the server in {pool.size} worker process(es), one run each; when all are busy "
+        f"yours waits in the queue and shows its place. On a CPU at most {services.CPU_STEP_CAP} steps per run. "
+        f"Your runs are yours (other sessions never see them) and stay {pool.keep_seconds / 60:.0f} minutes after "
+        "they end, also across a page reload: this page's link holds your session."
     )
     if submitted:
-        try:
-            if any(not r.finished for r in runs):
-                st.warning("Your previous run is still training; wait for it to finish.")
-            else:
-                runs.append(
-                    services.LiveRun(region_name, family, tuple(tasks), weighting=weighting, steps=int(steps)).start()
+        problems = services.validate_training(region_name, family, weighting, tasks)
+        for problem in problems:
+            st.error(problem)
+        if not problems:
+            try:
+                services.LiveRun(region_name, family, tuple(tasks), weighting=weighting, steps=int(steps)).start(
+                    pool, owner=owner
                 )
-        except ValueError as exc:
-            st.error(str(exc))
+            except ValueError as exc:  # refused (too many runs, queue full) or a name the form cannot produce
+                st.error(str(exc))
+    runs = pool.runs(owner)
     if not runs:
         st.info("Choose a configuration and press Train.")
         return
-    running = any(not r.finished for r in runs)
+    active = any(not r.finished for r in runs)
 
-    @st.fragment(run_every=1.0 if running else None)
+    @st.fragment(run_every=REDRAW_SECONDS if active else None)
     def live_panel() -> None:
-        from mtdl_kit.viz import history_figure
-
-        run = runs[-1]
-        snap = run.snapshot()
-        st.markdown(f"**Run {snap.run_id}** — {run.label} — state: **{snap.state}**")
-        st.progress(snap.progress, text=f"step {snap.step}/{snap.total_steps} · {snap.seconds:.0f} s · {snap.device}")
-        if snap.state == "queued":
-            st.info("Queued: another training is running on this server's GPU; yours starts when it ends.")
-        if snap.message:
-            (st.error if snap.state == "error" else st.caption)(snap.message)
-        hist = snap.history()
-        cols = st.columns(3)
-        for col, kind in zip(cols, ("loss", "weight", "cosine"), strict=True):
-            if hist.names(kind):
-                col.plotly_chart(history_figure(hist, kind), key=f"curve_{kind}")
+        runs_now = pool.runs(owner)
+        if not runs_now:
+            return
+        latest = runs_now[-1]
+        for run in [r for r in runs_now if not r.finished and r is not latest]:
+            run_status(pool, run, run.snapshot())
+        snap = latest.snapshot()
+        run_status(pool, latest, snap)
+        figs = curves(latest, snap)
+        cols = st.columns(len(CURVE_KINDS))
+        for col, kind in zip(cols, CURVE_KINDS, strict=True):
+            if kind in figs:
+                col.plotly_chart(figs[kind], key=f"curve_{kind}")
         st.markdown("**This session's runs**")
-        st.dataframe(pd.DataFrame(services.run_table(runs)), hide_index=True, key="runs_table")
+        st.dataframe(pd.DataFrame(services.run_table(runs_now)), hide_index=True, key="runs_table")
         if snap.state == "done":
             st.markdown("**Against the zoo's single-task baselines** (positive delta: the multi-task run is better)")
             st.dataframe(
-                pd.DataFrame(services.baseline_comparison(run.region, snap.metrics, manifest())),
+                pd.DataFrame(services.baseline_comparison(latest.region, snap.metrics, manifest())),
                 hide_index=True,
                 key="baselines",
             )
-            tradeoff = services.session_tradeoff(runs, region_name)
+            tradeoff = services.session_tradeoff(runs_now, region_name)
             if tradeoff is None:
                 st.caption("The Pareto plot needs finished runs of this region sharing two tasks.")
             else:
                 st.plotly_chart(services.pareto_figure(tradeoff), key="pareto")
-        if running and all(r.finished for r in runs):
-            st.rerun(scope="app")
+        if active and all(r.finished for r in runs_now):
+            st.rerun(scope="app")  # once, when the last run ends: the page stops redrawing
 
     live_panel()

@@ -5,23 +5,32 @@ UI only: the model choice, predictions, pictures and tables come from :mod:`mtdl
 
 from __future__ import annotations
 
+import time
+
 import pandas as pd
 import streamlit as st
 
 from mtdl_kit import services
 from mtdl_kit.models import MULTI_TASK_FAMILIES
+from mtdl_kit.services import warmup
 from mtdl_kit.viz import describe_targets, sample_picture, segmentation_legend
 
-from .common import ALL_FAMILIES, Ctx, manifest, models_ready, prediction, warmup_done, wiring_figure
+from .common import ALL_FAMILIES, Ctx, manifest, ood_reference, prediction, wiring_figure
 
 
 def task_toggles(ctx: Ctx, prefix: str) -> list[str]:
     region = ctx.region
     region_name = ctx.region_name
-    st.markdown("**Tasks** (switch a task off to use the model for the remaining ones)")
-    cols = st.columns(len(region.tasks))
+    st.markdown(
+        "**Tasks**: switch a task off to hide it. Each panel then says which model answers: *a model trained "
+        "on these tasks* where the zoo has one, otherwise *head(s) hidden, same model* (the full model, its "
+        "other outputs unchanged)."
+    )
+    n = len(region.tasks)
+    per_row = 2 if n == 4 else min(n, 3)  # wide enough that no task name is cut at 1024 px
+    cols = [c for _ in range(-(-n // per_row)) for c in st.columns(per_row)]
     chosen = []
-    for col, t in zip(cols, region.tasks, strict=True):
+    for col, t in zip(cols, region.tasks, strict=False):
         with col:
             if st.toggle(t.name, value=True, key=f"{prefix}:{region_name}:{t.name}", help=t.description):
                 chosen.append(t.name)
@@ -36,6 +45,46 @@ def sample_only(ctx: Ctx) -> None:
     left, _ = st.columns([1, 2])
     left.image(sample_picture(ctx.region, ctx.sample), width="stretch")  # no plotly import on the cold path
     st.markdown(f"Ground truth as outline: {legend_html(ctx.region)}", unsafe_allow_html=True)
+
+
+def honesty_checks(ctx: Ctx) -> bool:
+    """The out-of-distribution check of an upload or generated phantom, and what was done to the image.
+
+    Returns whether to show the models' outputs: not for an image unlike the training phantoms,
+    unless the user asks to see them anyway (for teaching: confident numbers that mean nothing).
+    """
+    region, sample = ctx.region, ctx.sample
+    if ctx.source == "Bundled sample":
+        st.caption(
+            f"Bundled case {sample.meta.get('case_id', '')}: a held-out phantom (seed {sample.seed:,}), never used to "
+            f"train or test the zoo models, which were trained on {services.TRAINED_ON}."
+        )
+        return True
+    check = services.ood_check(region, sample, ood_reference(ctx.region_name))
+    upload = ctx.source == "Upload an image"
+    if check.out_of_distribution:
+        st.error(f"**Out of distribution: predictions withheld.** {check.message}", icon="🚫")
+    elif upload:
+        st.info(f"**Within the training phantoms' range.** {check.message}", icon="ℹ️")
+    else:
+        st.caption(check.message)
+    relatedness = float(ctx.sample_id[4]) if ctx.sample_id[:1] == ("phantom",) else 1.0
+    if relatedness < 1.0:
+        st.warning(
+            f"Relatedness {relatedness:g}: the classification label follows the anatomy less than in training. "
+            "The models saw relatedness 1 only, so expect confident but wrong decisions — that is the lesson.",
+            icon="⚠️",
+        )
+    with st.expander("What was done to this image before the models saw it", expanded=upload):
+        for note in services.processing_notes(region, sample):
+            st.markdown(f"- {note}")
+    if not check.out_of_distribution:
+        return True
+    return st.toggle(
+        "Show the models' outputs anyway (teaching only: they look confident and mean nothing here)",
+        value=False,
+        key="ood_show_anyway",
+    )
 
 
 def render(ctx: Ctx) -> None:
@@ -54,6 +103,9 @@ def render(ctx: Ctx) -> None:
             st.warning(warning, icon="⚠️")
         if sample.meta.get("notes"):  # which frame, slice or volume of several is shown
             st.caption(" ".join(sample.meta["notes"]) + " Choose another in the sidebar.")
+    if not honesty_checks(ctx):
+        sample_only(ctx)
+        return
     top = st.columns([2, 1, 1])
     with top[0]:
         family_choice = st.radio("Family", [ALL_FAMILIES, *MULTI_TASK_FAMILIES], key="explore_family", horizontal=True)
@@ -65,33 +117,47 @@ def render(ctx: Ctx) -> None:
     if not chosen:
         st.info("Switch on at least one task.")
         return
-    if not models_ready(block=False):
-        sample_only(ctx)
-        st.info("Loading PyTorch, MONAI and the zoo models (first visit after the server started, a few seconds)…")
-
-        @st.fragment(run_every=0.5)
-        def wait_for_models() -> None:
-            if warmup_done():
-                st.rerun(scope="app")
-
-        wait_for_models()
+    if not warmup.ready():  # issue 19: wait for the server's warm-up in this script run (no timer, no rerun)
+        waiting = st.empty()
+        with waiting.container():
+            sample_only(ctx)
+            note = st.empty()
+        t0 = time.monotonic()
+        while True:  # one element update a second keeps the wait interruptible (a widget change stops it)
+            note.info(
+                "Loading PyTorch, MONAI and the zoo models (first visit after the server started)… "
+                f"{time.monotonic() - t0:.0f} s"
+            )
+            if warmup.wait_ready(1.0):
+                break
+        waiting.empty()
+    if warmup.status().get("error"):
+        st.error(f"PyTorch could not be loaded: {warmup.status()['error']}")
         return
 
     man = manifest()
     families = list(MULTI_TASK_FAMILIES) if family_choice == ALL_FAMILIES else [family_choice]
     choices = {f: services.resolve_model(region_name, f, chosen, man) for f in families}
+    # one panel per distinct model: with one task left, the families share the single-task baseline
+    panels: dict[object, list[str]] = {}
+    for fam in families:
+        panels.setdefault(choices[fam].key or ("missing", fam), []).append(fam)
     preds = {}
-    cols = st.columns(len(families))
-    for col, fam in zip(cols, families, strict=True):
+    cols = st.columns(len(panels))
+    for col, fams in zip(cols, panels.values(), strict=True):
+        fam = fams[0]
         c = choices[fam]
         with col:
-            st.markdown(f"**{fam}**")
+            if len(fams) > 1:
+                st.markdown(f"**{c.key}** (the same model stands in for {', '.join(fams)})")
+            else:
+                st.markdown(f"**{fam}**")
             if c.key is None:
                 st.image(services.joint_picture(region, sample, None, chosen, opacity=opacity), width="stretch")
                 st.warning(c.note)
                 continue
             p = prediction(c.key, sample, "upload" if sample_id[:1] == ("upload",) else "shared", sample_id)
-            preds[c.label] = p
+            preds[c.key if len(fams) > 1 else c.label] = p
             st.image(services.joint_picture(region, sample, p, chosen, opacity=opacity), width="stretch")
             st.caption(f"Model `{c.key}`: {c.note}. {p.latency_ms:.1f} ms on {p.device}.")
     truth_txt = "truth as outline, prediction as fill" if sample.targets else "no ground truth for an upload"
@@ -107,14 +173,9 @@ def render(ctx: Ctx) -> None:
     if cls:
         st.markdown("**Class probabilities and decision**")
         st.dataframe(pd.DataFrame(cls), hide_index=True, key="class_table")
-        notes = {
-            services.calibration_note(man.get(c.key), t)
-            for c in choices.values()
-            if c.key
-            for t in chosen
-            if region.task(t).kind == "classification" and t in c.model_tasks
-        }
-        st.caption("Calibration: " + " ".join(sorted(notes)))
+        classified = [t for t in chosen if region.task(t).kind == "classification"]
+        entries = {(c.key if c.baseline else c.family): man.get(c.key) for c in choices.values() if c.key}
+        st.caption("Calibration: " + " ".join(services.calibration_summary(entries, t) for t in classified))
     reg_rows = services.regression_rows(region, sample, preds, chosen)
     if reg_rows:
         st.markdown("**Regression: predicted vs truth**")
@@ -135,5 +196,8 @@ def render(ctx: Ctx) -> None:
             f"**Wiring of `{first.key}`**" + (f" (hidden heads: {', '.join(first.hidden)})" if first.hidden else "")
         )
         st.plotly_chart(
-            wiring_figure(first.key, man[first.key].sha256), key="wiring_explore", config={"displayModeBar": False}
+            wiring_figure(first.key, man[first.key].sha256),
+            key="wiring_explore",
+            config={"displayModeBar": False},
+            width="content",  # shrinks to the column instead of being cut off
         )

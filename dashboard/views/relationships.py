@@ -32,25 +32,31 @@ def render(ctx: Ctx) -> None:
     key = zoo_key(region_name, family)
     res = relationship_results(region_name, key, man[key].sha256)
     n = len(bundled(region_name))
-    st.caption(f"Model `{key}` on the region's {n} bundled samples (resized to {services.MODEL_SIZE} px).")
+    st.caption(
+        f"Model `{key}` on the region's {n} bundled held-out phantoms (seeds it was not trained or tested on), "
+        f"resized to {services.MODEL_SIZE} px."
+    )
     st.markdown("**Predicted vs target, per task**")
     st.plotly_chart(services.pred_vs_true_figure(res["table"]), key="pred_vs_true")
-    left, right = st.columns(2)
-    with left:
-        st.plotly_chart(
-            heatmap_figure(res["correlation"], title="Spearman correlation of task outputs and truths"),
-            key="correlation",
+    # the correlation matrix (outputs and truths of every task) full width: its numbers stay readable
+    st.plotly_chart(
+        heatmap_figure(res["correlation"], title="Spearman correlation of task outputs and truths"),
+        key="correlation",
+    )
+    shared = []  # only the figures the family has (a cascade shares no block: no empty column for it)
+    if res["conflict"] is not None:
+        shared.append(
+            ("conflict", heatmap_figure(res["conflict"], title="Gradient cosine on shared blocks (< 0: conflict)"))
         )
-    with right:
-        if res["conflict"] is not None:
-            st.plotly_chart(
-                heatmap_figure(res["conflict"], title="Gradient cosine on shared blocks (< 0: conflict)"),
-                key="conflict",
-            )
-        if res["affinity"] is not None:
-            st.plotly_chart(
+    if res["affinity"] is not None:
+        shared.append(
+            (
+                "affinity",
                 heatmap_figure(res["affinity"], title="Task affinity (row helps column, TAG)", text_format=".3f"),
-                key="affinity",
             )
+        )
+    if shared:
+        for col, (name, fig) in zip(st.columns(len(shared)), shared, strict=True):
+            col.plotly_chart(fig, key=name)
     for note in res["notes"]:
         st.info(note)

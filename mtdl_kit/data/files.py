@@ -153,6 +153,7 @@ def read_sample(
             "reduction": raw.reduction,
             "intensity": resolve_intensity(raw, intensity, region_window=default_window(reg)),
             "geometry": geometry,
+            "spacing_from_file": raw.spacing_mm is not None,  # else spacing_mm is the region's, assumed
             **{k: v for k, v in raw.meta.items() if k != "palette_indices"},
             "notes": list(raw.notes),
             "warnings": list(raw.warnings),

@@ -1,7 +1,9 @@
 """``PhantomDataset``: fresh phantom samples of a region by index, as a torch ``Dataset``.
 
 Sample ``i`` of split ``s`` is generated with seed ``SPLIT_OFFSETS[s] + base_seed + i``, so train,
-validation and test sets never share a seed, and any item can be regenerated on its own.
+validation and test sets never share a seed, and any item can be regenerated on its own. The
+``"demo"`` split is the held-out range of the bundled samples and the dashboard's phantoms
+(:data:`mtdl_kit.data.samples.DEMO_SEED_OFFSET`): nothing trains or is scored on it.
 """
 
 from __future__ import annotations
@@ -13,9 +15,10 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from mtdl_kit.data.samples import DEMO_SEED_OFFSET
 from mtdl_kit.regions.base import Region, Sample, TaskSpec, get_region
 
-SPLIT_OFFSETS: dict[str, int] = {"train": 0, "val": 100_000_000, "test": 200_000_000}
+SPLIT_OFFSETS: dict[str, int] = {"train": 0, "val": 100_000_000, "test": 200_000_000, "demo": DEMO_SEED_OFFSET}
 
 
 def sample_to_tensors(sample: Sample, tasks: Sequence[TaskSpec]) -> dict[str, torch.Tensor]:
@@ -55,7 +58,8 @@ class PhantomDataset(Dataset):
     Args:
         region: region name or object.
         length: number of samples.
-        split: ``"train"``, ``"val"`` or ``"test"`` (disjoint seed ranges).
+        split: ``"train"``, ``"val"``, ``"test"`` or ``"demo"`` (disjoint seed ranges; ``"demo"``:
+            held-out cases for demonstrations, never trained or scored on).
         base_seed: offset inside the split, e.g. a different training set per experiment seed.
         size: image size in pixels.
         relatedness: coupling of the classification label to the segmented anatomy, in [0, 1].

@@ -11,6 +11,14 @@ Layout (the same "folder + CSV" layout users can bring their own data in)::
 
 The set is written by ``mtdl-kit samples`` and checked by :func:`verify_samples`, which recomputes
 every file hash and regenerates every case from its seed.
+
+**Held-out seeds only.** The cases are drawn from the *demo* seed range, seeds
+:data:`DEMO_SEED_OFFSET` ... ``DEMO_SEED_OFFSET + DEMO_SEED_SPAN - 1`` (the ``"demo"`` split of
+:class:`~mtdl_kit.data.PhantomDataset`), which no training, validation or test split reaches (they
+start at 0, 100,000,000 and 200,000,000, with offsets inside a split below 90,000,000), so a demo
+never shows a case a zoo model was trained or scored on. :func:`demo_seed` maps a phantom number a
+user types (the dashboard's "Generate a phantom") into the same range. The manifest records the
+range (``seed_range``) next to every region's seeds.
 """
 
 from __future__ import annotations
@@ -30,7 +38,30 @@ from mtdl_kit.regions.base import REGION_NAMES, Region, Sample, TaskSpec, get_re
 SAMPLES_PER_REGION = 24
 SAMPLE_SIZE = 128
 MANIFEST = "manifest.json"
-STORE_VERSION = 1
+STORE_VERSION = 2
+#: First seed of the demo range: the bundled cases and the dashboard's generated phantoms.
+DEMO_SEED_OFFSET = 300_000_000
+#: Number of seeds in the demo range.
+DEMO_SEED_SPAN = 100_000_000
+
+
+def demo_seed(number: int) -> int:
+    """The generator seed of demo phantom ``number`` (``DEMO_SEED_OFFSET + number``): a held-out seed.
+
+    Raises:
+        ValueError: if ``number`` is not an integer in ``[0, DEMO_SEED_SPAN)``.
+    """
+    if isinstance(number, bool) or not isinstance(number, (int, np.integer)) or not 0 <= number < DEMO_SEED_SPAN:
+        raise ValueError(
+            f"A demo phantom number must be an integer in [0, {DEMO_SEED_SPAN}), got {number!r}; "
+            "the demo range keeps shown cases apart from every training seed."
+        )
+    return DEMO_SEED_OFFSET + int(number)
+
+
+def demo_seed_range() -> range:
+    """Every seed a demo may use: the bundled cases' and the generated phantoms'."""
+    return range(DEMO_SEED_OFFSET, DEMO_SEED_OFFSET + DEMO_SEED_SPAN)
 
 
 def default_root() -> Path:
@@ -40,11 +71,12 @@ def default_root() -> Path:
     return samples_dir()
 
 
-def select_seeds(region: Region, n: int = SAMPLES_PER_REGION, size: int = SAMPLE_SIZE) -> list[int]:
-    """Deterministic seeds covering every class of every classification task, then filling up to ``n``.
+def select_seeds(region: Region, n: int = SAMPLES_PER_REGION, size: int = SAMPLE_SIZE, *, start: int = 0) -> list[int]:
+    """Deterministic seeds from ``start`` on, covering every class of every classification task, then up to ``n``.
 
     For each class (in order) the smallest seed producing it is taken; the rest are the smallest
-    unused seeds. Raises ``ValueError`` if a class never appears within 2,000 seeds.
+    unused seeds. Raises ``ValueError`` if a class never appears within 2,000 seeds of ``start``.
+    The bundled store passes ``start=DEMO_SEED_OFFSET`` (held-out seeds).
     """
     chosen: list[int] = []
     for t in region.tasks:
@@ -53,13 +85,13 @@ def select_seeds(region: Region, n: int = SAMPLES_PER_REGION, size: int = SAMPLE
         for c in range(t.num_outputs):
             if any(int(region.sample(s, size=64).targets[t.name]) == c for s in chosen):
                 continue
-            for s in range(2000):
+            for s in range(start, start + 2000):
                 if s not in chosen and int(region.sample(s, size=64).targets[t.name]) == c:
                     chosen.append(s)
                     break
             else:
-                raise ValueError(f"{region.name}.{t.name}: class {c} not produced by seeds 0..1999.")
-    s = 0
+                raise ValueError(f"{region.name}.{t.name}: class {c} not produced by seeds {start}..{start + 1999}.")
+    s = start
     while len(chosen) < n:
         if s not in chosen:
             chosen.append(s)
@@ -104,12 +136,12 @@ def _sha256(path: Path) -> str:
 
 
 def write_region_samples(region: Region, root: Path, n: int = SAMPLES_PER_REGION, size: int = SAMPLE_SIZE) -> dict:
-    """Write ``n`` cases of ``region`` under ``root/<region>``; returns its manifest entry."""
+    """Write ``n`` cases of ``region`` (held-out demo seeds) under ``root/<region>``; returns its manifest entry."""
     out = root / region.name
     (out / "images").mkdir(parents=True, exist_ok=True)
     (out / "masks").mkdir(parents=True, exist_ok=True)
     seg = region.coupling.segmentation
-    seeds = select_seeds(region, n, size)
+    seeds = select_seeds(region, n, size, start=DEMO_SEED_OFFSET)
     label_rows, latent_rows = [], []
     latent_keys: list[str] = []
     for i, seed in enumerate(seeds):
@@ -134,6 +166,8 @@ def write_region_samples(region: Region, root: Path, n: int = SAMPLES_PER_REGION
         "size": size,
         "relatedness": 1.0,
         "seeds": seeds,
+        "seed_range": [DEMO_SEED_OFFSET, DEMO_SEED_OFFSET + DEMO_SEED_SPAN],
+        "seed_note": "held-out demo seeds: disjoint from every training, validation and test split",
         "segmentation_task": seg,
         "files": {str(p.relative_to(root)): _sha256(p) for p in files},
     }

@@ -13,7 +13,18 @@ The common medical situation: an expensive label (a diagnosis) exists for few ca
 - ``shuffled``: the same network and data, with the auxiliary targets permuted across cases — the same
   label statistics and loss scale, no information about the case. ``related − shuffled`` is the
   effect of the auxiliary *information*; ``shuffled − none`` is what sharing costs or gives by itself
-  (architecture, capacity, optimisation).
+  (architecture, capacity, optimisation);
+- ``unrelated`` (when ``TransferConfig.unrelated`` names a task): the same network with a *real*
+  auxiliary task about another feature of the case, one the main label does not follow.
+
+**Experiment C, the relatedness crossover** (:func:`run_crossover`): the main label follows feature
+A (the region's anatomy rule, relatedness 1) or feature B (its other sign, relatedness 0), and each
+feature has its own segmentation (:attr:`~mtdl_kit.regions.base.Coupling.segmentation` and
+:attr:`~mtdl_kit.regions.base.Coupling.other_segmentation`). Under rule A the related auxiliary task
+is the segmentation of A and the unrelated one that of B; under rule B the roles swap. The
+interaction — (related − unrelated), averaged over the two rules — isolates relatedness: the same
+two auxiliary tasks, the same images and networks, only which one the label follows changes; and the
+single-task (``none``) difficulty of the two rules is shown beside it.
 
 **Protocol.** A seed fixes the training subset (phantom seeds ``10_000 · seed + i`` of the training
 split) and the initial weights of every arm (``build_model(seed=seed)``: the two multi-task arms
@@ -45,6 +56,11 @@ CONTRASTS: dict[str, dict[str, float]] = {
     "shuffled - none": {"shuffled": 1.0, "none": -1.0},
     "related - shuffled": {"related": 1.0, "shuffled": -1.0},
 }
+#: the extra contrasts when the configuration has an ``unrelated`` arm
+UNRELATED_CONTRASTS: dict[str, dict[str, float]] = {
+    "unrelated - none": {"unrelated": 1.0, "none": -1.0},
+    "related - unrelated": {"related": 1.0, "unrelated": -1.0},
+}
 #: seeds of a training subset are ``SUBSET_STRIDE * seed + i`` inside the training split
 SUBSET_STRIDE = 10_000
 
@@ -57,6 +73,8 @@ class TransferConfig:
         region: region name.
         main: the label-starved main task.
         auxiliary: the cheaply labelled auxiliary task (labelled on every training case).
+        unrelated: optional second auxiliary task about a feature the main label does not follow (a
+            region task or a lab task such as the eye's ``rnfl_defect``); adds the ``unrelated`` arm.
         family: the multi-task family of the ``related`` and ``shuffled`` arms.
         guide_summary: for the hybrid family, what its mask-guided heads read of the predicted mask
             (:class:`~mtdl_kit.models.heads.GlobalHead`): ``"mask_only"`` (default: the mask's
@@ -83,6 +101,7 @@ class TransferConfig:
     region: str = "eye"
     main: str = "glaucoma"
     auxiliary: str = "disc_cup"
+    unrelated: str | None = None
     family: str = "hybrid"
     guide_summary: str = "mask_only"
     budgets: tuple[int, ...] = (16, 32, 64, 256)
@@ -107,12 +126,15 @@ class TransferConfig:
         from mtdl_kit.regions import get_region
 
         region = get_region(self.region)
-        names = region.task_names
-        for role, task in (("main", self.main), ("auxiliary", self.auxiliary)):
+        names = region.task_names + tuple(t.name for t in region.lab_tasks)
+        roles = [("main", self.main), ("auxiliary", self.auxiliary)]
+        if self.unrelated is not None:
+            roles.append(("unrelated", self.unrelated))
+        for role, task in roles:
             if task not in names:
                 raise ValueError(f"{role} task {task!r} is not a task of {self.region}; its tasks are {names}.")
-        if self.main == self.auxiliary:
-            raise ValueError("main and auxiliary must be different tasks.")
+        if len({t for _, t in roles}) != len(roles):
+            raise ValueError(f"main, auxiliary and unrelated must be different tasks, got {[t for _, t in roles]}.")
         if self.family not in MULTI_TASK_FAMILIES:
             raise ValueError(f"family must be one of {MULTI_TASK_FAMILIES}, got {self.family!r}.")
         if not self.budgets or any(not 2 <= b <= self.n_train for b in self.budgets):
@@ -123,10 +145,35 @@ class TransferConfig:
             raise ValueError(f"seeds up to {90_000_000 // SUBSET_STRIDE - 1} keep the training subsets in range.")
         region.check_arguments(0, size=self.size, relatedness=self.relatedness, nuisance=None, label_noise=0.0)
 
+    @property
+    def arms(self) -> tuple[str, ...]:
+        """The arms this configuration trains (``unrelated`` only when an unrelated task is named)."""
+        return ARMS + (("unrelated",) if self.unrelated is not None else ())
+
+    @property
+    def contrasts(self) -> dict[str, dict[str, float]]:
+        """The contrasts reported per budget."""
+        return {**CONTRASTS, **(UNRELATED_CONTRASTS if self.unrelated is not None else {})}
+
     def key(self) -> str:
-        """Short digest of the fields that change a run's result (not the seeds, budgets or n_boot)."""
-        fields = {k: v for k, v in asdict(self).items() if k not in ("seeds", "budgets", "n_boot")}
+        """Short digest of what changes a run's result (not seeds, budgets, n_boot), with the generator version."""
+        from mtdl_kit.regions import get_region
+
+        fields = {k: v for k, v in asdict(self).items() if k not in ("seeds", "budgets", "n_boot", "unrelated")}
+        fields["generator_version"] = get_region(self.region).generator_version
         return hashlib.sha1(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:10]
+
+    def arm_tasks(self, arm: str) -> tuple[str, ...]:
+        """The tasks an arm's network trains (auxiliary first)."""
+        if arm == "none":
+            return (self.main,)
+        if arm == "unrelated":
+            if self.unrelated is None:
+                raise ValueError("This configuration has no unrelated task; set TransferConfig.unrelated.")
+            return (self.unrelated, self.main)
+        if arm in ("related", "shuffled"):
+            return (self.auxiliary, self.main)
+        raise ValueError(f"Unknown arm {arm!r}; the arms are {self.arms}.")
 
 
 #: a small, fast configuration for tests and a first look (a few minutes on a 2-core CPU)
@@ -177,7 +224,7 @@ class _LabView:
 def _datasets(cfg: TransferConfig, seed: int) -> tuple[Any, Any, Any]:
     from mtdl_kit.data import PhantomDataset
 
-    tasks = [cfg.auxiliary, cfg.main]
+    tasks = [cfg.auxiliary, cfg.main] + ([cfg.unrelated] if cfg.unrelated is not None else [])
     common = {"size": cfg.size, "relatedness": cfg.relatedness, "tasks": tasks, "cache": True}
     train = PhantomDataset(cfg.region, cfg.n_train, split="train", base_seed=SUBSET_STRIDE * seed, **common)
     val = PhantomDataset(cfg.region, cfg.n_val, split="val", **common)
@@ -217,17 +264,16 @@ def run_arm(
     from mtdl_kit.stopping import ValidationStopping
     from mtdl_kit.train import fit
 
-    if arm not in ARMS:
-        raise ValueError(f"Unknown arm {arm!r}; the arms are {ARMS}.")
+    if arm not in cfg.arms:
+        raise ValueError(f"Unknown arm {arm!r}; the arms of this configuration are {cfg.arms}.")
     region = get_region(cfg.region)
     train, val, test = datasets or _datasets(cfg, seed)
+    tasks = region.select_tasks(list(cfg.arm_tasks(arm)))
     if arm == "none":
-        tasks = region.select_tasks([cfg.main])
         model = build_model("single", tasks, region.in_channels, width=cfg.width, seed=seed, region=region.name)
         data = torch.utils.data.Subset(_LabView(train, cfg.main, budget, None, seed), range(budget))
         batch_size = min(cfg.batch_size, budget)
     else:
-        tasks = region.select_tasks([cfg.auxiliary, cfg.main])
         options = {"guide_summary": cfg.guide_summary} if cfg.family == "hybrid" else {}
         model = build_model(
             cfg.family, tasks, region.in_channels, width=cfg.width, seed=seed, region=region.name, **options
@@ -274,7 +320,8 @@ def run_arm(
 def _cached(cfg: TransferConfig, arm: str, budget: int, seed: int, cache: Path | None, datasets: Any) -> ArmRun:
     from mtdl_kit.evaluation import Records
 
-    stem = cache / f"{cfg.key()}-{arm}-b{budget}-s{seed}" if cache is not None else None
+    name = f"unrelated-{cfg.unrelated}" if arm == "unrelated" else arm
+    stem = cache / f"{cfg.key()}-{name}-b{budget}-s{seed}" if cache is not None else None
     if stem is not None and stem.with_suffix(".json").exists() and stem.with_suffix(".npz").exists():
         meta = json.loads(stem.with_suffix(".json").read_text())
         meta["metrics"] = {
@@ -338,7 +385,7 @@ def run_transfer(
     for seed in cfg.seeds:
         datasets = _datasets(cfg, seed)
         for budget in cfg.budgets:
-            for arm in ARMS:
+            for arm in cfg.arms:
                 run = _cached(cfg, arm, budget, seed, cache_dir, datasets)
                 runs.append(run)
                 if on_run is not None:
@@ -364,11 +411,11 @@ def run_transfer(
     main_metric = primary_metric(get_region(cfg.region).task(cfg.main))
     summary = []
     for budget in cfg.budgets:
-        arms = {a: {r.seed: r.records for r in runs if r.arm == a and r.budget == budget} for a in ARMS}
-        for arm in ARMS:
+        arms = {a: {r.seed: r.records for r in runs if r.arm == a and r.budget == budget} for a in cfg.arms}
+        for arm in cfg.arms:
             values = [r.metrics[cfg.main][main_metric] for r in runs if r.arm == arm and r.budget == budget]
             summary.append(_row(budget, f"mean: {arm}", cfg.main, main_metric, float(sum(values) / len(values))))
-        for name, weights in CONTRASTS.items():
+        for name, weights in cfg.contrasts.items():
             est = paired_contrast(arms, weights, cfg.main, main_metric, n_boot=cfg.n_boot, seed=budget)
             summary.append(_row(budget, name, cfg.main, main_metric, est.value, est.ci_low, est.ci_high))
     return TransferResult(cfg, runs, runs_frame, pd.DataFrame(summary))
@@ -390,6 +437,15 @@ def _row(
     }
 
 
+def _verdict_word(row: Any) -> str:
+    """The one verdict rule (:func:`mtdl_kit.verdicts.verdict`) on a summary row; ``"no interval"`` without a CI."""
+    from mtdl_kit.verdicts import verdict
+
+    if not (math.isfinite(row["ci_low"]) and math.isfinite(row["ci_high"])):
+        return "no interval"
+    return verdict(row["value"], row["ci_low"], row["ci_high"], unit=row["metric"]).word
+
+
 def reading(result: TransferResult) -> list[str]:
     """Plain sentences computed from the contrasts and their intervals (no fixed claims)."""
     cfg = result.config
@@ -397,12 +453,12 @@ def reading(result: TransferResult) -> list[str]:
     frame = result.summary
     for budget in cfg.budgets:
         rows = frame[frame["budget"] == budget].set_index("contrast")
-        means = ", ".join(f"{a} {rows.loc[f'mean: {a}', 'value']:.3f}" for a in ARMS)
+        means = ", ".join(f"{a} {rows.loc[f'mean: {a}', 'value']:.3f}" for a in cfg.arms)
         metric = rows.iloc[0]["metric"]
         parts = [f"{budget} main-task labels ({cfg.main} {metric}, mean over {len(cfg.seeds)} seeds: {means}):"]
-        for name in CONTRASTS:
+        for name in cfg.contrasts:
             r = rows.loc[name]
-            verdict = "no detectable difference" if not r["significant"] else ("better" if r["value"] > 0 else "worse")
+            verdict = _verdict_word(r)
             parts.append(f"{name} {r['value']:+.3f} [{r['ci_low']:+.3f}, {r['ci_high']:+.3f}] ({verdict})")
         out.append(" ".join(parts[:1]) + " " + "; ".join(parts[1:]) + ".")
     return out

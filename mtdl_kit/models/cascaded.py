@@ -12,6 +12,11 @@ probabilities without background, sigmoid heatmaps, or the reconstructed image) 
 to the image as extra input channels of every other task's network. (Cropping a region of interest
 from the source mask is the other classic hand-over; it is not implemented here.)
 
+**Inference.** The source network runs first, alone; the downstream networks all read the same
+image + soft map, so in inference (``eval()``, autograd off) they run side by side as grouped
+columns, one grouped convolution per layer (:mod:`mtdl_kit.models.grouped`). Each downstream
+network still sees only its own features: the result equals running them one by one.
+
 **Training modes and what they cost.**
 
 * ``cascade_mode="end_to_end"`` (default): the soft map is differentiable, so the downstream
@@ -67,16 +72,46 @@ from torch import nn
 
 from mtdl_kit.models.backbone import Encoder, UNetDecoder
 from mtdl_kit.models.base import Block, Link, MultiTaskNet, module_key
+from mtdl_kit.models.grouped import (
+    GroupedDecoder,
+    GroupedEncoder,
+    GroupedInference,
+    clear_grouped_cache,
+    select_columns,
+    split_columns,
+)
 from mtdl_kit.models.heads import DEFAULT_HIDDEN, guide_channels, is_dense, make_head, soft_map
 from mtdl_kit.regions.base import TaskSpec
 
 CASCADE_MODES: tuple[str, ...] = ("end_to_end", "two_stage")
 
 
-class CascadedNet(MultiTaskNet):
+class _GroupedCascade:
+    """The source network, then the downstream networks as grouped columns (:mod:`mtdl_kit.models.grouped`)."""
+
+    def __init__(self, net: CascadedNet) -> None:
+        src = module_key(net.source)
+        # the source network: one column, run by the same functional runner (no module overhead)
+        self.source_encoder = GroupedEncoder([net.encoders[src]], shared_input=True)
+        self.source_decoder = GroupedDecoder([net.decoders[src]])
+        self.tasks = [t for t in net.tasks if t.name != net.source]
+        keys = [module_key(t.name) for t in self.tasks]
+        # every downstream network reads the same image + hand-over map: stage 1 fans out
+        self.encoder = GroupedEncoder([net.encoders[k] for k in keys], shared_input=True)
+        self.dense = [i for i, t in enumerate(self.tasks) if is_dense(t)]
+        dense_keys = [keys[i] for i in self.dense]
+        self.decoder = GroupedDecoder([net.decoders[k] for k in dense_keys]) if dense_keys else None
+
+
+class CascadedNet(GroupedInference, MultiTaskNet):
     """The cascaded family: one network per task; the source's soft map is an input of the others.
 
     Build it with :func:`mtdl_kit.models.build_model` (``family="cascaded"``).
+
+    In inference (``eval()``, autograd off) the downstream networks, which all read the same image
+    + hand-over map, run as grouped columns (one grouped convolution per layer,
+    :mod:`mtdl_kit.models.grouped`) after the source network; the outputs equal those of the
+    per-task modules to float rounding. The parameters stay in the per-task modules.
 
     Args:
         tasks: enabled tasks (>= 2, one of them the dense ``source``).
@@ -129,6 +164,7 @@ class CascadedNet(MultiTaskNet):
                 self.decoders[key] = UNetDecoder(spatial_dims, sub_width, norm=norm, act=act)
             self.heads[key] = make_head(t, spatial_dims, sub_width, hidden=hidden)
         self._blocks = self._make_blocks()
+        self.register_load_state_dict_post_hook(clear_grouped_cache)
 
     def _make_blocks(self) -> list[Block]:
         blocks = []
@@ -169,13 +205,35 @@ class CascadedNet(MultiTaskNet):
         guide = soft_map(self._source_task, source_output)
         return guide.detach() if self.cascade_mode == "two_stage" else guide
 
+    def _build_grouped(self) -> _GroupedCascade:
+        return _GroupedCascade(self)
+
     def _run(self, x: torch.Tensor) -> tuple[dict[str, torch.Tensor], tuple[torch.Tensor, ...]]:
+        grouped = self._grouped_runner()
+        if grouped is not None:
+            return self._run_grouped(grouped, x), ()
         src_out = self._task_forward(self._source_task, x)
         x2 = torch.cat([x, self.handover(src_out)], dim=1)
         outputs = {}
         for t in self.tasks:
             outputs[t.name] = src_out if t.name == self.source else self._task_forward(t, x2)
         return outputs, ()
+
+    def _run_grouped(self, g: _GroupedCascade, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        """The source network, then the downstream networks as grouped columns on image + hand-over map."""
+        src_out = self.heads[module_key(self.source)](g.source_decoder(g.source_encoder(x)))
+        x2 = torch.cat([x, self.handover(src_out)], dim=1)
+        n = len(g.tasks)
+        feats = g.encoder(x2)
+        deep = split_columns(feats[3], n)
+        dense_maps: tuple[torch.Tensor, ...] = ()
+        if g.decoder is not None:
+            dense_maps = split_columns(g.decoder([select_columns(f, n, g.dense) for f in feats]), len(g.dense))
+        found = {self.source: src_out}
+        for i, t in enumerate(g.tasks):
+            head = self.heads[module_key(t.name)]
+            found[t.name] = head(dense_maps[g.dense.index(i)].contiguous()) if is_dense(t) else head(deep[i])
+        return {t.name: found[t.name] for t in self.tasks}
 
     def stage_parameters(self, stage: int) -> Iterator[nn.Parameter]:
         """Stage 1: the source network; stage 2: every other network (for two-stage training).

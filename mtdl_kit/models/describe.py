@@ -21,6 +21,8 @@ if TYPE_CHECKING:
 
 SHARED_COLOUR = OKABE_ITO_NAMED["blue"]
 HANDOVER_COLOUR = OKABE_ITO_NAMED["vermillion"]
+#: the width (px) a block label may take inside its box at the figure's default width.
+BOX_TEXT_PX = 72
 #: Task colours in task order (blue is reserved for shared blocks, vermillion for hand-overs).
 TASK_COLOURS: tuple[str, ...] = (
     OKABE_ITO_NAMED["orange"],
@@ -109,6 +111,34 @@ class ModelDescription:
 
     def __str__(self) -> str:
         return self.text
+
+    def legend(self) -> str:
+        """The key of :meth:`figure`, naming only what this drawing contains (true for every family)."""
+        return "; ".join(self.legend_lines())
+
+    def legend_lines(self) -> list[str]:
+        """:meth:`legend` as lines: the box colours, then the arrow styles (when there are any)."""
+        items = []
+        if any(n.colour == SHARED_COLOUR and n.outline == SHARED_COLOUR for n in self.nodes):
+            items.append("blue = shared by all tasks")
+        if any(n.colour == SHARED_COLOUR and n.outline != SHARED_COLOUR for n in self.nodes):
+            items.append("blue with a coloured outline = shared layers drawn in a task's lane")
+        owners = {n.owner: n.colour for n in self.nodes if n.colour != SHARED_COLOUR}
+        if owners:
+            names = {v: k for k, v in OKABE_ITO_NAMED.items()}
+            coloured = ", ".join(f"{names.get(c, c).replace('_', ' ')} = {o}" for o, c in owners.items())
+            items.append(f"{coloured} (that task's own layers)")
+        lines = ["; ".join(items)]
+        items = []
+        kinds = {"detached" if e.detached else e.kind for e in self.edges}
+        if "handover" in kinds:
+            items.append("dashed = hand-over of a result")
+        if "detached" in kinds:
+            items.append("dotted grey = hand-over without gradient (two-stage)")
+        if "skip" in kinds:
+            items.append("dotted = U-Net skip")
+        lines = [*lines, "; ".join(items)] if items else lines
+        return [part for line in lines for part in _split_line(line)]
 
     def figure(self, *, width: int | None = None, height: int | None = None) -> Any:
         """A plotly figure of the wiring.
@@ -209,12 +239,13 @@ class ModelDescription:
                 layer="above",
             )
             dark = n.colour in (SHARED_COLOUR, OKABE_ITO_NAMED["black"], OKABE_ITO_NAMED["bluish_green"])
+            text, size = _fit_label(n.label)
             fig.add_annotation(
                 x=n.x,
                 y=n.y,
-                text=_wrap(n.label),
+                text=text,
                 showarrow=False,
-                font={"size": 10, "color": "white" if dark else "black"},
+                font={"size": size, "color": "white" if dark else "black"},
             )
         fig.add_annotation(x=x_in, y=y_in, text="<b>image</b>", showarrow=False, font={"size": 11})
         for task, node_name in self.outputs.items():
@@ -251,9 +282,8 @@ class ModelDescription:
         span_y = max(ys) - min(ys) + 1.6 + 0.8
         fig.update_layout(
             title=(
-                f"{self.family}: {', '.join(self.tasks)} — {pc['total']:,} parameters ({pc['shared']:,} shared)<br>"
-                "<sup>blue = shared; other colours = task-specific (outline = task column); "
-                "dashed = hand-over of a result; dotted = U-Net skip</sup>"
+                f"{self.family}: {', '.join(self.tasks)} — {pc['total']:,} parameters ({pc['shared']:,} shared)"
+                + "".join(f"<br><sup>{line}</sup>" for line in self.legend_lines())
             ),
             title_font={"size": 13},
             width=width or int(min(1400, max(700, 78 * span_x))),
@@ -261,9 +291,33 @@ class ModelDescription:
             xaxis={"visible": False, "range": [x_in - 0.7, x_out + 1.6]},
             yaxis={"visible": False, "range": [min(ys) - 0.8, max(ys) + 1.6]},
             plot_bgcolor="white",
-            margin={"l": 10, "r": 10, "t": 60, "b": 10},
+            margin={"l": 10, "r": 10, "t": 50 + 16 * len(self.legend_lines()), "b": 10},
         )
         return fig
+
+
+def _split_line(line: str, width: int = 95) -> list[str]:
+    """A legend line cut at ``"; "`` into parts of at most ``width`` characters (a title does not wrap)."""
+    parts, cur = [], ""
+    for item in line.split("; "):
+        if cur and len(cur) + 2 + len(item) > width:
+            parts.append(cur)
+            cur = item
+        else:
+            cur = f"{cur}; {item}" if cur else item
+    return [*parts, cur] if cur else parts
+
+
+def _fit_label(label: str) -> tuple[str, int]:
+    """A block label wrapped to fit inside its box, and the font size that keeps it inside."""
+    text, size = _wrap(label, 16), 7
+    for width, font in ((12, 10), (13, 9), (15, 8)):
+        if _wrap(label, width).count("<br>") < 3:  # at most three lines
+            text, size = _wrap(label, width), font
+            break
+    longest = max(len(line) for line in text.split("<br>"))
+    # a box is ~65 px wide at the figure's default width and a character ~0.55 em: shrink long words
+    return text, max(7, min(size, int(BOX_TEXT_PX / (0.55 * longest))))
 
 
 def _wrap(label: str, width: int = 14) -> str:

@@ -19,6 +19,10 @@ task can borrow what another task has found, at several depths.
 Stage 4 of each column and the task's head (a U-Net decoder on the column's pyramid for dense
 tasks, pooling + MLP for global ones) are task-specific.
 
+In inference (``eval()``, autograd off) the T columns run as grouped columns, one grouped
+convolution per layer, and the exchange units mix the column groups of one tensor
+(:mod:`mtdl_kit.models.grouped`); the result equals running the columns one by one.
+
 **What is shared.** Because of the exchanges, every column stage up to the last exchange
 influences every task's loss: for gradient methods those stages and the exchange units are the
 *shared* parameters (``shared_parameters()``), and the tensors leaving the last exchange are the
@@ -57,6 +61,16 @@ from torch import nn
 
 from mtdl_kit.models.backbone import Encoder, UNetDecoder, stage_channels
 from mtdl_kit.models.base import Block, Link, MultiTaskNet, expose, module_key
+from mtdl_kit.models.grouped import (
+    GroupedConv,
+    GroupedDecoder,
+    GroupedEncoder,
+    GroupedInference,
+    clear_grouped_cache,
+    interleave,
+    select_columns,
+    split_columns,
+)
 from mtdl_kit.models.heads import DEFAULT_HIDDEN, is_dense, make_head
 from mtdl_kit.regions.base import TaskSpec
 
@@ -84,6 +98,11 @@ class CrossStitch(nn.Module):
         mixed = torch.einsum("ijc,jbc...->ibc...", self.alpha, stacked)
         return list(mixed.unbind(0))
 
+    def forward_grouped(self, x: torch.Tensor) -> torch.Tensor:
+        """The same unit on a grouped tensor ``(B, T * C, *s)`` (:mod:`mtdl_kit.models.grouped`)."""
+        cols = x.unflatten(1, (self.alpha.shape[0], -1))  # (B, T, C, *s)
+        return torch.einsum("ijc,bjc...->bic...", self.alpha, cols).flatten(1, 2)
+
 
 class CrossTaskAttention(nn.Module):
     """Cross-task attention: each task gates the mean of the other tasks' features.
@@ -108,11 +127,41 @@ class CrossTaskAttention(nn.Module):
             out.append(x + torch.sigmoid(gate(torch.cat([x, others], dim=1))) * others)
         return out
 
+    def grouped_gates(self) -> GroupedConv:
+        """The T gate convolutions as one grouped 1x1 convolution (input: per column ``[x_i, m_i]``)."""
+        return GroupedConv([g.conv for g in self.gates], fan_out=False)
 
-class InteractedNet(MultiTaskNet):
+    def forward_grouped(self, x: torch.Tensor, gates: GroupedConv) -> torch.Tensor:
+        """The same unit on a grouped tensor ``(B, T * C, *s)``, with ``gates`` from :meth:`grouped_gates`."""
+        n = len(self.gates)
+        cols = x.unflatten(1, (n, -1))  # (B, T, C, *s)
+        others = (cols.sum(1, keepdim=True) - cols) / max(n - 1, 1)
+        gate = torch.sigmoid(gates(interleave(x, others.flatten(1, 2), n))).unflatten(1, (n, -1))
+        return (cols + gate * others).flatten(1, 2)
+
+
+class _GroupedColumns:
+    """The columns of an interacted network as grouped columns (see :mod:`mtdl_kit.models.grouped`)."""
+
+    def __init__(self, net: InteractedNet) -> None:
+        keys = [module_key(t.name) for t in net.tasks]
+        # every column reads the image: stage 1 fans out
+        self.encoder = GroupedEncoder([net.encoders[k] for k in keys], shared_input=True)
+        self.gates = [u.grouped_gates() if isinstance(u, CrossTaskAttention) else None for u in net.exchange]
+        self.dense = [i for i, t in enumerate(net.tasks) if is_dense(t)]
+        dense_keys = [keys[i] for i in self.dense]
+        self.decoder = GroupedDecoder([net.decoders[k] for k in dense_keys]) if dense_keys else None
+
+
+class InteractedNet(GroupedInference, MultiTaskNet):
     """The interacted family: task columns exchanging features after stages 1-3.
 
     Build it with :func:`mtdl_kit.models.build_model` (``family="interacted"``).
+
+    In inference (``eval()``, autograd off) the T columns run as grouped columns: one grouped
+    convolution per layer, the exchange units on the grouped tensor (:mod:`mtdl_kit.models.grouped`);
+    the outputs equal those of the per-task modules to float rounding. The parameters stay in the
+    per-task modules.
 
     Args:
         tasks: enabled tasks (>= 2).
@@ -165,6 +214,7 @@ class InteractedNet(MultiTaskNet):
             units = [CrossTaskAttention(n, chans[k], spatial_dims) for k in EXCHANGE_AFTER]
         self.exchange = nn.ModuleList(units)
         self._blocks = self._make_blocks()
+        self.register_load_state_dict_post_hook(clear_grouped_cache)
 
     def _make_blocks(self) -> list[Block]:
         blocks = []
@@ -203,7 +253,41 @@ class InteractedNet(MultiTaskNet):
             blocks.append(Block(f"heads.{key}", f"{t.kind} head {t.name}", t.name, t.name, (x, y), last, emits=t.name))
         return blocks
 
-    def _run(self, x: torch.Tensor) -> tuple[dict[str, torch.Tensor], tuple[torch.Tensor, ...]]:
+    def _build_grouped(self) -> _GroupedColumns:
+        return _GroupedColumns(self)
+
+    def _run_grouped(self, g: _GroupedColumns, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        """All columns as grouped columns; the exchanges mix the column groups of the grouped tensor."""
+        n = len(self.tasks)
+        h = x
+        pyramid = []
+        for k in range(4):
+            h = g.encoder.forward_stage(k, h)
+            if k in EXCHANGE_AFTER:
+                i = EXCHANGE_AFTER.index(k)
+                unit = self.exchange[i]
+                gates = g.gates[i]
+                h = unit.forward_grouped(h) if gates is None else unit.forward_grouped(h, gates)
+            pyramid.append(h)
+        deep = split_columns(pyramid[3], n)
+        dense_maps: tuple[torch.Tensor, ...] = ()
+        if g.decoder is not None:
+            dense_maps = split_columns(g.decoder([select_columns(f, n, g.dense) for f in pyramid]), len(g.dense))
+        outputs = {}
+        for i, t in enumerate(self.tasks):
+            head = self.heads[module_key(t.name)]
+            outputs[t.name] = head(dense_maps[g.dense.index(i)].contiguous()) if is_dense(t) else head(deep[i])
+        return outputs
+
+    def forward_with_features(self, x: torch.Tensor) -> tuple[dict[str, torch.Tensor], tuple[torch.Tensor, ...]]:
+        """Outputs plus the shared features; always through the per-task columns, whose tensors are the features."""
+        self.check_input(x)
+        return self._run(x, grouped=False)
+
+    def _run(self, x: torch.Tensor, grouped: bool = True) -> tuple[dict[str, torch.Tensor], tuple[torch.Tensor, ...]]:
+        runner = self._grouped_runner() if grouped else None
+        if runner is not None:  # inference: the outputs only (forward_with_features uses the columns)
+            return self._run_grouped(runner, x), ()
         keys = [module_key(t.name) for t in self.tasks]
         h = [x] * len(keys)
         pyramids: list[list[torch.Tensor]] = [[] for _ in keys]

@@ -13,7 +13,7 @@ classification label is decided by the score
 
 where ``u_anatomy`` in [0, 1] is a normalised quantity *measured on the generated segmentation
 mask* (cup-to-disc ratio, cardiothoracic ratio, ...) and ``u_other`` in [0, 1] is a normalised
-*different visible image feature* that the segmentation does not capture (haemorrhages, texture,
+*different visible image feature* that the segmentation does not capture (an RNFL defect, texture,
 ...). Both are normalised so that the clinical threshold maps to 0.5, so at ``r = 1`` the label
 follows its clinical rule exactly (e.g. glaucoma <=> CDR > 0.6), at ``r = 0`` it follows the
 other feature only, and in between it is a mix. Regression targets are measurements of the
@@ -106,7 +106,7 @@ class TaskSpec:
 
 @dataclass(frozen=True)
 class Reference:
-    """A published network the review lists for a region (see ``shared/reference/review.md``)."""
+    """A published network the review lists for a region (see ``docs/review.md`` for which are confirmed as cited)."""
 
     network: str
     citation: str
@@ -158,6 +158,10 @@ class Coupling:
         anatomy_latent: latent holding the mask-measured quantity (e.g. ``"cdr"``).
         other_latent: latent holding the other visible feature the label follows at r = 0.
         rule: human-readable rule at r = 1 (e.g. ``"glaucoma <=> CDR > 0.6"``).
+        other_segmentation: the lab task (:attr:`Region.lab_tasks`) whose mask outlines the other
+            feature, or ``""`` where the region has none; with it the transfer lab's crossover can
+            make either feature the related auxiliary task.
+        other_rule: human-readable rule at r = 0.
     """
 
     segmentation: str
@@ -165,6 +169,8 @@ class Coupling:
     anatomy_latent: str
     other_latent: str
     rule: str
+    other_segmentation: str = ""
+    other_rule: str = ""
 
 
 class Region(ABC):
@@ -180,6 +186,10 @@ class Region(ABC):
     modality: ClassVar[str]
     in_channels: ClassVar[int]
     tasks: ClassVar[tuple[TaskSpec, ...]]
+    #: extra targets for the transfer lab (e.g. the mask of the feature the label follows at r = 0):
+    #: generated with every sample and selectable by name, but not among :attr:`task_names`, so the
+    #: zoo, the dashboard and the lessons keep the region's clinical task set.
+    lab_tasks: ClassVar[tuple[TaskSpec, ...]] = ()
     coupling: ClassVar[Coupling]
     nuisances: ClassVar[tuple[str, ...]]
     references: ClassVar[tuple[Reference, ...]]
@@ -201,13 +211,17 @@ class Region(ABC):
         Raises:
             ValueError: if the region has no such task (the message lists the allowed names).
         """
-        for t in self.tasks:
+        for t in (*self.tasks, *self.lab_tasks):
             if t.name == name:
                 return t
-        raise ValueError(f"Region {self.name!r} has no task {name!r}; allowed tasks are {self.task_names}.")
+        lab = f" (transfer-lab tasks: {tuple(t.name for t in self.lab_tasks)})" if self.lab_tasks else ""
+        raise ValueError(f"Region {self.name!r} has no task {name!r}; allowed tasks are {self.task_names}{lab}.")
 
     def select_tasks(self, names: str | tuple[str, ...] | list[str] | None) -> tuple[TaskSpec, ...]:
-        """Resolve a task subset (``None`` or ``"all"`` = every task; a comma string is accepted)."""
+        """Resolve a task subset (``None`` or ``"all"`` = the region's tasks; a comma string is accepted).
+
+        Lab tasks (:attr:`lab_tasks`) are selected only by name.
+        """
         if names is None or names == "all":
             return self.tasks
         if isinstance(names, str):

@@ -102,8 +102,8 @@ class Brain(Region):
             "reconstruction",
             "reconstruction",
             1,
-            "Self-supervised: reconstruct the clean image (no bias field, no noise), as the VAE branch "
-            "of Myronenko 2018.",
+            "Denoising reconstruction: predict the clean image (no bias field, no noise) from the "
+            "corrupted one, a supervised target like the VAE branch of Myronenko 2018.",
         ),
     )
     coupling = Coupling(

@@ -12,7 +12,11 @@ Clinical rule at relatedness 1: cardiomegaly <=> CTR > 0.5, where CTR = maximal 
 width / maximal horizontal inner thoracic width, both measured on the generated mask (thoracic
 width = horizontal extent of the two lung fields together). At relatedness 0 the label follows
 the density of a lung opacity (consolidation) instead: visible inside a lung, absent from the
-mask.
+lung/heart mask — the label at r = 0 then says "dense consolidation", not cardiomegaly, and the
+lab's reports name it so. The opacity has its own segmentation target, the transfer-lab task
+``consolidation`` (:attr:`Chest.lab_tasks`): the part of the patch whose added density exceeds
+:data:`CONSOLIDATION_LEVEL`, so its area grows with the density the label follows (a faint patch
+has no mask). With it the lab's crossover can make either finding the related auxiliary task.
 
 Appearance: a Beer-Lambert-like projection. A line integral ``sum(mu * thickness)`` is built
 from smooth analytic thickness profiles (body, air-filled lungs with fBm vascular texture, heart,
@@ -41,6 +45,8 @@ from mtdl_kit.regions.base import (
 )
 
 CTR_THRESHOLD = 0.5
+#: added line-integral density above which a pixel of the opacity belongs to the consolidation mask
+CONSOLIDATION_LEVEL = 0.25
 
 
 def _tube(dist: np.ndarray, half_width: float, cortex: float = 0.0) -> np.ndarray:
@@ -97,12 +103,23 @@ class Chest(Region):
             output_names=("CTR",),
         ),
     )
+    lab_tasks = (
+        TaskSpec(
+            "consolidation",
+            "segmentation",
+            2,
+            "Dense lung opacity (consolidation) inside a lung field (transfer-lab task).",
+            class_names=("background", "consolidation"),
+        ),
+    )
     coupling = Coupling(
         segmentation="lungs_heart",
         classification="cardiomegaly",
         anatomy_latent="ctr",
         other_latent="opacity",
         rule="cardiomegaly <=> cardiothoracic ratio > 0.5",
+        other_segmentation="consolidation",
+        other_rule="label <=> consolidation density > 0.5 (a lung finding, not cardiomegaly)",
     )
     nuisances = ("exposure", "marker")
     references = (
@@ -326,6 +343,7 @@ class Chest(Region):
             "lungs_heart": mask,
             "cardiomegaly": np.asarray(label, dtype=np.int64),
             "ctr": np.asarray([ctr], dtype=np.float32),
+            "consolidation": (1.1 * opacity * patch > CONSOLIDATION_LEVEL).astype(np.int64),
         }
         latents = {
             "ctr_target": ctr_target,

@@ -8,11 +8,17 @@ show what they return (plain dicts, DataFrames, arrays and plotly figures). One 
 - :mod:`.explore`: predictions at the model's size (:func:`predict`, through
   :func:`mtdl_kit.inference.predict_sample`), the joint picture and the output tables.
 - :mod:`.relationships`: per-case table, output correlation, gradient conflict, task affinity.
-- :mod:`.clinicians`: plain-language trade-off sentences, calibration and reliability.
+- :mod:`.clinicians`: plain-language comparisons with intervals over held-out cases, calibration.
+- :mod:`.ood`: is an image like the training phantoms (:func:`ood_check`, a Mahalanobis distance on
+  image statistics calibrated on held-out phantoms), and what was done to an upload
+  (:func:`processing_notes`).
 - :mod:`.uploads`: browser uploads checked and read (:func:`upload_sample` never raises) and the
   frames, slices and volumes they offer (:func:`upload_choices`).
-- :mod:`.training`: live training jobs (:class:`LiveRun`, the GPU slot, the CPU step cap) and the
+- :mod:`.training`: live training jobs (:class:`LiveRun` in a pool of worker processes,
+  :func:`training_pool`; the form's check :func:`validate_training`; the CPU step cap) and the
   Pareto figure of a session's runs.
+- :mod:`.warmup`: the server's warm-up (torch, MONAI and the zoo models loaded once, the heap
+  frozen for the garbage collector); imported by name, not re-exported here.
 - :mod:`.architectures`: a family's wiring and parameter counts on a region's tasks.
 - :mod:`.catalog`: the notebook of each region and the review's networks.
 
@@ -23,12 +29,17 @@ import it when called. Research and teaching use only — not for clinical use.
 from mtdl_kit.services.architectures import describe_family, parameter_table
 from mtdl_kit.services.catalog import FAMILIES_NOTEBOOK, NOTEBOOK_DIR, catalog_rows, notebook_path, region_notebook
 from mtdl_kit.services.clinicians import (
+    COMPARISON_NOTE,
     METRIC_WORDS,
+    N_HELD_OUT,
     calibration_note,
+    calibration_summary,
+    compare_with_single,
     evaluate_on_samples,
     reliability_figure,
     reliability_table,
-    tradeoff_sentences,
+    task_words,
+    verdict,
 )
 from mtdl_kit.services.explore import (
     Prediction,
@@ -40,19 +51,24 @@ from mtdl_kit.services.explore import (
     reconstruction_picture,
     regression_rows,
 )
+from mtdl_kit.services.ood import TRAINED_ON, OODReference, OODResult, ood_check, processing_notes, reference_for
 from mtdl_kit.services.relationships import pred_vs_true_figure, relationships, sample_records
 from mtdl_kit.services.training import (
     CPU_STEP_CAP,
     GPU_STEP_CAP,
-    TRAINING_LOCK,
     LiveRun,
     RunSnapshot,
-    TrainingSlot,
+    TrainingPool,
+    TrainingRefusedError,
     baseline_comparison,
     cap_steps,
+    new_owner_token,
     pareto_figure,
     run_table,
     session_tradeoff,
+    training_pool,
+    valid_owner_token,
+    validate_training,
 )
 from mtdl_kit.services.uploads import read_dashboard_upload, upload_choices, upload_sample
 from mtdl_kit.services.zoo_models import (
@@ -68,25 +84,32 @@ from mtdl_kit.services.zoo_models import (
 )
 
 __all__ = [
+    "COMPARISON_NOTE",
     "CPU_STEP_CAP",
     "FAMILIES_NOTEBOOK",
     "GPU_STEP_CAP",
     "METRIC_WORDS",
     "MODEL_SIZE",
     "NOTEBOOK_DIR",
-    "TRAINING_LOCK",
+    "N_HELD_OUT",
+    "TRAINED_ON",
     "ZOO_ORDER_NOTE",
     "LiveRun",
     "ModelChoice",
+    "OODReference",
+    "OODResult",
     "Prediction",
     "RunSnapshot",
-    "TrainingSlot",
+    "TrainingPool",
+    "TrainingRefusedError",
     "available_families",
     "baseline_comparison",
     "calibration_note",
+    "calibration_summary",
     "cap_steps",
     "catalog_rows",
     "classification_rows",
+    "compare_with_single",
     "contact_sheet",
     "describe_family",
     "device_label",
@@ -95,14 +118,18 @@ __all__ = [
     "latents_table",
     "load_shared_model",
     "manifest_stamp",
+    "new_owner_token",
     "notebook_path",
+    "ood_check",
     "parameter_table",
     "pareto_figure",
     "pred_vs_true_figure",
     "predict",
+    "processing_notes",
     "read_dashboard_upload",
     "read_manifest_or_empty",
     "reconstruction_picture",
+    "reference_for",
     "region_notebook",
     "regression_rows",
     "relationships",
@@ -112,7 +139,11 @@ __all__ = [
     "run_table",
     "sample_records",
     "session_tradeoff",
-    "tradeoff_sentences",
+    "task_words",
+    "training_pool",
     "upload_choices",
     "upload_sample",
+    "valid_owner_token",
+    "validate_training",
+    "verdict",
 ]

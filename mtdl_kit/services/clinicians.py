@@ -2,7 +2,9 @@
 
 - :func:`evaluate_on_samples`: a model's metrics on samples, and the class probabilities with
   their labels (plain arrays) for the reliability diagram.
-- :func:`tradeoff_sentences`: sentences comparing a multi-task model with the single-task baselines.
+- :func:`compare_with_single`: each task, the multi-task model against the model trained on it
+  alone, in plain words with units and a 95 % interval over held-out cases; one rule for the verdict
+  (:func:`verdict`: the interval's), no causal wording, a baseline below chance flagged.
 - :func:`calibration_note`, :func:`reliability_table`, :func:`reliability_figure`: how far the
   class probabilities can be trusted.
 
@@ -39,8 +41,10 @@ def evaluate_on_samples(
     """Metrics and class probabilities of ``model`` on ``samples`` (resized to ``size``, in batches of ``batch_size``).
 
     Returns:
-        ``{"metrics": task -> metric -> value, "probs": task -> (probabilities (n, K), labels (n,))}``
-        with ``probs`` for the classification tasks (what :func:`reliability_table` takes).
+        ``{"metrics": task -> metric -> value, "probs": task -> (probabilities (n, K), labels (n,)),
+        "records": the per-case :class:`~mtdl_kit.evaluation.Records`}`` with ``probs`` for the
+        classification tasks (what :func:`reliability_table` takes) and ``records`` for
+        :func:`compare_with_single`.
     """
     import torch
 
@@ -55,55 +59,167 @@ def evaluate_on_samples(
         if t.kind == "classification" and t.name in scored.metrics:
             values = scored.records[t.name].values
             probs[t.name] = (np.asarray(values["probs"]), np.asarray(values["labels"]))
-    return {"metrics": scored.metrics, "probs": probs}
+    return {"metrics": scored.metrics, "probs": probs, "records": scored.records}
 
 
-def _fmt(v: float | None) -> str:
-    return "n/a" if v is None or not math.isfinite(v) else (f"{v:.2f}" if abs(v) < 100 else f"{v:.0f}")
+#: how many held-out phantoms the page scores (the demo split at the models' size): enough for a
+#: reliability diagram with several filled bins and for intervals narrower than the effects they test.
+N_HELD_OUT = 128
 
 
-def tradeoff_sentences(
+def task_words(region: Region, task: str) -> str:
+    """A task in words from its description (``"Glioma grade"`` for ``grade``), not its internal name."""
+    spec = region.task(task)
+    if spec.kind == "reconstruction":
+        return "Clean-image reconstruction (denoising)"
+    text = spec.description
+    cut = min((i for i in (text.find(":"), text.find(" ("), text.find(".")) if i > 0), default=len(text))
+    return text[:cut].strip() or task
+
+
+def measure_words(region: Region, task: str, metric: str) -> tuple[str, str, int]:
+    """``(what the metric measures in plain words, its unit, decimals it deserves)`` for one task's metric."""
+    spec = region.task(task)
+    if metric.startswith("dice"):
+        return "overlap of the outline with the truth (Dice; 0 = none, 1 = perfect)", "", 2
+    if metric == "auc":
+        names = spec.class_names or ("negative", "positive")
+        return f"how well cases are ranked from {names[0]} to {names[-1]} (ROC-AUC; 0.5 = chance, 1 = perfect)", "", 2
+    if metric.startswith("mre"):
+        return "average distance of the landmarks from the true points", "mm", 1
+    if spec.kind == "reconstruction":
+        return "average pixel error of the reconstructed image (0-1 brightness scale)", "", 3
+    unit = spec.units or ""
+    digits = 0 if "²" in unit else (1 if unit else 2)  # mm²: whole numbers; mm, counts: 0.1; ratios, scores: 0.01
+    return (
+        "average error of the estimate" + (f", in {unit}" if unit else " (a ratio or score without unit)"),
+        unit,
+        digits,
+    )
+
+
+def _num(v: float, digits: int, unit: str = "", signed: bool = False) -> str:
+    if v is None or not math.isfinite(v):
+        return "n/a"
+    text = f"{v:+.{digits}f}" if signed else f"{v:.{digits}f}"
+    return f"{text} {unit}".rstrip() if unit else text
+
+
+def _case_interval(multi: Any, single: Any, task: str, metric: str, n_boot: int, seed: int) -> Any:
+    """Multi-task minus single-task on the same cases, 95 % interval from a bootstrap of the cases.
+
+    One training run per zoo model: :func:`~mtdl_kit.evaluation.paired_contrast` resamples training
+    seeds and test cases; the one run given as two identical "seeds" makes the seed resampling a
+    no-op, so the interval covers the choice of test cases only. Positive: the multi-task model is
+    better (lower-is-better metrics are flipped).
+    """
+    from mtdl_kit.evaluation import paired_contrast
+
+    arms = {"multi": {0: multi, 1: multi}, "single": {0: single, 1: single}}
+    import warnings
+
+    with warnings.catch_warnings():  # an AUC resample with one class is left out, as documented there
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return paired_contrast(arms, {"multi": 1, "single": -1}, task, metric, n_boot=n_boot, seed=seed)
+
+
+def verdict(estimate: Any, n_cases: int) -> str:
+    """The interval's rule, the one rule of the page: above 0 better, below 0 worse, else the cases cannot tell."""
+    low, high = estimate.ci_low, estimate.ci_high
+    if not (math.isfinite(low) and math.isfinite(high)):
+        return f"these {n_cases} cases cannot tell"
+    if low > 0:
+        return "the multi-task model is better here"
+    if high < 0:
+        return "the multi-task model is worse here"
+    return f"these {n_cases} cases cannot tell"
+
+
+def compare_with_single(
     region: Region,
     family: str,
-    multi: Mapping[str, Mapping[str, float]],
-    single: Mapping[str, Mapping[str, float] | None],
-    n_cases: int,
-) -> list[str]:
-    """Plain-language sentences comparing a multi-task model with the single-task baselines.
+    multi: Any,
+    single: Mapping[str, Any | None],
+    *,
+    n_boot: int = 1000,
+    seed: int = 0,
+) -> list[dict[str, Any]]:
+    """One row per task: the multi-task model against the model trained on that task alone, with an interval.
 
-    ``multi``: task -> metrics of the multi-task model; ``single``: task -> metrics of that task's
-    single-task baseline (``None`` if not in the zoo). Segmentation adds one sentence per class.
+    Args:
+        region: the region.
+        family: the multi-task model's family (for the words).
+        multi: :class:`~mtdl_kit.evaluation.Records` of the multi-task model on held-out cases.
+        single: task -> records of that task's single-task baseline on the same cases (``None``:
+            not in the zoo).
+        n_boot, seed: bootstrap replicates and seed.
+
+    Returns:
+        Rows with ``task`` (words), ``alone``, ``multi-task``, ``advantage (95 % interval)`` (of the
+        multi-task model, in the metric's units; positive = better, whichever way the metric runs),
+        ``verdict`` (the interval's
+        rule: :func:`verdict`) and ``sentence`` (plain language, no causal claim). A baseline
+        below chance (AUC < 0.5) is flagged in its sentence.
     """
-    from mtdl_kit.metrics import higher_is_better, primary_metric
+    from mtdl_kit.evaluation import compute_metrics
+    from mtdl_kit.metrics import primary_metric
 
-    out = []
-    for task, metrics in multi.items():
-        spec = region.task(task)
-        others = [t for t in multi if t != task]
+    rows = []
+    n = multi.n_cases
+    for spec in region.tasks:
+        if spec.name not in multi.tasks:
+            continue
+        task = spec.name
+        words = task_words(region, task)
         base = single.get(task)
         if base is None:
-            out.append(f"No single-task {task} model in the zoo yet, so the effect of the other tasks cannot be shown.")
-            continue
-        names = [primary_metric(spec)]
-        if spec.kind == "segmentation":
-            names += [k for k in metrics if k.startswith("dice/")]
-        for name in names:
-            a, b = base.get(name), metrics.get(name)
-            if a is None or b is None or not (math.isfinite(a) and math.isfinite(b)):
-                continue
-            better = (b > a) if higher_is_better(name) else (b < a)
-            diff = abs(b - a)
-            scale = max(abs(a), 1e-9) if not name.startswith(("dice", "auc", "accuracy")) else 1.0
-            size_word = "about the same" if diff / scale < 0.02 else ("better" if better else "worse")
-            if name.startswith("dice/"):
-                what = f"{name.removeprefix('dice/')} Dice"
-            else:
-                what = f"{task} {METRIC_WORDS.get(name, name.replace('_', ' '))}"
-            out.append(
-                f"Adding the {', '.join(others)} task{'s' if len(others) > 1 else ''} ({family} model) changed "
-                f"{what} from {_fmt(a)} ({task} alone) to {_fmt(b)} on these {n_cases} samples — {size_word}."
+            rows.append(
+                {
+                    "task": words,
+                    "sentence": f"{words}: no model trained on this task alone is in the zoo, so there is nothing "
+                    "to compare with.",
+                }
             )
-    return out
+            continue
+        metric = primary_metric(spec)
+        what, unit, digits = measure_words(region, task, metric)
+        a = float(compute_metrics(task, base)[metric])
+        b = float(compute_metrics(task, multi)[metric])
+        est = _case_interval(multi, base, task, metric, n_boot, seed)
+        says = verdict(est, n)
+        sentence = (
+            f"**{words}** — {what}: {_num(b, digits, unit)} for the {family} multi-task model, "
+            f"{_num(a, digits, unit)} for the model trained on this task alone. Advantage of the multi-task "
+            f"model {_num(est.value, digits, unit, signed=True)} (95 % interval "
+            f"{_num(est.ci_low, digits, signed=True)} to {_num(est.ci_high, digits, signed=True)}; "
+            f"positive = multi-task better) over {n} held-out "
+            f"phantoms: {says}."
+        )
+        if metric == "auc" and a < 0.5:
+            sentence += (
+                f" Caution: the single-task model ranks worse than chance (AUC {a:.2f} < 0.5); "
+                "a comparison against it says little."
+            )
+        rows.append(
+            {
+                "task": words,
+                "alone": _num(a, digits, unit),
+                "multi-task": _num(b, digits, unit),
+                "advantage (95 % interval)": f"{_num(est.value, digits, signed=True)} "
+                f"[{_num(est.ci_low, digits, signed=True)}, {_num(est.ci_high, digits, signed=True)}]",
+                "verdict": says,
+                "sentence": sentence,
+            }
+        )
+    return rows
+
+
+#: said once under the comparisons: what the intervals cover, and why no sentence says "because".
+COMPARISON_NOTE = (
+    "Each zoo model was trained once, so the intervals cover which test cases were drawn, not how much "
+    "another training run would differ. One multi-task model against one single-task model shows a "
+    "difference, not its cause: the transfer lab (`mtdl-kit lab`) compares training arms over many seeds."
+)
 
 
 def calibration_note(entry: ZooEntry | None, task: str) -> str:
@@ -124,8 +240,31 @@ def calibration_note(entry: ZooEntry | None, task: str) -> str:
     return f"{task} ({entry.key}): expected calibration error {ece:.2f} on {n_txt} — {verdict}."
 
 
+def calibration_summary(entries: Mapping[str, ZooEntry | None], task: str) -> str:
+    """One sentence for several models' probabilities of one task: each model's held-out ECE, the reading once.
+
+    ``entries``: label (e.g. the family) -> zoo entry. Replaces one :func:`calibration_note` per model,
+    which repeats the same advice four times side by side.
+    """
+    values = {
+        label: e.metrics.get(task, {}).get("ece") for label, e in entries.items() if e is not None and task in e.tasks
+    }
+    known = {k: v for k, v in values.items() if v is not None}
+    if not known:
+        return f"{task}: no held-out calibration measured for these models."
+    worst = max(known.values())
+    if worst < 0.05:
+        reading = "the probabilities are close to observed frequencies"
+    elif worst < 0.15:
+        reading = "read the probabilities as a rough guide"
+    else:
+        reading = "read the probabilities as a ranking, not as a risk"
+    listed = ", ".join(f"{k} {v:.2f}" for k, v in known.items())
+    return f"{task}: expected calibration error on the held-out phantoms {listed} (0 = perfect) — {reading}."
+
+
 def reliability_table(probs: np.ndarray, labels: np.ndarray, n_bins: int = 5) -> pd.DataFrame:
-    """Reliability diagram data: per confidence bin, mean confidence, accuracy and number of cases."""
+    """Reliability diagram data: per filled confidence bin, mean confidence, accuracy (2 decimals) and cases."""
     import pandas as pd
 
     probs, labels = np.asarray(probs, float), np.asarray(labels).astype(int)
@@ -134,15 +273,17 @@ def reliability_table(probs: np.ndarray, labels: np.ndarray, n_bins: int = 5) ->
     rows = []
     for lo, hi in itertools.pairwise(edges):
         sel = (conf > lo) & (conf <= hi) if lo > 0 else (conf >= lo) & (conf <= hi)
+        if not sel.any():  # an empty bin has no confidence or accuracy: left out, never shown as "None"
+            continue
         rows.append(
             {
                 "bin": f"{lo:.1f}–{hi:.1f}",
-                "confidence": float(conf[sel].mean()) if sel.any() else math.nan,
-                "accuracy": float(correct[sel].mean()) if sel.any() else math.nan,
+                "confidence": round(float(conf[sel].mean()), 2),
+                "accuracy": round(float(correct[sel].mean()), 2),
                 "cases": int(sel.sum()),
             }
         )
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=["bin", "confidence", "accuracy", "cases"])
 
 
 def reliability_figure(table: pd.DataFrame, title: str = "") -> go.Figure:
@@ -179,10 +320,15 @@ def reliability_figure(table: pd.DataFrame, title: str = "") -> go.Figure:
 
 
 __all__ = [
+    "COMPARISON_NOTE",
     "METRIC_WORDS",
+    "N_HELD_OUT",
     "calibration_note",
+    "calibration_summary",
+    "compare_with_single",
     "evaluate_on_samples",
     "reliability_figure",
     "reliability_table",
-    "tradeoff_sentences",
+    "task_words",
+    "verdict",
 ]

@@ -79,7 +79,10 @@ def joint_picture(
 def classification_rows(
     region: Region, sample: Sample, predictions_by_model: Mapping[str, Prediction], shown: Sequence[str]
 ) -> list[dict[str, Any]]:
-    """One row per model and classification task: class probabilities, the decision (arg-max) and the truth."""
+    """One row per model and classification task: class probabilities (2 decimals), the decision (arg-max), the truth.
+
+    Probabilities are rounded to what they can mean (0.01): a softmax output of 1e-9 reads 0.0.
+    """
     rows = []
     for label, pred in predictions_by_model.items():
         for t in region.tasks:
@@ -88,7 +91,7 @@ def classification_rows(
             p = pred.outputs[t.name]
             names = t.class_names or tuple(str(i) for i in range(t.num_outputs))
             row: dict[str, Any] = {"model": label, "task": t.name}
-            row.update({f"P({n})": float(v) for n, v in zip(names, p, strict=True)})
+            row.update({f"P({n})": round(float(v), 2) for n, v in zip(names, p, strict=True)})
             row["decision"] = names[int(np.argmax(p))]
             y = sample.targets.get(t.name)
             row["truth"] = names[int(y)] if y is not None else "unknown (no label)"
@@ -99,7 +102,10 @@ def classification_rows(
 def regression_rows(
     region: Region, sample: Sample, predictions_by_model: Mapping[str, Prediction], shown: Sequence[str]
 ) -> list[dict[str, Any]]:
-    """One row per model and regression output: predicted value, truth and error."""
+    """One row per model and regression output: predicted value, truth and error, rounded to their precision.
+
+    Areas in mm² to whole numbers, other units (mm, counts) to 0.1, unitless ratios and scores to 0.01.
+    """
     rows = []
     for label, pred in predictions_by_model.items():
         for t in region.tasks:
@@ -107,9 +113,10 @@ def regression_rows(
                 continue
             names = t.output_names or tuple(f"{t.name}[{i}]" for i in range(t.num_outputs))
             truth = sample.targets.get(t.name)
+            digits = 0 if "²" in (t.units or "") else (1 if t.units else 2)
             for i, n in enumerate(names):
-                v = float(pred.outputs[t.name][i])
-                y = float(truth[i]) if truth is not None else math.nan
+                v = round(float(pred.outputs[t.name][i]), digits)
+                y = round(float(truth[i]), digits) if truth is not None else math.nan
                 rows.append(
                     {
                         "model": label,
@@ -117,7 +124,7 @@ def regression_rows(
                         "quantity": n + (f" ({t.units})" if t.units and "(" not in n else ""),
                         "predicted": v,
                         "truth": y,
-                        "error": v - y,
+                        "error": round(v - y, digits),
                     }
                 )
     return rows

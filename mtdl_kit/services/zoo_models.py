@@ -15,6 +15,7 @@ Research and teaching use only — not for clinical use.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -73,7 +74,9 @@ def resolve_model(region: str, family: str, tasks: Sequence[str], manifest: Mapp
     shown = tuple(n for n in reg.task_names if n in picked)  # the region's order
     for key, e in manifest.items():
         if e.region == region and e.family == family and set(e.tasks) == set(shown):
-            what = "all the region's tasks" if shown == reg.task_names else f"exactly {', '.join(shown)}"
+            what = (
+                "these tasks (all the region's)" if shown == reg.task_names else f"these tasks only: {', '.join(shown)}"
+            )
             return ModelChoice(family, key, tuple(e.tasks), shown, (), "exact", f"zoo model trained on {what}")
     if len(shown) == 1:
         e = manifest.get(zoo_key(region, "single", shown))
@@ -85,7 +88,8 @@ def resolve_model(region: str, family: str, tasks: Sequence[str], manifest: Mapp
                 shown,
                 (),
                 "exact",
-                f"single-task zoo baseline for {shown[0]} (the zoo has no {family} model for one task)",
+                f"single-task zoo baseline for {shown[0]}: a model trained on this task alone "
+                f"(the zoo has no {family} model for one task)",
                 baseline=True,
             )
     full = manifest.get(zoo_key(region, family))
@@ -98,7 +102,8 @@ def resolve_model(region: str, family: str, tasks: Sequence[str], manifest: Mapp
             shown,
             hidden,
             "hidden",
-            f"full {family} model with the {', '.join(hidden)} head(s) hidden (no zoo model for this subset)",
+            f"head(s) hidden, same model: the full {family} model, trained on all {len(full.tasks)} tasks, "
+            f"with the {', '.join(hidden)} head(s) hidden (no zoo model was trained on this subset)",
         )
     return ModelChoice(
         family,
@@ -135,19 +140,34 @@ def read_manifest_or_empty(path: str | Path) -> dict[str, ZooEntry]:
         return {}
 
 
+#: (file path, sha256) -> the shared model: one copy per process, whoever loads it first (the server's
+#: warm-up, :mod:`mtdl_kit.services.warmup`, or a page), with one lock per file so it is built once.
+_SHARED: dict[tuple[str, str], Any] = {}
+_SHARED_LOCKS: dict[tuple[str, str], threading.Lock] = {}
+_SHARED_GUARD = threading.Lock()
+
+
 def load_shared_model(entry: ZooEntry) -> Any:
     """A zoo model to share read-only between sessions: verified, eval mode, on the best device, frozen.
+
+    Loaded once per process and zoo file (the same object on every later call).
 
     Raises:
         ZooError: the file is missing or does not match the manifest (the message says how to rebuild it).
     """
     from mtdl_kit.device import pick_device
-    from mtdl_kit.zoo import load_entry
+    from mtdl_kit.zoo import default_root, load_entry
 
-    model = load_entry(entry).to(pick_device("auto")).eval()
-    for p in model.parameters():
-        p.requires_grad_(False)
-    return model
+    key = (str(Path(default_root()) / entry.file), entry.sha256)
+    with _SHARED_GUARD:
+        lock = _SHARED_LOCKS.setdefault(key, threading.Lock())
+    with lock:
+        if key not in _SHARED:
+            model = load_entry(entry).to(pick_device("auto")).eval()
+            for p in model.parameters():
+                p.requires_grad_(False)
+            _SHARED[key] = model
+    return _SHARED[key]
 
 
 def device_label() -> str:

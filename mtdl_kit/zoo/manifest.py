@@ -91,6 +91,28 @@ class ZooEntry:
             cfg["tasks"] = tuple(cfg["tasks"])
         return RunConfig(**cfg)
 
+    def phantom_seeds(self) -> dict[str, range]:
+        """The phantom seeds this model was trained, validated and scored on, by split, from its recorded config.
+
+        ``train``: ``seed * n_train ...`` of the training split (:func:`mtdl_kit.experiments.train_run`);
+        ``test``: the fixed held-out test set (:func:`~mtdl_kit.zoo.training.held_out_test_set`);
+        ``val``: only when the config records ``n_val``. Empty for a model trained on a folder
+        dataset (``data_dir``). Demos must stay outside every range (the bundled samples do).
+        """
+        from mtdl_kit.data.phantom import SPLIT_OFFSETS
+
+        cfg = self.config
+        if cfg.get("data_dir") is not None:
+            return {}
+        start = SPLIT_OFFSETS["train"] + int(cfg["seed"]) * int(cfg["n_train"])
+        seeds = {
+            "train": range(start, start + int(cfg["n_train"])),
+            "test": range(SPLIT_OFFSETS["test"], SPLIT_OFFSETS["test"] + int(cfg["n_test"])),
+        }
+        if cfg.get("n_val"):
+            seeds["val"] = range(SPLIT_OFFSETS["val"], SPLIT_OFFSETS["val"] + int(cfg["n_val"]))
+        return seeds
+
     def rebuild_command(self) -> str:
         """The command line that re-trains this model."""
         return rebuild_command(self.region, self.family)

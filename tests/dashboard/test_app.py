@@ -1,4 +1,4 @@
-"""Streamlit AppTest of the dashboard (server side, no browser): every view, widget path and upload."""
+"""Streamlit AppTest of the dashboard (server side, no browser): every page, widget path, upload and URL."""
 
 from __future__ import annotations
 
@@ -6,13 +6,14 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
 import monai  # noqa: E402,F401  (imported here so the app's model warm-up finishes at once in this process)
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
-from mtdl_kit import DISCLAIMER, REGION_NAMES  # noqa: E402
+from mtdl_kit import DISCLAIMER, REGION_NAMES, get_region  # noqa: E402
 from mtdl_kit.zoo import read_manifest  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -20,7 +21,16 @@ from uploads import bad_uploads, plane_uploads, valid_uploads  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = str(ROOT / "dashboard" / "app.py")
-VIEWS = ["Explore", "Task relationships", "Experiment", "For clinicians", "Architectures", "Catalog"]
+#: page title -> its file (st.navigation); AppTest switches pages by file, relative to app.py
+PAGES = {
+    "Explore": "app_pages/explore.py",
+    "Task relationships": "app_pages/relationships.py",
+    "Experiment": "app_pages/experiment.py",
+    "For clinicians": "app_pages/clinicians.py",
+    "Architectures": "app_pages/architectures.py",
+    "Catalog": "app_pages/catalog.py",
+}
+VIEWS = list(PAGES)
 ZOO = read_manifest()
 BRAIN_FAMILIES = all(f"brain-{f}" in ZOO for f in ("parallel", "cascaded", "interacted", "hybrid"))
 needs_brain_zoo = pytest.mark.skipif(not BRAIN_FAMILIES, reason="the brain models of the zoo are not trained yet")
@@ -38,6 +48,13 @@ def app():
     return new_app()
 
 
+def goto(at: AppTest, view: str) -> AppTest:
+    """Open a page as the navigation does (its own file and URL)."""
+    at.switch_page(PAGES[view]).run()
+    assert not at.exception, at.exception
+    return at
+
+
 def captions(at) -> str:
     return "\n".join(c.value for c in at.caption)
 
@@ -48,8 +65,7 @@ def errors(at) -> str:
 
 @pytest.mark.parametrize("view", VIEWS)
 def test_every_view_renders_with_the_disclaimer(app, view):
-    app.radio(key="view").set_value(view).run()
-    assert not app.exception, app.exception
+    goto(app, view)
     assert any(DISCLAIMER in w.value for w in app.warning)
     assert not app.error, errors(app)
 
@@ -117,7 +133,7 @@ def test_missing_models_give_a_clear_message(app, tmp_path, monkeypatch):
     warnings = "\n".join(w.value for w in app.warning)
     assert "not in the zoo yet" in warnings and "mtdl-kit zoo train --region brain" in warnings
     for view in ("Task relationships", "For clinicians"):
-        app.radio(key="view").set_value(view).run()
+        goto(app, view)
         assert not app.exception and "No trained model" in "\n".join(w.value for w in app.warning)
 
 
@@ -132,7 +148,7 @@ def test_nuisance_choice_changes_labels(app):
 
 @needs_brain_zoo
 def test_task_relationships_page(app):
-    app.radio(key="view").set_value("Task relationships").run()
+    goto(app, "Task relationships")
     assert not app.exception, app.exception
     assert app.radio(key="rel_family").value == "parallel"
     assert len(app.get("plotly_chart")) == 4  # pred vs true, correlation, conflict, affinity
@@ -143,16 +159,24 @@ def test_task_relationships_page(app):
 
 @needs_brain_zoo
 def test_clinicians_page_sentences_and_calibration(app):
-    app.radio(key="view").set_value("For clinicians").run()
+    goto(app, "For clinicians")
     assert not app.exception, app.exception
     text = "\n".join(m.value for m in app.markdown)
-    assert "changed" in text or "No single-task" in text
+    assert "95 % interval" in text and "over 128 held-out phantoms" in text
+    assert any(v in text for v in ("cannot tell", "is better here", "is worse here"))
+    assert "Adding the" not in text and " changed " not in text, "no causal sentence from one model pair"
+    assert "tumour_area" not in text and "Glioma grade" in text, "plain words, not internal names"
+    assert "mm²" in text, "measurements with their units"
     assert "expected calibration error" in captions(app)
     assert app.get("plotly_chart"), "reliability diagram"
+    frames = [d.value for d in app.dataframe]
+    assert any({"alone", "multi-task", "advantage (95 % interval)", "verdict"} <= set(f.columns) for f in frames)
+    reliability = next(f for f in frames if "accuracy" in f.columns)  # the grade's reliability table
+    assert reliability["cases"].sum() == 128 and not reliability.isna().any().any(), "no empty bins, no None"
 
 
 def _train(at, steps=5, timeout=240):
-    at.radio(key="view").set_value("Experiment").run()
+    goto(at, "Experiment")
     at.selectbox(key="exp_family").set_value("parallel")
     at.number_input(key="exp_steps").set_value(steps)
     at.button[0].click().run()
@@ -178,7 +202,7 @@ def test_experiment_trains_live_and_keeps_session_runs(app):
     runs = next(d.value for d in app.dataframe if "run" in d.value.columns)
     assert len(runs) == 2
     other = new_app()  # another browser tab: a separate session
-    other.radio(key="view").set_value("Experiment").run()
+    goto(other, "Experiment")
     assert "Choose a configuration" in other.info[0].value
     assert not other.session_state["runs"] if "runs" in other.session_state else True
 
@@ -204,22 +228,85 @@ VALID = valid_uploads()
 
 @pytest.mark.parametrize(("name", "data"), [c[1:] for c in VALID], ids=[c[0] for c in VALID])
 @pytest.mark.parametrize("region", ["brain", "eye"])
-def test_valid_upload_is_converted_and_run(app, region, name, data):
+def test_valid_upload_is_converted_and_checked(app, region, name, data):
+    """The corpus's valid files are noise: read and converted, then withheld as out of distribution."""
     app.selectbox(key="region").set_value(region).run()
     app.radio(key="source").set_value("Upload an image").run()
     app.file_uploader(key="upload").set_value((name, data, "application/octet-stream")).run()
     assert not app.exception, app.exception
-    assert not app.error, errors(app)
+    assert "Out of distribution: predictions withheld" in errors(app)
+    assert "Read as" in "\n".join(m.value for m in app.markdown), "what was done to the image is listed"
+    assert "ms on" not in captions(app) and not any("decision" in d.value.columns for d in app.dataframe)
     if all(f"{region}-{f}" in ZOO for f in ("parallel", "hybrid")):
-        text = captions(app)
-        assert "ms on" in text and "no ground truth for an upload" in "\n".join(m.value for m in app.markdown)
+        app.toggle(key="ood_show_anyway").set_value(True).run()  # a teacher shows the meaningless outputs
+        assert not app.exception, app.exception
+        assert "ms on" in captions(app) and "no ground truth for an upload" in "\n".join(m.value for m in app.markdown)
+
+
+def _png_bytes(array) -> bytes:
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(array).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+NON_MEDICAL = {
+    "gradient.png": lambda: _png_bytes(np.tile(np.linspace(0, 255, 256).astype(np.uint8), (256, 1))),
+    "shapes.png": lambda: _png_bytes(_shapes()),
+}
+
+
+def _shapes():
+    """A synthetic "photo": random colourful boxes on a sky-blue background."""
+    rng = np.random.default_rng(3)
+    img = np.empty((240, 320, 3), np.uint8)
+    img[:] = (135, 206, 235)
+    for _ in range(20):
+        r, c, h, w = rng.integers(0, 200), rng.integers(0, 280), rng.integers(10, 80), rng.integers(10, 80)
+        img[r : r + h, c : c + w] = rng.integers(0, 256, 3)
+    return img
+
+
+@pytest.mark.parametrize("region", REGION_NAMES)
+def test_a_non_medical_upload_shows_the_ood_notice_not_a_decision(app, region):
+    app.selectbox(key="region").set_value(region).run()
+    app.radio(key="source").set_value("Upload an image").run()
+    for name, make in NON_MEDICAL.items():
+        app.file_uploader(key="upload").set_value((name, make(), "image/png")).run()
+        assert not app.exception, app.exception
+        assert "Out of distribution: predictions withheld" in errors(app), (region, name)
+        assert not any("decision" in d.value.columns for d in app.dataframe), "no confident decision is shown"
+        assert not any("predicted" in d.value.columns for d in app.dataframe), "no measurement in mm is shown"
+
+
+@needs_brain_zoo
+def test_an_upload_of_a_held_out_phantom_passes_the_check_and_runs(app):
+    case = ROOT / "data_samples" / "brain" / "images" / "brain_003.png"
+    _upload(app, case.name, case.read_bytes())
+    assert "Out of distribution" not in errors(app)
+    assert any("Within the training phantoms' range" in i.value for i in app.info)
+    assert "ms on" in captions(app)
+    notes = "\n".join(m.value for m in app.markdown)
+    assert "no pixel spacing" in notes and "relatedness 1" in notes
+
+
+def test_a_generated_phantom_at_relatedness_0_says_what_the_models_saw(app):
+    app.radio(key="source").set_value("Generate a phantom").run()
+    app.slider(key="relatedness").set_value(0.0).run()
+    assert not app.exception
+    assert any("The models saw relatedness 1 only" in w.value for w in app.warning)
+    assert "Out of distribution" not in errors(app), "the image itself is a phantom like the training ones"
 
 
 def _upload(at, name, data):
     at.radio(key="source").set_value("Upload an image").run()
     at.file_uploader(key="upload").set_value((name, data, "application/octet-stream")).run()
     assert not at.exception, at.exception
-    assert not at.error, errors(at)
+    # read without a problem; a noise image is then withheld as out of distribution, nothing else
+    assert all(e.value.startswith("**Out of distribution") for e in at.error), errors(at)
 
 
 def _slider(at, label):
@@ -270,21 +357,22 @@ def test_sessions_are_isolated():
 
 @pytest.mark.parametrize("family", ["parallel", "cascaded", "interacted", "hybrid", "single"])
 def test_architectures_view_every_family(app, family):
-    app.radio(key="view").set_value("Architectures").run()
+    goto(app, "Architectures")
     app.selectbox(key="region").set_value("eye").run()
     app.radio(key="family").set_value(family).run()
     assert not app.exception, app.exception
     if family == "single":
-        assert app.error, "single with three tasks is refused with the library's message"
+        refusal = "\n".join(w.value for w in app.warning)
+        assert "single-task network has one head" in refusal and "build_baselines" not in refusal
         app.multiselect(key="arch_tasks:eye").set_value(["glaucoma"]).run()
-        assert not app.error
+        assert not app.error and "one head" not in "\n".join(w.value for w in app.warning)
     assert app.get("plotly_chart")
     counts = app.dataframe[0].value
     assert "total" in set(counts["part"])
 
 
 def test_task_toggle_changes_the_architecture(app):
-    app.radio(key="view").set_value("Architectures").run()
+    goto(app, "Architectures")
     app.selectbox(key="region").set_value("eye").run()
     full = app.dataframe[0].value.set_index("part")["parameters"]["total"]
     app.multiselect(key="arch_tasks:eye").set_value(["disc_cup", "glaucoma"]).run()
@@ -296,20 +384,81 @@ def test_task_toggle_changes_the_architecture(app):
 
 
 def test_catalog_view_lists_references(app):
-    app.radio(key="view").set_value("Catalog").run()
+    goto(app, "Catalog")
     for region in REGION_NAMES:
         app.selectbox(key="region").set_value(region).run()
         assert not app.exception
-        frame = app.dataframe[0].value
-        assert len(frame) >= 2
+        frame = app.table[0].value
+        assert len(frame) >= 2 and frame.index.name == "network"
         notebook = ROOT / frame["notebook"].iloc[0]
         assert notebook.exists() and region in notebook.name
 
 
 def test_experiment_refuses_bad_configurations(app):
-    app.radio(key="view").set_value("Experiment").run()
+    goto(app, "Experiment")
     app.selectbox(key="exp_family").set_value("single")
     app.button[0].click().run()
     assert not app.exception
     assert "single" in errors(app)
     assert "Choose a configuration" in app.info[0].value  # nothing started
+
+
+def test_every_page_is_a_file_with_its_own_url():
+    sys.path.insert(0, str(ROOT / "dashboard"))
+    import views
+
+    assert [p.title for p in views.PAGES] == VIEWS
+    assert len({p.url_path for p in views.PAGES}) == len(views.PAGES)
+    for p in views.PAGES:
+        assert p.file.is_file() and (ROOT / "dashboard" / PAGES[p.title]) == p.file, p
+    assert not (ROOT / "dashboard" / "pages").exists(), "a pages/ folder would switch Streamlit to its old navigation"
+
+
+def test_a_link_reproduces_the_view():
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.query_params.update({"region": "chest", "source": "phantom", "seed": "7", "relatedness": "0.5"})
+    at.run()
+    assert not at.exception, at.exception
+    assert at.selectbox(key="region").value == "chest"
+    assert at.radio(key="source").value == "Generate a phantom"
+    assert at.number_input(key="seed").value == 7 and at.slider(key="relatedness").value == 0.5
+    # the sidebar is written back to the URL, so the address bar always holds a link to this view
+    at.radio(key="source").set_value("Bundled sample").run()
+    at.slider(key="case").set_value(5).run()
+    params = {k: v[0] if isinstance(v, list) else v for k, v in at.query_params.items()}
+    assert params == {"region": "chest", "source": "bundled", "case": "5"}
+    again = AppTest.from_file(APP, default_timeout=120)
+    again.query_params.update(params)
+    again.run()
+    assert again.slider(key="case").value == 5 and again.selectbox(key="region").value == "chest"
+
+
+def test_a_region_link_survives_page_changes_and_bad_values_fall_back(app):
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.query_params.update({"region": "nowhere", "source": "bundled", "case": "999", "size": "x"})
+    at.run()
+    assert not at.exception, at.exception
+    assert at.selectbox(key="region").value == "brain" and at.slider(key="case").value == 0
+    app.selectbox(key="region").set_value("eye").run()
+    goto(app, "Catalog")
+    assert app.selectbox(key="region").value == "eye", "the region is kept across pages"
+    params = {k: v[0] if isinstance(v, list) else v for k, v in app.query_params.items()}
+    assert params == {"region": "eye"}, "a page without a sample has only the region in its URL"
+
+
+def test_generated_phantoms_use_held_out_seeds(app):
+    from mtdl_kit.data.samples import demo_seed
+
+    app.radio(key="source").set_value("Generate a phantom").run()
+    app.number_input(key="seed").set_value(3).run()
+    assert not app.exception
+    latents = next(d.value for d in app.dataframe if "latent" in d.value.columns)
+    expected = get_region("brain").sample(demo_seed(3), size=128)
+    assert dict(zip(latents["latent"], latents["value"], strict=True)) == pytest.approx(expected.latents)
+
+
+def test_the_toolbar_is_set_for_a_lecture():
+    import tomllib
+
+    config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
+    assert config["client"]["toolbarMode"] == "viewer"  # no Deploy button

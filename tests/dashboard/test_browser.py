@@ -1,4 +1,8 @@
-"""Real-browser test: the dashboard served by `streamlit run`, driven by Playwright in Debian chromium."""
+"""Real-browser test: the dashboard served by `streamlit run`, driven by Playwright in Debian chromium.
+
+Every page at 1400 px (chosen in the sidebar's navigation) and at 1024 px (opened from its own URL),
+each chart waited for until plotly.js has drawn it with data.
+"""
 
 from __future__ import annotations
 
@@ -64,15 +68,53 @@ def _wait_idle(page, timeout: int = 60_000) -> None:
     page.locator("[data-testid=stStatusWidget]").wait_for(state="detached", timeout=timeout)
 
 
+#: every plotly chart Streamlit placed has been drawn by plotly.js with data: its figure holds traces and its
+#: SVG holds drawn traces (scatter/bar groups, heatmap images), not an empty box
+_ALL_CHARTS_DRAWN = """() => {
+  const boxes = document.querySelectorAll('[data-testid=stPlotlyChart]');
+  const plots = Array.from(document.querySelectorAll('.js-plotly-plot'));
+  return plots.length === boxes.length && plots.every(el =>
+    el._fullLayout && (el.data || []).length > 0 &&
+    el.querySelectorAll('.main-svg g.trace, .main-svg g.hm image, .main-svg .imagelayer image').length > 0);
+}"""
+
+
+def _charts_drawn(page, minimum: int, timeout: int = 60_000) -> int:
+    """Wait until at least ``minimum`` charts are on the page and every one is drawn with data; their number."""
+    if minimum:
+        page.locator(".js-plotly-plot").nth(minimum - 1).wait_for(timeout=timeout)
+    page.wait_for_function(_ALL_CHARTS_DRAWN, timeout=timeout)
+    return page.locator(".js-plotly-plot").count()
+
+
+#: title, URL path (Explore is the default page, at the root), a text that shows the page rendered,
+#: the fewest charts it draws, screenshot name
+PAGES = (
+    ("Explore", "", "Class probabilities and decision", 1, "explore"),
+    ("Task relationships", "relationships", "Predicted vs target, per task", 4, "relationships"),
+    ("For clinicians", "clinicians", "Multi-task against single-task", 1, "clinicians"),
+    ("Experiment", "experiment", "Train live (a fresh model for your session)", 0, "experiment"),
+    ("Architectures", "architectures", "The four families on the", 1, "architectures"),
+    ("Catalog", "catalog", "the review's representative networks", 0, "catalog"),
+)
+
+
+def _shot(page, name: str, shots: dict) -> None:
+    page.screenshot(path=str(SCREENSHOTS / name), full_page=True)
+    shots[name] = name
+
+
 def test_every_page_in_chromium(server):
     from playwright.sync_api import sync_playwright
 
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    shots = {}
+    shots: dict[str, str] = {}
+    drawn: dict[tuple[int, str], int] = {}
     with sync_playwright() as p:
         browser = p.chromium.launch(
             executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
         )
+        # 1400 px: the README's screenshots; pages chosen in the sidebar's navigation
         page = browser.new_page(viewport={"width": 1400, "height": 1600})
         page.goto(server)
         page.get_by_text("not for clinical use").first.wait_for(timeout=60_000)
@@ -80,39 +122,51 @@ def test_every_page_in_chromium(server):
         page.get_by_text("zoo model trained on").first.wait_for(timeout=120_000)
         page.get_by_text("Class probabilities and decision").first.wait_for(timeout=60_000)
         _wait_idle(page)
-        page.screenshot(path=str(SCREENSHOTS / "explore.png"), full_page=True)
-        shots["explore"] = "explore.png"
+        assert page.locator("[data-testid=stAppDeployButton]").count() == 0, "no Deploy button in a lecture"
+        drawn[(1400, "Explore")] = _charts_drawn(page, 1)
+        _shot(page, "explore.png", shots)
 
         # toggle a task off: the outputs change (the head is hidden, the class table goes away)
-        assert page.get_by_text("head(s) hidden").count() == 0
+        assert page.get_by_text("with the grade head(s) hidden").count() == 0
         page.get_by_text("grade", exact=True).first.click()
-        page.get_by_text("head(s) hidden").first.wait_for(timeout=60_000)
+        page.get_by_text("with the grade head(s) hidden").first.wait_for(timeout=60_000)
         _wait_idle(page)
         assert page.get_by_text("Class probabilities and decision").count() == 0
-        page.screenshot(path=str(SCREENSHOTS / "explore_task_off.png"), full_page=True)
-        shots["explore_task_off"] = "explore_task_off.png"
+        _charts_drawn(page, 1)
+        _shot(page, "explore_task_off.png", shots)
 
-        for view, marker, name in (
-            ("Task relationships", "Predicted vs target, per task", "relationships.png"),
-            ("For clinicians", "Trade-offs on these samples", "clinicians.png"),
-            ("Experiment", "Train live (a fresh model for your session)", "experiment.png"),
-            ("Architectures", "The four families on the", "architectures.png"),
-            ("Catalog", "the review's representative networks", "catalog.png"),
-        ):
-            page.locator("[data-testid=stSidebar]").get_by_text(view, exact=True).click()
+        for view, path, marker, minimum, name in PAGES[1:]:
+            page.locator("[data-testid=stSidebarNav]").get_by_text(view, exact=True).click()
             page.get_by_text(marker).first.wait_for(timeout=120_000)
-            if view in ("Task relationships", "For clinicians", "Architectures"):
-                page.locator(".js-plotly-plot").first.wait_for(timeout=60_000)
             _wait_idle(page, 120_000)
+            assert page.url.split("?")[0].rstrip("/").endswith("/" + path), (view, page.url)  # its own URL
             page.get_by_text("not for clinical use").first.wait_for(timeout=5_000)  # on every page
             if view == "Experiment":  # a short live run: progress, curves, the session table
                 page.get_by_label("Steps").fill("20")
                 page.get_by_role("button", name="Train").click()
                 page.get_by_text("state: **done**").or_(page.get_by_text("state: done")).first.wait_for(timeout=180_000)
-                page.locator(".js-plotly-plot").first.wait_for(timeout=30_000)
                 _wait_idle(page)
-            page.screenshot(path=str(SCREENSHOTS / name), full_page=True)
-            shots[view] = name
+                minimum = 1
+            drawn[(1400, view)] = _charts_drawn(page, minimum, 120_000)
+            _shot(page, f"{name}.png", shots)
+
+        # 1024 px (a lecture-hall projector): every page opened from its URL, the region in the query string
+        page = browser.new_page(viewport={"width": 1024, "height": 1400})
+        for view, path, marker, minimum, name in PAGES:
+            page.goto(f"{server}/{path}?region=brain")
+            page.get_by_text(marker).first.wait_for(timeout=120_000)
+            _wait_idle(page, 120_000)
+            page.get_by_text("not for clinical use").first.wait_for(timeout=5_000)
+            assert "region=brain" in page.url, page.url  # the sidebar writes the view back into the URL
+            drawn[(1024, view)] = _charts_drawn(page, minimum, 120_000)
+            _shot(page, f"{name}_1024.png", shots)
+        # a link to another region reproduces it
+        page.goto(f"{server}/catalog?region=eye")
+        page.get_by_text("Eye").first.wait_for(timeout=60_000)
+        _wait_idle(page)
+        assert "region=eye" in page.url
         browser.close()
     for name in shots.values():
         assert (SCREENSHOTS / name).stat().st_size > 20_000, name
+    for view, _, _, minimum, _ in PAGES:
+        assert drawn[(1400, view)] >= minimum and drawn[(1024, view)] >= minimum, (view, drawn)

@@ -50,7 +50,7 @@ def test_shapes_dtypes_ranges(name, size):
     assert np.isfinite(s.image).all()
     assert s.image.min() >= 0.0 and s.image.max() <= 1.0
     assert s.image.std() > 0.02, "image must not be blank"
-    assert set(s.targets) == set(r.task_names)
+    assert set(s.targets) == set(r.task_names) | {t.name for t in r.lab_tasks}
     for t in r.tasks:
         y = s.targets[t.name]
         if t.kind == "segmentation":

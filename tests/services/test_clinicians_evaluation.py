@@ -15,7 +15,7 @@ def test_evaluate_on_samples_returns_plain_metrics_and_probabilities():
     model = build_for_region("eye", "parallel", width=4).eval()
     samples = [region.sample(i, size=64) for i in range(6)]
     out = evaluate_on_samples(model, region, samples, size=32, batch_size=4)  # two batches: 4 + 2
-    assert set(out) == {"metrics", "probs"}
+    assert set(out) == {"metrics", "probs", "records"} and out["records"].n_cases == 6
     assert set(out["metrics"]) == set(region.task_names)
     assert out["metrics"]["disc_cup"]["n_cases"] == 6
     probs, labels = out["probs"]["glaucoma"]
@@ -23,3 +23,47 @@ def test_evaluate_on_samples_returns_plain_metrics_and_probabilities():
     assert isinstance(probs, np.ndarray) and probs.shape == (6, 2) and labels.shape == (6,)
     np.testing.assert_allclose(probs.sum(1), 1.0, rtol=1e-5)
     assert reliability_table(probs, labels)["cases"].sum() == 6
+
+
+def test_compare_with_single_in_plain_words_with_an_interval():
+    import dataclasses
+
+    import pytest
+
+    from mtdl_kit.data.samples import demo_seed
+    from mtdl_kit.services import compare_with_single, load_shared_model
+    from mtdl_kit.zoo import read_manifest, zoo_key
+
+    zoo = read_manifest()
+    keys = [zoo_key("eye", "parallel"), *(zoo_key("eye", "single", [t]) for t in ("disc_cup", "glaucoma"))]
+    if not all(k in zoo for k in keys):
+        pytest.skip("the eye models of the zoo are not trained yet")
+    region = get_region("eye")
+    cases = [region.sample(demo_seed(i), size=64) for i in range(32)]
+    multi = evaluate_on_samples(load_shared_model(zoo[keys[0]]), region, cases)["records"]
+    single = {
+        "disc_cup": evaluate_on_samples(load_shared_model(zoo[keys[1]]), region, cases)["records"],
+        "glaucoma": evaluate_on_samples(load_shared_model(zoo[keys[2]]), region, cases)["records"],
+        "cdr": None,
+    }
+    rows = compare_with_single(region, "parallel", multi, single, n_boot=200)
+    by_task = {r["task"]: r for r in rows}
+    assert set(by_task) == {"Optic disc rim and optic cup", "Glaucoma suspect", "Vertical cup-to-disc ratio"}
+    seg = by_task["Optic disc rim and optic cup"]
+    assert "overlap of the outline" in seg["sentence"] and "95 % interval" in seg["sentence"]
+    assert "over 32 held-out phantoms" in seg["sentence"]
+    assert seg["verdict"] in (
+        "the multi-task model is better here",
+        "the multi-task model is worse here",
+        "these 32 cases cannot tell",
+    )
+    assert "nothing to compare" in by_task["Vertical cup-to-disc ratio"]["sentence"]
+    for r in rows:  # no internal names, no causal wording
+        assert "disc_cup" not in r["sentence"] and "Adding" not in r["sentence"] and "changed" not in r["sentence"]
+    # a baseline below chance is flagged: the same records with the classes swapped rank worse than chance
+    tr = single["glaucoma"]["glaucoma"]
+    flipped = dataclasses.replace(tr, values={**tr.values, "probs": tr.values["probs"][:, ::-1]})
+    worse = dataclasses.replace(single["glaucoma"], tasks={"glaucoma": flipped})
+    rows = compare_with_single(region, "parallel", multi, {**single, "glaucoma": worse}, n_boot=200)
+    glaucoma = next(r for r in rows if r["task"] == "Glaucoma suspect")
+    assert "worse than chance" in glaucoma["sentence"]

@@ -1,9 +1,10 @@
-"""Unit tests of mtdl_kit.services.training (the dashboard's live-training logic, no Streamlit)."""
+"""Unit tests of mtdl_kit.services.training (the dashboard's live training, no Streamlit): the form's check,
+the step cap, and the pool of worker processes (queue, cancel, owners' runs, a dead worker)."""
 
 from __future__ import annotations
 
 import math
-import threading
+import os
 import time
 
 import pytest
@@ -23,43 +24,37 @@ def test_cap_steps_cpu_and_gpu():
             training.cap_steps(bad, "cpu")
 
 
-def test_slot_serialises_gpu_runs_and_ignores_cpu():
-    slot = training.TrainingSlot(1)
-    assert slot.acquire("cpu") and slot.acquire("cpu")  # the CPU takes no slot
-    assert slot.acquire("cuda")
-    got = []
-
-    def second():
-        got.append(slot.acquire("cuda"))
-
-    t = threading.Thread(target=second)
-    t.start()
-    time.sleep(0.3)
-    assert got == [] and slot.waiting == 1  # queued behind the first
-    slot.release("cuda")
-    t.join(5)
-    assert got == [True] and slot.waiting == 0
-    slot.release("cuda")
-
-
-def test_slot_cancel_while_queued():
-    slot = training.TrainingSlot(1)
-    assert slot.acquire("cuda")
-    cancel = threading.Event()
-    out = []
-    t = threading.Thread(target=lambda: out.append(slot.acquire("cuda", cancel, poll=0.05)))
-    t.start()
-    cancel.set()
-    t.join(5)
-    assert out == [False]
-    slot.release("cuda")
+@pytest.mark.parametrize(
+    ("family", "weighting", "tasks", "words"),
+    [
+        ("parallel", "ew", (), "at least one task"),
+        ("single", "ew", ("disc_cup", "glaucoma"), "single-task family trains one task"),
+        ("cascaded", "upgrad", ("disc_cup", "glaucoma"), "cascaded + upgrad cannot train together"),
+        ("cascaded", "mgda", ("disc_cup", "glaucoma"), "shares no layer"),
+        ("cascaded", "ew", ("glaucoma",), "cascaded family cannot train glaucoma"),
+        ("parallel", "fixed", ("disc_cup", "glaucoma"), "needs a weight per task"),
+        ("parallel", "upgrad", ("glaucoma",), "at least 2"),
+        ("parallel", "nope", ("glaucoma", "cdr"), "Unknown weighting"),
+        ("nofamily", "ew", ("glaucoma", "cdr"), "Unknown family"),
+        ("parallel", "ew", ("tumour",), "not a task of eye"),
+    ],
+)
+def test_the_form_is_checked_in_plain_words(family, weighting, tasks, words):
+    problems = training.validate_training("eye", family, weighting, tasks)
+    assert len(problems) == 1 and words in problems[0], problems
 
 
-def test_pareto_front():
-    pts = [(0.8, 0.7), (0.9, 0.6), (0.7, 0.6), (math.nan, 0.9)]
-    assert non_dominated(pts, [True, True]) == [True, True, False, True]
-    # lower is better on the second axis
-    assert non_dominated([(0.8, 1.0), (0.8, 2.0)], [True, False]) == [True, False]
+@pytest.mark.parametrize(
+    ("family", "weighting", "tasks"),
+    [
+        ("parallel", "upgrad", ("disc_cup", "glaucoma")),
+        ("cascaded", "uw", ("disc_cup", "glaucoma", "cdr")),
+        ("hybrid", "ew", ("disc_cup", "glaucoma")),
+        ("single", "upgrad", ("glaucoma",)),  # a single task trains with ew whatever the form says
+    ],
+)
+def test_compatible_choices_pass(family, weighting, tasks):
+    assert training.validate_training("eye", family, weighting, tasks) == []
 
 
 def test_bad_names_fail_in_the_caller():
@@ -71,33 +66,8 @@ def test_bad_names_fail_in_the_caller():
         training.LiveRun("eye", "single", ("glaucoma", "cdr"), device="cpu")
     with pytest.raises(ValueError):
         training.LiveRun("eye", "cascaded", ("glaucoma",), device="cpu")
-
-
-def test_live_run_trains_a_fresh_model_and_reports(monkeypatch):
-    run = training.LiveRun("eye", "parallel", ("disc_cup", "glaucoma"), steps=4, batch_size=4, device="cpu")
-    assert run.snapshot().state == "queued"
-    run.start()
-    run.join(300)
-    snap = run.snapshot()
-    assert snap.state == "done", snap.message
-    assert snap.progress == 1.0 and snap.step == 4
-    assert set(snap.metrics) == {"disc_cup", "glaucoma"}
-    assert snap.history().names("loss") == ["disc_cup", "glaucoma"]
-    table = training.run_table([run])
-    assert table[0]["state"] == "done" and "disc_cup dice" in table[0]
-    rows = training.baseline_comparison("eye", snap.metrics, manifest={})
-    assert {r["task"] for r in rows} == {"disc_cup", "glaucoma"}
-    assert all(r["single-task baseline (zoo)"] is None for r in rows)
-    with pytest.raises(RuntimeError):
-        run.start()
-
-
-def test_live_run_cancel_and_errors_never_raise():
-    run = training.LiveRun("eye", "parallel", ("disc_cup", "glaucoma"), steps=150, batch_size=4, device="cpu")
-    run.cancel()
-    run.start()
-    run.join(300)
-    assert run.snapshot().state == "cancelled"
+    with pytest.raises(ValueError, match="cannot train together"):
+        training.LiveRun("eye", "cascaded", ("disc_cup", "glaucoma"), weighting="upgrad", device="cpu")
 
 
 def test_cpu_step_cap_applies_to_runs():
@@ -105,18 +75,127 @@ def test_cpu_step_cap_applies_to_runs():
     assert run.total_steps == training.CPU_STEP_CAP
     assert "capped" in run.snapshot().message
     assert run.config().steps == training.CPU_STEP_CAP
+    assert run.snapshot().state == "queued" and run.snapshot().position is None  # not submitted yet
 
 
-def test_second_gpu_run_is_queued_until_the_first_ends():
-    slot = training.TrainingSlot(1)
-    assert slot.acquire("cuda")  # another session's training holds the GPU
-    run = training.LiveRun("eye", "parallel", ("disc_cup", "glaucoma"), steps=2, batch_size=4, device="cpu", slot=slot)
-    run.device_type = "cuda"  # pretend: the accelerator path (the model still trains on the CPU here)
-    run.start()
-    time.sleep(0.5)
-    snap = run.snapshot()
-    assert snap.state == "queued" and "Queued" in snap.message
-    slot.release("cuda")
-    run.join(300)
-    assert run.snapshot().state == "done"
-    assert slot.busy == 0 and slot.waiting == 0
+def test_owner_tokens():
+    a, b = training.new_owner_token(), training.new_owner_token()
+    assert a != b and training.valid_owner_token(a)
+    for bad in (None, "", "abc", a.upper(), a + "0", "../" + a[3:], 12):
+        assert not training.valid_owner_token(bad)
+
+
+def test_default_workers_leave_the_server_a_core(monkeypatch):
+    monkeypatch.setenv(training.WORKERS_ENV, "3")
+    assert training.default_workers() == 3
+    monkeypatch.delenv(training.WORKERS_ENV)
+    assert training.default_workers() >= 1
+
+
+def test_pareto_front():
+    pts = [(0.8, 0.7), (0.9, 0.6), (0.7, 0.6), (math.nan, 0.9)]
+    assert non_dominated(pts, [True, True]) == [True, True, False, True]
+    # lower is better on the second axis
+    assert non_dominated([(0.8, 1.0), (0.8, 2.0)], [True, False]) == [True, False]
+
+
+# ------------------------------------------------------------------------------- the worker pool
+
+
+class Clock:
+    """``time.time`` plus an offset the test moves forward (the pool's keep period)."""
+
+    def __init__(self) -> None:
+        self.offset = 0.0
+
+    def __call__(self) -> float:
+        return time.time() + self.offset
+
+
+@pytest.fixture(scope="module")
+def clock():
+    return Clock()
+
+
+@pytest.fixture(scope="module")
+def pool(clock):
+    """One worker process for the module's tests (it imports torch and MONAI once)."""
+    p = training.TrainingPool(1, keep_minutes=10, clock=clock).start()
+    yield p
+    p.shutdown()
+
+
+def run(steps: int, **kw) -> training.LiveRun:
+    return training.LiveRun("eye", "parallel", ("disc_cup", "glaucoma"), steps=steps, batch_size=4, device="cpu", **kw)
+
+
+def test_a_run_trains_in_a_worker_process_with_one_thread(pool):
+    r = run(4).start(pool, owner="alice")
+    assert r.join(600), r.snapshot()
+    snap = r.snapshot()
+    assert snap.state == "done", snap.message
+    assert snap.threads == 1, "a worker trains with one torch thread"
+    assert os.getpid() not in pool.worker_pids() and pool.worker_pids()
+    assert snap.progress == 1.0 and snap.step == 4 and snap.waited >= 0 and snap.seconds > 0
+    assert set(snap.metrics) == {"disc_cup", "glaucoma"}
+    assert snap.history().names("loss") == ["disc_cup", "glaucoma"]  # the curves streamed back
+    table = training.run_table([r])
+    assert table[0]["state"] == "done" and "disc_cup dice" in table[0] and "waited s" in table[0]
+    rows = training.baseline_comparison("eye", snap.metrics, manifest={})
+    assert {x["task"] for x in rows} == {"disc_cup", "glaucoma"}
+    assert all(x["single-task baseline (zoo)"] is None for x in rows)
+    with pytest.raises(RuntimeError, match="already started"):
+        r.start(pool)
+    assert pool.runs("alice") == [r] and pool.runs("bob") == []  # an owner sees only their runs
+
+
+@pytest.mark.slow
+def test_queue_positions_cancel_and_the_owner_limit(pool):
+    first = run(150).start(pool, owner="carol")
+    second = run(4).start(pool, owner="carol")
+    deadline = time.time() + 600
+    while first.snapshot().state == "queued" and time.time() < deadline:
+        time.sleep(0.2)
+    assert first.snapshot().state == "running"
+    snap = second.snapshot()
+    assert snap.state == "queued" and snap.position == 1 and snap.queued == 1
+    with pytest.raises(training.TrainingRefusedError, match="already have 2 runs"):
+        run(4).start(pool, owner="carol")  # a third click is refused with a message, not dropped
+    second.cancel()
+    assert second.join(5) and second.snapshot().state == "cancelled"
+    assert "while queued" in second.snapshot().message
+    while first.snapshot().step < 2 and time.time() < deadline:
+        time.sleep(0.2)
+    first.cancel()
+    assert first.join(120)
+    snap = first.snapshot()
+    assert snap.state == "cancelled" and "Cancelled at step" in snap.message and snap.step < 150
+    third = run(3).start(pool, owner="carol")  # both ended: Train works again
+    assert third.join(600) and third.snapshot().state == "done"
+    assert [r.run_id for r in pool.runs("carol")] == [first.run_id, second.run_id, third.run_id]
+
+
+def test_runs_are_kept_for_the_keep_period_then_forgotten(pool, clock):
+    r = run(2).start(pool, owner="dave")
+    assert r.join(600)
+    assert pool.runs("dave") == [r]  # a reload with the same token finds it
+    clock.offset = pool.keep_seconds + 1
+    try:
+        assert pool.runs("dave") == []
+    finally:
+        clock.offset = 0.0
+
+
+@pytest.mark.slow
+def test_a_dead_worker_fails_its_run_and_is_replaced(pool):
+    r = run(150).start(pool, owner="erin")
+    deadline = time.time() + 600
+    while r.snapshot().step < 1 and time.time() < deadline:
+        time.sleep(0.2)
+    (pid,) = pool.worker_pids()
+    os.kill(pid, 9)
+    assert r.join(60)
+    assert r.snapshot().state == "error" and "stopped unexpectedly" in r.snapshot().message
+    after = run(2).start(pool, owner="erin")  # the replacement worker trains the next run
+    assert after.join(600) and after.snapshot().state == "done"
+    assert pool.worker_pids() != [pid]

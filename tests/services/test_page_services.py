@@ -18,7 +18,7 @@ from mtdl_kit.services import (
     regression_rows,
     reliability_table,
     resolve_model,
-    tradeoff_sentences,
+    verdict,
 )
 from mtdl_kit.zoo import ZooEntry
 
@@ -90,14 +90,21 @@ def test_calibration_note_and_reliability():
     assert table["cases"].sum() == 4
 
 
-def test_tradeoff_sentences_from_numbers():
-    region = get_region("eye")
-    multi = {"disc_cup": {"dice": 0.80, "dice/cup": 0.7}, "glaucoma": {"auc": 0.9}}
-    single = {"disc_cup": {"dice": 0.85, "dice/cup": 0.7}, "glaucoma": None}
-    lines = tradeoff_sentences(region, "parallel", multi, single, 24)
-    assert any("disc_cup Dice from 0.85" in line and "to 0.80" in line and "worse" in line for line in lines)
-    assert any("cup Dice" in line and "about the same" in line for line in lines)
-    assert any("No single-task glaucoma model" in line for line in lines)
+def test_one_rule_for_better_same_worse_the_interval():
+    from mtdl_kit.evaluation.delta import Estimate
+
+    assert verdict(Estimate(0.05, 0.01, 0.09), 128) == "the multi-task model is better here"
+    assert verdict(Estimate(-0.05, -0.09, -0.01), 128) == "the multi-task model is worse here"
+    # a large point estimate with an interval across 0 is not "better": the cases cannot tell
+    assert verdict(Estimate(0.20, -0.01, 0.41), 24) == "these 24 cases cannot tell"
+    assert verdict(Estimate(0.0, float("nan"), float("nan")), 24) == "these 24 cases cannot tell"
+
+
+def test_reliability_table_leaves_empty_bins_out():
+    probs = np.array([[0.9, 0.1], [0.95, 0.05], [0.15, 0.85]])
+    table = reliability_table(probs, np.array([0, 1, 1]), n_bins=5)
+    assert list(table["bin"]) == ["0.8–1.0"] and not table.isna().any().any()
+    assert table["cases"].sum() == 3 and table["confidence"].iloc[0] == round((0.9 + 0.95 + 0.85) / 3, 2)
 
 
 def test_dashboard_upload_refuses_undecodable_names():
@@ -105,3 +112,27 @@ def test_dashboard_upload_refuses_undecodable_names():
         read_dashboard_upload("caf\ufffd.png", b"\x89PNG", "eye")
     with pytest.raises(DataError, match="empty"):
         read_dashboard_upload("a.png", b"", "eye")
+
+
+def test_calibration_summary_says_the_reading_once():
+    from mtdl_kit.services import calibration_summary
+
+    entries = {"parallel": MANIFEST["eye-parallel"], "hybrid": MANIFEST["eye-parallel"], "missing": None}
+    text = calibration_summary(entries, "glaucoma")
+    assert "parallel 0.31, hybrid 0.31" in text and text.count("ranking, not as a risk") == 1
+    assert "no held-out calibration" in calibration_summary({"x": None}, "glaucoma")
+
+
+def test_output_tables_round_numbers_to_their_precision():
+    from mtdl_kit.services import Prediction
+
+    region = get_region("brain")
+    s = region.sample(0, size=64)
+    pred = Prediction(
+        {"grade": np.array([1e-9, 1 - 1e-9]), "tumour_area": np.array([286.5479, 100.26])}, latency_ms=1.0, device="cpu"
+    )
+    cls = classification_rows(region, s, {"parallel": pred}, ["grade"])[0]
+    assert cls["P(LGG)"] == 0.0 and cls["P(HGG)"] == 1.0
+    reg = regression_rows(region, s, {"parallel": pred}, ["tumour_area"])
+    assert reg[0]["predicted"] == 287.0 and reg[0]["quantity"].endswith("(mm²)")
+    assert reg[0]["error"] == round(reg[0]["predicted"] - reg[0]["truth"], 0)

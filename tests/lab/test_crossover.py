@@ -1,0 +1,83 @@
+"""The transfer lab's experiment C (relatedness crossover): roles of the two rules, refusals, the quick command."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from mtdl_kit.cli import main
+from mtdl_kit.lab import CROSSOVER_ARMS, QUICK, crossover_configs, default_crossover_config
+from mtdl_kit.regions import get_region
+
+
+@pytest.mark.parametrize(
+    ("region", "a", "b"), [("eye", "disc_cup", "rnfl_defect"), ("chest", "lungs_heart", "consolidation")]
+)
+def test_the_two_rules_swap_which_auxiliary_task_is_related(region, a, b) -> None:
+    rules = crossover_configs(default_crossover_config(region))
+    assert (rules["A"].relatedness, rules["A"].auxiliary, rules["A"].unrelated) == (1.0, a, b)
+    assert (rules["B"].relatedness, rules["B"].auxiliary, rules["B"].unrelated) == (0.0, b, a)
+    for cfg in rules.values():
+        assert cfg.arms == ("none", "related", "shuffled", "unrelated")
+        assert cfg.arm_tasks("unrelated") == (cfg.unrelated, cfg.main)
+        # everything but the rule is shared: the same protocol, seeds and budgets
+        assert (cfg.seeds, cfg.budgets, cfg.max_steps, cfg.family) == (
+            rules["A"].seeds,
+            rules["A"].budgets,
+            rules["A"].max_steps,
+            rules["A"].family,
+        )
+    # the two rules never share a cached run
+    assert rules["A"].key() != rules["B"].key()
+
+
+def test_the_label_follows_feature_b_at_relatedness_0_and_its_mask_carries_it() -> None:
+    """The mechanism the crossover needs: under rule B the related mask's area orders the label."""
+    import numpy as np
+
+    from mtdl_kit.metrics import roc_auc
+
+    for region, b in (("eye", "rnfl_defect"), ("chest", "consolidation")):
+        reg = get_region(region)
+        area, labels = [], []
+        for seed in range(60):
+            s = reg.sample(seed, size=48, relatedness=0.0)
+            area.append(float(s.targets[b].sum()))
+            labels.append(int(s.targets[reg.coupling.classification]))
+        v = np.asarray(area) / (max(area) + 1e-9)
+        assert roc_auc(np.stack([1 - v, v], 1), np.asarray(labels)) > 0.85, region
+
+
+def test_regions_without_a_second_segmentation_and_other_main_tasks_are_refused() -> None:
+    with pytest.raises(ValueError, match="no segmentation target for its second feature"):
+        crossover_configs(default_crossover_config("brain"))
+    with pytest.raises(ValueError, match="coupled label"):
+        crossover_configs(default_crossover_config("eye", main="cdr"))
+
+
+@pytest.mark.slow
+def test_quick_crossover_command_writes_the_interaction_and_reads_its_cache(tmp_path, capsys) -> None:
+    out = tmp_path / "crossover"
+    assert main(["lab", "crossover", "--quick", "--seeds", "5-6", "--out", str(out)]) == 0
+    runs = pd.read_csv(out / "runs.csv")
+    summary = pd.read_csv(out / "summary.csv").set_index("contrast")
+    assert set(runs["rule"]) == {"A", "B"} and set(runs["seed"]) == {5, 6}
+    auc = runs[(runs["task"] == "glaucoma") & (runs["metric"] == "auc")]
+    assert len(auc) == 2 * len(CROSSOVER_ARMS) * 2
+    assert (auc["steps_run"] <= QUICK.max_steps).all()
+    per = auc.pivot_table(index="seed", columns=["rule", "arm"], values="value")
+    expected = (
+        0.5 * (per[("A", "related")] - per[("A", "unrelated")])
+        + 0.5 * (per[("B", "related")] - per[("B", "unrelated")])
+    ).mean()
+    assert summary.loc["interaction", "value"] == pytest.approx(expected)
+    assert summary.loc["difficulty: none B - none A", "value"] == pytest.approx(
+        (per[("B", "none")] - per[("A", "none")]).mean()
+    )
+    row = summary.loc["interaction"]
+    assert row["ci_low"] <= row["value"] <= row["ci_high"]
+    text = (out / "summary.md").read_text()
+    assert "interaction" in text and "Single-task difficulty" in text and "RNFL" in text
+    capsys.readouterr()
+    assert main(["lab", "crossover", "--quick", "--seeds", "5-6", "--out", str(out)]) == 0
+    pd.testing.assert_frame_equal(pd.read_csv(out / "summary.csv").set_index("contrast"), summary)

@@ -1,0 +1,172 @@
+"""Verdicts from the committed results tables, and the prose that states effects.
+
+The verdicts are regenerated from ``benchmarks/results/*.csv`` on every run; every claim written
+into fixed prose (``<!-- verdict TABLE col=value ...: WORD -->`` in the lessons, the README and
+docs/) must agree with them, and sentences the numbers contradicted (issue 13) must not come back.
+Tests of the test plant a contradiction, in the prose and in the numbers, and expect it caught.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from mtdl_kit import exercises
+from mtdl_kit.inference import delta_m_summary
+from mtdl_kit.results import TABLES, load_results
+from mtdl_kit.verdicts import (
+    BETTER,
+    NULL,
+    WORSE,
+    check_claims,
+    family_reading,
+    find_claims,
+    negative_transfer_reading,
+    region_reading,
+    shares_layers,
+    verdict,
+    verdict_of,
+    verdicts,
+)
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "benchmarks" / "results"
+#: fixed prose that may state effects: the lessons' sources, the README and the docs pages
+PROSE = sorted([*ROOT.glob("notebooks/*.py"), ROOT / "README.md", *ROOT.glob("docs/*.md")])
+#: sentences the numbers contradicted (issue 13); none may return unless a claim marker backs it
+RETIRED = (
+    "textbook case for a hybrid",
+    "sharing should pay most",
+    "sees the lesion only",
+    "harder to fool",
+    "landmark-guided heads",
+    "as a self-supervised",
+    "shared/reference/",
+    "exercises.check_best_family(",
+    "negative transfer; the interval excludes 0",
+)
+
+
+def test_the_rule() -> None:
+    assert verdict(4.1, 1.2, 7.0).word == BETTER
+    assert str(verdict(4.1, 1.2, 7.0)) == "better: +4.1 % [+1.2, +7.0]"
+    assert verdict(-15.3, -28.4, -2.9).word == WORSE
+    assert verdict(-1.6, -11.9, 10.7).word == NULL
+    assert str(verdict(0.44, 0.359, 0.502, unit="AUC")) == "better: +0.440 AUC [+0.359, +0.502]"
+    assert verdict(0.0, 0.0, 1.0).word == NULL  # an interval touching 0 does not exclude it
+    with pytest.raises(ValueError, match="no confidence interval"):
+        verdict(1.0, float("nan"), 2.0)
+    with pytest.raises(ValueError, match="above"):
+        verdict(1.0, 3.0, 2.0)
+
+
+@pytest.mark.parametrize("table", [t for t in TABLES if "ci_low" in TABLES[t]])
+def test_verdicts_agree_with_the_tables_own_significance(table: str) -> None:
+    """Regenerated from the committed CSVs: 'significant' in the CSV ⇔ a detectable verdict."""
+    got = verdicts(table)
+    assert not got.empty
+    frame = load_results(table)
+    frame = frame[frame["ci_low"] != frame["ci_high"]].reset_index(drop=True)
+    assert list(got["verdict"] != NULL) == [bool(s) for s in frame["significant"]]
+    assert ((got["verdict"] == BETTER) == (got["ci_low"] > 0)).all()
+
+
+def test_transfer_lab_verdicts() -> None:
+    """Experiment A's contrasts, headline and replication (issue 12), read through the same rule."""
+    for run in ("headline", "replication"):
+        got = verdicts(f"transfer_a_{run}")
+        assert set(got["contrast"]) == {"related - none", "shuffled - none", "related - shuffled"}
+        summary = pd.read_csv(RESULTS / f"transfer_a_{run}_summary.csv").dropna(subset=["ci_low"])
+        assert list(got["verdict"] != NULL) == [bool(s) for s in summary["significant"]]
+
+
+def test_issue_13_sentences_now_follow_the_numbers() -> None:
+    """What the issue found contradicted, stated from the tables."""
+    eye = "\n".join(family_reading("eye"))
+    assert "**hybrid**: worse" in eye and "No family is better" in eye
+    cascaded = next(line for line in family_reading("eye") if "**cascaded**" in line)
+    assert "not negative transfer" in cascaded
+    assert not shares_layers("cascaded (two-stage)") and shares_layers("hybrid (mask-guided)")
+    assert shares_layers("parallel") and not shares_layers("cascaded")
+    for line in negative_transfer_reading("eye") + negative_transfer_reading("chest"):
+        assert "does not show negative transfer" in line
+    # every region's families reading: "worse" only beside a reason that is not "negative transfer"
+    for region in load_results("families")["region"].unique():
+        for line in delta_m_summary(load_results("families", region=region)).splitlines():
+            assert "negative transfer" not in line.replace("not negative transfer", "")
+        assert "families" not in region_reading(region)  # table 1 is read elsewhere
+
+
+def test_claims_are_parsed() -> None:
+    text = 'a\n<!-- verdict transfer_a_headline budget=16 contrast="related - none": better -->\n'
+    (claim,) = find_claims(text)
+    assert claim.table == "transfer_a_headline" and claim.where == {"budget": "16", "contrast": "related - none"}
+    assert claim.word == BETTER and claim.line == 2
+    assert check_claims(text) == []
+
+
+@pytest.mark.parametrize("path", PROSE, ids=[p.name for p in PROSE])
+def test_fixed_prose_agrees_with_the_numbers(path: Path) -> None:
+    text = path.read_text(encoding="utf-8")
+    assert check_claims(text, source=path.name) == []
+    for sentence in RETIRED:
+        assert sentence not in text, f"{path.name} still says {sentence!r}, which the results contradict"
+
+
+def test_the_lessons_make_claims() -> None:
+    """The check is not vacuous: the lessons carry claims, and each names a row that exists."""
+    claims = [c for p in PROSE for c in find_claims(p.read_text(encoding="utf-8"))]
+    assert len(claims) >= 3
+    for claim in claims:
+        verdict_of(claim.table, **claim.where)
+
+
+def test_a_planted_contradiction_is_caught() -> None:
+    """A test of the test: prose that says 'better' where the interval says 'worse' fails."""
+    planted = "The hybrid wins on the eye. <!-- verdict families region=eye family=hybrid: better -->"
+    (problem,) = check_claims(planted, source="planted.md")
+    assert "planted.md:1" in problem and "'better'" in problem and "worse: -15.3 %" in problem
+    assert check_claims("<!-- verdict families region=eye family=nonexistent: worse -->")  # no such row
+
+
+def test_changed_numbers_make_committed_prose_fail(tmp_path: Path) -> None:
+    """A test of the test: the prose follows the numbers — flip one interval and a lesson's claim fails."""
+    shutil.copytree(RESULTS, tmp_path, dirs_exist_ok=True)
+    claims = [(p, c) for p in PROSE for c in find_claims(p.read_text(encoding="utf-8"))]
+    path, claim = next((p, c) for p, c in claims if c.table == "families")
+    frame = pd.read_csv(tmp_path / "families.csv")
+    row = (frame["region"] == claim.where["region"]) & (frame["family"] == claim.where["family"])
+    flipped = {BETTER: (-9.0, -12.0, -6.0), WORSE: (9.0, 6.0, 12.0), NULL: (9.0, 6.0, 12.0)}[claim.word]
+    frame.loc[row, ["delta_m", "ci_low", "ci_high"]] = flipped
+    frame.to_csv(tmp_path / "families.csv", index=False)
+    assert check_claims(path.read_text(encoding="utf-8"), root=tmp_path)
+
+
+def test_check_verdicts_exercise_can_fail(capsys: pytest.CaptureFixture[str]) -> None:
+    eye = verdicts("families", region="eye")
+    right = dict(zip(eye["family"], eye["verdict"], strict=True))
+    exercises.check_verdicts(right, region="eye")
+    assert "✅" in capsys.readouterr().out
+    wrong = {**right, "hybrid": BETTER}
+    with pytest.raises(exercises.ExerciseError, match="hybrid"):
+        exercises.check_verdicts(wrong, region="eye")
+    with pytest.raises(exercises.ExerciseError, match="No verdict"):
+        exercises.check_verdicts({"hybrid": WORSE}, region="eye")
+    with pytest.raises(exercises.ExerciseError, match="not a verdict"):
+        exercises.check_verdicts({**right, "parallel": "same"}, region="eye")
+
+
+def test_check_paired_interval_can_fail(capsys: pytest.CaptureFixture[str]) -> None:
+    a, b = [0.9, 0.95, 0.85, 0.92], [0.5, 0.55, 0.52, 0.48]
+    mean, low, high = exercises.reference_paired_interval(a, b)
+    assert low < mean < high and mean == pytest.approx(0.3925)
+    assert exercises.check_paired_interval((mean, low, high), a, b) == BETTER
+    with pytest.raises(exercises.ExerciseError, match="mean difference"):
+        exercises.check_paired_interval((mean + 0.01, low, high), a, b)
+    with pytest.raises(exercises.ExerciseError, match="interval"):
+        exercises.check_paired_interval((mean, low - 0.05, high + 0.05), a, b)
+    flat = [0.5, 0.6, 0.4, 0.55]
+    assert exercises.check_paired_interval(exercises.reference_paired_interval(flat, b), flat, b) == NULL
