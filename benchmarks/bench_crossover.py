@@ -35,6 +35,7 @@ from mtdl_kit.lab import (
     crossover_reading,
     default_crossover_config,
     parse_seeds,
+    reading,
     run_crossover,
 )
 from mtdl_kit.lab.transfer import _cached, _datasets
@@ -170,6 +171,9 @@ def main() -> None:
                 result.summary.to_csv(f"{stem}_summary.csv", index=False)
             lines += [f"### {region}, {name}: seeds {list(base.seeds)}", "", *table(result), ""]
             lines += ["Reading (computed from the intervals):", "", *[f"- {s}" for s in crossover_reading(result)]]
+            lines += ["", "Each rule on its own (experiment A's contrasts, and the unrelated arm's):", ""]
+            for rule, res in result.rules.items():
+                lines += [f"Rule {rule}:", "", *[f"- {s}" for s in reading(res)], ""]
             lines += ["", "Steps each arm used (validation stopping):", "", *steps_table(result), ""]
             lines += [f"Config (rule A): `{asdict(result.rules['A'].config)}`", ""]
     lines.insert(3, f"{(time.perf_counter() - t0) / 60:.0f} min for this invocation (cached runs are reused).")

@@ -19,7 +19,7 @@ from typing import NamedTuple
 import streamlit as st
 
 from . import architectures, catalog, clinicians, experiment, explore, relationships
-from .common import VIEWS, Ctx, _warmup, sidebar
+from .common import VIEWS, Ctx, sidebar
 
 PAGE_DIR = Path(__file__).resolve().parents[1] / "app_pages"
 
@@ -69,7 +69,6 @@ def main() -> None:
     )
     st.session_state[_CTX_KEY] = sidebar(nav.title)  # read by show() in the page file, this same rerun
     nav.run()
-    _warmup()  # after the page: torch + MONAI load in the background while the user looks at it
 
 
 def show(url_path: str) -> None:

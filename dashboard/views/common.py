@@ -6,9 +6,7 @@ teaching use only — not for clinical use.
 
 from __future__ import annotations
 
-import os
 import sys
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -18,7 +16,7 @@ import streamlit as st
 from mtdl_kit import REGION_NAMES, get_region
 from mtdl_kit.data import load_samples
 from mtdl_kit.data.samples import DEMO_SEED_OFFSET, DEMO_SEED_SPAN, demo_seed
-from mtdl_kit.services import zoo_models
+from mtdl_kit.services import warmup, zoo_models
 
 ALL_FAMILIES = "all four side by side"
 VIEWS = ["Explore", "Task relationships", "Experiment", "For clinicians", "Architectures", "Catalog"]
@@ -30,54 +28,27 @@ SIZES = [64, 128, 256]
 # --------------------------------------------------------------------------------------------------
 
 
-_WARM_STARTED = threading.Event()  # process-wide, like the cache_resource below
-
-
-@st.cache_resource(show_spinner=False)
-def _warmup() -> dict:
-    """Import torch + MONAI + the model code once, in a background thread (cold start stays small)."""
-    # already imported (tests, benchmarks): pages wait for the warm-up instead of showing a loading note
-    state: dict = {"done": threading.Event(), "error": None, "preloaded": "monai" in sys.modules}
-    _WARM_STARTED.set()
-
-    def work() -> None:
-        try:
-            import torch
-
-            if not torch.cuda.is_available():  # a few cores shared by many sessions: one thread per forward
-                torch.set_num_threads(int(os.environ.get("MTDL_KIT_TORCH_THREADS", "1")))
-            import mtdl_kit.inference
-            import mtdl_kit.models  # noqa: F401
-        except Exception as exc:  # shown on the page
-            state["error"] = f"{type(exc).__name__}: {exc}"
-        finally:
-            state["done"].set()
-
-    threading.Thread(target=work, name="mtdl-warmup", daemon=True).start()
-    return state
-
-
 def warmup_done() -> bool:
-    """Whether the background import of torch and the models' code has finished."""
-    return _warmup()["done"].is_set()
+    """Whether the server's warm-up (:mod:`mtdl_kit.services.warmup`: torch, MONAI, the first zoo models) is ready."""
+    return warmup.ready()
 
 
 def models_ready(block: bool) -> bool:
-    """Whether torch and the models' code are imported; ``block`` waits for them (with a spinner).
+    """Whether torch and the models' code are loaded; ``block`` waits for the server's warm-up (with a spinner).
 
-    Not blocking and not started yet: ``False`` at once; :func:`views.main` starts the warm-up after
-    the page is rendered, so the import does not slow the first render down.
+    The warm-up starts once per server process (``dashboard/app.py`` calls
+    :func:`mtdl_kit.services.warmup.start`); there is no second loader here.
     """
-    if not block and not _WARM_STARTED.is_set() and "monai" not in sys.modules:
+    if not block and not warmup.started() and "monai" not in sys.modules:
         return False
-    state = _warmup()
-    if not state["done"].is_set() and (block or state["preloaded"]):
+    if block and not warmup.ready():
         with st.spinner("Loading PyTorch and MONAI (first visit after the server started)…"):
-            state["done"].wait(120)
-    if state["error"]:
-        st.error(f"PyTorch could not be loaded: {state['error']}")
+            warmup.wait_ready(120)
+    error = warmup.status().get("error")
+    if error:
+        st.error(f"PyTorch could not be loaded: {error}")
         st.stop()
-    return state["done"].is_set()
+    return warmup.ready()
 
 
 @st.cache_resource(show_spinner=False)

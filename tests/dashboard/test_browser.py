@@ -59,7 +59,13 @@ def server():
         pytest.fail("streamlit server did not become healthy within 60 s")
     yield url
     proc.terminate()
-    proc.wait(timeout=10)
+    try:
+        # the server joins its training-worker pool on exit; a worker still importing torch on a loaded
+        # machine can hold that up for a while
+        proc.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=10)
 
 
 def _wait_idle(page, timeout: int = 60_000) -> None:
