@@ -86,7 +86,8 @@ def _check_model_for_region(model: Any, region: Region, name: str) -> None:
                 f"{name} predicts task {t.name!r}, which region {region.name!r} does not have "
                 f"(its tasks are {region.task_names}). Use a model trained on this region."
             )
-        if region.task(t.name) != t:
+        # the description is prose (it may be reworded); what the model computes must match
+        if replace(t, description=region.task(t.name).description) != region.task(t.name):
             raise ValueError(f"{name}: task {t.name!r} differs from region {region.name!r}'s definition of it.")
     channels = getattr(model, "in_channels", region.in_channels)
     if channels != region.in_channels:

@@ -143,6 +143,19 @@ def test_evaluate_models_fails_fast(eye_models: dict) -> None:
         evaluate_models(eye_models, "liver", n_cases=4, size=SIZE)
 
 
+def test_a_reworded_task_description_is_accepted_but_other_outputs_are_refused() -> None:
+    """Checkpoints store each TaskSpec; rewording a description must not orphan the zoo, a new output must."""
+    from dataclasses import replace
+
+    model = tiny("eye", "parallel")
+    spec = model.tasks[1]
+    model.tasks = (model.tasks[0], replace(spec, description="reworded"), *model.tasks[2:])
+    evaluate_models({"parallel": model}, "eye", n_cases=4, size=SIZE)  # accepted
+    model.tasks = (model.tasks[0], replace(spec, class_names=("a", "b")), *model.tasks[2:])
+    with pytest.raises(ValueError, match="differs from region"):
+        evaluate_models({"parallel": model}, "eye", n_cases=4, size=SIZE)
+
+
 # ----------------------------------------------------------------------------- table helpers
 def hand_frame() -> pd.DataFrame:
     """Two tasks: seg dice (higher better) and reg mae (lower better); one multi-task model."""
