@@ -27,6 +27,10 @@ def _worker(rank: int, world: int, port: int, out_dir: str, weighting: str) -> N
         }
     )
     torch.set_num_threads(1)
+    # MONAI's own package initialisation first: it loads monai.networks in its canonical order. In one
+    # full CI run a spawned worker that reached `monai.networks.blocks` through the library's lazy
+    # imports first hit MONAI's blocks <-> nets import cycle (ImportError in rank 1, both weightings).
+    import monai  # noqa: F401
     import torch.distributed as dist
 
     from mtdl_kit.data import PhantomDataset
