@@ -18,7 +18,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from dataclasses import asdict, replace
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -29,7 +29,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _report import machine, write_section
 
 from mtdl_kit.lab import (
-    QUICK,
     configure,
     crossover_configs,
     crossover_reading,
@@ -45,11 +44,7 @@ DEFAULT_CACHE = Path("/tmp/mtdl-kit-transfer-cache")
 
 
 def base_config(region: str, quick: bool, budgets: tuple[int, ...] | None, seeds: tuple[int, ...] | None):
-    base = default_crossover_config(region)
-    if quick:
-        keep = ("n_train", "n_val", "n_test", "size", "width", "max_steps", "eval_every", "patience")
-        base = replace(base, **{k: getattr(QUICK, k) for k in keep}, min_evaluations=QUICK.min_evaluations)
-        base = replace(base, batch_size=QUICK.batch_size, n_boot=QUICK.n_boot, seeds=QUICK.seeds)
+    base = default_crossover_config(region, quick=quick)
     return configure(base, budgets=budgets or (16,), seeds=seeds)
 
 

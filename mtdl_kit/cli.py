@@ -347,7 +347,6 @@ def _cmd_lab_transfer(args: argparse.Namespace) -> int:
 def _cmd_lab_crossover(args: argparse.Namespace) -> int:
     """Experiment C of the transfer lab (the relatedness crossover) on the seeds the user chooses."""
     from mtdl_kit.lab import (
-        QUICK,
         configure,
         crossover_reading,
         default_crossover_config,
@@ -357,11 +356,7 @@ def _cmd_lab_crossover(args: argparse.Namespace) -> int:
     )
 
     region = args.region or "eye"
-    base = default_crossover_config(region)
-    if args.quick:
-        protocol = {k: getattr(QUICK, k) for k in ("budgets", "seeds", "n_train", "n_val", "n_test", "size", "width")}
-        protocol.update({k: getattr(QUICK, k) for k in ("max_steps", "eval_every", "patience", "min_evaluations")})
-        base = configure(base, batch_size=QUICK.batch_size, n_boot=QUICK.n_boot, **protocol)
+    base = default_crossover_config(region, quick=args.quick)
     budgets = tuple(int(b) for b in args.budget.split(",")) if args.budget else (base.budgets if args.quick else (16,))
     base = configure(base, family=args.family, budgets=budgets, seeds=parse_seeds(args.seeds) if args.seeds else None)
     out = Path(args.out)

@@ -81,14 +81,15 @@ def _regions_with_crossover() -> list[Any]:
     return [r for r in all_regions().values() if r.coupling.other_segmentation]
 
 
-def default_crossover_config(region: str = "eye", **changes: Any) -> TransferConfig:
-    """The lab's default protocol with ``region``'s coupled label as the main task."""
+def default_crossover_config(region: str = "eye", *, quick: bool = False, **changes: Any) -> TransferConfig:
+    """The lab's protocol (``quick``: :data:`~mtdl_kit.lab.QUICK`'s) with ``region``'s coupled label as main task."""
+    from mtdl_kit.lab.transfer import QUICK
     from mtdl_kit.regions import get_region
 
     coupling = get_region(region).coupling
     fields = {"region": region, "main": coupling.classification, "auxiliary": coupling.segmentation}
     fields.update({k: v for k, v in changes.items() if v is not None})
-    return replace(TransferConfig(), **fields)
+    return replace(QUICK if quick else TransferConfig(), **fields)
 
 
 @dataclass
