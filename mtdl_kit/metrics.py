@@ -20,10 +20,15 @@ one empty, the other not    0         NaN          a distance to nothing is unde
 
 HD95 is summarised with NaN-aware means and the number of undefined (NaN) case-class pairs is
 reported as ``hd95_undefined``, so a model that predicts nothing cannot hide behind a small HD95.
+
+Ordinal classification tasks (grades: :func:`is_ordinal`) also get the quadratic weighted Cohen's
+kappa (:func:`quadratic_weighted_kappa`) beside the ROC-AUC: the AUC treats the classes as unordered,
+while kappa counts a grade-0 case called grade 4 as a worse error than one called grade 1.
 """
 
 from __future__ import annotations
 
+import functools
 import warnings
 
 import numpy as np
@@ -79,6 +84,12 @@ METRICS: dict[str, tuple[bool, str]] = {
         "probability of class 1, macro one-vs-rest for more than two classes.",
     ),
     "accuracy": (True, "Fraction of cases whose arg-max class is the true class."),
+    "kappa_quadratic": (
+        True,
+        "Ordinal tasks only: quadratic weighted Cohen's kappa (Cohen, Psychol. Bull. 1968; Fleiss & Cohen, Educ. "
+        "Psychol. Meas. 1973) between the arg-max class and the true class, weights (i - j)^2 on the class indices; "
+        "1 = perfect agreement, 0 = chance.",
+    ),
     "balanced_accuracy": (
         True,
         "Mean per-class recall (Brodersen et al., ICPR 2010), robust to class imbalance.",
@@ -122,7 +133,16 @@ _PRIMARY: dict[str, str] = {
 
 _KIND_METRICS: dict[str, tuple[str, ...]] = {
     "segmentation": ("dice", "hd95_mm"),
-    "classification": ("auc", "accuracy", "balanced_accuracy", "sensitivity", "specificity", "ece", "brier"),
+    "classification": (
+        "auc",
+        "accuracy",
+        "balanced_accuracy",
+        "sensitivity",
+        "specificity",
+        "kappa_quadratic",
+        "ece",
+        "brier",
+    ),
     "regression": ("mae", "rmse"),
     "landmarks": ("mre_mm",),
     "reconstruction": ("mae",),
@@ -291,6 +311,77 @@ def confusion_rate(confusion: np.ndarray, name: str) -> np.ndarray:
     from monai.metrics import compute_confusion_matrix_metric
 
     return compute_confusion_matrix_metric(name, torch.as_tensor(confusion)).double().numpy()
+
+
+def _spec_key(task: TaskSpec) -> tuple[object, ...]:
+    """What a task computes: its spec without the (prose) description, as stored models compare it."""
+    return (task.name, task.kind, task.num_outputs, task.class_names, task.output_names, task.units)
+
+
+@functools.cache
+def _ordinal_specs() -> frozenset[tuple[object, ...]]:
+    from mtdl_kit.regions.base import all_regions
+
+    return frozenset(
+        _spec_key(region.task(name))
+        for region in all_regions().values()
+        for name in region.ordinal_tasks
+    )
+
+
+def is_ordinal(task: TaskSpec) -> bool:
+    """True for a classification task whose classes are an ordered scale (a grade), False otherwise.
+
+    A region declares its ordinal tasks in its ``ordinal_tasks`` attribute (the musculoskeletal
+    joint-space-narrowing grade ``kl_grade``, the pathology nuclear-size score ``grade``). A spec
+    matches when everything but its description is the same, so a stored model's or a saved
+    record's copy of the task is ordinal too. Tasks of one's own data are treated as nominal.
+    """
+    return task.kind == "classification" and task.num_outputs >= 3 and _spec_key(task) in _ordinal_specs()
+
+
+def quadratic_weighted_kappa(
+    rater_a: torch.Tensor | np.ndarray, rater_b: torch.Tensor | np.ndarray, num_classes: int
+) -> float:
+    """Quadratic weighted Cohen's kappa of two ratings of the same cases on an ordinal scale.
+
+    kappa_w = 1 - sum_ij w_ij O_ij / sum_ij w_ij E_ij with w_ij = (i - j)^2 / (K - 1)^2, O the K x K
+    table of observed counts and E = (row sums)(column sums)^T / N the table expected by chance
+    (Cohen J., "Weighted kappa", Psychol. Bull. 70:213-220, 1968; with quadratic weights it is, up to
+    a term of order 1/N, an intraclass correlation: Fleiss J.L. & Cohen J., Educ. Psychol. Meas.
+    33:613-619, 1973). The weights use the class indices 0..K-1, as
+    ``sklearn.metrics.cohen_kappa_score(a, b, labels=range(K), weights="quadratic")`` (without
+    ``labels`` scikit-learn weights the ranks of the classes present instead). Symmetric in the two
+    raters; 1 for perfect agreement, 0 for agreement at chance level, negative below it.
+
+    Args:
+        rater_a, rater_b: (N,) class indices in [0, K), e.g. true grades and the arg-max predictions.
+        num_classes: K.
+
+    Returns:
+        kappa; NaN when it is undefined: no cases, or both raters put every case in one and the same
+        class (then the chance-expected disagreement is 0).
+    """
+    a = (rater_a.detach().cpu().numpy() if isinstance(rater_a, torch.Tensor) else np.asarray(rater_a)).reshape(-1)
+    b = (rater_b.detach().cpu().numpy() if isinstance(rater_b, torch.Tensor) else np.asarray(rater_b)).reshape(-1)
+    k = int(num_classes)
+    if k < 2:
+        raise ValueError(f"num_classes must be >= 2, got {num_classes!r}.")
+    if a.shape != b.shape:
+        raise ValueError(f"the two ratings must have the same length, got {a.shape[0]} and {b.shape[0]}.")
+    a, b = a.astype(np.int64), b.astype(np.int64)
+    if a.size and (min(a.min(), b.min()) < 0 or max(a.max(), b.max()) >= k):
+        raise ValueError(f"ratings must be class indices in [0, {k - 1}], got {np.unique(np.r_[a, b]).tolist()}.")
+    if a.size == 0:
+        return float("nan")
+    observed = np.bincount(a * k + b, minlength=k * k).reshape(k, k).astype(np.float64)
+    expected = np.outer(observed.sum(1), observed.sum(0)) / a.size
+    idx = np.arange(k, dtype=np.float64)
+    weights = (idx[:, None] - idx[None, :]) ** 2 / (k - 1) ** 2
+    chance = float((weights * expected).sum())
+    if chance <= 0.0:
+        return float("nan")
+    return float(1.0 - (weights * observed).sum() / chance)
 
 
 def expected_calibration_error(

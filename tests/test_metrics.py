@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from torch.utils.data import DataLoader, Dataset
 
 from mtdl_kit.data import PhantomDataset
@@ -18,10 +21,13 @@ from mtdl_kit.metrics import (
     brier_score,
     expected_calibration_error,
     higher_is_better,
+    is_ordinal,
     kind_metrics,
     primary_metric,
+    quadratic_weighted_kappa,
     roc_auc,
 )
+from mtdl_kit.regions import get_region
 from mtdl_kit.regions.base import TASK_KINDS, TaskSpec
 
 SEG = TaskSpec("seg", "segmentation", 3, "toy", class_names=("bg", "a", "b"))
@@ -124,6 +130,112 @@ def test_probability_inputs_are_checked():
         roc_auc(torch.tensor(_binary([0.2, 0.9])), torch.tensor([0, 2]))
     with pytest.raises(ValueError, match=r"probs must have shape \(N, K\)"):
         brier_score(torch.tensor([0.2, 0.9]), torch.tensor([0, 1]))
+
+
+# --------------------------------------------------------------------------------------------------
+# ordinal classification: quadratic weighted kappa
+# --------------------------------------------------------------------------------------------------
+
+# K = 3, truth [0, 0, 1, 1, 2, 2], prediction [0, 1, 1, 2, 2, 2].
+# Observed table O (rows truth, columns prediction): [[1, 1, 0], [0, 1, 1], [0, 0, 2]]; row sums
+# (2, 2, 2), column sums (1, 2, 3), N = 6, so every row of E = rows x columns / N is (1/3, 2/3, 1).
+# Weights (i - j)^2 / 4: [[0, 1/4, 1], [1/4, 0, 1/4], [1, 1/4, 0]].
+# sum w O = 1/4 + 1/4 = 1/2; sum w E = (1/6 + 1) + (1/12 + 1/4) + (1/3 + 1/6) = 2 -> kappa = 1 - 1/4.
+KAPPA_HAND = ([0, 0, 1, 1, 2, 2], [0, 1, 1, 2, 2, 2], 3, 0.75)
+# K = 5, truth [0, 1, 2, 3, 4]; one miss each, both with accuracy 4/5:
+# near miss, grade 4 called 3: sum w O = 1/16; column sums (1, 1, 1, 2, 0), and sum_i (i - j)^2 over
+#   the five rows is (30, 15, 10, 15, 30) for j = 0..4, so sum w E = (30 + 15 + 10 + 2 * 15) / (16 * 5)
+#   = 17/16 -> kappa = 1 - 1/17 = 16/17;
+# far miss, grade 4 called 0: sum w O = 16/16; column sums (2, 1, 1, 1, 0): sum w E = (60 + 15 + 10 + 15)
+#   / 80 = 5/4 -> kappa = 1 - 4/5 = 1/5.
+KAPPA_NEAR = ([0, 1, 2, 3, 4], [0, 1, 2, 3, 3], 5, 16 / 17)
+KAPPA_FAR = ([0, 1, 2, 3, 4], [0, 1, 2, 3, 0], 5, 0.2)
+# K = 5 with classes 2 and 3 absent: the weights use the class indices, not the ranks of the classes
+# present. Truth [0, 1, 4], prediction [0, 4, 4]: sum w O = w_14 = 9/16; row sums 1 at 0, 1, 4,
+# column sums 1 at 0 and 2 at 4, so sum w E = (2 * 16/16 + (1/16 + 2 * 9/16) + 16/16) / 3 = 67/48
+# -> kappa = 1 - 27/67 = 40/67 (on the ranks 0, 1, 2 it would be 0.8).
+KAPPA_ABSENT = ([0, 1, 4], [0, 4, 4], 5, 40 / 67)
+
+
+@pytest.mark.parametrize(
+    "a, b, k, expected",
+    [KAPPA_HAND, KAPPA_NEAR, KAPPA_FAR, KAPPA_ABSENT],
+    ids=["three", "near", "far", "absent-classes"],
+)
+def test_quadratic_weighted_kappa_matches_hand_computation(a, b, k, expected):
+    assert quadratic_weighted_kappa(np.array(a), np.array(b), k) == pytest.approx(expected, abs=1e-12)
+    assert quadratic_weighted_kappa(torch.tensor(a), torch.tensor(b), k) == pytest.approx(expected, abs=1e-12)
+
+
+def test_quadratic_weighted_kappa_undefined_and_bad_inputs():
+    assert math.isnan(quadratic_weighted_kappa([], [], 3))
+    assert math.isnan(quadratic_weighted_kappa([1, 1, 1], [1, 1, 1], 3))  # one class for both: 0 / 0
+    with pytest.raises(ValueError, match="class indices"):
+        quadratic_weighted_kappa([0, 3], [0, 1], 3)
+    with pytest.raises(ValueError, match="same length"):
+        quadratic_weighted_kappa([0, 1], [0, 1, 2], 3)
+
+
+_RATINGS = st.integers(min_value=2, max_value=6).flatmap(
+    lambda k: st.tuples(
+        st.just(k),
+        st.lists(st.tuples(st.integers(0, k - 1), st.integers(0, k - 1)), min_size=1, max_size=40),
+    )
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(_RATINGS)
+def test_quadratic_weighted_kappa_properties(ratings):
+    """Symmetric in the raters, unchanged by reversing the scale, at most 1, and 1 for perfect agreement."""
+    k, pairs = ratings
+    a = np.array([p[0] for p in pairs])
+    b = np.array([p[1] for p in pairs])
+    kappa = quadratic_weighted_kappa(a, b, k)
+    swapped = quadratic_weighted_kappa(b, a, k)
+    reversed_scale = quadratic_weighted_kappa(k - 1 - a, k - 1 - b, k)
+    if math.isnan(kappa):
+        assert math.isnan(swapped) and math.isnan(reversed_scale)
+        assert len(set(a.tolist())) == 1 and set(a.tolist()) == set(b.tolist())
+    else:
+        assert swapped == pytest.approx(kappa, abs=1e-9)
+        assert reversed_scale == pytest.approx(kappa, abs=1e-9)
+        assert kappa <= 1.0 + 1e-12
+    self_agreement = quadratic_weighted_kappa(a, a, k)
+    if len(set(a.tolist())) > 1:
+        assert self_agreement == pytest.approx(1.0, abs=1e-12)
+    else:
+        assert math.isnan(self_agreement)
+
+
+def test_ordinal_tasks_are_the_declared_grades_whatever_their_description():
+    jsn = get_region("musculoskeletal").task("kl_grade")
+    nuclear = get_region("pathology").task("grade")
+    assert is_ordinal(jsn) and is_ordinal(nuclear)
+    assert is_ordinal(replace(jsn, description="reworded"))  # a stored model's copy of the task
+    assert not is_ordinal(replace(jsn, class_names=("a", "b", "c", "d", "e")))  # another task
+    assert not is_ordinal(TRI) and not is_ordinal(BIN)
+    assert not is_ordinal(get_region("brain").task("grade"))  # binary LGG / HGG
+    assert not is_ordinal(get_region("musculoskeletal").task("jsw"))
+
+
+def test_compute_metrics_reports_kappa_for_an_ordinal_grade_only(tmp_path):
+    jsn = get_region("musculoskeletal").task("kl_grade")
+    truth, near = KAPPA_NEAR[0], KAPPA_NEAR[1]
+    probs = np.full((5, 5), 0.05)
+    probs[np.arange(5), near] = 0.8  # arg-max = the near-miss prediction
+    records = _cls_records(jsn, probs.tolist(), truth)
+    got = compute_metrics(jsn, records)
+    assert got["kappa_quadratic"] == pytest.approx(16 / 17)
+    assert got["accuracy"] == pytest.approx(0.8)
+    assert higher_is_better("kappa_quadratic") and "kappa_quadratic" in kind_metrics("classification")
+    back = Records.load(records.save(tmp_path / "records.npz"))  # the saved spec is still ordinal
+    assert compute_metrics("kl_grade", back)["kappa_quadratic"] == pytest.approx(16 / 17)
+    # a resample of case 4 twice (grade 4 called 3): every disagreement is the chance one -> kappa 0
+    assert compute_metrics("kl_grade", records, indices=[4, 4])["kappa_quadratic"] == pytest.approx(0.0)
+    # case 0 twice: one and the same class in both ratings -> undefined
+    assert math.isnan(compute_metrics("kl_grade", records, indices=[0, 0])["kappa_quadratic"])
+    assert "kappa_quadratic" not in compute_metrics(TRI, _cls_records(TRI, *MULTI_CASE[1:3]))
 
 
 # --------------------------------------------------------------------------------------------------

@@ -26,8 +26,10 @@ from mtdl_kit.metrics import (
     classification_confusion,
     confusion_rate,
     expected_calibration_error,
+    is_ordinal,
     landmark_radial_errors,
     predictions,
+    quadratic_weighted_kappa,
     roc_auc,
     segmentation_case_metrics,
 )
@@ -453,6 +455,10 @@ def _task_metrics(tr: TaskRecords, rows: np.ndarray, names: set[str] | None) -> 
                 out["sensitivity"] = float(recall[1])
             if task.num_outputs == 2 and _wants(names, "specificity"):
                 out["specificity"] = float(confusion_rate(conf, "specificity")[1])
+        if _wants(names, "kappa_quadratic") and is_ordinal(task):
+            out["kappa_quadratic"] = (
+                quadratic_weighted_kappa(labels, probs.argmax(1), task.num_outputs) if rows.size else nan
+            )
         if _wants(names, "ece"):
             out["ece"] = expected_calibration_error(probs, labels, n_bins=10) if rows.size else nan
         if _wants(names, "brier"):
@@ -494,7 +500,8 @@ def compute_metrics(
       ``dice/<class>``, ``hd95_mm`` and ``hd95_mm/<class>`` (NaN-aware means), ``hd95_undefined``
       (number of case-class pairs where exactly one of truth and prediction is empty);
     - classification: ``auc``, ``accuracy``, ``balanced_accuracy``, ``sensitivity`` and
-      ``specificity`` (binary only), ``ece``, ``brier``;
+      ``specificity`` (binary only), ``kappa_quadratic`` (ordinal tasks only, see
+      :func:`~mtdl_kit.metrics.is_ordinal`), ``ece``, ``brier``;
     - regression: ``mae``, ``rmse`` (means over outputs) and ``mae/<output>``, ``rmse/<output>``;
     - landmarks: ``mre_mm`` and ``mre_mm/<point>``;
     - reconstruction: ``mae``.

@@ -65,10 +65,17 @@ def crossover_configs(base: TransferConfig) -> dict[str, TransferConfig]:
             f"The crossover's main task is the coupled label {coupling.classification!r} of {base.region}, "
             f"got main={base.main!r}."
         )
+    if base.label_noise:
+        raise ValueError(
+            "The crossover sets each rule's label noise from the region's calibration "
+            f"(Coupling.anatomy_label_noise / other_label_noise); got label_noise={base.label_noise} in the base."
+        )
     a, b = coupling.segmentation, coupling.other_segmentation
     configs = {
-        "A": replace(base, relatedness=RULES["A"], auxiliary=a, unrelated=b),
-        "B": replace(base, relatedness=RULES["B"], auxiliary=b, unrelated=a),
+        "A": replace(
+            base, relatedness=RULES["A"], auxiliary=a, unrelated=b, label_noise=coupling.anatomy_label_noise
+        ),
+        "B": replace(base, relatedness=RULES["B"], auxiliary=b, unrelated=a, label_noise=coupling.other_label_noise),
     }
     for cfg in configs.values():
         cfg.validate()

@@ -95,6 +95,10 @@ class TransferConfig:
         batch_size: batch size (the single-task arm uses at most ``budget``).
         lr: Adam learning rate.
         relatedness: coupling of the main label to the anatomy (1 = the clinical rule).
+        label_noise: probability that a main-task label of a training or validation case is replaced
+            by another class (:meth:`~mtdl_kit.regions.base.Region.sample`); the test labels stay
+            clean, as an adjudicated reference standard would be. The crossover uses it to match
+            the single-task difficulty of its two rules (:attr:`~mtdl_kit.regions.base.Coupling.anatomy_label_noise`).
         n_boot: bootstrap replicates of each contrast.
     """
 
@@ -118,6 +122,7 @@ class TransferConfig:
     batch_size: int = 16
     lr: float = 2e-3
     relatedness: float = 1.0
+    label_noise: float = 0.0
     n_boot: int = 2000
 
     def validate(self) -> None:
@@ -143,7 +148,9 @@ class TransferConfig:
             raise ValueError(f"seeds must be at least 2 distinct non-negative integers, got {self.seeds}.")
         if max(self.seeds) * SUBSET_STRIDE + self.n_train >= 90_000_000:
             raise ValueError(f"seeds up to {90_000_000 // SUBSET_STRIDE - 1} keep the training subsets in range.")
-        region.check_arguments(0, size=self.size, relatedness=self.relatedness, nuisance=None, label_noise=0.0)
+        region.check_arguments(
+            0, size=self.size, relatedness=self.relatedness, nuisance=None, label_noise=self.label_noise
+        )
 
     @property
     def arms(self) -> tuple[str, ...]:
@@ -160,6 +167,8 @@ class TransferConfig:
         from mtdl_kit.regions import get_region
 
         fields = {k: v for k, v in asdict(self).items() if k not in ("seeds", "budgets", "n_boot", "unrelated")}
+        if fields["label_noise"] == 0.0:
+            del fields["label_noise"]  # a field added later, left out at its default so earlier caches stay valid
         fields["generator_version"] = get_region(self.region).generator_version
         return hashlib.sha1(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:10]
 
@@ -226,8 +235,9 @@ def _datasets(cfg: TransferConfig, seed: int) -> tuple[Any, Any, Any]:
 
     tasks = [cfg.auxiliary, cfg.main] + ([cfg.unrelated] if cfg.unrelated is not None else [])
     common = {"size": cfg.size, "relatedness": cfg.relatedness, "tasks": tasks, "cache": True}
-    train = PhantomDataset(cfg.region, cfg.n_train, split="train", base_seed=SUBSET_STRIDE * seed, **common)
-    val = PhantomDataset(cfg.region, cfg.n_val, split="val", **common)
+    noisy = {**common, "label_noise": cfg.label_noise}
+    train = PhantomDataset(cfg.region, cfg.n_train, split="train", base_seed=SUBSET_STRIDE * seed, **noisy)
+    val = PhantomDataset(cfg.region, cfg.n_val, split="val", **noisy)
     test = PhantomDataset(cfg.region, cfg.n_test, split="test", **common)
     return train, val, test
 

@@ -162,6 +162,11 @@ class Coupling:
             feature, or ``""`` where the region has none; with it the transfer lab's crossover can
             make either feature the related auxiliary task.
         other_rule: human-readable rule at r = 0.
+        anatomy_label_noise: label noise (:meth:`Region.sample`) on the training and validation
+            labels of the transfer lab's crossover under the rule at r = 1; with
+            ``other_label_noise`` (r = 0) it is the documented calibration that matches the two rules'
+            single-task difficulty where salience alone cannot (see the region module).
+        other_label_noise: the same under the rule at r = 0.
     """
 
     segmentation: str
@@ -171,6 +176,8 @@ class Coupling:
     rule: str
     other_segmentation: str = ""
     other_rule: str = ""
+    anatomy_label_noise: float = 0.0
+    other_label_noise: float = 0.0
 
 
 class Region(ABC):
@@ -190,6 +197,9 @@ class Region(ABC):
     #: generated with every sample and selectable by name, but not among :attr:`task_names`, so the
     #: zoo, the dashboard and the lessons keep the region's clinical task set.
     lab_tasks: ClassVar[tuple[TaskSpec, ...]] = ()
+    #: classification tasks whose classes are an ordered scale (grades): they are also scored with the
+    #: quadratic weighted kappa (:func:`~mtdl_kit.metrics.is_ordinal`)
+    ordinal_tasks: ClassVar[tuple[str, ...]] = ()
     coupling: ClassVar[Coupling]
     nuisances: ClassVar[tuple[str, ...]]
     references: ClassVar[tuple[Reference, ...]]

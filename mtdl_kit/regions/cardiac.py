@@ -6,17 +6,30 @@ regression of LV indices -- cavity area and regional wall thickness -- with a sh
 uncertainty-weighted losses (Dangi S. et al., STACOM 2018), and bi-ventricle segmentation with
 direct area estimation (Luo G. et al., MedIA 2020). The segmentation classes follow the ACDC
 convention (Bernard O. et al., IEEE TMI 37:2514-2525, 2018): LV cavity (papillary muscles
-included), LV myocardium, RV cavity; the diagnosis task mimics ACDC's HCM / NOR / DCM groups.
+included), LV myocardium, RV cavity.
 
 Clinical rule at relatedness 1: the LV remodelling index q = cavity radius / mean wall thickness,
 both measured on the generated mask (radius of the disc with the cavity's area; thickness = the
-difference of the epicardial and endocardial equivalent radii), decides an ordered diagnosis:
-hypertrophic if q < 2.4, dilated if q > 3.6, normal in between. q is the inverse of the
-relative wall thickness RWT = 2 x wall / cavity diameter of echocardiography; q < 2.4 is
-RWT > 0.42, the concentric-remodelling cut-off of the ASE/EACVI chamber-quantification
+difference of the epicardial and endocardial equivalent radii), decides an ordered *geometry*
+class: concentric if q < 2.4, thin-walled / dilated if q > 3.6, normal in between. q is the
+inverse of the relative wall thickness RWT = 2 x wall / cavity diameter of echocardiography;
+q < 2.4 is RWT > 0.42, the cut-off for *concentric geometry* of the ASE/EACVI chamber-quantification
 guideline (Lang R.M. et al., J. Am. Soc. Echocardiogr. 28:1-39, 2015); q > 3.6 (RWT < 0.28,
-thin walls around a large cavity) is a teaching threshold for eccentric, dilated remodelling.
+thin walls around a large cavity) is a teaching threshold for eccentric, dilated geometry.
 The two thresholds map to 1/3 and 2/3 of ``anatomy_score``.
+
+What the label is not (Lang et al. 2015): RWT alone does not establish *hypertrophy*. LV
+hypertrophy is an increased LV mass indexed to body surface area (above 95 g/m^2 in women and
+115 g/m^2 in men by the linear method); RWT then splits the four patterns normal geometry,
+concentric remodelling (normal mass, RWT > 0.42), concentric hypertrophy (increased mass,
+RWT > 0.42) and eccentric hypertrophy (increased mass, RWT <= 0.42). One slice has no LV mass
+(no volume, no body surface area), so class 0 is concentric geometry -- remodelling or
+hypertrophy, which this image cannot tell apart. The task and class names (``diagnosis``:
+``hypertrophic``, ``normal``, ``dilated``) are kept because stored models carry them; read them as
+concentric, normal and thin-walled / dilated geometry. The phantom is also one frame of the cine:
+it has no ejection fraction (that needs the end-diastolic and end-systolic volumes), so the label
+says nothing about systolic function and is not ACDC's HCM / NOR / DCM diagnosis, whose groups
+are defined with LV volume, mass and ejection fraction (Bernard et al. 2018).
 
 At relatedness 0 the label follows the thickness of a pericardial effusion instead: a bright
 (fluid) rim between the epicardium and the dark pericardial line, visible in the image but
@@ -44,9 +57,11 @@ from mtdl_kit.regions.base import (
     score_to_class,
 )
 
-HYPERTROPHY_THRESHOLD = 2.4  # cavity radius / wall thickness below this: concentric hypertrophy (RWT > 0.42)
-DILATION_THRESHOLD = 3.6  # above this: dilated, thin-walled LV (RWT < 0.28)
-_Q_KNOTS = (0.9, HYPERTROPHY_THRESHOLD, DILATION_THRESHOLD, 6.5)
+#: cavity radius / wall thickness below this: concentric geometry (RWT > 0.42, Lang et al. 2015); not
+#: hypertrophy, which needs LV mass.
+CONCENTRIC_THRESHOLD = 2.4
+DILATION_THRESHOLD = 3.6  # above this: dilated, thin-walled LV (RWT < 0.28, a teaching threshold)
+_Q_KNOTS = (0.9, CONCENTRIC_THRESHOLD, DILATION_THRESHOLD, 6.5)
 
 # SSFP tissue intensities of the clean image (before bias field and noise).
 _LV_BLOOD, _RV_BLOOD, _MYO, _PAPILLARY = 0.88, 0.82, 0.22, 0.26
@@ -64,7 +79,7 @@ def _harmonic(z: np.ndarray, coeffs: np.ndarray, k0: int) -> np.ndarray:
 
 @register_region
 class Cardiac(Region):
-    """Short-axis cine MRI phantom: LV / myocardium / RV masks, LV indices, remodelling diagnosis."""
+    """Short-axis cine MRI phantom (one frame): LV / myocardium / RV masks, LV indices, LV geometry class."""
 
     name = "cardiac"
     title = "Cardiac — short-axis cine MRI (SSFP)"
@@ -91,7 +106,10 @@ class Cardiac(Region):
             "diagnosis",
             "classification",
             3,
-            "LV remodelling: hypertrophic (thick wall, small cavity), normal, dilated (thin wall, large cavity).",
+            "LV geometry from relative wall thickness on one frame (Lang et al., JASE 2015): 'hypertrophic' = "
+            "concentric geometry (RWT > 0.42; remodelling or hypertrophy, which needs LV mass to tell apart), "
+            "'normal', 'dilated' = thin wall around a large cavity (RWT < 0.28). Not a hypertrophy diagnosis; "
+            "one frame has no ejection fraction.",
             class_names=("hypertrophic", "normal", "dilated"),
         ),
     )
@@ -100,7 +118,8 @@ class Cardiac(Region):
         classification="diagnosis",
         anatomy_latent="remodelling_index",
         other_latent="effusion",
-        rule="cavity radius / wall thickness: < 2.4 hypertrophic, 2.4-3.6 normal, > 3.6 dilated",
+        rule="LV geometry by cavity radius / wall thickness: < 2.4 concentric (RWT > 0.42), 2.4-3.6 normal, "
+        "> 3.6 dilated (RWT < 0.28)",
     )
     nuisances = ("bias_field", "noise")
     references = (

@@ -18,6 +18,17 @@ lab's reports name it so. The opacity has its own segmentation target, the trans
 :data:`CONSOLIDATION_LEVEL`, so its area grows with the density the label follows (a faint patch
 has no mask). With it the lab's crossover can make either finding the related auxiliary task.
 
+Crossover calibration (single-task difficulty of the two rules, :mod:`mtdl_kit.lab.crossover`).
+With 16 main-task labels a single-task network learns the CTR rule a little (test ROC-AUC 0.567 over
+seeds 0-7) and the consolidation rule not at all (0.507). Salience did not close the gap: an opacity
+drawn 1.6x or 2.4x denser (0.516, 0.515), or with its extent tied to its density (0.525), left the
+consolidation rule at chance, while the CTR rule stayed at 0.571; the images were therefore left as
+they are. The documented lever is label noise on the CTR rule instead
+(:attr:`~mtdl_kit.regions.base.Coupling.anatomy_label_noise`, training and validation labels only;
+the test labels stay clean): the smallest level tried that matches within the lab's +/-0.03,
+p = 0.15, gives 0.526 vs 0.507 (p = 0.30: 0.501). The fresh-seed replication reports the match again
+on seeds the calibration never saw.
+
 Appearance: a Beer-Lambert-like projection. A line integral ``sum(mu * thickness)`` is built
 from smooth analytic thickness profiles (body, air-filled lungs with fBm vascular texture, heart,
 spine, trachea, gastric bubble, clavicles, sinusoidal posterior and anterior rib arcs with a
@@ -47,6 +58,8 @@ from mtdl_kit.regions.base import (
 CTR_THRESHOLD = 0.5
 #: added line-integral density above which a pixel of the opacity belongs to the consolidation mask
 CONSOLIDATION_LEVEL = 0.25
+#: label noise on the CTR rule's training/validation labels in the transfer lab's crossover (module docstring)
+CROSSOVER_CTR_LABEL_NOISE = 0.15
 
 
 def _tube(dist: np.ndarray, half_width: float, cortex: float = 0.0) -> np.ndarray:
@@ -120,6 +133,7 @@ class Chest(Region):
         rule="cardiomegaly <=> cardiothoracic ratio > 0.5",
         other_segmentation="consolidation",
         other_rule="label <=> consolidation density > 0.5 (a lung finding, not cardiomegaly)",
+        anatomy_label_noise=CROSSOVER_CTR_LABEL_NOISE,
     )
     nuisances = ("exposure", "marker")
     references = (

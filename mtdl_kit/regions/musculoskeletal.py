@@ -1,14 +1,25 @@
-"""Musculoskeletal: knee AP radiograph with femur / tibia segmentation, KL grade, JSW and landmarks.
+"""Musculoskeletal: knee AP radiograph with femur / tibia segmentation, JSN grade, JSW and landmarks.
 
 Task set modelled on the review's musculoskeletal networks (Zhao et al., Comput. Biol. Med.
 2023): Kellgren-Lawrence (KL) grading of knee osteoarthritis together with its radiographic
 features from one shared encoder (Tiulpin & Saarakkala, Diagnostics 2020), bone segmentation
 with regression of clinical parameters measured on it (MBNet, Tran et al., ACCV 2020), and joint
 localisation + segmentation with interacting branches (MRLN, Zhang R. et al., IEEE JBHI 2020, for
-vertebrae). Here: femur / tibia segmentation, a KL-like grade 0-4, the medial and lateral
-minimum joint-space widths (JSW) and four joint landmarks, all read off the same mask.
+vertebrae). Here: femur / tibia segmentation, a joint-space-narrowing (JSN) grade 0-4, the medial
+and lateral minimum joint-space widths (JSW) and four joint landmarks, all read off the same mask.
 
-Clinical rule at relatedness 1: the KL-like grade follows joint-space narrowing of the medial
+The grade is a JSN grade, not a Kellgren-Lawrence grade. KL grades are defined by osteophytes
+first and joint-space narrowing second (Kellgren J.H. & Lawrence J.S., Ann. Rheum. Dis.
+16:494-502, 1957: grade 1 doubtful narrowing and possible osteophytic lipping, grade 2 definite
+osteophytes, grades 3-4 moderate to large osteophytes with definite to marked narrowing, sclerosis
+and deformity). The phantom draws no osteophytes, so its grade measures narrowing only: in the
+spirit of the OARSI atlas JSN grade (Altman R.D. & Gold G.E., Osteoarthritis Cartilage 15 Suppl
+A:A1-A56, 2007), which grades JSN 0-3 per compartment, here in five bins 0-4 of the medial minimum
+JSW. The task and class names (``kl_grade``: ``KL0`` ... ``KL4``) are kept because stored models carry
+them; read them as JSN0 ... JSN4. The grade is ordinal, so quadratic weighted Cohen's kappa is
+reported beside the ROC-AUC (:func:`mtdl_kit.metrics.quadratic_weighted_kappa`).
+
+Clinical rule at relatedness 1: the JSN grade follows joint-space narrowing of the medial
 compartment. The minimum medial JSW measured on the mask is binned at 4.5 / 3.5 / 2.5 / 1.5 mm
 (wider than 4.5 mm: grade 0; narrower than 1.5 mm: grade 4). Because the label must grow with
 the anatomy latent, that latent is the medial narrowing ``medial_jsn_mm = 7 mm - JSW_medial``
@@ -46,7 +57,7 @@ from mtdl_kit.regions.base import (
     score_to_class,
 )
 
-#: Minimum medial JSW thresholds (mm) between KL-like grades 0|1, 1|2, 2|3 and 3|4.
+#: Minimum medial JSW thresholds (mm) between JSN grades 0|1, 1|2, 2|3 and 3|4 (task ``kl_grade``).
 JSW_THRESHOLDS_MM = (4.5, 3.5, 2.5, 1.5)
 #: Reference width for the narrowing latent: medial_jsn_mm = JSW_REFERENCE_MM - JSW_medial.
 JSW_REFERENCE_MM = 7.0
@@ -125,7 +136,7 @@ def _min_window_mean(values: np.ndarray, n: int) -> float:
 
 @register_region
 class Musculoskeletal(Region):
-    """Knee AP radiograph phantom: femur / tibia masks, KL-like grade, JSW and joint landmarks."""
+    """Knee AP radiograph phantom: femur / tibia masks, JSN grade (task ``kl_grade``), JSW and joint landmarks."""
 
     name = "musculoskeletal"
     title = "Musculoskeletal — knee AP radiograph"
@@ -144,7 +155,9 @@ class Musculoskeletal(Region):
             "kl_grade",
             "classification",
             5,
-            "Kellgren-Lawrence-like osteoarthritis grade 0-4.",
+            "Joint-space-narrowing grade 0-4 (bins of the medial minimum JSW; OARSI-style JSN, Altman & Gold "
+            "2007), not a Kellgren-Lawrence grade: KL is defined by osteophytes first, and the phantom draws none. "
+            "Classes KL0-KL4 read JSN0-JSN4. Ordinal: quadratic weighted kappa is reported beside AUC.",
             class_names=("KL0", "KL1", "KL2", "KL3", "KL4"),
         ),
         TaskSpec(
@@ -173,9 +186,12 @@ class Musculoskeletal(Region):
         classification="kl_grade",
         anatomy_latent="medial_jsn_mm",
         other_latent="sclerosis",
-        rule="KL grade 0-4 <=> minimum medial JSW > 4.5 / 3.5-4.5 / 2.5-3.5 / 1.5-2.5 / < 1.5 mm",
+        rule="JSN grade 0-4 <=> minimum medial JSW > 4.5 / 3.5-4.5 / 2.5-3.5 / 1.5-2.5 / < 1.5 mm",
     )
     nuisances = ("exposure", "noise")
+    #: classification tasks whose classes are an ordered scale (the JSN grade 0-4): scored with quadratic
+    #: weighted kappa beside the AUC (:func:`mtdl_kit.metrics.is_ordinal`).
+    ordinal_tasks = ("kl_grade",)
     references = (
         Reference(
             "Tiulpin & Saarakkala 2020",

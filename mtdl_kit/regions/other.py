@@ -1,4 +1,4 @@
-"""Other: skin-lesion dermoscopy with lesion segmentation, melanoma and the ABCD dermoscopy score.
+"""Other: skin-lesion dermoscopy with lesion segmentation, melanoma, an ABCD-like score and the diameter.
 
 Task set modelled on the review's "other" networks (Zhao et al., Comput. Biol. Med. 2023): the
 mutual-bootstrapping DCNN for joint skin-lesion segmentation and melanoma classification
@@ -8,9 +8,13 @@ cascaded edge-map -> segmentation -> identification ToothNet (Cui et al., CVPR 2
 data it imitates is the ISIC 2017 challenge (Codella et al., ISBI 2018) with the dermoscopy
 atlas of Argenziano et al. (2000) as the clinical reference.
 
-The ABCD rule of dermoscopy (Stolz et al., Eur. J. Dermatol. 4:521-527, 1994) gives the total
-dermoscopy score TDS = 1.3 A + 0.1 B + 0.5 C + 0.5 D; TDS > 5.45 is highly suspicious for
-melanoma, 4.75-5.45 suspicious. How each criterion is obtained here (honestly, phantom-style):
+The ABCD rule of dermoscopy (Stolz et al., Eur. J. Dermatol. 4:521-527, 1994; Nachbar F. et al.,
+J. Am. Acad. Dermatol. 30:551-559, 1994) gives the total dermoscopy score TDS = 1.3 A + 0.1 B +
+0.5 C + 0.5 D, where D counts *differential structures*; TDS > 5.45 is highly suspicious for
+melanoma, 4.75-5.45 suspicious. This phantom measures A, B and C in Stolz's sense (approximately,
+below) but replaces D by a diameter score D' -- so the ``abcd`` target is an ABCD-*like* score,
+1.3 A + 0.1 B + 0.5 C + 0.5 D', not Stolz's TDS, and the TDS cut-offs are borrowed. How each
+criterion is obtained here (honestly, phantom-style):
 
 * **A, asymmetry (0-2), measured on the mask.** Stolz: the number of two perpendicular axes,
   placed to give the lowest score, about which the lesion is asymmetric in contour, colours or
@@ -28,15 +32,17 @@ melanoma, 4.75-5.45 suspicious. How each criterion is obtained here (honestly, p
 * **C, colours (1-6), from the colour latent (NOT measured on the mask).** Stolz: how many of
   white, red, light brown, dark brown, blue-grey and black are present. The generator paints
   exactly that many colour clusters into the lesion; C is the number painted.
-* **D (1-5), measured on the mask.** Stolz's D counts *differential structures* (network,
-  structureless areas, streaks, dots, globules). Following this project's recipe, D here is the
-  **Diameter** of the clinical ABCD mnemonic (Friedman et al., CA Cancer J. Clin. 1985), mapped onto
-  Stolz's 1-5 range: 1 + the number of the cut-offs 4, 6, 8, 10 mm that the maximum Feret diameter
-  exceeds (so "> 6 mm" starts at D = 3). This is a deliberate deviation from Stolz, stated here.
+* **D' (1-5), a diameter score measured on the mask -- not Stolz's D.** Stolz's D counts
+  *differential structures* (pigment network, structureless areas, branched streaks, dots,
+  globules; Stolz et al. 1994, Nachbar et al. 1994); this phantom does not score them. D' is the
+  **Diameter** of the clinical ABCD mnemonic (Friedman et al., CA Cancer J. Clin. 35:130-151,
+  1985), put on a 1-5 range so that it can stand in D's slot: 1 + the number of the cut-offs 4,
+  6, 8, 10 mm that the maximum Feret diameter exceeds (so "> 6 mm" starts at D' = 3). The
+  ``diameter`` task is that diameter in mm: the D of the clinical mnemonic, not the D of the TDS.
 
-Coupling: at relatedness 1 the melanoma label follows the *mask-only* part of the TDS,
-``shape_score = 1.3 A + 0.1 B + 0.5 D > 3.95`` (3.95 = 5.45 - 0.5 * 3: the Stolz cut-off for a
-lesion with three colours). At relatedness 0 it follows colour variegation (the latent that sets
+Coupling: at relatedness 1 the melanoma label follows the *mask-only* part of the ABCD-like
+score, ``shape_score = 1.3 A + 0.1 B + 0.5 D' > 3.95`` (3.95 = 5.45 - 0.5 * 3: Stolz's cut-off for a
+lesion with three colours, borrowed). At relatedness 0 it follows colour variegation (the latent that sets
 the number of colours, and with blue-grey plus white a blue-white veil), visible in the image but
 invisible to the lesion mask. The ``abcd`` target mixes both (C comes from the colour latent), so
 it is not a mask measurement; the ``diameter`` target is (``measured_regression``).
@@ -76,7 +82,7 @@ from mtdl_kit.regions.base import (
 TDS_MELANOMA = 5.45
 #: Mask-only threshold: TDS_MELANOMA minus the colour term of a three-colour lesion (0.5 * 3).
 SHAPE_THRESHOLD = TDS_MELANOMA - 0.5 * 3
-#: Diameter cut-offs (mm) for D = 1..5.
+#: Diameter cut-offs (mm) for the diameter score D' = 1..5 (not Stolz's D, differential structures).
 D_CUTOFFS_MM = (4.0, 6.0, 8.0, 10.0)
 #: Fraction of lesion pixels mirrored outside the lesion above which an axis is asymmetric.
 A_TOLERANCE = 0.05
@@ -100,7 +106,7 @@ _N_ORIENT = 12  # axis-pair orientations tried for A (7.5 degree steps)
 
 @register_region
 class Skin(Region):
-    """Dermoscopy phantom: lesion mask, melanoma label, ABCD total dermoscopy score, diameter."""
+    """Dermoscopy phantom: lesion mask, melanoma label, ABCD-like score (diameter in Stolz's D slot), diameter."""
 
     name = "other"
     title = "Other — skin lesion dermoscopy"
@@ -126,14 +132,17 @@ class Skin(Region):
             "abcd",
             "regression",
             1,
-            "Stolz total dermoscopy score TDS = 1.3A + 0.1B + 0.5C + 0.5D (1-8.9; > 5.45 highly suspicious).",
+            "ABCD-like dermoscopy score 1.3A + 0.1B + 0.5C + 0.5D' (1-8.9), D' a diameter score 1-5 in the "
+            "slot of Stolz's D (differential structures; Stolz et al. 1994), so not Stolz's TDS; its cut-offs "
+            "(> 5.45 highly suspicious) are borrowed. The output keeps its stored name 'TDS'.",
             output_names=("TDS",),
         ),
         TaskSpec(
             "diameter",
             "regression",
             1,
-            "Maximum Feret diameter of the lesion mask (> 6 mm is suspicious).",
+            "Maximum Feret diameter of the lesion mask (> 6 mm is suspicious): the D of the clinical ABCD "
+            "mnemonic (Friedman et al. 1985), not the D of the dermoscopic TDS (differential structures).",
             output_names=("diameter",),
             units="mm",
         ),
@@ -143,7 +152,8 @@ class Skin(Region):
         classification="melanoma",
         anatomy_latent="shape_score",
         other_latent="colour_variegation",
-        rule="melanoma <=> mask shape score 1.3·A + 0.1·B + 0.5·D > 3.95 (Stolz TDS 5.45 minus 0.5·3 colours)",
+        rule="melanoma <=> mask shape score 1.3·A + 0.1·B + 0.5·D' > 3.95 (D' = diameter score, not Stolz's D; "
+        "TDS cut-off 5.45 minus 0.5·3 colours)",
     )
     nuisances = ("illumination", "hair")
     references = (
@@ -183,14 +193,14 @@ class Skin(Region):
         return np.array([4.4 if task.name == "abcd" else 8.0], dtype=np.float32)
 
     def measure(self, mask: np.ndarray, spacing_mm: float) -> dict[str, float]:
-        """A, B and D of the ABCD rule, the mask shape score and the maximum Feret diameter.
+        """A and B of the ABCD rule, the diameter score D', the mask shape score and the maximum Feret diameter.
 
         See the module docstring for the definitions. Works on any (predicted) mask: an empty
-        mask gives A = B = 0, D = 1 and diameter 0.
+        mask gives A = B = 0, D' = 1 and diameter 0.
 
         Returns:
-            ``asymmetry`` (A, 0-2), ``border`` (B, 0-8), ``diameter_score`` (D, 1-5),
-            ``shape_score`` (1.3 A + 0.1 B + 0.5 D), ``diameter_mm``, ``asymmetry_index`` (mean
+            ``asymmetry`` (A, 0-2), ``border`` (B, 0-8), ``diameter_score`` (D', 1-5; not Stolz's D),
+            ``shape_score`` (1.3 A + 0.1 B + 0.5 D'), ``diameter_mm``, ``asymmetry_index`` (mean
             mirrored-outside fraction at the best orientation) and ``area_mm2``.
         """
         return _measure(mask, spacing_mm)
@@ -482,7 +492,7 @@ def _measure(mask: np.ndarray, spacing_mm: float) -> dict[str, float]:
     by, bx = np.nonzero(m & ~interior)
     byf, bxf = by.astype(np.float64) - cy, bx.astype(np.float64) - cx
 
-    # D: maximum Feret diameter over 36 directions (+1 pixel for the pixel extent).
+    # D': maximum Feret diameter over 36 directions (+1 pixel for the pixel extent).
     ang = np.arange(36) * (np.pi / 36)
     proj = byf[:, None] * np.sin(ang) + bxf[:, None] * np.cos(ang)
     feret = float((proj.max(0) - proj.min(0)).max()) + 1.0

@@ -1,10 +1,10 @@
-"""Pathology: H&E-stained tissue tile with nuclei segmentation (interior + contour), grade and count.
+"""Pathology: H&E-stained tissue tile with nuclei segmentation (interior + contour), nuclear size and count.
 
 Task set modelled on the review's pathology networks (Zhao et al., Comput. Biol. Med. 2023):
 nuclei segmentation with an extra contour output that separates touching nuclei, as in DCAN
 (Chen H. et al., MedIA 2017), CIA-Net (Zhou Y. et al., IPMI 2019) and HoVer-Net (Graham S. et al.,
 MedIA 2019), here as one exclusive 3-class map (background, nucleus interior, nucleus contour),
-plus a tile-level grade and the nuclei count.
+plus a tile-level nuclear-size score and the nuclei count.
 
 Appearance (brightfield microscopy, Beer-Lambert law): nuclei are random-Fourier polygons (an
 ellipse whose radius is modulated by harmonics 2-4) drawn into a haematoxylin optical-density
@@ -20,14 +20,30 @@ nuclei flatten against each other and the contour class runs between them.
 
 A 128 px tile spans 64 um (0.5 um per pixel, a 20x objective): ``field_of_view_mm = 0.064``.
 
-Clinical rule at relatedness 1: grade from the mean nuclear area measured on the mask (nuclear
-pixels / number of nuclei), loosely following the nuclear-pleomorphism component of the
-Nottingham grade (Elston & Ellis, Histopathology 19:403-410, 1991: nuclei close to normal size,
-moderately enlarged, markedly enlarged): low < 45 um^2 <= intermediate < 75 um^2 <= high, i.e.
-equivalent nuclear diameters of about 7.6 um and 9.8 um against a normal epithelial nucleus of
-about 6-7 um. At relatedness 0 the grade follows hyperchromasia instead (how dark the nuclei
-are stained), visible in the image but not in the mask. Nuisance: ``stain`` (the H&E protocol /
-scanner colour of the whole tile), the classic source of negative transfer in histology.
+Clinical rule at relatedness 1: a three-level nuclear-size score from the mean nuclear area
+measured on the mask (nuclear pixels / number of nuclei): low < 45 um^2 <= intermediate < 75 um^2
+<= high, i.e. equivalent nuclear diameters of about 7.6 um and 9.8 um against a normal epithelial
+nucleus of about 6-7 um, following the size wording of the nuclear-pleomorphism score (nuclei
+close to normal size, moderately enlarged, markedly enlarged). This is not the Nottingham
+histological grade. That grade (Elston C.W. & Ellis I.O., Histopathology 19:403-410, 1991) adds
+three scores of 1-3 -- tubule formation, nuclear pleomorphism and mitotic count -- and nuclear
+pleomorphism itself weighs the variation of nuclear size and shape, chromatin and nucleoli, not
+only the mean size. Mean nuclear area is one part of one of the three components. The task and
+class names (``grade``: ``low``, ``intermediate``, ``high``) are kept because stored models carry them;
+read them as small, moderately enlarged and markedly enlarged nuclei. The score is ordinal, so
+quadratic weighted Cohen's kappa is reported beside the ROC-AUC. At relatedness 0 the score
+follows hyperchromasia instead (how dark the nuclei are stained), visible in the image but not in
+the mask.
+
+Nuisance: ``stain``, the H&E protocol / scanner colour of the whole tile. Stain variation between
+laboratories, protocols and scanners is a *domain shift*: a model trained on slides of one
+appearance loses accuracy on slides of another (Stacke K. et al., "Measuring domain shift for deep
+learning in histopathology", IEEE J. Biomed. Health Inform. 25:325-336, 2021; Tellez D. et al.,
+Med. Image Anal. 58:101544, 2019, on stain augmentation and normalisation against it). Here every
+split draws the stain from the same range, so the phantom shows stain as a within-distribution
+nuisance, not a train/test shift; with ``nuisance="stain"`` the label follows the stain, a shortcut
+that the segmentation must ignore -- the recipe for negative transfer. A held-out stain range
+(a true domain shift) is not modelled.
 """
 
 from __future__ import annotations
@@ -47,7 +63,7 @@ from mtdl_kit.regions.base import (
 )
 
 AREA_THRESHOLDS_UM2 = (45.0, 75.0)
-#: anchors of the piecewise-linear grade score: area (um^2) -> score; the thresholds map to 1/3 and 2/3.
+#: anchors of the piecewise-linear nuclear-size score: area (um^2) -> score; the thresholds map to 1/3 and 2/3.
 _AREA_ANCHORS = (15.0, AREA_THRESHOLDS_UM2[0], AREA_THRESHOLDS_UM2[1], 120.0)
 _SCORE_ANCHORS = (0.0, 1.0 / 3.0, 2.0 / 3.0, 1.0)
 
@@ -167,7 +183,7 @@ def _keep_one_interior_per_nucleus(mask: np.ndarray, inst: np.ndarray) -> None:
 
 @register_region
 class Pathology(Region):
-    """H&E tile phantom: nuclei interior/contour mask, grade from mean nuclear area, nuclei count."""
+    """H&E tile phantom: nuclei interior/contour mask, nuclear-size score (task ``grade``), nuclei count."""
 
     name = "pathology"
     title = "Pathology — H&E-stained tissue tile"
@@ -186,7 +202,9 @@ class Pathology(Region):
             "grade",
             "classification",
             3,
-            "Tumour grade from nuclear size / pleomorphism (Nottingham-like nuclear score).",
+            "Nuclear-size score from the mean nuclear area: low / intermediate / high = small, moderately, "
+            "markedly enlarged nuclei. One part of nuclear pleomorphism, not the Nottingham grade (tubules, "
+            "pleomorphism, mitoses; Elston & Ellis 1991). Ordinal: quadratic weighted kappa beside AUC.",
             class_names=("low", "intermediate", "high"),
         ),
         TaskSpec(
@@ -203,9 +221,12 @@ class Pathology(Region):
         classification="grade",
         anatomy_latent="mean_nuclear_area_um2",
         other_latent="hyperchromasia",
-        rule="grade: low < 45 um^2 <= intermediate < 75 um^2 <= high (mean nuclear area on the mask)",
+        rule="nuclear-size score: low < 45 um^2 <= intermediate < 75 um^2 <= high (mean nuclear area on the mask)",
     )
     nuisances = ("stain",)
+    #: classification tasks whose classes are an ordered scale (the nuclear-size score, low < intermediate
+    #: < high): scored with quadratic weighted kappa beside the AUC (:func:`mtdl_kit.metrics.is_ordinal`).
+    ordinal_tasks = ("grade",)
     references = (
         Reference(
             "DCAN (Chen H. 2017)",

@@ -57,12 +57,24 @@ REGRESSION_FLOORS: dict[str, tuple[Floor, ...]] = {
         Floor("mae", 6.25, False, "one pixel at 64 px (6.25 mm); RECIST progression needs +5 mm and +20 %"),
     ),
     "jsw": (
-        Floor("mae/medial JSW", 0.7, False, "0.7 mm, a third of a 64-px pixel; KL grades differ by about 1 mm of JSW"),
+        Floor(
+            "mae/medial JSW",
+            0.7,
+            False,
+            "0.7 mm, a third of a 64-px pixel; joint-space-narrowing grades differ by about 1 mm of JSW",
+        ),
         Floor("mae/lateral JSW", 0.7, False, "as medial"),
     ),
     "landmarks": (Floor("mre_mm", 4.7, False, "two pixels at 64 px (2.34 mm each)"),),
     "nuclei_count": (Floor("mae", 5.0, False, "about 15 % of the typical 37 nuclei per tile"),),
-    "abcd": (Floor("mae", 0.5, False, "the TDS bands (benign < 4.75 <= suspicious < 5.45) are 0.7 apart"),),
+    "abcd": (
+        Floor(
+            "mae",
+            0.5,
+            False,
+            "the ABCD-like score's bands (borrowed from the TDS: benign < 4.75 <= suspicious < 5.45) are 0.7 apart",
+        ),
+    ),
     "diameter": (Floor("mae", 1.0, False, "1 mm around the 6 mm 'D' criterion"),),
 }
 

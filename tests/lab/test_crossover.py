@@ -81,3 +81,41 @@ def test_quick_crossover_command_writes_the_interaction_and_reads_its_cache(tmp_
     capsys.readouterr()
     assert main(["lab", "crossover", "--quick", "--seeds", "5-6", "--out", str(out)]) == 0
     pd.testing.assert_frame_equal(pd.read_csv(out / "summary.csv").set_index("contrast"), summary)
+
+
+def test_each_rule_takes_the_label_noise_of_the_regions_calibration(monkeypatch) -> None:
+    from dataclasses import replace
+
+    reg = get_region("chest")
+    monkeypatch.setattr(type(reg), "coupling", replace(reg.coupling, anatomy_label_noise=0.2, other_label_noise=0.05))
+    rules = crossover_configs(default_crossover_config("chest"))
+    assert (rules["A"].label_noise, rules["B"].label_noise) == (0.2, 0.05)
+    with pytest.raises(ValueError, match="label noise from the region's calibration"):
+        crossover_configs(replace(default_crossover_config("chest"), label_noise=0.1))
+
+
+def test_label_noise_reaches_training_and_validation_labels_but_never_the_test_labels() -> None:
+    from dataclasses import replace
+
+    from mtdl_kit.lab.transfer import _datasets
+
+    clean = configure_small(replace(default_crossover_config("chest", quick=True), relatedness=1.0))
+    noisy = replace(clean, label_noise=0.3)
+    assert noisy.key() != clean.key()
+    assert replace(clean, label_noise=0.0).key() == clean.key()
+    for part, changed in (("train", True), ("val", True), ("test", False)):
+        index = {"train": 0, "val": 1, "test": 2}[part]
+        a, b = _datasets(clean, 0)[index], _datasets(noisy, 0)[index]
+        flips = sum(
+            int(a.sample(i).targets["cardiomegaly"]) != int(b.sample(i).targets["cardiomegaly"]) for i in range(len(a))
+        )
+        assert (flips > 0) == changed, (part, flips)
+        if changed:  # about 30 % of the labels, and the images are the same cases
+            assert 0.1 * len(a) < flips < 0.5 * len(a), (part, flips)
+            assert (a.sample(0).image == b.sample(0).image).all()
+
+
+def configure_small(cfg):
+    from dataclasses import replace
+
+    return replace(cfg, n_train=40, n_val=32, n_test=32, size=32)
