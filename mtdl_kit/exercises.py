@@ -35,6 +35,7 @@ __all__ = [
     "check_prediction",
     "check_quick_delta_m",
     "check_region_measurement",
+    "check_region_rule",
     "check_verdicts",
     "reference_delta_m",
     "reference_paired_interval",
@@ -481,6 +482,47 @@ def check_region_measurement(
         if not np.isclose(got, want, rtol=rtol, atol=1e-6):
             raise _fail(f"Case {seed}: your {key} is {got:.4f}, {region}.measure() gives {want:.4f}.", hint)
     _ok(f"Your {key} matches {region}.measure() on {n_cases} phantoms.")
+
+
+def check_region_rule(
+    fn: Callable[[Mapping[str, float]], int], *, region: str, n_cases: int = 64, size: int = 64
+) -> None:
+    """Check a learner's label rule ``fn(measured) -> class index`` against the region's own labels.
+
+    ``measured`` is ``region.measure(mask, spacing_mm)`` on a phantom's ground-truth mask (a dict
+    such as ``{"cdr": 0.64, ...}``). At relatedness 1, with no nuisance and no label noise, every
+    phantom's label follows the region's clinical rule (``region.coupling.rule``) applied to that
+    measurement, so the reference is the label the generator drew, on seeds ``0 .. n_cases - 1``.
+    A threshold on the wrong side, the wrong quantity or classes in the wrong order fail.
+
+    Raises:
+        ValueError: unknown region.
+        ExerciseError: with the case, the measurement, both classes and the rule as a hint.
+    """
+    from mtdl_kit.regions import get_region
+
+    reg = get_region(region)
+    c = reg.coupling
+    spec = reg.task(c.classification)
+    names = list(spec.class_names or range(spec.num_outputs))
+    for seed in range(n_cases):
+        s = reg.sample(seed, size=size, relatedness=1.0)
+        measured = reg.measure(np.asarray(s.targets[c.segmentation]).copy(), s.spacing_mm)
+        want = int(np.asarray(s.targets[c.classification]))
+        got = fn(dict(measured))
+        if isinstance(got, str) or not isinstance(got, (int, np.integer)) or not 0 <= int(got) < len(names):
+            raise _fail(
+                f"Case {seed}: fn returned {got!r}; it must return a class index 0 .. {len(names) - 1}.",
+                f"the classes of {c.classification!r} in order: {names}; return the index, not the name.",
+            )
+        if int(got) != want:
+            shown = ", ".join(f"{k} = {v:.4g}" for k, v in measured.items())
+            raise _fail(
+                f"Case {seed} ({shown}): your rule gives {names[int(got)]!r} (class {int(got)}), the phantom's label "
+                f"is {names[want]!r} (class {want}).",
+                f"the rule at relatedness 1 is: {c.rule}. A value exactly on a threshold goes to the lower class.",
+            )
+    _ok(f"Your rule gives the {c.classification} label of all {n_cases} phantoms at relatedness 1.")
 
 
 def check_best_family(prediction: str | None, results: Any) -> bool:

@@ -25,7 +25,8 @@
 # - evaluate the pretrained single-task baselines and the four families on the same test cases
 # - read joint outputs, per-task metrics and the trade-off between tasks
 # - quote Δm with its 95 % confidence interval and read it: better, worse or no detectable difference
-# - compute the region's clinical measurement on a predicted mask
+# - compute the region's clinical measurement on a predicted mask, and turn it into the label with the
+#   region's clinical rule
 #
 # **Prerequisites:** `00_start_here.ipynb` and `01_four_families.ipynb`.
 #
@@ -55,30 +56,25 @@ RETRAIN = False
 
 # %%
 import numpy as np
-import pandas as pd
 from IPython.display import Markdown, display
 
 from mtdl_kit import exercises, get_region
-from mtdl_kit.data import PhantomDataset
 from mtdl_kit.inference import (
     SINGLE_LABEL,
     delta_m_summary,
     evaluate_models,
     joint_outputs_figure,
-    mask_measurements,
     metrics_table,
-    predict_sample,
     relative_table,
     tradeoff_figure,
 )
-from mtdl_kit.models import MULTI_TASK_FAMILIES
-from mtdl_kit.results import load_results
-from mtdl_kit.viz import describe_targets, gallery_figure, sample_figure
+from mtdl_kit.services import lessons
+from mtdl_kit.verdicts import region_reading
 
 REGION = "musculoskeletal"
 region = get_region(REGION)
-SIZE = 64  # the zoo models were trained at 64 px
-N_CASES = 32 if QUICK else 128
+SIZE = lessons.LESSON_SIZE  # the zoo models were trained at 64 px
+N_CASES = lessons.n_test_cases(QUICK)
 print(region.describe())
 
 # %% [markdown]
@@ -90,44 +86,27 @@ print(region.describe())
 # label follows at relatedness 0, and the nuisances.
 
 # %%
-samples = [region.sample(seed, size=SIZE) for seed in range(4)]
-gallery_figure([(region, s) for s in samples], columns=4, title=f"{region.title} (seeds 0-3)").show()
-pd.DataFrame([s.latents for s in samples]).round(3)
+gallery, latents = lessons.phantom_gallery(region, size=SIZE)
+gallery.show()
+latents
 
 # %% [markdown]
 # ### The relatedness knob
 #
 # At relatedness 1 the label `kl_grade` follows the rule measured on the `bones` mask; at 0 it follows
 # the other latent, which the mask does not capture. Move the slider (it redraws when you release it)
-# and watch the label and the latents of one case change while the mask stays the same. The view
-# for relatedness 1 is drawn under the slider without interaction.
+# and watch the label and the latents of one case change while the mask stays the same. The slider
+# starts at 0; the view for relatedness 1 is drawn under it without interaction, so the two can be
+# compared.
 
 # %%
+from functools import partial
+
 import ipywidgets as widgets
 
-
-def show_case(relatedness: float, seed: int = 3) -> None:
-    s = region.sample(seed, size=SIZE, relatedness=relatedness)
-    sample_figure(region, s, height=300).show()
-    print("; ".join(describe_targets(region, s)))
-    print(
-        f"{region.coupling.anatomy_latent} = {s.latents[region.coupling.anatomy_latent]:.3g}, "
-        f"{region.coupling.other_latent} = {s.latents[region.coupling.other_latent]:.3g}"
-    )
-
-
-view = widgets.Output()
-
-
-def on_change(change: dict) -> None:
-    with view:
-        view.clear_output(wait=True)
-        show_case(change["new"])
-
-
-slider = widgets.FloatSlider(value=1.0, min=0.0, max=1.0, step=0.25, description="relatedness", continuous_update=False)
-slider.observe(on_change, names="value")
-display(slider, view)
+slider = widgets.FloatSlider(value=0.0, min=0.0, max=1.0, step=0.25, description="relatedness", continuous_update=False)
+show_case = partial(lessons.show_relatedness_case, region, size=SIZE)
+display(slider, widgets.interactive_output(show_case, {"relatedness": slider}))
 show_case(1.0)  # drawn once without interaction, so the executed notebook shows it too
 print("rule at relatedness 1:", region.coupling.rule)
 
@@ -160,27 +139,12 @@ for ref in region.references:
 # The zoo (`mtdl_kit.zoo`) holds, for every region, one model per family trained on all of the
 # region's tasks, and one single-task network per task — the baselines Δm is measured against. All
 # were trained with the same budget; `load_pretrained` checks each file's sha256 before loading it.
+# `lessons.region_models` loads them (or, with `RETRAIN = True`, trains each again with the zoo's
+# recorded configuration) and prints how long the zoo's own training took.
 
 # %%
-from mtdl_kit.experiments import train_run
-from mtdl_kit.zoo import find_entry, load_pretrained, read_manifest
-
-entries = [e for e in read_manifest().values() if e.region == REGION]
-minutes = sum(e.train_seconds for e in entries) / 60
-devices = sorted({e.device for e in entries})
-print(f"{len(entries)} zoo models for {REGION}; training them took {minutes:.1f} min on {devices}")
-
-
-def get_model(family: str, tasks: str | None = None):
-    if RETRAIN:
-        return train_run(find_entry(REGION, family, tasks).run_config(), progress=False).model.cpu().eval()
-    return load_pretrained(REGION, family, tasks=tasks)
-
-
-families = {family: get_model(family) for family in MULTI_TASK_FAMILIES}
-baselines = {f"single:{t}": get_model("single", t) for t in region.task_names}
-models = {**families, **baselines}
-pd.DataFrame({name: net.parameter_count() for name, net in families.items()}).T[["total", "shared"]]
+families, baselines = lessons.region_models(REGION, retrain=RETRAIN)
+lessons.parameter_table(families)
 
 # %% [markdown]
 # ### Per-task metrics on the same test cases
@@ -191,7 +155,7 @@ pd.DataFrame({name: net.parameter_count() for name, net in families.items()}).T[
 # seed and a few dozen cases: differences of a few percent here are noise.
 
 # %%
-frame = evaluate_models(models, REGION, n_cases=N_CASES, size=SIZE)
+frame = evaluate_models({**families, **baselines}, REGION, n_cases=N_CASES, size=SIZE)
 metrics_table(frame).round(3)
 
 # %% [markdown]
@@ -202,8 +166,7 @@ metrics_table(frame).round(3)
 # and the regression values predicted against the truth.
 
 # %%
-case = PhantomDataset(REGION, 1, split="test", size=SIZE).sample(0)
-outputs = {name: predict_sample(net, case) for name, net in families.items()}
+case, outputs = lessons.case_outputs(families, REGION, size=SIZE)
 joint_outputs_figure(region, case, outputs, title=f"{REGION}: joint outputs of the four families (test case 0)").show()
 
 # %% [markdown]
@@ -215,25 +178,9 @@ joint_outputs_figure(region, case, outputs, title=f"{REGION}: joint outputs of t
 # on the smaller task set where one exists).
 
 # %%
-import ipywidgets as widgets
-
 toggles = widgets.SelectMultiple(options=region.task_names, value=region.task_names, description="tasks")
-view_tasks = widgets.Output()
-
-
-def show_tasks(chosen: tuple[str, ...]) -> None:
-    shown = {name: {t: v for t, v in out.items() if t in chosen} for name, out in outputs.items()}
-    joint_outputs_figure(region, case, shown, title=f"{REGION}: tasks shown {list(chosen)}").show()
-
-
-def on_tasks(change: dict) -> None:
-    with view_tasks:
-        view_tasks.clear_output(wait=True)
-        show_tasks(change["new"])
-
-
-toggles.observe(on_tasks, names="value")
-display(toggles, view_tasks)
+show_tasks = partial(lessons.show_tasks, region, case, outputs)
+display(toggles, widgets.interactive_output(show_tasks, {"chosen": toggles}))
 show_tasks(region.task_names[:1])  # drawn once without interaction: the first task only
 
 # %% [markdown]
@@ -257,7 +204,6 @@ relative_table(frame).round(1)
 # `measure_fn(mask, spacing_mm)` that returns the **medial minimum joint-space width** (mm). Per image column, the gap is the top tibia row minus the bottom femur row minus 1 (clipped at 0), on columns that contain both bones. The tibia's first and last columns give its centre and width; medial columns lie right of centre + 0.1 × width. The minimum JSW is the smallest mean gap over windows of n = max(2, round(8 / spacing_mm)) consecutive medial columns (the mean of all of them if there are n or fewer), times the spacing. At relatedness 1 the KL grade falls as this width shrinks (> 4.5, 3.5–4.5, 2.5–3.5, 1.5–2.5, < 1.5 mm).
 # The check compares it with `region.measure(mask, spacing_mm)["jsw_medial"]` on ground-truth masks; the
 # cell after it applies *your* function to every family's predicted masks.
-
 
 # %%
 def measure_fn(mask: np.ndarray, spacing_mm: float) -> float:
@@ -290,16 +236,44 @@ def measure_fn(mask: np.ndarray, spacing_mm: float) -> float:
 exercises.check_region_measurement(measure_fn, region=REGION, key="jsw_medial")
 
 # %%
-measured = mask_measurements(families, REGION, "jsw_medial", measure=measure_fn, n_cases=8, size=SIZE)
-measured.groupby("model", sort=False)["abs_error"].agg(["mean", "max"]).rename(
-    columns={"mean": "mean |error| of jsw_medial", "max": "max |error|"}
-).round(3)
+lessons.measurement_errors(families, REGION, "jsw_medial", measure_fn, size=SIZE)
+
 
 # %% [markdown]
 # A good Dice does not guarantee a good measurement: a ratio of two small structures, or a gap
 # between two edges, can be far off when the masks are off by one pixel. The head that regresses
 # the quantity directly (where the region has one) and the measurement on the predicted mask are
 # two answers to the same question; when they disagree, the network's outputs are not consistent.
+
+# %% [markdown]
+# ### Exercise 2 — the label rule
+#
+# At relatedness 1 the Kellgren-Lawrence grade follows the medial minimum joint-space width (exercise 1): above 4.5 mm **KL0**, 3.5-4.5 mm **KL1**, 2.5-3.5 mm **KL2**, 1.5-2.5 mm **KL3**, below 1.5 mm **KL4** (real KL grading also reads osteophytes; here the narrowing alone decides). Write `rule_fn(measured)`: it takes the dict `region.measure(mask, spacing_mm)` of one phantom (`measured["jsw_medial"]` is exercise 1's number) and returns the class index of `kl_grade`: 0 = KL0 ... 4 = KL4. Five classes, four thresholds; a width exactly on a threshold goes to the lower grade.
+#
+# The check applies it to the ground-truth measurements of 64 phantoms at relatedness 1 and fails on the first label it does not give; the cell after it turns the knob.
+
+# %%
+def rule_fn(measured: dict[str, float]) -> int:
+    # Exercise 2: the KL grade from the medial joint-space width
+    ### BEGIN SOLUTION
+    # YOUR CODE HERE
+    return sum(measured["jsw_medial"] < threshold for threshold in (4.5, 3.5, 2.5, 1.5))
+    ### END SOLUTION
+
+
+# %%
+exercises.check_region_rule(rule_fn, region=REGION)
+
+# %%
+lessons.rule_agreement(rule_fn, REGION)
+
+# %% [markdown]
+# The same rule on the same masks, with the knob turned: `lessons.rule_agreement` applies *your*
+# `rule_fn` to the ground-truth measurements of 64 phantoms at relatedness 1, 0.5 and 0 and counts how
+# often it gives the phantom's label; `majority class` is what always guessing the commonest label
+# would score. At relatedness 1 the mask holds everything the label needs; as the knob goes to 0 the
+# label follows the other latent (printed under the slider above), which no mask measurement sees. A
+# network can get the label from the segmentation only as far as this table allows.
 #
 # ## Δm over seeds: what the benchmark can and cannot say
 #
@@ -310,13 +284,11 @@ measured.groupby("model", sort=False)["abs_error"].agg(["mean", "max"]).rename(
 # networks? Write your guess down, then read the table.
 
 # %%
-results = load_results("families", region=REGION)
-results[["family", "delta_m", "ci_low", "ci_high", "n_seeds", "params", "infer_ms"]].sort_values(
-    "delta_m", ascending=False
-).round(2)
+results = lessons.families_results(REGION)
+results.round(2)
 
 # %% [markdown]
-# ### Exercise 2 — read the intervals
+# ### Exercise 3 — read the intervals
 #
 # A family whose whole interval lies above 0 is **better** than the single-task baselines, one whose
 # interval lies below 0 is **worse**, and one whose interval contains 0 shows **no detectable
@@ -325,17 +297,13 @@ results[["family", "delta_m", "ci_low", "ci_high", "n_seeds", "params", "infer_m
 # check recomputes every verdict with `mtdl_kit.verdicts` and fails on the first one that differs.
 
 # %%
-# Exercise 2: the verdict of every family's interval
+# Exercise 3: the verdict of every family's interval
 ### BEGIN SOLUTION
 # YOUR CODE HERE
-my_verdicts = {}
-for _, row in results.iterrows():
-    if row["ci_low"] > 0:
-        my_verdicts[row["family"]] = "better"
-    elif row["ci_high"] < 0:
-        my_verdicts[row["family"]] = "worse"
-    else:
-        my_verdicts[row["family"]] = "no detectable difference"
+my_verdicts = {
+    row.family: "better" if row.ci_low > 0 else "worse" if row.ci_high < 0 else "no detectable difference"
+    for row in results.itertuples()
+}
 ### END SOLUTION
 my_verdicts
 
@@ -344,36 +312,28 @@ exercises.check_verdicts(my_verdicts, "families", region=REGION)
 
 # %%
 display(Markdown(delta_m_summary(results)))
-per_task = load_results("families_tasks", region=REGION)
-per_task.pivot_table(index="family", columns=["task", "metric"], values="mean").round(3)
+lessons.per_task_results(REGION)
 
 # %% [markdown]
-# ### Exercise 3 — Δm from the per-task metrics
+# ### Exercise 4 — Δm from the per-task metrics
 #
 # Compute, for every family in `metrics_table(frame)`, the one-seed Δm of this notebook's quick
 # evaluation: for each task column, the relative change against the row `SINGLE_LABEL` (sign flipped
 # for lower-is-better metrics, `mtdl_kit.metrics.higher_is_better(metric)`; the metric is the last
-# word of the column name), averaged over the tasks, in %. Skip NaN values (e.g. an AUC on cases of
-# one class only).
+# word of the column name; 0 where the two values are equal), averaged over the tasks, in %. Skip NaN
+# values (e.g. an AUC on cases of one class only). Compare it with the benchmark's Δm over seeds above.
 
 # %%
 from mtdl_kit.metrics import higher_is_better
 
-table = metrics_table(frame)
-# Exercise 3: one-seed Δm per family from the metrics table
+# Exercise 4: one-seed Δm per family from the metrics table
 ### BEGIN SOLUTION
 # YOUR CODE HERE
+table = metrics_table(frame)
 baseline = table.loc[SINGLE_LABEL]
-my_delta_m = {}
-for model in table.index.drop(SINGLE_LABEL):
-    terms = []
-    for column, value in table.loc[model].items():
-        base = baseline[column]
-        if np.isnan(value) or np.isnan(base):
-            continue
-        sign = 1.0 if higher_is_better(column.split(" ")[-1]) else -1.0
-        terms.append(0.0 if value == base else sign * (value - base) / base * 100.0)
-    my_delta_m[model] = float(np.mean(terms))
+sign = [1.0 if higher_is_better(column.split(" ")[-1]) else -1.0 for column in table.columns]
+relative = ((table - baseline) / baseline * 100.0 * sign).where(table != baseline, 0.0)
+my_delta_m = relative.drop(SINGLE_LABEL).mean(axis=1).to_dict()
 ### END SOLUTION
 my_delta_m
 
@@ -390,20 +350,19 @@ exercises.check_quick_delta_m(my_delta_m, frame)
 # lets the grade read the geometry as a reader does (no family here guides a head by the landmarks);
 # the five ordered classes also make AUC a coarse summary of how far off a wrong grade is.
 #
-# These are hypotheses drawn from the wiring, not results. Each family's verdict on this region (table 1) is printed under exercise 2 above;
+# These are hypotheses drawn from the wiring, not results. Each family's verdict on this region (table 1) is printed under exercise 3 above;
 # the cell below prints every other table with rows for this region (relatedness, training-set size,
 # negative transfer, cascades, loss weighting).
 
 # %%
-from mtdl_kit.verdicts import region_reading
-
 display(Markdown(region_reading(REGION)))
 
 # %% [markdown]
 # ## Summary
 #
 # - The region's labels are coupled through a measurement on the mask; the relatedness knob decides
-#   how much of the classification label that measurement explains.
+#   how much of the classification label that measurement explains: your rule gives every label at
+#   relatedness 1, and the agreement table compares it with a constant guess as the knob turns.
 # - The pretrained families and single-task baselines were evaluated on the same cases; the joint
 #   outputs, per-task metrics and the trade-off plot show where each family gains or loses.
 # - A one-seed comparison is a demonstration; Δm over seeds with a 95 % CI, read from the benchmark

@@ -130,3 +130,67 @@ def test_prediction(capsys: pytest.CaptureFixture[str]) -> None:
     assert ex.check_prediction("a", observed="a", options=("a", "b"), strict=True)
     with pytest.raises(ex.ExerciseError, match="computation gives 'a'"):
         ex.check_prediction("b", observed="a", options=("a", "b"), explanation="because", strict=True)
+
+
+# ------------------------------------------------------------------ the region lessons' label rule
+#: the solution of exercise 2 of each region lesson (notebooks/10_brain.py ... 17_other.py)
+RULES = {
+    "brain": lambda m: int(m["oedema_fraction"] > 0.5),
+    "eye": lambda m: int(m["cdr"] > 0.6),
+    "chest": lambda m: int(m["ctr"] > 0.5),
+    "cardiac": lambda m: 0 if m["remodelling_index"] < 2.4 else 2 if m["remodelling_index"] > 3.6 else 1,
+    "abdomen": lambda m: int(m["lesion_diameter_mm"] > 20.0),
+    "musculoskeletal": lambda m: sum(m["jsw_medial"] < t for t in (4.5, 3.5, 2.5, 1.5)),
+    "pathology": lambda m: 0 if m["mean_nuclear_area_um2"] < 45 else 1 if m["mean_nuclear_area_um2"] < 75 else 2,
+    "other": lambda m: int(1.3 * m["asymmetry"] + 0.1 * m["border"] + 0.5 * m["diameter_score"] > 3.95),
+}
+
+#: a plausible mistake per region: a threshold in the wrong place
+WRONG_THRESHOLD = {
+    "brain": lambda m: int(m["oedema_fraction"] > 0.6),
+    "eye": lambda m: int(m["cdr"] > 0.5),
+    "chest": lambda m: int(m["ctr"] > 0.55),
+    "cardiac": lambda m: 0 if m["remodelling_index"] < 2.0 else 2 if m["remodelling_index"] > 3.6 else 1,
+    "abdomen": lambda m: int(m["lesion_diameter_mm"] > 25.0),
+    "musculoskeletal": lambda m: sum(m["jsw_medial"] < t for t in (5.0, 4.0, 3.0, 2.0)),
+    "pathology": lambda m: 0 if m["mean_nuclear_area_um2"] < 55 else 1 if m["mean_nuclear_area_um2"] < 75 else 2,
+    "other": lambda m: int(1.3 * m["asymmetry"] + 0.1 * m["border"] + 0.5 * m["diameter_score"] > 3.5),
+}
+
+
+@pytest.mark.parametrize("region", sorted(RULES))
+def test_region_rule_accepts_the_lesson_solution(region: str, capsys: pytest.CaptureFixture[str]) -> None:
+    ex.check_region_rule(RULES[region], region=region)
+    assert "✅" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("region", sorted(RULES))
+def test_region_rule_rejects_a_wrong_threshold(region: str) -> None:
+    rule = get_region(region).coupling.rule
+    with pytest.raises(ex.ExerciseError, match="the rule at relatedness 1 is") as info:
+        ex.check_region_rule(WRONG_THRESHOLD[region], region=region)
+    assert rule in str(info.value), "the hint quotes the region's own rule"
+
+
+@pytest.mark.parametrize("region", sorted(RULES))
+def test_region_rule_rejects_a_constant_and_reversed_classes(region: str) -> None:
+    n = get_region(region).task(get_region(region).coupling.classification).num_outputs
+    with pytest.raises(ex.ExerciseError, match="your rule gives"):
+        ex.check_region_rule(lambda m: 0, region=region)
+    with pytest.raises(ex.ExerciseError, match="your rule gives"):
+        ex.check_region_rule(lambda m: n - 1 - RULES[region](m), region=region)
+
+
+def test_region_rule_rejects_a_class_name_or_an_index_out_of_range() -> None:
+    with pytest.raises(ex.ExerciseError, match="class index"):
+        ex.check_region_rule(lambda m: "HGG" if m["oedema_fraction"] > 0.5 else "LGG", region="brain")
+    with pytest.raises(ex.ExerciseError, match="class index"):
+        ex.check_region_rule(lambda m: 2, region="eye")
+
+
+def test_region_rule_stub_error_propagates() -> None:
+    def stub(measured: dict[str, float]) -> int:
+        raise NotImplementedError("Exercise: the label rule")
+
+    with pytest.raises(NotImplementedError):
+        ex.check_region_rule(stub, region="chest")

@@ -3,8 +3,9 @@
 - :func:`evaluate_on_samples`: a model's metrics on samples, and the class probabilities with
   their labels (plain arrays) for the reliability diagram.
 - :func:`compare_with_single`: each task, the multi-task model against the model trained on it
-  alone, in plain words with units and a 95 % interval over held-out cases; one rule for the verdict
-  (:func:`verdict`: the interval's), no causal wording, a baseline below chance flagged.
+  alone, in plain words with units and a 95 % interval over held-out cases; the verdict is the
+  library's one rule (:func:`mtdl_kit.verdicts.verdict`, worded by :func:`verdict`), no causal
+  wording, a baseline below chance flagged.
 - :func:`calibration_note`, :func:`reliability_table`, :func:`reliability_figure`: how far the
   class probabilities can be trusted.
 
@@ -23,6 +24,8 @@ import numpy as np
 from mtdl_kit.palette import OKABE_ITO, OKABE_ITO_NAMED
 from mtdl_kit.services.relationships import sample_records
 from mtdl_kit.services.zoo_models import MODEL_SIZE
+from mtdl_kit.verdicts import BETTER, NULL, WORSE
+from mtdl_kit.verdicts import verdict as library_verdict
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -123,16 +126,34 @@ def _case_interval(multi: Any, single: Any, task: str, metric: str, n_boot: int,
         return paired_contrast(arms, {"multi": 1, "single": -1}, task, metric, n_boot=n_boot, seed=seed)
 
 
+#: how the page words each verdict of :mod:`mtdl_kit.verdicts` (the null one names the number of cases)
+VERDICT_WORDS: dict[str, str] = {
+    BETTER: "the multi-task model is better here",
+    WORSE: "the multi-task model is worse here",
+    NULL: "these {n_cases} cases cannot tell",
+}
+
+
 def verdict(estimate: Any, n_cases: int) -> str:
-    """The interval's rule, the one rule of the page: above 0 better, below 0 worse, else the cases cannot tell."""
-    low, high = estimate.ci_low, estimate.ci_high
-    if not (math.isfinite(low) and math.isfinite(high)):
-        return f"these {n_cases} cases cannot tell"
-    if low > 0:
-        return "the multi-task model is better here"
-    if high < 0:
-        return "the multi-task model is worse here"
-    return f"these {n_cases} cases cannot tell"
+    """The page's words for :func:`mtdl_kit.verdicts.verdict` of one multi-task minus single-task estimate.
+
+    The rule is the library's one rule (interval above 0 better, below 0 worse, else no detectable
+    difference); this function only words it for clinicians. An estimate without a finite interval
+    (e.g. an AUC on cases of one class) has no verdict: the cases cannot tell.
+
+    Args:
+        estimate: an object with ``value``, ``ci_low`` and ``ci_high`` (positive = multi-task better),
+            e.g. :func:`mtdl_kit.evaluation.paired_contrast`'s.
+        n_cases: the held-out cases behind the interval, named in the null verdict.
+
+    Returns:
+        One of :data:`VERDICT_WORDS`, with ``n_cases`` filled in.
+    """
+    try:
+        word = library_verdict(estimate.value, estimate.ci_low, estimate.ci_high, unit="").word
+    except ValueError:  # a missing (NaN) interval: nothing to read
+        word = NULL
+    return VERDICT_WORDS[word].format(n_cases=n_cases)
 
 
 def compare_with_single(
@@ -157,8 +178,8 @@ def compare_with_single(
     Returns:
         Rows with ``task`` (words), ``alone``, ``multi-task``, ``advantage (95 % interval)`` (of the
         multi-task model, in the metric's units; positive = better, whichever way the metric runs),
-        ``verdict`` (the interval's
-        rule: :func:`verdict`) and ``sentence`` (plain language, no causal claim). A baseline
+        ``verdict`` (the library's rule, :func:`mtdl_kit.verdicts.verdict`, in the page's words:
+        :func:`verdict`) and ``sentence`` (plain language, no causal claim). A baseline
         below chance (AUC < 0.5) is flagged in its sentence.
     """
     from mtdl_kit.evaluation import compute_metrics
@@ -323,6 +344,7 @@ __all__ = [
     "COMPARISON_NOTE",
     "METRIC_WORDS",
     "N_HELD_OUT",
+    "VERDICT_WORDS",
     "calibration_note",
     "calibration_summary",
     "compare_with_single",

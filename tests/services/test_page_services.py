@@ -100,6 +100,24 @@ def test_one_rule_for_better_same_worse_the_interval():
     assert verdict(Estimate(0.0, float("nan"), float("nan")), 24) == "these 24 cases cannot tell"
 
 
+def test_the_page_words_the_library_verdict_it_has_no_rule_of_its_own(monkeypatch):
+    """Issue 13: one verdict rule. The page's words follow mtdl_kit.verdicts.verdict on every interval."""
+    from mtdl_kit.evaluation.delta import Estimate
+    from mtdl_kit.services import clinicians
+    from mtdl_kit.verdicts import BETTER, NULL, WORSE
+    from mtdl_kit.verdicts import verdict as library_verdict
+
+    words = {BETTER: "is better here", WORSE: "is worse here", NULL: "these 10 cases cannot tell"}
+    for low, high in [(0.01, 0.2), (-0.2, -0.01), (-0.1, 0.1), (0.0, 0.3), (-0.3, 0.0), (0.0, 0.0)]:
+        want = library_verdict((low + high) / 2, low, high, unit="").word
+        assert words[want] in verdict(Estimate((low + high) / 2, low, high), 10), (low, high)
+    # the page delegates: a library rule that says "worse" everywhere makes the page say "worse"
+    monkeypatch.setattr(
+        clinicians, "library_verdict", lambda value, low, high, **kw: library_verdict(-1.0, -2.0, -1.0, **kw)
+    )
+    assert verdict(Estimate(0.05, 0.01, 0.09), 128) == "the multi-task model is worse here"
+
+
 def test_reliability_table_leaves_empty_bins_out():
     probs = np.array([[0.9, 0.1], [0.95, 0.05], [0.15, 0.85]])
     table = reliability_table(probs, np.array([0, 1, 1]), n_bins=5)

@@ -1,0 +1,304 @@
+"""The shared steps of the region lessons (``notebooks/10_brain.py`` ... ``17_other.py``).
+
+The eight region lessons follow one template: the phantoms and the relatedness knob, the zoo's
+pretrained models, their joint outputs and trade-offs, a clinical measurement on predicted masks,
+the region's label rule, and the benchmark's verdicts. The code of those steps lives here, once;
+each lesson keeps its region's prose, its exercises and one call per step, so a lesson reads as
+what it teaches and a fix here reaches all eight. Models, training and metrics come from
+:mod:`mtdl_kit.zoo`, :mod:`mtdl_kit.experiments` and :mod:`mtdl_kit.inference`; verdicts from
+:mod:`mtdl_kit.verdicts`, the one rule.
+
+Nothing here imports a UI toolkit: the widgets stay in the notebooks, which call
+:func:`show_relatedness_case` and :func:`show_tasks` from their callbacks.
+
+Research and teaching use only — not for clinical use.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:
+    import pandas as pd
+    import plotly.graph_objects as go
+
+    from mtdl_kit.models.base import MultiTaskNet
+    from mtdl_kit.regions.base import Region, Sample
+
+#: image size of the zoo models, which the lessons evaluate at (px)
+LESSON_SIZE = 64
+#: held-out test phantoms evaluated in quick mode and in a full run
+QUICK_CASES = 32
+FULL_CASES = 128
+
+
+def _region(region: str | Region) -> Region:
+    from mtdl_kit.regions import get_region
+
+    return get_region(region) if isinstance(region, str) else region
+
+
+def n_test_cases(quick: bool) -> int:
+    """How many held-out phantoms a lesson evaluates: :data:`QUICK_CASES` in quick mode, else :data:`FULL_CASES`.
+
+    Args:
+        quick: the lesson's ``QUICK`` parameter.
+
+    Returns:
+        The number of test cases.
+    """
+    return QUICK_CASES if quick else FULL_CASES
+
+
+def phantom_gallery(
+    region: str | Region, *, seeds: Iterable[int] = range(4), size: int = LESSON_SIZE
+) -> tuple[go.Figure, pd.DataFrame]:
+    """A gallery of phantoms with their ground truth, and the hidden variables that generated them.
+
+    Args:
+        region: region name or object.
+        seeds: one phantom per seed.
+        size: image size in pixels.
+
+    Returns:
+        ``(figure, latents)``: the gallery (outlines in Okabe-Ito colours, labels underneath) and one
+        row of latents per phantom, rounded to 3 decimals.
+    """
+    import pandas as pd
+
+    from mtdl_kit.viz import gallery_figure
+
+    reg = _region(region)
+    seeds = list(seeds)
+    samples = [reg.sample(seed, size=size) for seed in seeds]
+    title = f"{reg.title} (seeds {seeds[0]}-{seeds[-1]})" if len(seeds) > 1 else f"{reg.title} (seed {seeds[0]})"
+    figure = gallery_figure([(reg, s) for s in samples], columns=len(samples), title=title)
+    latents = pd.DataFrame([s.latents for s in samples], index=pd.Index(seeds, name="seed")).round(3)
+    return figure, latents
+
+
+def relatedness_case(region: str | Region, relatedness: float, *, seed: int = 3, size: int = LESSON_SIZE) -> tuple:
+    """One phantom at a given relatedness: its figure and, in words, its targets and the two latents.
+
+    Args:
+        region: region name or object.
+        relatedness: in [0, 1]; at 1 the label follows the rule measured on the mask, at 0 the other latent.
+        seed: the phantom (the mask is the same at every relatedness).
+        size: image size in pixels.
+
+    Returns:
+        ``(figure, lines)``: the sample figure and the text lines (targets, then the anatomy and
+        the other latent).
+    """
+    from mtdl_kit.viz import describe_targets, sample_figure
+
+    reg = _region(region)
+    s = reg.sample(seed, size=size, relatedness=relatedness)
+    c = reg.coupling
+    lines = [
+        "; ".join(describe_targets(reg, s)),
+        f"{c.anatomy_latent} = {s.latents[c.anatomy_latent]:.3g}, {c.other_latent} = {s.latents[c.other_latent]:.3g}",
+    ]
+    return sample_figure(reg, s, height=300), lines
+
+
+def show_relatedness_case(region: str | Region, relatedness: float, *, seed: int = 3, size: int = LESSON_SIZE) -> None:
+    """Draw :func:`relatedness_case` and print its lines (what a lesson's relatedness slider calls)."""
+    figure, lines = relatedness_case(region, relatedness, seed=seed, size=size)
+    figure.show()
+    print("\n".join(lines))
+
+
+def region_models(
+    region: str | Region, *, retrain: bool = False, verbose: bool = True
+) -> tuple[dict[str, MultiTaskNet], dict[str, MultiTaskNet]]:
+    """The zoo's four multi-task families of a region and its single-task baselines, loaded or retrained.
+
+    Every model is the zoo's (``load_pretrained`` checks each file's sha256); with ``retrain`` each is
+    trained again with the zoo's recorded configuration (:func:`mtdl_kit.experiments.train_run`).
+
+    Args:
+        region: region name or object.
+        retrain: train instead of load (minutes per model on a CPU).
+        verbose: print how many zoo models the region has and how long the zoo's training took.
+
+    Returns:
+        ``(families, baselines)``: family -> model, and ``"single:<task>"`` -> that task's model.
+    """
+    from mtdl_kit.experiments import train_run
+    from mtdl_kit.models import MULTI_TASK_FAMILIES
+    from mtdl_kit.zoo import find_entry, load_pretrained, read_manifest
+
+    reg = _region(region)
+    if verbose:
+        entries = [e for e in read_manifest().values() if e.region == reg.name]
+        minutes = sum(e.train_seconds for e in entries) / 60
+        devices = sorted({e.device for e in entries})
+        print(f"{len(entries)} zoo models for {reg.name}; training them took {minutes:.1f} min on {devices}")
+
+    def get(family: str, tasks: str | None = None) -> MultiTaskNet:
+        if retrain:
+            config = find_entry(reg.name, family, tasks).run_config()
+            return train_run(config, progress=False).model.cpu().eval()
+        return load_pretrained(reg.name, family, tasks=tasks)
+
+    families = {family: get(family) for family in MULTI_TASK_FAMILIES}
+    baselines = {f"single:{t}": get("single", t) for t in reg.task_names}
+    return families, baselines
+
+
+def parameter_table(models: Mapping[str, MultiTaskNet]) -> pd.DataFrame:
+    """Total and shared parameters per model (rows), from ``model.parameter_count()``."""
+    import pandas as pd
+
+    return pd.DataFrame({name: net.parameter_count() for name, net in models.items()}).T[["total", "shared"]]
+
+
+def case_outputs(
+    models: Mapping[str, MultiTaskNet], region: str | Region, *, index: int = 0, size: int = LESSON_SIZE
+) -> tuple[Sample, dict[str, dict[str, np.ndarray]]]:
+    """One held-out test phantom and every model's prediction on it (for the joint-outputs figure).
+
+    Args:
+        models: name -> model.
+        region: region name or object.
+        index: which test case (``PhantomDataset(region, index + 1, split="test")``).
+        size: image size in pixels.
+
+    Returns:
+        ``(case, outputs)`` with ``outputs[name]`` = :func:`mtdl_kit.inference.predict_sample`.
+    """
+    from mtdl_kit.data import PhantomDataset
+    from mtdl_kit.inference import predict_sample
+
+    reg = _region(region)
+    case = PhantomDataset(reg, index + 1, split="test", size=size).sample(index)
+    return case, {name: predict_sample(net, case) for name, net in models.items()}
+
+
+def show_tasks(
+    region: str | Region, case: Sample, outputs: Mapping[str, Mapping[str, np.ndarray]], chosen: Sequence[str]
+) -> None:
+    """Draw the joint outputs with only the ``chosen`` tasks' heads shown (what the task toggles call).
+
+    The shared layers and the other heads do not change when a task is hidden, so what stays is
+    exactly what the same network predicts for the tasks still shown.
+    """
+    from mtdl_kit.inference import joint_outputs_figure
+
+    reg = _region(region)
+    shown = {name: {t: v for t, v in out.items() if t in chosen} for name, out in outputs.items()}
+    joint_outputs_figure(reg, case, shown, title=f"{reg.name}: tasks shown {list(chosen)}").show()
+
+
+def measurement_errors(
+    models: Mapping[str, MultiTaskNet],
+    region: str | Region,
+    key: str,
+    measure: Callable[[np.ndarray, float], float] | None = None,
+    *,
+    n_cases: int = 8,
+    size: int = LESSON_SIZE,
+) -> pd.DataFrame:
+    """Mean and largest error of a clinical measurement taken on each model's predicted masks.
+
+    Args:
+        models: name -> model (those without the region's segmentation task are skipped).
+        region: region name or object.
+        key: the measurement, a key of ``region.measure`` (the column label).
+        measure: ``fn(mask, spacing_mm) -> float`` (the learner's own); default ``region.measure(...)[key]``.
+        n_cases: held-out test cases.
+        size: image size in pixels.
+
+    Returns:
+        One row per model: ``mean |error| of <key>`` and ``max |error|``, rounded to 3 decimals
+        (from :func:`mtdl_kit.inference.mask_measurements`).
+    """
+    from mtdl_kit.inference import mask_measurements
+
+    measured = mask_measurements(models, region, key, measure=measure, n_cases=n_cases, size=size)
+    table = measured.groupby("model", sort=False)["abs_error"].agg(["mean", "max"])
+    return table.rename(columns={"mean": f"mean |error| of {key}", "max": "max |error|"}).round(3)
+
+
+def rule_agreement(
+    rule: Callable[[Mapping[str, float]], int],
+    region: str | Region,
+    *,
+    relatedness: Sequence[float] = (1.0, 0.5, 0.0),
+    n_cases: int = 64,
+    size: int = LESSON_SIZE,
+) -> pd.DataFrame:
+    """How often a label rule applied to the mask's measurements gives the phantom's label, per relatedness.
+
+    Args:
+        rule: ``fn(measured) -> class index``, ``measured`` being ``region.measure(mask, spacing_mm)``
+            on the ground-truth mask (the learner's rule, or the region's own).
+        region: region name or object.
+        relatedness: the values of the knob to try.
+        n_cases: phantoms per value (seeds ``0 .. n_cases - 1``; the masks are the same at every value).
+        size: image size in pixels.
+
+    Returns:
+        One row per relatedness: ``relatedness``, ``agreement`` (fraction of phantoms whose label the
+        rule gives) and ``majority class`` (the fraction a constant guess of the commonest label gets,
+        the floor to compare with).
+    """
+    import pandas as pd
+
+    reg = _region(region)
+    c = reg.coupling
+    rows = []
+    for r in relatedness:
+        hits, labels = 0, []
+        for seed in range(n_cases):
+            s = reg.sample(seed, size=size, relatedness=float(r))
+            label = int(np.asarray(s.targets[c.classification]))
+            labels.append(label)
+            hits += int(rule(reg.measure(np.asarray(s.targets[c.segmentation]), s.spacing_mm))) == label
+        majority = np.bincount(labels).max() / n_cases
+        rows.append({"relatedness": float(r), "agreement": hits / n_cases, "majority class": float(majority)})
+    return pd.DataFrame(rows, columns=["relatedness", "agreement", "majority class"]).round(3)
+
+
+def families_results(region: str) -> pd.DataFrame:
+    """The benchmark's ``families`` rows of one region (table 1), best Δm first (not rounded: verdicts read it).
+
+    Columns: ``family``, ``delta_m``, ``ci_low``, ``ci_high`` (95 % CI), ``n_seeds``, ``params``,
+    ``infer_ms``; the verdicts of these intervals are :func:`mtdl_kit.verdicts.family_reading`'s.
+    """
+    from mtdl_kit.results import load_results
+
+    results = load_results("families", region=region)
+    columns = ["family", "delta_m", "ci_low", "ci_high", "n_seeds", "params", "infer_ms"]
+    return results[columns].sort_values("delta_m", ascending=False).reset_index(drop=True)
+
+
+def per_task_results(region: str) -> pd.DataFrame:
+    """The benchmark's per-task means of one region (``families_tasks``): families as rows, (task, metric) columns."""
+    from mtdl_kit.results import load_results
+
+    per_task = load_results("families_tasks", region=region)
+    return per_task.pivot_table(index="family", columns=["task", "metric"], values="mean").round(3)
+
+
+__all__ = [
+    "FULL_CASES",
+    "LESSON_SIZE",
+    "QUICK_CASES",
+    "case_outputs",
+    "families_results",
+    "measurement_errors",
+    "n_test_cases",
+    "parameter_table",
+    "per_task_results",
+    "phantom_gallery",
+    "region_models",
+    "relatedness_case",
+    "rule_agreement",
+    "show_relatedness_case",
+    "show_tasks",
+]

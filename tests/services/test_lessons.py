@@ -1,0 +1,62 @@
+"""mtdl_kit.services.lessons: the shared steps of the region lessons, as plain figures and tables."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from mtdl_kit.regions import get_region
+from mtdl_kit.services import lessons
+from mtdl_kit.verdicts import verdicts
+
+
+def test_quick_and_full_case_counts() -> None:
+    assert lessons.n_test_cases(True) == lessons.QUICK_CASES < lessons.n_test_cases(False) == lessons.FULL_CASES
+
+
+def test_gallery_has_one_latents_row_per_phantom() -> None:
+    figure, latents = lessons.phantom_gallery("eye", seeds=range(3), size=48)
+    assert list(latents.index) == [0, 1, 2] and "cdr" in latents.columns
+    assert "seeds 0-2" in figure.layout.title.text
+
+
+def test_relatedness_case_names_both_latents() -> None:
+    eye = get_region("eye")
+    _, at_one = lessons.relatedness_case(eye, 1.0, size=48)
+    _, at_zero = lessons.relatedness_case(eye, 0.0, size=48)
+    assert eye.coupling.anatomy_latent in at_one[1] and eye.coupling.other_latent in at_one[1]
+    assert at_one[1] == at_zero[1], "the knob moves the label, not the latents of the phantom"
+
+
+def test_rule_agreement_is_complete_at_relatedness_one_only_for_the_right_rule() -> None:
+    right = lessons.rule_agreement(lambda m: int(m["cdr"] > 0.6), "eye", n_cases=32, size=48)
+    assert list(right["relatedness"]) == [1.0, 0.5, 0.0]
+    assert right["agreement"].iloc[0] == 1.0 and right["agreement"].iloc[-1] < 1.0
+    constant = lessons.rule_agreement(lambda m: 0, "eye", relatedness=(1.0,), n_cases=32, size=48)
+    labels = [int(get_region("eye").sample(s, size=48).targets["glaucoma"]) for s in range(32)]
+    assert constant["agreement"].iloc[0] == pytest.approx(labels.count(0) / 32, abs=1e-3)
+    assert constant["majority class"].iloc[0] == pytest.approx(max(labels.count(0), labels.count(1)) / 32, abs=1e-3)
+
+
+def test_families_results_sorted_and_unrounded() -> None:
+    results = lessons.families_results("cardiac")
+    assert list(results["delta_m"]) == sorted(results["delta_m"], reverse=True)
+    want = verdicts("families", region="cardiac").set_index("family")
+    for row in results.itertuples():  # the exercise reads these columns: they must carry the CSV's exact values
+        assert row.ci_low == want.loc[row.family, "ci_low"] and row.ci_high == want.loc[row.family, "ci_high"]
+    assert not lessons.per_task_results("cardiac").empty
+
+
+def test_zoo_models_outputs_and_measurement_errors(capsys: pytest.CaptureFixture[str]) -> None:
+    families, baselines = lessons.region_models("eye")
+    assert "zoo models for eye" in capsys.readouterr().out
+    assert set(families) == {"parallel", "cascaded", "interacted", "hybrid"}
+    assert set(baselines) == {f"single:{t}" for t in get_region("eye").task_names}
+    assert list(lessons.parameter_table(families).columns) == ["total", "shared"]
+    case, outputs = lessons.case_outputs(families, "eye")
+    assert set(outputs) == set(families) and outputs["parallel"]["disc_cup"].shape == case.image.shape[-2:]
+    exact = lessons.measurement_errors(families, "eye", "cdr", n_cases=2)
+    zero = lessons.measurement_errors(families, "eye", "cdr", lambda mask, spacing: 0.0, n_cases=2)
+    assert list(exact.columns) == ["mean |error| of cdr", "max |error|"] and list(exact.index) == list(families)
+    assert np.all(np.isfinite(exact.to_numpy())) and np.all(exact.to_numpy() >= 0.0)
+    assert np.all(zero.to_numpy() == 0.0), "the given measurement is used on the truth and on the predictions"
