@@ -10,7 +10,7 @@ import streamlit as st
 from mtdl_kit import services
 from mtdl_kit.models import FAMILIES
 
-from .common import Ctx, described, models_ready
+from .common import Ctx, described, family_wiring, models_ready
 
 
 def render(ctx: Ctx) -> None:
@@ -39,8 +39,12 @@ def render(ctx: Ctx) -> None:
     except ValueError as exc:  # the library explains what to do (e.g. use 'single' for one task)
         st.error(str(exc))
         return
-    # "content": the diagram keeps its own proportions and shrinks to the column instead of being cut off
-    st.plotly_chart(desc.figure(), key="wiring", config={"displayModeBar": False}, width="content")
+    # "content": the diagram keeps its own proportions and shrinks to the column instead of being cut off;
+    # its labels are fitted to the column at a 1024 px window (services.architectures.wiring_figure)
+    wiring = family_wiring(region_name, family, tuple(chosen))
+    st.plotly_chart(wiring.figure, key="wiring", config={"displayModeBar": False}, width="content")
+    if wiring.key:
+        st.caption(wiring.key)
     st.dataframe(services.parameter_table(desc), hide_index=True)
     with st.expander("Text summary"):
         st.code(desc.text)

@@ -9,6 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from mtdl_kit import DISCLAIMER, get_region, services
+from mtdl_kit.services import transfer_findings
 from mtdl_kit.zoo import zoo_key
 
 from .common import Ctx, model_for, zoo_families
@@ -34,6 +35,24 @@ def comparisons(region: str, family: str, shas: tuple, _multi, _singles: dict) -
     return services.compare_with_single(get_region(region), family, _multi, _singles)
 
 
+@st.cache_data(show_spinner=False, max_entries=32)
+def lab_summary(region: str, results: str, stamp: tuple) -> transfer_findings.TransferSummary:
+    """:func:`~mtdl_kit.services.transfer_findings.clinician_summary`, re-read when a crossover CSV changes."""
+    return transfer_findings.clinician_summary(region, root=results)
+
+
+def transfer_lab_findings(region_name: str) -> None:
+    """The page's lead: what the transfer lab's crossover found, computed from its committed results tables."""
+    from mtdl_kit.results import results_dir
+
+    results = str(results_dir())
+    summary = lab_summary(region_name, results, transfer_findings.results_stamp(results))
+    st.markdown("#### What the transfer lab found: does a *related* auxiliary task help?")
+    for line in summary.findings:
+        st.markdown(f"- {line}")
+    st.caption("**What this does not show**\n" + "\n".join(f"- {line}" for line in summary.caveats))
+
+
 def render(ctx: Ctx) -> None:
     region = ctx.region
     region_name = ctx.region_name
@@ -44,6 +63,7 @@ def render(ctx: Ctx) -> None:
         f"**{DISCLAIMER}** These networks were trained on synthetic phantoms; the numbers describe the "
         "phantoms, not patients."
     )
+    transfer_lab_findings(region_name)
     if not fams:
         st.warning(f"No trained model of the {region_name} region in the zoo yet; it appears when its training ends.")
         return

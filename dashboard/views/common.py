@@ -131,8 +131,19 @@ def described(region: str, family: str, tasks: tuple[str, ...]):
 
 
 @st.cache_resource(show_spinner=False, max_entries=64)
+def family_wiring(region: str, family: str, tasks: tuple[str, ...]):
+    """:func:`mtdl_kit.services.wiring_figure` of :func:`described` (its labels fitted to the main column), once."""
+    from mtdl_kit.services import wiring_figure as fitted
+
+    return fitted(described(region, family, tasks))
+
+
+@st.cache_resource(show_spinner=False, max_entries=64)
 def wiring_figure(key: str, sha256: str):
-    return model_for(key).describe().figure()
+    """:func:`mtdl_kit.services.architectures.wiring_figure` of a zoo model: labels fitted to the main column."""
+    from mtdl_kit.services.architectures import wiring_figure as fitted
+
+    return fitted(model_for(key).describe())
 
 
 # --------------------------------------------------------------------------------------------------

@@ -195,9 +195,12 @@ def render(ctx: Ctx) -> None:
         st.markdown(
             f"**Wiring of `{first.key}`**" + (f" (hidden heads: {', '.join(first.hidden)})" if first.hidden else "")
         )
+        wiring = wiring_figure(first.key, man[first.key].sha256)
         st.plotly_chart(
-            wiring_figure(first.key, man[first.key].sha256),
+            wiring.figure,
             key="wiring_explore",
             config={"displayModeBar": False},
-            width="content",  # shrinks to the column instead of being cut off
+            width="content",  # shrinks to the column instead of being cut off; labels are fitted to the narrowest
         )
+        if wiring.key:
+            st.caption(wiring.key)

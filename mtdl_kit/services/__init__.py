@@ -19,14 +19,17 @@ show what they return (plain dicts, DataFrames, arrays and plotly figures). One 
   Pareto figure of a session's runs.
 - :mod:`.warmup`: the server's warm-up (torch, MONAI and the zoo models loaded once, the heap
   frozen for the garbage collector); imported by name, not re-exported here.
-- :mod:`.architectures`: a family's wiring and parameter counts on a region's tasks.
+- :mod:`.architectures`: a family's wiring and parameter counts on a region's tasks; the wiring
+  diagram with its labels fitted to the dashboard's column (:func:`wiring_figure`).
+- :mod:`.transfer_findings`: what the transfer lab's crossover found, in plain words from its
+  results tables (the lead of For clinicians); imported by name, not re-exported here.
 - :mod:`.catalog`: the notebook of each region and the review's networks.
 
 Importing this package imports neither torch nor a UI toolkit; the functions that need torch
 import it when called. Research and teaching use only — not for clinical use.
 """
 
-from mtdl_kit.services.architectures import describe_family, parameter_table
+from mtdl_kit.services.architectures import WiringFigure, describe_family, parameter_table, wiring_figure
 from mtdl_kit.services.catalog import FAMILIES_NOTEBOOK, NOTEBOOK_DIR, catalog_rows, notebook_path, region_notebook
 from mtdl_kit.services.clinicians import (
     COMPARISON_NOTE,
@@ -102,6 +105,7 @@ __all__ = [
     "RunSnapshot",
     "TrainingPool",
     "TrainingRefusedError",
+    "WiringFigure",
     "available_families",
     "baseline_comparison",
     "calibration_note",
@@ -146,4 +150,5 @@ __all__ = [
     "valid_owner_token",
     "validate_training",
     "verdict",
+    "wiring_figure",
 ]

@@ -922,8 +922,41 @@ def session_tradeoff(runs: Sequence[LiveRun], region: str) -> dict[str, Any] | N
     }
 
 
+#: metrics whose values lie in [0, 1] by definition (Dice, ROC-AUC, accuracies, recalls, ECE)
+UNIT_INTERVAL_METRICS: frozenset[str] = frozenset(
+    {"dice", "auc", "accuracy", "balanced_accuracy", "sensitivity", "specificity", "ece"}
+)
+#: share of the span added on either side, so a star on the domain's edge and its label stay inside
+AXIS_PAD = 0.06
+
+
+def axis_range(metric: str, values: Sequence[float]) -> list[float]:
+    """A fixed axis range for ``metric``: its domain, not the points' spread, so the axes do not jump.
+
+    Metrics in [0, 1] by definition (:data:`UNIT_INTERVAL_METRICS`; the Brier score when every point is
+    at most 1) get [0, 1]; errors and distances (MAE, RMSE, mm) get [0, the largest of ``values``],
+    the candidate points (every finished run of the session), or [0, 1] without one. Padded by
+    :data:`AXIS_PAD` of the span on each side.
+    """
+    from mtdl_kit.metrics import metric_base
+
+    finite = [float(v) for v in values if v is not None and math.isfinite(float(v))]
+    base = metric_base(metric)
+    if base in UNIT_INTERVAL_METRICS or (base == "brier" and all(v <= 1 for v in finite)):
+        high = 1.0
+    else:
+        high = max([v for v in finite if v > 0], default=1.0)
+    pad = AXIS_PAD * high
+    return [-pad, high + pad]
+
+
 def pareto_figure(tradeoff: dict[str, Any]) -> go.Figure:
-    """Scatter of :func:`session_tradeoff`'s runs; the Pareto-optimal ones are large stars."""
+    """Scatter of :func:`session_tradeoff`'s runs; the Pareto-optimal ones are large stars.
+
+    The axes' ranges are fixed by :func:`axis_range` (a metric's domain, e.g. [0, 1] for Dice and
+    ROC-AUC), so one run does not get axes of -0.5 to 1.5 and adding a run does not rescale them;
+    each axis title says which direction is better.
+    """
     import plotly.graph_objects as go
 
     fig = go.Figure()
@@ -944,12 +977,16 @@ def pareto_figure(tradeoff: dict[str, Any]) -> go.Figure:
                 },
             )
         )
+    better = tradeoff["higher_is_better"]
     fig.update_layout(
         title="Trade-off of this session's runs (stars: Pareto-optimal)",
-        xaxis_title=f"{tradeoff['x_task']} {tradeoff['x_metric']}",
-        yaxis_title=f"{tradeoff['y_task']} {tradeoff['y_metric']}",
+        xaxis_title=f"{tradeoff['x_task']} {tradeoff['x_metric']} ({'higher' if better[0] else 'lower'} is better)",
+        yaxis_title=f"{tradeoff['y_task']} {tradeoff['y_metric']} ({'higher' if better[1] else 'lower'} is better)",
         height=380,
     )
+    runs = tradeoff["runs"]
+    fig.update_xaxes(range=axis_range(tradeoff["x_metric"], [r["x"] for r in runs]), autorange=False)
+    fig.update_yaxes(range=axis_range(tradeoff["y_metric"], [r["y"] for r in runs]), autorange=False)
     return fig
 
 
@@ -962,6 +999,7 @@ __all__ = [
     "RunSnapshot",
     "TrainingPool",
     "TrainingRefusedError",
+    "axis_range",
     "baseline_comparison",
     "cap_steps",
     "default_workers",

@@ -175,6 +175,26 @@ def test_clinicians_page_sentences_and_calibration(app):
     assert reliability["cases"].sum() == 128 and not reliability.isna().any().any(), "no empty bins, no None"
 
 
+def test_clinicians_page_leads_with_the_transfer_lab_findings(app, tmp_path, monkeypatch):
+    from mtdl_kit.services.transfer_findings import clinician_summary
+
+    goto(app, "For clinicians")
+    texts = [m.value for m in app.markdown]
+    lead = next(i for i, t in enumerate(texts) if "What the transfer lab found" in t)
+    expected = clinician_summary(app.selectbox(key="region").value)
+    for line in expected.findings:  # the service's sentences, computed from the committed CSVs
+        assert f"- {line}" in texts[lead:], line
+    first_comparison = next((i for i, t in enumerate(texts) if "Multi-task against single-task" in t), len(texts))
+    assert lead < first_comparison, "the lab's findings lead the page"
+    assert "mask-only head" in captions(app) and DISCLAIMER in "\n".join(texts[:lead]), "caveats; the notice stays"
+
+    monkeypatch.setenv("MTDL_KIT_RESULTS", str(tmp_path))  # no results tables: the section says so
+    app.run()
+    assert not app.exception, app.exception
+    text = "\n".join(m.value for m in app.markdown)
+    assert "**Eye:** the crossover has not been run yet" in text and "No region has results yet." in captions(app)
+
+
 def _train(at, steps=5, timeout=240):
     goto(at, "Experiment")
     at.selectbox(key="exp_family").set_value("parallel")

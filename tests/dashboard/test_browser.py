@@ -105,6 +105,33 @@ PAGES = (
 )
 
 
+#: the wiring chart's title names the family drawn (it is redrawn after a family is chosen)
+_WIRING_TITLE = """(family) => [...document.querySelectorAll('.js-plotly-plot .gtitle')]
+  .some(t => t.textContent.startsWith(family + ':'))"""
+
+#: every box label of the wiring chart drawn inside its box (1 px slack), every annotation inside the chart
+_WIRING_FIT = """() => {
+  const el = [...document.querySelectorAll('.js-plotly-plot')].find(p => p.querySelector('.shapelayer path'));
+  const boxes = [...el.querySelectorAll('.shapelayer path')].map(p => p.getBoundingClientRect());
+  const chart = el.getBoundingClientRect();
+  const texts = [...el.querySelectorAll('.annotation .annotation-text')]
+    .map(t => [t.textContent, t.getBoundingClientRect()]);
+  const overflowing = [], outside = [];
+  let labels = 0;
+  for (const [text, r] of texts) {
+    if (r.x < chart.x - 1 || r.x + r.width > chart.x + chart.width + 1) outside.push(text);
+    const cx = r.x + r.width / 2, cy = r.y + r.height / 2;
+    const box = boxes.find(b => cx >= b.x && cx <= b.x + b.width && cy >= b.y && cy <= b.y + b.height);
+    if (!box) continue;
+    labels += 1;
+    const inside = r.x >= box.x - 1 && r.x + r.width <= box.x + box.width + 1
+      && r.y >= box.y - 1 && r.y + r.height <= box.y + box.height + 1;
+    if (!inside) overflowing.push(text);
+  }
+  return {boxes: boxes.length, labels, overflowing, outside};
+}"""
+
+
 def _shot(page, name: str, shots: dict) -> None:
     page.screenshot(path=str(SCREENSHOTS / name), full_page=True)
     shots[name] = name
@@ -166,6 +193,19 @@ def test_every_page_in_chromium(server):
             assert "region=brain" in page.url, page.url  # the sidebar writes the view back into the URL
             drawn[(1024, view)] = _charts_drawn(page, minimum, 120_000)
             _shot(page, f"{name}_1024.png", shots)
+        # the widest wiring diagram (a four-task cascade) and the crowded interacted one, at 1024 px: every
+        # box label inside its box, every text inside the chart, as chromium draws them
+        page.goto(f"{server}/architectures?region=brain")
+        page.get_by_text("The four families on the").first.wait_for(timeout=120_000)
+        _wait_idle(page, 120_000)
+        for family in ("cascaded", "interacted"):
+            page.get_by_text(family, exact=True).first.click()
+            page.wait_for_function(_WIRING_TITLE, arg=family, timeout=120_000)
+            _wait_idle(page, 120_000)
+            fit = page.evaluate(_WIRING_FIT)
+            assert fit["boxes"] >= 20 and fit["labels"] >= 20, (family, fit)
+            assert fit["overflowing"] == [] and fit["outside"] == [], (family, fit)
+        _shot(page, "architectures_cascaded_1024.png", shots)
         # a link to another region reproduces it
         page.goto(f"{server}/catalog?region=eye")
         page.get_by_text("Eye").first.wait_for(timeout=60_000)

@@ -22,6 +22,7 @@ from mtdl_kit.services import (
     resolve_model,
     session_tradeoff,
 )
+from mtdl_kit.services.training import AXIS_PAD, axis_range
 from mtdl_kit.zoo import ZooEntry, zoo_key
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -85,7 +86,44 @@ def test_pareto_figure_draws_exactly_the_non_dominated_runs():
     for name, tr in drawn.items():
         assert (tr.x[0], tr.y[0]) == pytest.approx(points[name], nan_ok=True)
         assert tr.marker.size == (14 if name in front else 9)
-    assert fig.layout.xaxis.title.text == "disc_cup dice" and fig.layout.yaxis.title.text == "cdr mae"
+    assert fig.layout.xaxis.title.text == "disc_cup dice (higher is better)"
+    assert fig.layout.yaxis.title.text == "cdr mae (lower is better)"
+
+
+def test_pareto_axes_are_fixed_by_the_metric_domain_not_the_points():
+    one = pareto_figure(session_tradeoff(RUNS[:1], "eye"))  # one run: plotly's autorange gave -0.5 ... 1.5
+    every = pareto_figure(session_tradeoff(RUNS, "eye"))
+    assert one.layout.xaxis.autorange is False and one.layout.yaxis.autorange is False
+    dice = tuple(one.layout.xaxis.range)
+    assert dice == pytest.approx((-AXIS_PAD, 1 + AXIS_PAD)) == tuple(every.layout.xaxis.range), "Dice: [0, 1]"
+    # an error (MAE) has no upper bound: from 0 to the largest candidate point, every point inside
+    largest = max(r["metrics"]["cdr"] for r in map(vars, RUNS[:4]))
+    assert tuple(every.layout.yaxis.range) == pytest.approx((-AXIS_PAD * largest, largest * (1 + AXIS_PAD)))
+    for fig in (one, every):
+        for tr in fig.data:
+            for value, (low, high) in ((tr.x[0], fig.layout.xaxis.range), (tr.y[0], fig.layout.yaxis.range)):
+                assert math.isnan(value) or low < value < high
+    # adding a run inside the domain leaves a bounded axis where it was
+    more = pareto_figure(session_tradeoff([*RUNS, FakeRun("g", {"disc_cup": 0.2, "cdr": 0.02})], "eye"))
+    assert tuple(more.layout.xaxis.range) == dice and tuple(more.layout.yaxis.range) == tuple(every.layout.yaxis.range)
+
+
+@pytest.mark.parametrize(
+    ("metric", "values", "expected"),
+    [
+        ("auc", [0.7], (0.0, 1.0)),
+        ("dice/cup", [], (0.0, 1.0)),
+        ("ece", [0.02, float("nan")], (0.0, 1.0)),
+        ("brier", [0.2, 0.4], (0.0, 1.0)),
+        ("brier", [1.4], (0.0, 1.4)),  # K > 2 classes: up to 2
+        ("mae", [3.0, float("nan"), 12.0], (0.0, 12.0)),
+        ("mre_mm", [float("nan")], (0.0, 1.0)),  # no finite point: a unit range, not an empty one
+    ],
+)
+def test_axis_range_is_the_metric_domain(metric, values, expected):
+    low, high = expected
+    pad = AXIS_PAD * high
+    assert axis_range(metric, values) == pytest.approx([low - pad, high + pad])
 
 
 def test_session_tradeoff_needs_finished_runs_sharing_two_tasks():
