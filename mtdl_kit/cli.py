@@ -374,6 +374,35 @@ def _cmd_lab_crossover(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_lab_starved(args: argparse.Namespace) -> int:
+    """Experiment E of the transfer lab (the starved task) on the seeds and methods the user chooses."""
+    from mtdl_kit.lab import default_starved_config, parse_seeds, run_starved, starved_reading, write_starved_outputs
+
+    def names(text: str | None) -> tuple[str, ...] | None:
+        return tuple(x.strip() for x in text.split(",") if x.strip()) if text else None
+
+    cfg = default_starved_config(
+        args.region,
+        quick=args.quick,
+        seeds=parse_seeds(args.seeds) if args.seeds else None,
+        methods=names(args.methods),
+        targets=names(args.targets),
+    )
+    out = Path(args.out)
+
+    def report(run) -> None:
+        score = ", ".join(f"{k}={v:.3f}" for k, v in run.metrics[cfg.starved].items() if k != "n_cases")
+        steps = f"steps {run.best_step:5d}/{run.steps_run:5d}"
+        print(f"seed {run.seed:4d} {run.condition:22s} {steps}  {cfg.starved}: {score}", flush=True)
+
+    result = run_starved(cfg, cache=out / "cache", on_run=report)
+    for path in write_starved_outputs(result, out):
+        print(f"wrote {path}")
+    for sentence in starved_reading(result):
+        print(sentence)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for tests and docs)."""
     p = argparse.ArgumentParser(
@@ -477,7 +506,8 @@ def build_parser() -> argparse.ArgumentParser:
     lab = sub.add_parser(
         "lab",
         help="JupyterLab on the lessons, bound to 127.0.0.1 (needs `pip install 'mtdl-kit[lab]'`); "
-        "`lab transfer` reruns the transfer lab's experiment A on seeds you choose",
+        "`lab transfer` / `lab crossover` / `lab starved` rerun the transfer lab's experiments A, C and E on seeds "
+        "you choose",
         description=(
             "Without an EXPERIMENT: start JupyterLab on the bundled lessons. From a wheel install the lessons are "
             f"first copied into ./{_launch.LESSONS_FOLDER} (or --dir), never overwriting a copy you edited; from a "
@@ -517,6 +547,24 @@ def build_parser() -> argparse.ArgumentParser:
     lc.add_argument("--out", required=True, help="folder for runs.csv, summary.csv, summary.md and the run cache")
     lc.add_argument("--quick", action="store_true", help="the small quick configuration (a few minutes on a CPU)")
     lc.set_defaults(func=_cmd_lab_crossover)
+    from mtdl_kit.lab.starved import METHODS, REGION_TASKS, TARGETS
+
+    ls = lab_sub.add_parser(
+        "starved",
+        help="experiment E: a small-loss task (eye CDR, knee landmarks) under EW, UW, GradNorm, DWA, UPGrad on raw or "
+        "standardised targets; every condition against EW on raw targets, per task (paired seeds, CIs)",
+    )
+    ls.add_argument("--region", default="eye", choices=tuple(REGION_TASKS), help="default: eye")
+    ls.add_argument("--seeds", default=None, help="training seeds, e.g. 100-104 or 1,2,5 (default: 0-4; quick: 0-1)")
+    ls.add_argument("--methods", default=None, help=f"comma list of weighting methods (default: {','.join(METHODS)})")
+    ls.add_argument(
+        "--targets",
+        default=None,
+        help=f"comma list of {','.join(TARGETS)} (default: both where the network has a regression task, else raw)",
+    )
+    ls.add_argument("--out", required=True, help="folder for runs.csv, summary.csv, summary.md and the run cache")
+    ls.add_argument("--quick", action="store_true", help="the small quick configuration (about 2 min on a CPU)")
+    ls.set_defaults(func=_cmd_lab_starved)
 
     r = sub.add_parser("regions", help="list the regions, their tasks and coupling rules")
     r.add_argument("--markdown", action="store_true", help="print a markdown table (as in the README)")

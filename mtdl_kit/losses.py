@@ -8,7 +8,10 @@ for a task list, :func:`compute_losses` applies them to a batch):
   Methods 2021).
 - classification: cross-entropy.
 - regression: mean squared error on standardised targets (``scale`` per output), so tasks measured in
-  mm² and in ratios contribute comparable magnitudes before any weighting method acts.
+  mm² and in ratios contribute comparable magnitudes before any weighting method acts. The one
+  switch away from this is ``make_losses(..., regression_targets="raw")``: the MSE in the task's own
+  units (a cup-to-disc ratio's squared error, ~0.01, next to a Dice + CE loss of ~0.5), the "starved
+  task" of the transfer lab's experiment E (:mod:`mtdl_kit.lab.starved`).
 - landmarks: mean squared error between predicted heatmaps and Gaussian target heatmaps
   (Payer et al., "Integrating spatial configuration into heatmap regression based CNNs for landmark
   localization", MedIA 2019).
@@ -86,11 +89,32 @@ class TaskLoss(torch.nn.Module):
         return F.mse_loss(output.float(), target.float())
 
 
-def make_losses(tasks: Sequence[TaskSpec], region: Any = None) -> dict[str, TaskLoss]:
-    """One :class:`TaskLoss` per task; regression targets standardised by the region's spreads."""
+#: how regression targets enter their loss: ``"standardised"`` (the default) or ``"raw"``
+REGRESSION_TARGETS: tuple[str, ...] = ("standardised", "raw")
+
+
+def make_losses(
+    tasks: Sequence[TaskSpec], region: Any = None, *, regression_targets: str = "standardised"
+) -> dict[str, TaskLoss]:
+    """One :class:`TaskLoss` per task.
+
+    Args:
+        tasks: the tasks.
+        region: the region whose :meth:`~mtdl_kit.regions.base.Region.regression_spread` standardises
+            regression targets (``None``: no standardisation).
+        regression_targets: ``"standardised"`` (default): regression targets and predictions divided by
+            the region's spread of each output; ``"raw"``: the MSE in the task's own units, whatever
+            the region (only regression losses change).
+
+    Raises:
+        ValueError: an unknown ``regression_targets``.
+    """
+    if regression_targets not in REGRESSION_TARGETS:
+        raise ValueError(f"regression_targets must be one of {REGRESSION_TARGETS}, got {regression_targets!r}.")
+    standardise = regression_targets == "standardised" and region is not None
     losses = {}
     for t in tasks:
-        scale = region.regression_spread(t) if (region is not None and t.kind == "regression") else None
+        scale = region.regression_spread(t) if (standardise and t.kind == "regression") else None
         losses[t.name] = TaskLoss(t, regression_scale=None if scale is None else [float(s) for s in scale])
     return losses
 

@@ -32,7 +32,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from mtdl_kit.device import pick_device, pick_precision
 from mtdl_kit.history import History
-from mtdl_kit.losses import compute_losses, make_losses
+from mtdl_kit.losses import REGRESSION_TARGETS, compute_losses, make_losses
 from mtdl_kit.regions.base import TaskSpec
 from mtdl_kit.stopping import ValidationStopping
 
@@ -143,6 +143,7 @@ def fit(
     num_threads: int | None = None,
     region: Any = None,
     stopping: ValidationStopping | None = None,
+    regression_targets: str = "standardised",
 ) -> History:
     """Train ``model`` on ``data`` and return its :class:`~mtdl_kit.history.History`.
 
@@ -178,6 +179,12 @@ def fit(
             on ``eval_data`` every ``eval_every`` steps; training stops after its patience runs out and
             the best evaluation's weights are restored. ``history.config`` then records ``best_step``,
             ``steps_run`` and ``stopped_early``. ``steps`` becomes the upper bound.
+        regression_targets: ``"standardised"`` (default: regression losses on targets divided by the
+            region's spread, :func:`~mtdl_kit.losses.make_losses`) or ``"raw"`` (the MSE in the task's
+            own units; ``history.config`` then records ``regression_targets``). For a fully raw
+            regression task also leave its head unstandardised (do not call
+            :meth:`~mtdl_kit.models.base.MultiTaskNet.set_regression_scaling`), as the transfer lab's
+            experiment E does (:mod:`mtdl_kit.lab.starved`).
 
     Raises:
         ValueError: bad arguments, or a weighting method incompatible with the model (raised
@@ -194,6 +201,8 @@ def fit(
         raise ValueError(f"lr must be a positive number, got {lr!r}.")
     if cosine_every < 0:
         raise ValueError(f"cosine_every must be >= 0, got {cosine_every}.")
+    if regression_targets not in REGRESSION_TARGETS:
+        raise ValueError(f"regression_targets must be one of {REGRESSION_TARGETS}, got {regression_targets!r}.")
     if stopping is not None and (eval_data is None or not eval_every):
         raise ValueError(
             "stopping=... watches validation metrics: pass eval_data=<a validation split> and eval_every=<steps>."
@@ -217,7 +226,7 @@ def fit(
     net = model.to(dev)
     tasks: tuple[TaskSpec, ...] = tuple(net.tasks)
     region = region if region is not None else getattr(getattr(data, "dataset", data), "region", None)
-    loss_fns = {k: v.to(dev) for k, v in make_losses(tasks, region).items()}
+    loss_fns = {k: v.to(dev) for k, v in make_losses(tasks, region, regression_targets=regression_targets).items()}
     method = build_weighting(weighting, [t.name for t in tasks], model=net, level=level, **(weighting_options or {}))
     method.to(dev)
     model_params = [p for p in net.parameters() if p.requires_grad]
@@ -258,6 +267,8 @@ def fit(
             "world_size": world,
         }
     )
+    if regression_targets != "standardised":  # recorded only off the default: earlier histories stay comparable
+        history.config["regression_targets"] = regression_targets
     bar = None
     if progress and rank == 0:
         from tqdm.auto import tqdm

@@ -3,7 +3,9 @@
 Paired seeds, validation-based stopping for every arm, paired bootstrap intervals
 (:mod:`mtdl_kit.evaluation.paired`). :mod:`.transfer` is experiment A: a label-starved main task
 with a related, a shuffled (information-free) or no auxiliary task; :mod:`.crossover` is experiment C,
-the relatedness crossover (the same two auxiliary tasks, the label following one feature or the other).
+the relatedness crossover (the same two auxiliary tasks, the label following one feature or the other);
+:mod:`.starved` is experiment E, the starved task (a small-loss task under EW, UW, GradNorm, DWA and
+UPGrad, on raw or standardised regression targets).
 """
 
 from mtdl_kit.lab.crossover import (
@@ -16,6 +18,22 @@ from mtdl_kit.lab.crossover import (
     run_crossover,
     write_crossover_outputs,
 )
+from mtdl_kit.lab.starved import (
+    METHODS,
+    REFERENCE,
+    REGION_TASKS,
+    TARGETS,
+    StarvedConfig,
+    StarvedResult,
+    StarvedRun,
+    build_network,
+    default_starved_config,
+    run_condition,
+    run_starved,
+    starved_reading,
+    write_starved_outputs,
+)
+from mtdl_kit.lab.starved import QUICK as STARVED_QUICK
 from mtdl_kit.lab.transfer import (
     ARMS,
     CONTRASTS,
@@ -36,22 +54,36 @@ __all__ = [
     "ARMS",
     "CONTRASTS",
     "CROSSOVER_ARMS",
+    "METHODS",
     "QUICK",
+    "REFERENCE",
+    "REGION_TASKS",
     "RULES",
+    "STARVED_QUICK",
+    "TARGETS",
     "UNRELATED_CONTRASTS",
     "ArmRun",
     "CrossoverResult",
+    "StarvedConfig",
+    "StarvedResult",
+    "StarvedRun",
     "TransferConfig",
     "TransferResult",
+    "build_network",
     "configure",
     "crossover_configs",
     "crossover_reading",
     "default_crossover_config",
+    "default_starved_config",
     "parse_seeds",
     "reading",
     "run_arm",
+    "run_condition",
     "run_crossover",
+    "run_starved",
     "run_transfer",
+    "starved_reading",
     "write_crossover_outputs",
     "write_outputs",
+    "write_starved_outputs",
 ]

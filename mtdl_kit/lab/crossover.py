@@ -28,9 +28,8 @@ Research and teaching use only — not for clinical use.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -72,9 +71,7 @@ def crossover_configs(base: TransferConfig) -> dict[str, TransferConfig]:
         )
     a, b = coupling.segmentation, coupling.other_segmentation
     configs = {
-        "A": replace(
-            base, relatedness=RULES["A"], auxiliary=a, unrelated=b, label_noise=coupling.anatomy_label_noise
-        ),
+        "A": replace(base, relatedness=RULES["A"], auxiliary=a, unrelated=b, label_noise=coupling.anatomy_label_noise),
         "B": replace(base, relatedness=RULES["B"], auxiliary=b, unrelated=a, label_noise=coupling.other_label_noise),
     }
     for cfg in configs.values():
@@ -201,22 +198,14 @@ def write_crossover_outputs(result: CrossoverResult, out: str | Path) -> list[Pa
     """``runs.csv`` (both rules, a ``rule`` column), ``summary.csv`` and ``summary.md`` into ``out``."""
     import pandas as pd
 
-    folder = Path(out)
-    folder.mkdir(parents=True, exist_ok=True)
-    paths = [folder / "runs.csv", folder / "summary.csv", folder / "summary.md"]
+    from mtdl_kit.lab.outputs import write_lab_outputs
+
     frames = [res.runs_frame.assign(rule=name) for name, res in result.rules.items()]
-    pd.concat(frames, ignore_index=True).to_csv(paths[0], index=False)
-    result.summary.to_csv(paths[1], index=False)
-    base = result.base
-    lines = [
-        f"# Transfer lab, experiment C (relatedness crossover) — {base.region}: {base.main}",
-        "",
-        f"Rule A config: `{json.dumps(asdict(result.rules['A'].config))}`",
-        "",
-        f"Rule B config: `{json.dumps(asdict(result.rules['B'].config))}`",
-        "",
-        *[f"- {s}" for s in crossover_reading(result)],
-        "",
-    ]
-    paths[2].write_text("\n".join(lines))
-    return paths
+    return write_lab_outputs(
+        out,
+        pd.concat(frames, ignore_index=True),
+        result.summary,
+        title=f"Transfer lab, experiment C (relatedness crossover) — {result.base.region}: {result.base.main}",
+        configs={f"Rule {name} config": res.config for name, res in result.rules.items()},
+        reading=crossover_reading(result),
+    )

@@ -49,6 +49,8 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from mtdl_kit.lab.protocol import SUBSET_STRIDE, LabProtocol
+
 ARMS: tuple[str, ...] = ("none", "related", "shuffled")
 #: contrasts reported per budget: name -> arm weights (a positive value: the first arm is better)
 CONTRASTS: dict[str, dict[str, float]] = {
@@ -61,13 +63,14 @@ UNRELATED_CONTRASTS: dict[str, dict[str, float]] = {
     "unrelated - none": {"unrelated": 1.0, "none": -1.0},
     "related - unrelated": {"related": 1.0, "unrelated": -1.0},
 }
-#: seeds of a training subset are ``SUBSET_STRIDE * seed + i`` inside the training split
-SUBSET_STRIDE = 10_000
 
 
 @dataclass(frozen=True)
-class TransferConfig:
+class TransferConfig(LabProtocol):
     """Everything that defines a run of experiment A (recorded with every result).
+
+    The split sizes, network size and stopping settings are the lab's protocol
+    (:class:`~mtdl_kit.lab.protocol.LabProtocol`, whose fields this configuration has too).
 
     Attributes:
         region: region name.
@@ -82,24 +85,14 @@ class TransferConfig:
             ``"composition"`` (that plus pooled image features) or ``"area"`` (the zoo's setting).
         budgets: numbers of training cases with a main-task label (each ≤ ``n_train``; nested per seed).
         seeds: training seeds (each fixes a training subset and the initial weights).
-        n_train: training cases per seed (all carry the auxiliary label).
-        n_val: validation cases (fixed, disjoint seeds; labelled for the main task).
-        n_test: test cases (fixed, disjoint seeds).
-        size: image size in pixels.
-        width: backbone width of every network.
-        max_steps: upper bound on optimisation steps; validation stopping usually ends a run earlier.
-        eval_every: validation interval in steps.
-        patience: evaluations without improvement before stopping.
-        min_evaluations: evaluations before any stop (every arm trains at least
-            ``min_evaluations * eval_every`` steps, so a slow auxiliary task gets a chance to help).
-        batch_size: batch size (the single-task arm uses at most ``budget``).
-        lr: Adam learning rate.
         relatedness: coupling of the main label to the anatomy (1 = the clinical rule).
         label_noise: probability that a main-task label of a training or validation case is replaced
             by another class (:meth:`~mtdl_kit.regions.base.Region.sample`); the test labels stay
             clean, as an adjudicated reference standard would be. The crossover uses it to match
             the single-task difficulty of its two rules (:attr:`~mtdl_kit.regions.base.Coupling.anatomy_label_noise`).
-        n_boot: bootstrap replicates of each contrast.
+
+    Every training case carries the auxiliary label; validation cases are labelled for the main
+    task; the single-task arm uses a batch of at most ``budget``.
     """
 
     region: str = "eye"
@@ -110,20 +103,8 @@ class TransferConfig:
     guide_summary: str = "mask_only"
     budgets: tuple[int, ...] = (16, 32, 64, 256)
     seeds: tuple[int, ...] = tuple(range(8))
-    n_train: int = 256
-    n_val: int = 64
-    n_test: int = 256
-    size: int = 64
-    width: int = 8
-    max_steps: int = 1500
-    eval_every: int = 50
-    patience: int = 8
-    min_evaluations: int = 8
-    batch_size: int = 16
-    lr: float = 2e-3
     relatedness: float = 1.0
     label_noise: float = 0.0
-    n_boot: int = 2000
 
     def validate(self) -> None:
         """Raise ``ValueError`` naming the first bad field."""
@@ -144,10 +125,7 @@ class TransferConfig:
             raise ValueError(f"family must be one of {MULTI_TASK_FAMILIES}, got {self.family!r}.")
         if not self.budgets or any(not 2 <= b <= self.n_train for b in self.budgets):
             raise ValueError(f"budgets must lie in [2, n_train={self.n_train}], got {self.budgets}.")
-        if len(set(self.seeds)) != len(self.seeds) or len(self.seeds) < 2 or min(self.seeds) < 0:
-            raise ValueError(f"seeds must be at least 2 distinct non-negative integers, got {self.seeds}.")
-        if max(self.seeds) * SUBSET_STRIDE + self.n_train >= 90_000_000:
-            raise ValueError(f"seeds up to {90_000_000 // SUBSET_STRIDE - 1} keep the training subsets in range.")
+        self.validate_protocol(self.seeds)
         region.check_arguments(
             0, size=self.size, relatedness=self.relatedness, nuisance=None, label_noise=self.label_noise
         )
@@ -476,22 +454,17 @@ def reading(result: TransferResult) -> list[str]:
 
 def write_outputs(result: TransferResult, out: str | Path) -> list[Path]:
     """``runs.csv`` (one row per run and metric), ``summary.csv`` and ``summary.md`` into ``out``."""
-    folder = Path(out)
-    folder.mkdir(parents=True, exist_ok=True)
-    paths = [folder / "runs.csv", folder / "summary.csv", folder / "summary.md"]
-    result.runs_frame.to_csv(paths[0], index=False)
-    result.summary.to_csv(paths[1], index=False)
+    from mtdl_kit.lab.outputs import write_lab_outputs
+
     cfg = result.config
-    lines = [
-        f"# Transfer lab, experiment A — {cfg.region}: {cfg.main} with {cfg.auxiliary} as auxiliary task",
-        "",
-        f"Config: `{json.dumps(asdict(cfg))}`",
-        "",
-        *[f"- {s}" for s in reading(result)],
-        "",
-    ]
-    paths[2].write_text("\n".join(lines))
-    return paths
+    return write_lab_outputs(
+        out,
+        result.runs_frame,
+        result.summary,
+        title=f"Transfer lab, experiment A — {cfg.region}: {cfg.main} with {cfg.auxiliary} as auxiliary task",
+        configs={"Config": cfg},
+        reading=reading(result),
+    )
 
 
 def parse_seeds(text: str) -> tuple[int, ...]:

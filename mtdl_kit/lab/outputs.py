@@ -1,0 +1,50 @@
+"""What every transfer-lab command writes: ``runs.csv``, ``summary.csv`` and ``summary.md``.
+
+One writer for experiments A (:mod:`.transfer`), C (:mod:`.crossover`) and E (:mod:`.starved`), so
+the three commands lay out their folders the same way. Research and teaching use only — not for
+clinical use.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+
+def write_lab_outputs(
+    out: str | Path,
+    runs: Any,
+    summary: Any,
+    *,
+    title: str,
+    configs: Mapping[str, Any],
+    reading: Sequence[str],
+) -> list[Path]:
+    """Write ``runs.csv``, ``summary.csv`` and ``summary.md`` into ``out`` (created if missing).
+
+    Args:
+        out: the output folder.
+        runs: one row per run (and task, metric) as a pandas DataFrame.
+        summary: the contrasts with their intervals as a pandas DataFrame.
+        title: the markdown heading of ``summary.md``.
+        configs: label -> dataclass configuration, each recorded as JSON in ``summary.md``
+            (e.g. ``{"Config": cfg}`` or ``{"Rule A config": a, "Rule B config": b}``).
+        reading: the sentences computed from the intervals, one bullet each.
+
+    Returns:
+        The three paths, in the order above.
+    """
+    folder = Path(out)
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = [folder / "runs.csv", folder / "summary.csv", folder / "summary.md"]
+    runs.to_csv(paths[0], index=False)
+    summary.to_csv(paths[1], index=False)
+    lines = [f"# {title}", ""]
+    for label, cfg in configs.items():
+        lines += [f"{label}: `{json.dumps(asdict(cfg))}`", ""]
+    lines += [*[f"- {s}" for s in reading], ""]
+    paths[2].write_text("\n".join(lines))
+    return paths

@@ -1,0 +1,74 @@
+"""The transfer lab's protocol: what every experiment trains and tests under (issue 12, point 1).
+
+One definition of the split sizes, the network size and the stopping rule's settings, shared by the
+configurations of experiments A and C (:class:`~mtdl_kit.lab.transfer.TransferConfig`) and E
+(:class:`~mtdl_kit.lab.starved.StarvedConfig`), and of their checks. A seed fixes a training subset
+(``SUBSET_STRIDE * seed + i`` inside the training split) and the initial weights of what the arms
+share; validation and test cases come from fixed, disjoint seeds; every arm stops by the same
+validation rule (:class:`~mtdl_kit.stopping.ValidationStopping`). Research and teaching use only —
+not for clinical use.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+#: seeds of a training subset are ``SUBSET_STRIDE * seed + i`` inside the training split
+SUBSET_STRIDE = 10_000
+#: a training subset's seeds stay below this offset, as :class:`~mtdl_kit.data.PhantomDataset` requires of ``base_seed``
+_SPLIT_SPAN = 90_000_000
+
+
+@dataclass(frozen=True)
+class LabProtocol:
+    """The training and evaluation protocol every experiment of the lab shares.
+
+    Attributes:
+        n_train: training cases per seed.
+        n_val: validation cases (fixed, disjoint seeds).
+        n_test: test cases (fixed, disjoint seeds).
+        size: image size in pixels.
+        width: backbone width of every network.
+        max_steps: upper bound on optimisation steps; validation stopping usually ends a run earlier.
+        eval_every: validation interval in steps.
+        patience: evaluations without improvement before stopping.
+        min_evaluations: evaluations before any stop (every run trains at least
+            ``min_evaluations * eval_every`` steps, so a slow auxiliary task gets a chance to help).
+        batch_size: batch size.
+        lr: Adam learning rate.
+        n_boot: bootstrap replicates of each contrast.
+    """
+
+    n_train: int = 256
+    n_val: int = 64
+    n_test: int = 256
+    size: int = 64
+    width: int = 8
+    max_steps: int = 1500
+    eval_every: int = 50
+    patience: int = 8
+    min_evaluations: int = 8
+    batch_size: int = 16
+    lr: float = 2e-3
+    n_boot: int = 2000
+
+    def validate_protocol(self, seeds: Sequence[int]) -> None:
+        """Raise ``ValueError`` naming the first bad protocol field or seed list.
+
+        Args:
+            seeds: the experiment's training seeds (at least 2, distinct, non-negative, and small
+                enough that every training subset stays inside the training split).
+        """
+        for name in ("n_train", "n_val", "n_test", "max_steps", "eval_every", "patience", "batch_size", "n_boot"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}.")
+        if self.min_evaluations < 0:
+            raise ValueError(f"min_evaluations must be >= 0, got {self.min_evaluations}.")
+        if not self.lr > 0:
+            raise ValueError(f"lr must be positive, got {self.lr}.")
+        if len(set(seeds)) != len(seeds) or len(seeds) < 2 or min(seeds) < 0:
+            raise ValueError(f"seeds must be at least 2 distinct non-negative integers, got {tuple(seeds)}.")
+        if max(seeds) * SUBSET_STRIDE + self.n_train >= _SPLIT_SPAN:
+            raise ValueError(f"seeds up to {_SPLIT_SPAN // SUBSET_STRIDE - 1} keep the training subsets in range.")
