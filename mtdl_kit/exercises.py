@@ -25,11 +25,14 @@ __all__ = [
     "ExerciseError",
     "check_best_family",
     "check_cdr_from_mask",
+    "check_contrast_weights",
+    "check_crossover_interaction",
     "check_delta_m",
     "check_family_parameter_share",
     "check_hu_conversion",
     "check_labels_row",
     "check_null_bound",
+    "check_null_reading",
     "check_paired_interval",
     "check_pcgrad_projection",
     "check_prediction",
@@ -742,4 +745,183 @@ def check_null_bound(answer: float, a: Sequence[float], b: Sequence[float], *, t
     _ok(
         f"No detectable difference, but effects up to {want:.3f} in size are not ruled out by "
         f"{len(a)} seeds — absence of evidence is not evidence of absence."
+    )
+
+
+# ------------------------------------------------------------------ the relatedness crossover
+def check_crossover_interaction(
+    answer: Sequence[float], run: str = "eye_headline", *, root: Any = None, tolerance: float = 1e-6
+) -> Any:
+    """Check ``(interaction, ci_low, ci_high)`` computed by hand from the crossover's runs table.
+
+    The reference value is the lab's own (``transfer_c_<run>_summary.csv``, row ``interaction``:
+    the mean over seeds of ½[(related − unrelated)_A + (related − unrelated)_B]); the reference
+    interval is :func:`mtdl_kit.verdicts.seed_bootstrap` (default arguments) of the per-seed
+    interactions, paired by seed.
+
+    Args:
+        answer: the learner's ``(mean, ci_low, ci_high)``.
+        run: ``<region>_<run>`` of the crossover's tables.
+        root: folder of the CSVs (default: the bundled ``benchmarks/results/``).
+        tolerance: absolute tolerance.
+
+    Returns:
+        The :class:`~mtdl_kit.verdicts.Verdict` of the seed-level interval.
+
+    Raises:
+        ExerciseError: a wrong value (with the likely mistake: no ½, a reversed sign, one rule only)
+            or a wrong interval (unpaired seeds, another interval).
+    """
+    from mtdl_kit.verdicts import CROSSOVER_CONTRASTS, crossover_seeds, seed_bootstrap, seed_contrast, verdict_of
+
+    table = crossover_seeds(run, root=root)
+    weights = CROSSOVER_CONTRASTS["interaction"]
+    lab = verdict_of(f"transfer_c_{run}", root=root, budget=table.attrs["budget"], contrast="interaction")
+    per_seed = sum(w * table[k] for k, w in weights.items())
+    mean, low, high = seed_bootstrap(per_seed)
+    if not np.isclose(mean, lab.value, atol=1e-9):  # the runs table and the summary disagree: not the learner's fault
+        raise ValueError(f"transfer_c_{run}: runs give {mean}, the summary {lab.value}; regenerate the tables.")
+    try:
+        got = tuple(float(v) for v in answer)
+    except (TypeError, ValueError):
+        got = ()
+    if len(got) != 3:
+        raise _fail(f"answer must be (interaction, ci_low, ci_high), got {answer!r}.", "a tuple of three numbers.")
+    if not np.isclose(got[0], mean, atol=tolerance):
+        one_rule = {r: float((table[f"{r}:related"] - table[f"{r}:unrelated"]).mean()) for r in ("A", "B")}
+        if np.isclose(got[0], 2 * mean, atol=tolerance):
+            hint = "the interaction is the *average* of the two rules' differences: multiply their sum by ½."
+        elif np.isclose(got[0], -mean, atol=tolerance):
+            hint = "the sign: related − unrelated, so that a positive value means the related task helps more."
+        elif any(np.isclose(got[0], v, atol=tolerance) for v in one_rule.values()):
+            hint = "that is one rule's related − unrelated; average it with the other rule's."
+        else:
+            hint = (
+                "per seed: ½ · [(A:related − A:unrelated) + (B:related − B:unrelated)], the same seed in every "
+                "column; then the mean over seeds."
+            )
+        raise _fail(f"The interaction is {mean:+.4f} (the lab's value), you have {got[0]:+.4f}.", hint)
+    if not np.allclose(got[1:], (low, high), atol=tolerance):
+        hierarchical = np.allclose(got[1:], (lab.ci_low, lab.ci_high), atol=tolerance)
+        hint = (
+            "that is the lab's hierarchical interval (it also resamples the test cases); here, bootstrap the "
+            "seeds only: seed_bootstrap(per_seed)."
+            if hierarchical
+            else "pass the per-seed interactions (one number per seed, computed row by row, i.e. paired) to "
+            "seed_bootstrap with its default arguments (2000 resamples, seed 0)."
+        )
+        raise _fail(
+            f"The seed-level interval is [{low:+.4f}, {high:+.4f}], you have [{got[1]:+.4f}, {got[2]:+.4f}].", hint
+        )
+    result = seed_contrast(table, weights, what="interaction")
+    _ok(
+        f"Interaction {mean:+.4f} [{low:+.4f}, {high:+.4f}] over {len(table)} seeds (seeds resampled): "
+        f"{result.word}. The lab's interval, which also resamples the test cases: {lab.interval()}."
+    )
+    return result
+
+
+def check_contrast_weights(answer: Mapping[str, float], question: str) -> dict[str, float]:
+    """Check contrast weights on the crossover's ``"rule:arm"`` columns for a named comparison.
+
+    Args:
+        answer: column -> weight, e.g. ``{"B:shuffled": 1, "B:none": -1}``; zero weights may be left out.
+        question: a key of :data:`mtdl_kit.verdicts.CROSSOVER_CONTRASTS`, e.g. ``"interaction"`` or
+            ``"B: shuffled - none"`` (the first-named arm's weights are positive).
+
+    Returns:
+        The weights (floats, zeros dropped), ready for :func:`mtdl_kit.verdicts.seed_contrast`.
+
+    Raises:
+        ExerciseError: an unknown arm, a reversed sign, a wrong scale or another comparison.
+        ValueError: an unknown question.
+    """
+    from mtdl_kit.verdicts import CROSSOVER_ARMS, CROSSOVER_CONTRASTS, CROSSOVER_RULES
+
+    if question not in CROSSOVER_CONTRASTS:
+        raise ValueError(f"Unknown question {question!r}; the questions are {list(CROSSOVER_CONTRASTS)}.")
+    want = CROSSOVER_CONTRASTS[question]
+    columns = [f"{r}:{a}" for r in CROSSOVER_RULES for a in CROSSOVER_ARMS]
+    if not isinstance(answer, Mapping) or not answer:
+        raise _fail(f"answer must be a dict {{arm: weight}}, got {answer!r}.", f"the arms are {columns}.")
+    unknown = [k for k in answer if k not in columns]
+    if unknown:
+        raise _fail(f"{unknown} are not arms of the crossover.", f"write 'rule:arm', one of {columns}.")
+    try:
+        got = {k: float(v) for k, v in answer.items() if float(v) != 0.0}
+    except (TypeError, ValueError):
+        raise _fail(f"weights must be numbers, got {answer!r}.", "e.g. {'A:related': 1, 'A:unrelated': -1}.") from None
+
+    def vec(w: Mapping[str, float]) -> np.ndarray:
+        return np.array([float(w.get(c, 0.0)) for c in columns])
+
+    g, w = vec(got), vec(want)
+    if np.allclose(g, w):
+        _ok(f"{question}: {' '.join(f'{v:+g}·{k}' for k, v in got.items())} — the right contrast.")
+        return got
+    if np.allclose(g, -w):
+        hint = f"reverse the signs: a positive value should mean that {question.split(' - ')[0]!r} is the better side."
+    elif not np.isclose(g.sum(), 0.0):
+        hint = f"a comparison's weights sum to 0 (each arm's + is balanced by another's −); yours sum to {g.sum():+g}."
+    elif np.count_nonzero(g) == np.count_nonzero(w) and (g != 0).tolist() == (w != 0).tolist():
+        ratio = g[w != 0] / w[w != 0]
+        if not (np.allclose(ratio, ratio[0]) and ratio[0] > 0):
+            hint = "the right arms, but not with these weights: write each difference as (+1, −1), then combine."
+        elif question == "interaction":
+            hint = (
+                "the right arms and signs, the wrong scale: the interaction *averages* the two rules' differences "
+                "(½ each), so it is in ROC-AUC points like each difference."
+            )
+        else:
+            hint = "the right arms and signs, the wrong scale: a difference of two arms is +1 and −1."
+    else:
+        used = sorted(k for k, v in got.items())
+        hint = (
+            f"you compare {used}; name the arms of '{question}' (rule A or B, arm none/related/unrelated/shuffled) "
+            "and give the first +, the second −."
+        )
+    raise _fail(f"These weights do not compute '{question}'.", hint)
+
+
+def check_null_reading(word: str, largest_open: float | None, estimate: Any, *, tolerance: float = 1e-6) -> None:
+    """Check the reading of one interval: its verdict word and, for a null result, the largest effect left open.
+
+    Args:
+        word: ``"better"``, ``"worse"`` or ``"no detectable difference"``.
+        largest_open: for a null result, ``max(|ci_low|, |ci_high|)``: the largest effect in size the
+            interval does not rule out (None when the interval excludes 0).
+        estimate: the :class:`~mtdl_kit.verdicts.Verdict` read (e.g. from
+            :func:`mtdl_kit.verdicts.seed_contrast`).
+
+    Raises:
+        ExerciseError: a wrong word, or a wrong bound.
+    """
+    from mtdl_kit.verdicts import NULL, WORDS
+
+    if word not in WORDS:
+        raise _fail(f"{word!r} is not a verdict.", f"use one of {list(WORDS)}.")
+    if word != estimate.word:
+        raise _fail(
+            f"You wrote {word!r}; the interval [{estimate.ci_low:+.4f}, {estimate.ci_high:+.4f}] says "
+            f"{estimate.word!r}.",
+            "an interval entirely above 0 is 'better', entirely below 0 'worse'; one that contains 0 is "
+            "'no detectable difference'.",
+        )
+    if estimate.word != NULL:
+        _ok(f"{estimate.word}: the interval excludes 0, so there is no null result to bound.")
+        return
+    want = max(abs(estimate.ci_low), abs(estimate.ci_high))
+    try:
+        got = float(largest_open)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise _fail(f"largest_open must be a number, got {largest_open!r}.", "max(|ci_low|, |ci_high|).") from None
+    if not np.isclose(got, want, atol=tolerance):
+        raise _fail(
+            f"The largest effect left open is {want:.4f}, you have {got:.4f}.",
+            "the interval [low, high] contains 0 and every effect between low and high: the largest in size is "
+            "max(|low|, |high|).",
+        )
+    _ok(
+        f"No detectable difference — and effects up to {want:.3f} in size are not ruled out by these "
+        f"{estimate.n_seeds or 'few'} seeds: absence of evidence is not evidence of absence."
     )

@@ -411,3 +411,76 @@ def aggregation_figure(
     fig.update_yaxes(range=[-lim, lim], zeroline=True, title="parameter 2")
     fig.update_layout(height=460, width=560, title="Two task gradients and their aggregations", margin={"t": 50})
     return fig
+
+
+def crossover_seed_figure(
+    table: Any, *, arms: Sequence[str] = ("unrelated", "related"), title: str | None = None, chance: float | None = 0.5
+) -> go.Figure:
+    """Per-seed results of the relatedness crossover: one panel per label rule, one line per seed.
+
+    Each seed's line joins its value in each of ``arms`` (the same seed, so the slope is the paired
+    difference); a black diamond marks each arm's mean over seeds.
+
+    Args:
+        table: one row per seed, one column per ``"rule:arm"`` (:func:`mtdl_kit.verdicts.crossover_seeds`;
+            ``attrs["metric"]`` names the y axis).
+        arms: the arms to join, left to right.
+        title: figure title.
+        chance: a dotted reference line (ROC-AUC 0.5: chance), or None.
+
+    Raises:
+        ValueError: a ``rule:arm`` column the table lacks.
+    """
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    rules = sorted({str(c).split(":", 1)[0] for c in table.columns if ":" in str(c)})
+    missing = [f"{r}:{a}" for r in rules for a in arms if f"{r}:{a}" not in table.columns]
+    if not rules or missing:
+        raise ValueError(
+            f"crossover_seed_figure needs the columns {missing or ['<rule>:<arm>']}; got {list(table.columns)}."
+        )
+    fig = make_subplots(rows=1, cols=len(rules), shared_yaxes=True, subplot_titles=[f"rule {r}" for r in rules])
+    seed_colours = [c for c in OKABE_ITO if c != "#000000"]  # black is the mean's
+    for col, rule in enumerate(rules, start=1):
+        for i, seed in enumerate(table.index):
+            fig.add_trace(
+                go.Scatter(
+                    x=list(arms),
+                    y=[float(table.loc[seed, f"{rule}:{a}"]) for a in arms],
+                    mode="lines+markers",
+                    name=f"seed {seed}",
+                    legendgroup=f"seed {seed}",
+                    showlegend=col == 1,
+                    line={"color": seed_colours[i % len(seed_colours)], "width": 1.5},
+                    marker={"size": 7},
+                ),
+                row=1,
+                col=col,
+            )
+        fig.add_trace(
+            go.Scatter(
+                x=list(arms),
+                y=[float(table[f"{rule}:{a}"].mean()) for a in arms],
+                mode="markers",
+                name="mean over seeds",
+                legendgroup="mean",
+                showlegend=col == 1,
+                marker={"symbol": "diamond", "size": 13, "color": "#000000"},
+            ),
+            row=1,
+            col=col,
+        )
+    metric = str(table.attrs.get("metric", "value"))
+    label = "ROC-AUC" if metric == "auc" else metric
+    if chance is not None:
+        fig.add_hline(y=chance, line_dash="dot", line_color="#000000")
+        label += f" (dotted: {chance:g}, chance)" if metric == "auc" else ""
+    fig.update_yaxes(title_text=label, row=1, col=1)
+    fig.update_layout(
+        title=title or "Per-seed main-task result by arm, under each label rule",
+        height=420,
+        margin={"l": 60, "r": 10, "t": 60, "b": 40},
+        legend={"orientation": "h", "y": -0.15},
+    )
+    return fig

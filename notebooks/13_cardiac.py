@@ -44,12 +44,18 @@ RETRAIN = False
 # ## The clinical problem
 #
 # Cine cardiac MRI quantifies the left ventricle: cavity area, myocardial wall thickness, and from
-# them the pattern of remodelling (hypertrophic with thick walls and a small cavity, dilated with
-# thin walls and a large cavity). The phantom is a short-axis SSFP slice: one network segments LV
-# cavity, myocardium and RV cavity (ACDC classes), regresses the LV indices directly as FullLVNet
-# (Xue 2017) does, and classifies the remodelling. At relatedness 1 the diagnosis follows the
-# remodelling index measured on the mask (cavity radius over wall thickness); at relatedness 0 it
-# follows a pericardial effusion, visible but labelled background.
+# them the LV geometry — concentric (a thick wall around a small cavity: relative wall thickness
+# RWT > 0.42, Lang et al. 2015), normal, or thin-walled and dilated. Geometry is not a diagnosis.
+# Hypertrophy is an increased LV mass, which one slice cannot give (no volume, no body surface
+# area), so a concentric heart here may be remodelled or hypertrophied; and one frame of the cine
+# has no ejection fraction, so the label says nothing about systolic function. The phantom is a
+# short-axis SSFP slice: one network segments LV cavity, myocardium and RV cavity (ACDC classes),
+# regresses the LV indices directly as FullLVNet (Xue 2017) does, and classifies the geometry. The
+# task keeps the name `diagnosis` and its classes `hypertrophic`, `normal`, `dilated` because stored
+# models carry them: read them as concentric, normal and thin-walled / dilated geometry. At
+# relatedness 1 the class follows the remodelling index measured on the mask (cavity radius over
+# wall thickness, the inverse of RWT); at relatedness 0 it follows a pericardial effusion, visible
+# but labelled background.
 #
 # **Tasks:** `ventricles` (segmentation), `lv_indices` (regression), `diagnosis` (classification).
 
@@ -200,7 +206,7 @@ relative_table(frame).round(1)
 # ### Exercise 1 — the clinical measurement on a predicted mask
 #
 # The rule that couples this region's labels is measured on the mask. Write
-# `measure_fn(mask, spacing_mm)` that returns the **remodelling index**: with areas in mm² (pixel count × spacing²), the cavity's equivalent radius r = √(A_cavity/π), the wall thickness √((A_cavity + A_myocardium)/π) − r, and the index r / max(thickness, 0.001). At relatedness 1: < 2.4 hypertrophic, 2.4–3.6 normal, > 3.6 dilated.
+# `measure_fn(mask, spacing_mm)` that returns the **remodelling index**: with areas in mm² (pixel count × spacing²), the cavity's equivalent radius r = √(A_cavity/π), the wall thickness √((A_cavity + A_myocardium)/π) − r, and the index r / max(thickness, 0.001). At relatedness 1: < 2.4 concentric (class `hypertrophic`; RWT > 0.42), 2.4–3.6 normal, > 3.6 dilated.
 # The check compares it with `region.measure(mask, spacing_mm)["remodelling_index"]` on ground-truth masks; the
 # cell after it applies *your* function to every family's predicted masks.
 
@@ -234,7 +240,7 @@ lessons.measurement_errors(families, REGION, "remodelling_index", measure_fn, si
 # %% [markdown]
 # ### Exercise 2 — the label rule
 #
-# At relatedness 1 the remodelling index (exercise 1) decides the diagnosis: below 2.4 **hypertrophic** (a thick wall around a small cavity), 2.4 to 3.6 **normal**, above 3.6 **dilated**. Write `rule_fn(measured)`: it takes the dict `region.measure(mask, spacing_mm)` of one phantom (`measured["remodelling_index"]` is exercise 1's number) and returns the class index of `diagnosis`: 0 = hypertrophic, 1 = normal, 2 = dilated. This one has three classes, so two thresholds.
+# At relatedness 1 the remodelling index (exercise 1) decides the geometry class (task `diagnosis`): below 2.4 **concentric** (class name `hypertrophic`: a thick wall around a small cavity, RWT > 0.42; whether it is hypertrophy would need the LV mass), 2.4 to 3.6 **normal**, above 3.6 **dilated** (a thin wall around a large cavity). Write `rule_fn(measured)`: it takes the dict `region.measure(mask, spacing_mm)` of one phantom (`measured["remodelling_index"]` is exercise 1's number) and returns the class index of `diagnosis`: 0 = hypertrophic (concentric), 1 = normal, 2 = dilated. This one has three classes, so two thresholds.
 #
 # The check applies it to the ground-truth measurements of 64 phantoms at relatedness 1 and fails on the first label it does not give; the cell after it turns the knob.
 
@@ -333,10 +339,10 @@ exercises.check_quick_delta_m(my_delta_m, frame)
 # ## What the wiring suggests for the cardiac region, and what the numbers say
 #
 # All three tasks are views of the same two areas: the LV indices are measurements of the mask and
-# the diagnosis is a ratio of them. The review's cardiac networks are mostly parallel (direct
+# the geometry class (`diagnosis`) thresholds a ratio of them. The review's cardiac networks are mostly parallel (direct
 # regression from shared features) or interacted (segmentation and quantification exchanging
-# features), so one might expect sharing to help here. The diagnosis is a ratio with a thin wall in
-# its denominator: a one-pixel error in the myocardium changes it a lot, so a head that regresses
+# features), so one might expect sharing to help here. The geometry class reads a ratio with a thin
+# wall in its denominator: a one-pixel error in the myocardium changes it a lot, so a head that regresses
 # the indices directly may be steadier than a measurement on the mask. In the verdicts under
 # exercise 2, check which family comes out highest and whether it shares any layer at all (a
 # cascade does not).
@@ -371,3 +377,4 @@ display(Markdown(region_reading(REGION)))
 # 6. Spatio-temporal multi-task network — segmentation first → 11 LV indices + phase (hybrid; arXiv:2012.13364).
 # 7. Maninis KK, Radosavovic I, Kokkinos I. Attentive single-tasking of multiple tasks. CVPR 2019 — Δm.
 # 8. Vandenhende S, et al. Multi-task learning for dense prediction tasks: a survey. *IEEE TPAMI* 44(7) (2021).
+# 9. Lang RM, Badano LP, Mor-Avi V, et al. Recommendations for cardiac chamber quantification by echocardiography in adults: an update from the American Society of Echocardiography and the European Association of Cardiovascular Imaging. *J. Am. Soc. Echocardiogr.* 28:1-39 (2015) — RWT > 0.42: concentric geometry; hypertrophy needs LV mass.

@@ -43,10 +43,16 @@ RETRAIN = False
 # %% [markdown]
 # ## The clinical problem
 #
-# A focal liver lesion on contrast-enhanced CT is measured and triaged: small, well-defined lesions
-# are usually benign; a lesion larger than about 2 cm, or with suspicious enhancement, needs work-up.
-# The phantom is an axial CT slice: one network segments the liver and the lesion inside it,
-# classifies the lesion as benign-appearing or suspicious and regresses its diameter. The review's
+# A focal liver lesion on contrast-enhanced CT is measured and triaged, and how depends on the
+# patient. In a patient at high risk of hepatocellular carcinoma (cirrhosis, chronic hepatitis B,
+# current or prior HCC), LI-RADS v2018 uses size as one major feature — 10 mm and 20 mm are its
+# size cut-offs — beside arterial-phase hyperenhancement, washout, an enhancing capsule and growth;
+# size is never a category on its own. Outside that population size does not make a lesion
+# suspicious: an incidental lesion is triaged by its imaging features, and a simple cyst is benign
+# at any size. The phantom is an axial CT slice: one network segments the liver and the lesion
+# inside it, classifies the lesion as benign-appearing or suspicious and regresses its diameter;
+# its size rule is LI-RADS's, borrowed for an HCC-risk patient (the phantom's liver is not drawn
+# cirrhotic). The review's
 # abdominal networks mostly *localise first* and then segment or grade inside the region (HF-UNet,
 # AMTA-Net, MB-FSGAN): hybrid designs. At relatedness 1 the label follows the lesion diameter
 # measured on the mask; at relatedness 0 it follows rim enhancement, visible but not segmented.
@@ -200,7 +206,7 @@ relative_table(frame).round(1)
 # ### Exercise 1 — the clinical measurement on a predicted mask
 #
 # The rule that couples this region's labels is measured on the mask. Write
-# `measure_fn(mask, spacing_mm)` that returns the **lesion diameter**: the equivalent-circle diameter 2·√(area/π) of the lesion class (class 2), area in pixels, times the spacing. At relatedness 1, suspicious ⇔ diameter > 20 mm.
+# `measure_fn(mask, spacing_mm)` that returns the **lesion diameter**: the equivalent-circle diameter 2·√(area/π) of the lesion class (class 2), area in pixels, times the spacing. At relatedness 1, suspicious ⇔ diameter > 20 mm (a size rule that holds only in an HCC-risk population).
 # The check compares it with `region.measure(mask, spacing_mm)["lesion_diameter_mm"]` on ground-truth masks; the
 # cell after it applies *your* function to every family's predicted masks.
 
@@ -230,13 +236,13 @@ lessons.measurement_errors(families, REGION, "lesion_diameter_mm", measure_fn, s
 # %% [markdown]
 # ### Exercise 2 — the label rule
 #
-# At relatedness 1 a liver lesion is **suspicious** when its diameter (exercise 1) is above 20 mm, and **benign** otherwise — a size rule, the simplest of the reporting criteria. Write `rule_fn(measured)`: it takes the dict `region.measure(mask, spacing_mm)` of one phantom (`measured["lesion_diameter_mm"]` is exercise 1's number) and returns the class index of `malignancy`: 0 = benign, 1 = suspicious.
+# At relatedness 1 a liver lesion is **suspicious** when its diameter (exercise 1) is above 20 mm, and **benign** otherwise — size-only triage of a liver observation in a patient at high risk of HCC, where LI-RADS v2018 uses 20 mm as a size cut-off (one major feature among several, never a category alone); in other patients size alone does not make a lesion suspicious. Write `rule_fn(measured)`: it takes the dict `region.measure(mask, spacing_mm)` of one phantom (`measured["lesion_diameter_mm"]` is exercise 1's number) and returns the class index of `malignancy`: 0 = benign, 1 = suspicious.
 #
 # The check applies it to the ground-truth measurements of 64 phantoms at relatedness 1 and fails on the first label it does not give; the cell after it turns the knob.
 
 # %%
 def rule_fn(measured: dict[str, float]) -> int:
-    # Exercise 2: a suspicious lesion from its diameter
+    # Exercise 2: the size-only triage (HCC-risk patient) from the lesion diameter
     ### BEGIN SOLUTION
     # YOUR CODE HERE
     return int(measured["lesion_diameter_mm"] > 20.0)
@@ -361,3 +367,4 @@ display(Markdown(region_reading(REGION)))
 # 5. MB-FSGAN, Ruan Y., MedIA 2020 — kidney-tumour ROI → segmentation + 5 indices (hybrid; aminer abstract).
 # 6. Maninis KK, Radosavovic I, Kokkinos I. Attentive single-tasking of multiple tasks. CVPR 2019 — Δm.
 # 7. Vandenhende S, et al. Multi-task learning for dense prediction tasks: a survey. *IEEE TPAMI* 44(7) (2021).
+# 8. Chernyak V, Fowler KJ, Kamaya A, et al. Liver Imaging Reporting and Data System (LI-RADS) version 2018: imaging of hepatocellular carcinoma in at-risk patients. *Radiology* 289:816-830 (2018) — the size cut-offs hold in the HCC-risk population only.

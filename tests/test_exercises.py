@@ -194,3 +194,93 @@ def test_region_rule_stub_error_propagates() -> None:
 
     with pytest.raises(NotImplementedError):
         ex.check_region_rule(stub, region="chest")
+
+
+# ------------------------------------------------------------------ the relatedness crossover
+def _interaction_per_seed(run: str = "eye_headline"):
+    from mtdl_kit.verdicts import crossover_seeds
+
+    t = crossover_seeds(run)
+    return t, 0.5 * ((t["A:related"] - t["A:unrelated"]) + (t["B:related"] - t["B:unrelated"]))
+
+
+@pytest.mark.parametrize("run", ["eye_headline", "eye_replication"])
+def test_crossover_interaction_accepts_the_lesson_solution(run: str, capsys: pytest.CaptureFixture[str]) -> None:
+    from mtdl_kit.verdicts import seed_bootstrap, verdict_of
+
+    _, per_seed = _interaction_per_seed(run)
+    got = ex.check_crossover_interaction(seed_bootstrap(per_seed), run)
+    assert got.value == pytest.approx(verdict_of(f"transfer_c_{run}", contrast="interaction").value)
+    assert "✅" in capsys.readouterr().out
+
+
+def test_crossover_interaction_rejects_common_mistakes() -> None:
+    from mtdl_kit.verdicts import seed_bootstrap, verdict_of
+
+    t, per_seed = _interaction_per_seed()
+    with pytest.raises(ex.ExerciseError, match="average"):
+        ex.check_crossover_interaction(seed_bootstrap(2 * per_seed))
+    with pytest.raises(ex.ExerciseError, match="sign"):
+        ex.check_crossover_interaction(seed_bootstrap(-per_seed))
+    with pytest.raises(ex.ExerciseError, match="one rule"):
+        ex.check_crossover_interaction(seed_bootstrap(t["A:related"] - t["A:unrelated"]))
+    unpaired = 0.5 * (
+        (np.sort(t["A:related"].to_numpy()) - t["A:unrelated"].to_numpy())
+        + (t["B:related"].to_numpy() - t["B:unrelated"].to_numpy())
+    )
+    with pytest.raises(ex.ExerciseError, match="paired"):  # same mean, seeds mixed up: another interval
+        ex.check_crossover_interaction(seed_bootstrap(unpaired))
+    lab = verdict_of("transfer_c_eye_headline", contrast="interaction")
+    with pytest.raises(ex.ExerciseError, match="hierarchical"):
+        ex.check_crossover_interaction((lab.value, lab.ci_low, lab.ci_high))
+    with pytest.raises(ex.ExerciseError, match="three numbers"):
+        ex.check_crossover_interaction(per_seed.mean())
+
+
+def test_contrast_weights_accept_the_right_design(capsys: pytest.CaptureFixture[str]) -> None:
+    got = ex.check_contrast_weights({"B:shuffled": 1, "B:none": -1, "A:none": 0}, "B: shuffled - none")
+    assert got == {"B:shuffled": 1.0, "B:none": -1.0}
+    ex.check_contrast_weights(
+        {"A:related": 0.5, "B:related": 0.5, "A:unrelated": -0.5, "B:unrelated": -0.5}, "interaction"
+    )
+    assert capsys.readouterr().out.count("✅") == 2
+
+
+@pytest.mark.parametrize(
+    ("question", "answer", "hint"),
+    [
+        ("B: shuffled - none", {"B:none": 1, "B:shuffled": -1}, "reverse the signs"),
+        ("B: shuffled - none", {"B:shuffled": 1, "A:none": -1}, "you compare"),
+        ("B: shuffled - none", {"B:shuffled": 1}, "sum to 0"),
+        ("B: shuffled - none", {"B:shuffled": 2, "B:none": -2}, "a difference of two arms"),
+        ("interaction", {"A:related": 1, "A:unrelated": -1, "B:related": 1, "B:unrelated": -1}, "½ each"),
+        ("interaction", {"A:related": 1, "A:unrelated": -1}, "you compare"),
+        ("interaction", {"A:related": 0.5, "A:unrelated": -0.5, "B:related": -0.5, "B:unrelated": 0.5}, "not with"),
+        ("interaction", {"A:glaucoma": 1}, "not arms"),
+    ],
+)
+def test_contrast_weights_reject_a_wrong_design(question: str, answer: dict, hint: str) -> None:
+    with pytest.raises(ex.ExerciseError, match=hint):
+        ex.check_contrast_weights(answer, question)
+
+
+def test_contrast_weights_unknown_question() -> None:
+    with pytest.raises(ValueError, match="Unknown question"):
+        ex.check_contrast_weights({"A:none": 1}, "A: none - nothing")
+
+
+def test_null_reading(capsys: pytest.CaptureFixture[str]) -> None:
+    from mtdl_kit.verdicts import CROSSOVER_CONTRASTS, crossover_seeds, seed_contrast, verdict
+
+    est = seed_contrast(crossover_seeds(), CROSSOVER_CONTRASTS["B: shuffled - none"])
+    assert est.word == "no detectable difference"
+    bound = max(abs(est.ci_low), abs(est.ci_high))
+    ex.check_null_reading("no detectable difference", bound, est)
+    assert "✅" in capsys.readouterr().out
+    with pytest.raises(ex.ExerciseError, match="says 'no detectable difference'"):
+        ex.check_null_reading("better", None, est)
+    with pytest.raises(ex.ExerciseError, match="largest effect"):
+        ex.check_null_reading("no detectable difference", est.value, est)
+    with pytest.raises(ex.ExerciseError, match="not a verdict"):
+        ex.check_null_reading("same", bound, est)
+    ex.check_null_reading("better", None, verdict(0.3, 0.1, 0.5, unit=""))  # no null result: no bound asked

@@ -19,13 +19,19 @@ from mtdl_kit.inference import delta_m_summary
 from mtdl_kit.results import TABLES, load_results
 from mtdl_kit.verdicts import (
     BETTER,
+    CROSSOVER_CONTRASTS,
     NULL,
     WORSE,
     check_claims,
+    crossover_arms,
+    crossover_seeds,
+    crossover_table_reading,
     family_reading,
     find_claims,
     negative_transfer_reading,
     region_reading,
+    seed_bootstrap,
+    seed_contrast,
     shares_layers,
     verdict,
     verdict_of,
@@ -170,3 +176,105 @@ def test_check_paired_interval_can_fail(capsys: pytest.CaptureFixture[str]) -> N
         exercises.check_paired_interval((mean, low - 0.05, high + 0.05), a, b)
     flat = [0.5, 0.6, 0.4, 0.55]
     assert exercises.check_paired_interval(exercises.reference_paired_interval(flat, b), flat, b) == NULL
+
+
+# ------------------------------------------------------------------ experiment C: the crossover
+CROSSOVER_RUNS = ("eye_headline", "eye_replication")
+
+
+@pytest.mark.parametrize("run", CROSSOVER_RUNS)
+def test_crossover_summary_is_a_verdict_source(run: str) -> None:
+    """``transfer_c_<region>_<run>`` reads like the other transfer tables: its CI rows get verdicts."""
+    got = verdicts(f"transfer_c_{run}")
+    assert list(got["contrast"]) == [
+        "interaction",
+        "A: related - unrelated",
+        "B: related - unrelated",
+        "difficulty: none B - none A",
+    ]
+    summary = pd.read_csv(RESULTS / f"transfer_c_{run}_summary.csv").dropna(subset=["ci_low"])
+    assert list(got["verdict"] != NULL) == [bool(s) for s in summary["significant"]]
+
+
+@pytest.mark.parametrize("run", CROSSOVER_RUNS)
+def test_crossover_seeds_reproduce_the_labs_contrasts(run: str) -> None:
+    """The seed table and the weights of CROSSOVER_CONTRASTS give the lab's point values (paired by seed)."""
+    table = crossover_seeds(run)
+    assert table.attrs == {"run": run, "budget": 16, "task": "glaucoma", "metric": "auc"}
+    assert list(table.columns) == [f"{r}:{a}" for r in "AB" for a in ("none", "related", "unrelated", "shuffled")]
+    assert len(table) == 8 and not table.isna().to_numpy().any()
+    for _, row in verdicts(f"transfer_c_{run}").iterrows():
+        got = seed_contrast(table, CROSSOVER_CONTRASTS[row["contrast"]])
+        assert got.value == pytest.approx(row["value"], abs=1e-12)
+        assert got.n_seeds == 8 and got.unit == "AUC"
+    arms = crossover_arms(run).set_index(["rule", "arm"])
+    assert arms.loc[("A", "related"), "auxiliary task"] == "disc_cup"
+    assert arms.loc[("B", "related"), "auxiliary task"] == "rnfl_defect"
+    assert arms.loc[("A", "none"), "auxiliary task"] == "–"
+    assert arms.loc[("B", "unrelated"), "median aux Dice"] > 0
+
+
+def test_a_partial_crossover_is_refused(tmp_path: Path) -> None:
+    """A run that lacks one arm of one seed cannot be paired (chest runs may land half-written)."""
+    frame = pd.read_csv(RESULTS / "transfer_c_eye_headline_runs.csv")
+    drop = (frame["seed"] == 3) & (frame["rule"] == "B") & (frame["arm"] == "shuffled")
+    frame[~drop].to_csv(tmp_path / "transfer_c_eye_headline_runs.csv", index=False)
+    with pytest.raises(ValueError, match=r"partial.*\[3\]"):
+        crossover_seeds("eye_headline", root=tmp_path)
+    with pytest.raises(FileNotFoundError, match="bench_crossover"):
+        crossover_seeds("chest_nothing", root=tmp_path)
+
+
+def test_seed_bootstrap() -> None:
+    mean, low, high = seed_bootstrap([0.1, 0.2, 0.3, 0.4])
+    assert mean == pytest.approx(0.25) and 0.1 <= low < mean < high <= 0.4
+    assert seed_bootstrap([0.1, 0.2, 0.3, 0.4]) == (mean, low, high)  # seeded: reproducible
+    values = [0.43, 0.12, 0.35, 0.27, 0.51, 0.08, 0.33, 0.19]
+    assert seed_bootstrap(values, seed=1) != seed_bootstrap(values)
+    assert seed_bootstrap(values, confidence=0.5)[1] > seed_bootstrap(values)[1]  # a narrower interval
+    with pytest.raises(ValueError, match="two finite"):
+        seed_bootstrap([0.5])
+    table = crossover_seeds()
+    with pytest.raises(ValueError, match="C:none"):
+        seed_contrast(table, {"C:none": 1.0, "A:none": -1.0})
+
+
+def test_crossover_table_reading() -> None:
+    text = crossover_table_reading("eye_headline")
+    interaction = verdict_of("transfer_c_eye_headline", contrast="interaction")
+    assert f"**interaction** ½[(related − unrelated) under A + (related − unrelated) under B]: {interaction}" in text
+    assert "8 seeds (0–7)" in text and "vertical CDR" in text and "RNFL" in text
+    assert "matched within ±0.03" in text
+
+
+def test_claims_may_quote_values_with_colons() -> None:
+    """The crossover's contrasts contain colons; a quoted value carries them through the marker grammar."""
+    text = '<!-- verdict transfer_c_eye_headline budget=16 contrast="A: related - unrelated": better -->'
+    (claim,) = find_claims(text)
+    assert claim.where == {"budget": "16", "contrast": "A: related - unrelated"} and claim.word == BETTER
+    assert check_claims(text) == []
+
+
+def test_a_planted_crossover_contradiction_is_caught() -> None:
+    """A test of the test: a wrong word on a crossover row fails, with the numbers in the message."""
+    want = verdict_of("transfer_c_eye_headline", contrast="difficulty: none B - none A")
+    wrong = next(w for w in (BETTER, WORSE, NULL) if w != want.word)
+    planted = (
+        f'Rule B is harder. <!-- verdict transfer_c_eye_headline contrast="difficulty: none B - none A": {wrong} -->'
+    )
+    (problem,) = check_claims(planted, source="planted.md")
+    assert f"'{wrong}'" in problem and str(want) in problem
+
+
+def test_changed_crossover_numbers_make_the_lesson_fail(tmp_path: Path) -> None:
+    """A test of the test: lesson 21's crossover claims follow the CSV — flip the interaction and they fail."""
+    shutil.copytree(RESULTS, tmp_path, dirs_exist_ok=True)
+    lesson = (ROOT / "notebooks" / "21_task_relationships.py").read_text(encoding="utf-8")
+    claims = [c for c in find_claims(lesson) if c.table.startswith("transfer_c_")]
+    assert {c.where["contrast"] for c in claims} >= {"interaction", "difficulty: none B - none A"}
+    path = tmp_path / "transfer_c_eye_headline_summary.csv"
+    frame = pd.read_csv(path)
+    frame.loc[frame["contrast"] == "interaction", ["value", "ci_low", "ci_high"]] = (-0.2, -0.3, -0.1)
+    frame.to_csv(path, index=False)
+    problems = check_claims(lesson, root=tmp_path)
+    assert problems and all("interaction" in p for p in problems)

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from mtdl_kit.history import History
-from mtdl_kit.viz import heatmap_figure, history_figure, log_ticks
+from mtdl_kit.viz import crossover_seed_figure, heatmap_figure, history_figure, log_ticks
 
 
 def test_log_ticks_carry_values_even_within_one_decade():
@@ -44,3 +44,34 @@ def test_heatmap_numbers_are_readable():
     fig = heatmap_figure(matrix, title="Spearman")
     assert fig.data[0].textfont.size >= 12 and fig.layout.height >= 140 + 48 * 8
     assert fig.data[0].text[0][0] == "1.00"
+
+
+def _crossover_table() -> pd.DataFrame:
+    cols = [f"{r}:{a}" for r in "AB" for a in ("none", "related", "unrelated", "shuffled")]
+    rng = np.random.default_rng(0)
+    table = pd.DataFrame(
+        rng.uniform(0.4, 1.0, size=(3, len(cols))), index=pd.Index([0, 1, 2], name="seed"), columns=cols
+    )
+    table.attrs["metric"] = "auc"
+    return table
+
+
+def test_crossover_figure_pairs_each_seed_within_each_rule():
+    table = _crossover_table()
+    fig = crossover_seed_figure(table)
+    assert [a.text for a in fig.layout.annotations] == ["rule A", "rule B"]
+    seeds = [t for t in fig.data if t.name.startswith("seed")]
+    assert len(seeds) == 2 * len(table)  # one line per seed per rule
+    first = seeds[0]
+    assert list(first.x) == ["unrelated", "related"]
+    assert list(first.y) == [table.loc[0, "A:unrelated"], table.loc[0, "A:related"]]
+    assert sum(t.showlegend for t in seeds) == len(table)  # one legend entry per seed, not per panel
+    means = [t for t in fig.data if t.name == "mean over seeds"]
+    assert means[1].y[1] == pytest.approx(table["B:related"].mean())
+    assert "chance" in fig.layout.yaxis.title.text and fig.layout.shapes  # the 0.5 line is explained on the axis
+    assert "#000000" not in {t.line.color for t in seeds}  # black marks the mean only
+
+
+def test_crossover_figure_refuses_missing_arms():
+    with pytest.raises(ValueError, match="B:related"):
+        crossover_seed_figure(_crossover_table().drop(columns="B:related"))
