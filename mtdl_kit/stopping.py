@@ -11,6 +11,14 @@ Trade (1998), and as nnU-Net selects its final checkpoint (Isensee et al., Natur
 "Improvement" is scale-free, so several metrics in different units can be watched together: the mean
 over watched metrics of the signed relative change against the best evaluation so far (the same
 form as the multi-task Δm of Maninis et al., CVPR 2019) must exceed ``min_delta``.
+
+With ``warmup`` the first evaluations only warm up: none of them can become the selected checkpoint
+against a later one and patience starts counting after them (the latest warm-up weights are kept
+only as a fallback for a run that ends inside the warm-up). Without it, one lucky early evaluation
+on a small validation split can set a bar that later, better networks never clear, because
+"improvement" is a mean relative change against the best so far: the transfer lab saw a related
+arm keep its step-50 weights (validation AUC up, Dice far from its plateau) over everything after
+it (benchmarks/RESULTS.md, "crossover-notes").
 """
 
 from __future__ import annotations
@@ -34,6 +42,8 @@ class ValidationStopping:
         patience: stop after this many evaluations in a row without improvement.
         min_delta: the smallest mean relative improvement (a fraction: 0.005 = 0.5 %) that counts.
         min_evaluations: never stop before this many evaluations.
+        warmup: the first ``warmup`` evaluations cannot be selected against later ones and do not
+            count towards ``patience`` (0: every evaluation can be the best, the original rule).
 
     Attributes:
         best_step: the step of the best evaluation (``-1`` before any).
@@ -46,6 +56,7 @@ class ValidationStopping:
     patience: int = 5
     min_delta: float = 0.0
     min_evaluations: int = 1
+    warmup: int = 0
     best_step: int = field(default=-1, init=False)
     best_values: dict[str, float] = field(default_factory=dict, init=False)
     evaluations: int = field(default=0, init=False)
@@ -65,6 +76,8 @@ class ValidationStopping:
             raise ValueError(f"min_delta must be a finite number >= 0, got {self.min_delta!r}.")
         if isinstance(self.min_evaluations, bool) or not isinstance(self.min_evaluations, int):
             raise ValueError(f"min_evaluations must be an integer, got {self.min_evaluations!r}.")
+        if isinstance(self.warmup, bool) or not isinstance(self.warmup, int) or self.warmup < 0:
+            raise ValueError(f"warmup must be an integer >= 0, got {self.warmup!r}.")
 
     def improvement(self, values: dict[str, float]) -> float:
         """Mean signed relative change of ``values`` against the best so far (``inf`` at the first evaluation).
@@ -101,7 +114,9 @@ class ValidationStopping:
                 f"{sorted(values)}. Watch a task the model has, e.g. '<task>/<primary metric>'."
             )
         self.evaluations += 1
-        if self.improvement(values) > self.min_delta or self._best_state is None:
+        if self.evaluations == self.warmup + 1:
+            self.best_values = {}  # the warm-up is over: its weights are no longer a bar to clear
+        if self.improvement(values) > self.min_delta or self._best_state is None or self.evaluations <= self.warmup:
             self.best_step = int(step)
             self.best_values = {m: float(values[m]) for m in self.monitor}
             self._best_state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
@@ -124,4 +139,5 @@ class ValidationStopping:
             "best_values": dict(self.best_values),
             "evaluations": self.evaluations,
             "stopped_early": self.stopped_early,
+            "warmup": self.warmup,
         }

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 #: seeds of a training subset are ``SUBSET_STRIDE * seed + i`` inside the training split
 SUBSET_STRIDE = 10_000
@@ -38,6 +39,10 @@ class LabProtocol:
         batch_size: batch size.
         lr: Adam learning rate.
         n_boot: bootstrap replicates of each contrast.
+        select_after_warmup: the first ``min_evaluations`` evaluations cannot become the selected
+            checkpoint (:class:`~mtdl_kit.stopping.ValidationStopping`'s ``warmup``). Off in
+            experiments A and C, whose cached results predate it; on in experiment E. Left out of a
+            configuration's cache key while off, so the earlier caches stay valid.
     """
 
     n_train: int = 256
@@ -52,6 +57,30 @@ class LabProtocol:
     batch_size: int = 16
     lr: float = 2e-3
     n_boot: int = 2000
+    select_after_warmup: bool = False
+
+    def stopping_rule(self, tasks: Sequence[Any]) -> Any:
+        """The validation rule every arm of an experiment stops by: every task's primary validation metric.
+
+        Args:
+            tasks: the network's :class:`~mtdl_kit.regions.base.TaskSpec` s.
+
+        Returns:
+            A fresh :class:`~mtdl_kit.stopping.ValidationStopping`.
+        """
+        from mtdl_kit.metrics import primary_metric
+        from mtdl_kit.stopping import ValidationStopping
+
+        return ValidationStopping(
+            [f"{t.name}/{primary_metric(t)}" for t in tasks],
+            patience=self.patience,
+            min_evaluations=self.min_evaluations,
+            warmup=self.min_evaluations if self.select_after_warmup else 0,
+        )
+
+    def key_fields(self, fields: dict[str, Any]) -> dict[str, Any]:
+        """``fields`` without the protocol fields added later that are still at their original value."""
+        return {k: v for k, v in fields.items() if not (k == "select_after_warmup" and v is False)}
 
     def validate_protocol(self, seeds: Sequence[int]) -> None:
         """Raise ``ValueError`` naming the first bad protocol field or seed list.

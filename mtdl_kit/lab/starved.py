@@ -114,6 +114,9 @@ class StarvedConfig(LabProtocol):
         targets: ``"raw"`` and/or ``"standardised"`` (must include ``"raw"``, the reference;
             ``"standardised"`` only when the network has a regression task).
         seeds: training seeds (each fixes a training subset and the initial weights).
+        select_after_warmup: on here (the protocol's field): the warm-up evaluations cannot become
+            the selected checkpoint, so a lucky early validation score cannot hide a slow recovery
+            of the starved task.
     """
 
     region: str = "eye"
@@ -123,6 +126,7 @@ class StarvedConfig(LabProtocol):
     methods: tuple[str, ...] = METHODS
     targets: tuple[str, ...] = TARGETS
     seeds: tuple[int, ...] = tuple(range(5))
+    select_after_warmup: bool = True
 
     @property
     def tasks(self) -> tuple[str, ...]:
@@ -191,6 +195,7 @@ class StarvedConfig(LabProtocol):
         from mtdl_kit.regions import get_region
 
         fields = {k: v for k, v in asdict(self).items() if k not in ("seeds", "methods", "targets", "n_boot")}
+        fields = self.key_fields(fields)
         fields["generator_version"] = get_region(self.region).generator_version
         fields["experiment"] = "starved"
         return hashlib.sha1(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:10]
@@ -340,9 +345,7 @@ def run_condition(
         ValueError: a method or targets value outside the configuration.
     """
     from mtdl_kit.evaluation import evaluate
-    from mtdl_kit.metrics import primary_metric
     from mtdl_kit.regions import get_region
-    from mtdl_kit.stopping import ValidationStopping
     from mtdl_kit.train import fit
 
     if method not in cfg.methods:
@@ -351,9 +354,7 @@ def run_condition(
     model = build_network(cfg, targets, seed)
     train, val, test = datasets or _datasets(cfg, seed)
     tasks = model.tasks
-    rule = ValidationStopping(
-        [f"{t.name}/{primary_metric(t)}" for t in tasks], patience=cfg.patience, min_evaluations=cfg.min_evaluations
-    )
+    rule = cfg.stopping_rule(tasks)
     t0 = time.perf_counter()
     history = fit(
         model,

@@ -147,6 +147,7 @@ class TransferConfig(LabProtocol):
         fields = {k: v for k, v in asdict(self).items() if k not in ("seeds", "budgets", "n_boot", "unrelated")}
         if fields["label_noise"] == 0.0:
             del fields["label_noise"]  # a field added later, left out at its default so earlier caches stay valid
+        fields = self.key_fields(fields)
         fields["generator_version"] = get_region(self.region).generator_version
         return hashlib.sha1(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:10]
 
@@ -246,10 +247,8 @@ def run_arm(
     import torch
 
     from mtdl_kit.evaluation import evaluate
-    from mtdl_kit.metrics import primary_metric
     from mtdl_kit.models import build_model
     from mtdl_kit.regions import get_region
-    from mtdl_kit.stopping import ValidationStopping
     from mtdl_kit.train import fit
 
     if arm not in cfg.arms:
@@ -270,9 +269,7 @@ def run_arm(
         batch_size = cfg.batch_size
     model.set_regression_scaling(region.regression_stats(tasks))
     # the same rule for every arm: every task the network trains, by its primary validation metric
-    rule = ValidationStopping(
-        [f"{t.name}/{primary_metric(t)}" for t in tasks], patience=cfg.patience, min_evaluations=cfg.min_evaluations
-    )
+    rule = cfg.stopping_rule(tasks)
     t0 = time.perf_counter()
     history = fit(
         model,

@@ -119,3 +119,18 @@ def configure_small(cfg):
     from dataclasses import replace
 
     return replace(cfg, n_train=40, n_val=32, n_test=32, size=32)
+
+
+def test_selection_after_the_warmup_is_a_protocol_field_that_changes_the_key_only_when_on() -> None:
+    from dataclasses import replace
+
+    from mtdl_kit.lab.starved import StarvedConfig
+
+    cfg = default_crossover_config("eye")
+    assert cfg.select_after_warmup is False and cfg.key() == "5d7adeeaa6"  # the cached eye runs stay valid
+    on = replace(cfg, select_after_warmup=True)
+    assert on.key() != cfg.key()
+    tasks = get_region("eye").select_tasks(["disc_cup", "glaucoma"])
+    assert (cfg.stopping_rule(tasks).warmup, on.stopping_rule(tasks).warmup) == (0, cfg.min_evaluations)
+    assert on.stopping_rule(tasks).monitor == ("disc_cup/dice", "glaucoma/auc")
+    assert StarvedConfig().select_after_warmup is True

@@ -98,3 +98,45 @@ def test_fit_refuses_stopping_without_validation_data() -> None:
             steps=2,
             stopping=ValidationStopping("glaucoma/auc"),
         )
+
+
+def test_a_lucky_warmup_evaluation_is_not_a_bar_later_evaluations_must_clear() -> None:
+    """The transfer lab's failure: a high early AUC beside a low Dice outvoted every later, better network."""
+    trace = [(0.90, 0.70), (0.62, 0.80), (0.64, 0.84), (0.66, 0.86), (0.65, 0.85), (0.64, 0.85)]
+
+    def run(warmup: int) -> ValidationStopping:
+        rule = ValidationStopping(["glaucoma/auc", "disc_cup/dice"], patience=2, warmup=warmup)
+        model = _Tiny()
+        for step, (auc, dice) in enumerate(trace):
+            with torch.no_grad():
+                model.w.fill_(step)
+            if rule.update(step * 50, {"glaucoma/auc": auc, "disc_cup/dice": dice}, model):
+                break
+        rule.restore_best(model)
+        assert float(model.w.detach()) * 50 == rule.best_step
+        return rule
+
+    # the original rule keeps step 0: every later evaluation is a mean relative change below 0 against it
+    assert run(0).best_step == 0
+    # one warm-up evaluation: step 0 cannot be selected; step 150 (AUC 0.66, Dice 0.86) is the best after it
+    warm = run(1)
+    assert warm.best_step == 150 and warm.summary()["warmup"] == 1
+    # patience counts after the warm-up: two evaluations without improvement after step 150 stop the run
+    assert warm.evaluations == 6 and warm.stopped_early
+
+
+def test_a_run_that_ends_inside_the_warmup_keeps_its_latest_weights() -> None:
+    rule = ValidationStopping("glaucoma/auc", patience=1, warmup=5)
+    model = _Tiny()
+    for step, auc in enumerate([0.9, 0.6, 0.5]):
+        with torch.no_grad():
+            model.w.fill_(step)
+        assert rule.update(step, {"glaucoma/auc": auc}, model) is False  # no stop during the warm-up
+    rule.restore_best(model)
+    assert rule.best_step == 2 and float(model.w.detach()) == 2.0
+
+
+@pytest.mark.parametrize("warmup", [-1, 1.5, True])
+def test_bad_warmup_is_refused(warmup) -> None:
+    with pytest.raises(ValueError, match="warmup must be an integer"):
+        ValidationStopping("glaucoma/auc", warmup=warmup)
