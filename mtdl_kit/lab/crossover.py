@@ -103,8 +103,10 @@ class CrossoverResult:
     Attributes:
         rules: rule name (``"A"``, ``"B"``) -> that rule's :class:`~mtdl_kit.lab.TransferResult`.
         summary: one row per budget and contrast (``budget, contrast, task, metric, value, ci_low,
-            ci_high, significant``): ``interaction``, ``A: related - unrelated``,
-            ``B: related - unrelated``, ``difficulty: none B - none A`` and per-rule arm means.
+            ci_high, significant``): the contrasts of :data:`mtdl_kit.verdicts.CROSSOVER_CONTRASTS`
+            (``interaction``, ``A: related - unrelated``, ``B: related - unrelated``,
+            ``difficulty: none B - none A``, and each rule's ``shuffled - none`` and ``unrelated - none``)
+            and per-rule arm means.
     """
 
     rules: dict[str, TransferResult]
@@ -128,6 +130,7 @@ def run_crossover(
     from mtdl_kit.evaluation import paired_contrast
     from mtdl_kit.metrics import primary_metric
     from mtdl_kit.regions import get_region
+    from mtdl_kit.verdicts import CROSSOVER_CONTRASTS
 
     configs = crossover_configs(base)
     rules = {
@@ -143,17 +146,11 @@ def run_crossover(
             for name, res in rules.items()
             for arm in CROSSOVER_ARMS
         }
-        contrasts = {
-            "interaction": {"A:related": 0.5, "A:unrelated": -0.5, "B:related": 0.5, "B:unrelated": -0.5},
-            "A: related - unrelated": {"A:related": 1.0, "A:unrelated": -1.0},
-            "B: related - unrelated": {"B:related": 1.0, "B:unrelated": -1.0},
-            "difficulty: none B - none A": {"B:none": 1.0, "A:none": -1.0},
-        }
         for name, res in rules.items():
             for arm in CROSSOVER_ARMS:
                 values = [r.metrics[main][metric] for r in res.runs if r.arm == arm and r.budget == budget]
                 rows.append(_row(budget, f"mean {name}: {arm}", main, metric, float(sum(values) / len(values))))
-        for name, weights in contrasts.items():
+        for name, weights in CROSSOVER_CONTRASTS.items():
             est = paired_contrast(arms, weights, main, metric, n_boot=base.n_boot, seed=budget)
             rows.append(_row(budget, name, main, metric, est.value, est.ci_low, est.ci_high))
     return CrossoverResult(rules, pd.DataFrame(rows))
