@@ -53,6 +53,8 @@ class CrossoverFinding:
         per_rule: ``"A"``/``"B"`` -> related − unrelated under that rule.
         difficulty: single-task difficulty, rule B − rule A (no auxiliary task under either).
         means: ``(rule, arm)`` -> the arm's mean metric over seeds (``arm``: none, related, unrelated, shuffled).
+        unrelated_vs_none: ``"A"``/``"B"`` -> unrelated − none under that rule (empty for a summary
+            written before the crossover reported it).
     """
 
     region: str
@@ -65,6 +67,7 @@ class CrossoverFinding:
     per_rule: dict[str, Verdict]
     difficulty: Verdict
     means: dict[tuple[str, str], float] = field(default_factory=dict)
+    unrelated_vs_none: dict[str, Verdict] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -170,6 +173,13 @@ def crossover_findings(region: str, run: str = "headline", *, root: str | Path |
                 },
                 difficulty=_contrast(rows, DIFFICULTY, unit, n, f"{label}: difficulty B - A", path),
                 means=means,
+                unrelated_vs_none={
+                    rule: _contrast(
+                        rows, f"{rule}: unrelated - none", unit, n, f"{label}: rule {rule} unrelated - none", path
+                    )
+                    for rule in RULES
+                    if f"{rule}: unrelated - none" in rows.index
+                },
             )
         )
     return out
@@ -249,7 +259,12 @@ def finding_sentences(region: str, *, root: str | Path | None = None) -> list[st
             for name, (seg, rule) in rules.items()
         ]
         out.append("Under each rule, related minus unrelated outline: " + "; ".join(parts) + ".")
-        if all((r, a) in f.means for r in RULES for a in ("none", "unrelated")):
+        if len(f.unrelated_vs_none) == len(RULES):
+            out.append(
+                "An auxiliary segmentation of the *other* feature, which the label does not follow, against no "
+                "auxiliary task: " + "; ".join(f"rule {r}: {_effect(f.unrelated_vs_none[r])}" for r in RULES) + "."
+            )
+        elif all((r, a) in f.means for r in RULES for a in ("none", "unrelated")):
             means = ", ".join(
                 f"{f.means[(r, 'unrelated')]:.2f} vs {f.means[(r, 'none')]:.2f} (rule {r})" for r in RULES
             )

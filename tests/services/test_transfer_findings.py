@@ -153,3 +153,20 @@ def test_the_cache_stamp_changes_with_the_tables(tmp_path):
     path = root / "transfer_c_eye_headline_summary.csv"
     os.utime(path, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns + 1_000_000_000))
     assert results_stamp(root) != before
+
+
+@needs_eye_results
+def test_the_unrelated_arm_gets_a_verdict_from_its_interval_and_only_means_without_one(tmp_path):
+    root = _copy(tmp_path)
+    _plant(root, "headline", "A: unrelated - none", -0.20, -0.30, -0.10)
+    text = "\n".join(finding_sentences("eye", root=root))
+    assert "against no auxiliary task: rule A: **lower**: -0.20 [-0.30, -0.10]" in text
+    (finding,) = crossover_findings("eye", root=root)
+    assert finding.unrelated_vs_none["A"].word == "worse" and set(finding.unrelated_vs_none) == {"A", "B"}
+    # a summary written before the crossover reported unrelated - none: the means, and no verdict
+    for run in ("headline", "replication"):
+        path = root / f"transfer_c_eye_{run}_summary.csv"
+        frame = pd.read_csv(path)
+        frame[~frame["contrast"].str.endswith("unrelated - none")].to_csv(path, index=False)
+    old = "\n".join(finding_sentences("eye", root=root))
+    assert "Means only" in old and "against no auxiliary task" not in old
