@@ -713,6 +713,22 @@ def check_paired_interval(
     return word
 
 
+def _check_largest_open(answer: Any, low: float, high: float, name: str, tolerance: float) -> float:
+    """Fail unless ``answer`` is the largest effect in size an interval containing 0 leaves open; return it."""
+    want = max(abs(low), abs(high))
+    try:
+        got = float(answer)
+    except (TypeError, ValueError):
+        raise _fail(f"{name} must be a number, got {answer!r}.", "max(|ci_low|, |ci_high|).") from None
+    if not np.isclose(got, want, atol=tolerance):
+        raise _fail(
+            f"The largest effect left open is {want:.4f}, you have {got:.4f}.",
+            "an interval [low, high] that contains 0 leaves open every effect between low and high: the largest "
+            "in size is max(|low|, |high|).",
+        )
+    return want
+
+
 def check_null_bound(answer: float, a: Sequence[float], b: Sequence[float], *, tolerance: float = 1e-6) -> None:
     """Check the largest effect a null result leaves open: ``max(|ci_low|, |ci_high|)`` of ``a - b``.
 
@@ -731,17 +747,7 @@ def check_null_bound(answer: float, a: Sequence[float], b: Sequence[float], *, t
             f"This interval [{low:+.4f}, {high:+.4f}] excludes 0: it is not a null result.",
             "pick the contrast whose interval contains 0.",
         )
-    want = max(abs(low), abs(high))
-    try:
-        got = float(answer)
-    except (TypeError, ValueError):
-        raise _fail(f"answer must be a number, got {answer!r}.", "max(|ci_low|, |ci_high|).") from None
-    if not np.isclose(got, want, atol=tolerance):
-        raise _fail(
-            f"The largest effect left open is {want:.4f}, you have {got:.4f}.",
-            "an interval [low, high] that contains 0 leaves open every effect between low and high: the largest "
-            "in size is max(|low|, |high|).",
-        )
+    want = _check_largest_open(answer, low, high, "answer", tolerance)
     _ok(
         f"No detectable difference, but effects up to {want:.3f} in size are not ruled out by "
         f"{len(a)} seeds — absence of evidence is not evidence of absence."
@@ -910,17 +916,7 @@ def check_null_reading(word: str, largest_open: float | None, estimate: Any, *, 
     if estimate.word != NULL:
         _ok(f"{estimate.word}: the interval excludes 0, so there is no null result to bound.")
         return
-    want = max(abs(estimate.ci_low), abs(estimate.ci_high))
-    try:
-        got = float(largest_open)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        raise _fail(f"largest_open must be a number, got {largest_open!r}.", "max(|ci_low|, |ci_high|).") from None
-    if not np.isclose(got, want, atol=tolerance):
-        raise _fail(
-            f"The largest effect left open is {want:.4f}, you have {got:.4f}.",
-            "the interval [low, high] contains 0 and every effect between low and high: the largest in size is "
-            "max(|low|, |high|).",
-        )
+    want = _check_largest_open(largest_open, estimate.ci_low, estimate.ci_high, "largest_open", tolerance)
     _ok(
         f"No detectable difference — and effects up to {want:.3f} in size are not ruled out by these "
         f"{estimate.n_seeds or 'few'} seeds: absence of evidence is not evidence of absence."
