@@ -33,8 +33,6 @@ import streamlit as st
 from mtdl_kit import DISCLAIMER
 from mtdl_kit.services import warmup
 
-warmup.start()  # lecture warm-up (issue 19): torch, MONAI, the zoo in a background thread, once per process
-
 st.set_page_config(page_title="mtdl-kit", page_icon="🩺", layout="wide")
 st.warning(f"**{DISCLAIMER}** Images are synthetic phantoms; no output here is a diagnosis.", icon="⚠️")
 st.title("mtdl-kit — multi-task deep learning in medical imaging")
@@ -48,4 +46,10 @@ st.caption(
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import views  # noqa: E402
 
-views.main()
+try:
+    views.main()
+finally:
+    # torch, MONAI and the zoo in a background thread, once per process (issue 19). Started after the
+    # first page is drawn, so its import does not contend with the first render; `mtdl-kit dashboard`
+    # has started it before serving (mtdl_kit.launch), and pages that need the models wait for it.
+    warmup.start()

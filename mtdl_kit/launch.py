@@ -15,6 +15,7 @@ source checkout). The library itself never imports streamlit or JupyterLab (impo
 from __future__ import annotations
 
 import http.client
+import importlib
 import importlib.util
 import os
 import shutil
@@ -26,8 +27,9 @@ import threading
 import time
 import urllib.request
 import webbrowser
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from mtdl_kit import resources
 
@@ -79,14 +81,46 @@ def can_open_browser() -> bool:
 
 #: The dashboard server's entry point, run with ``python -c``: the warm-up
 #: (:func:`mtdl_kit.services.warmup.start`) imports torch, MONAI and the first region's zoo models
-#: *before* Streamlit starts serving (so the first student already finds them loaded), and goes on
-#: in the background with the rest of the zoo and the training workers; then Streamlit's own
-#: command line, as ``python -m streamlit`` runs it. ``$MTDL_KIT_WARMUP=0`` skips the warm-up.
+#: and fills the dashboard's caches for that region (:func:`dashboard_prefill`) *before* Streamlit
+#: starts serving (so the first student already finds them ready), and goes on in the background
+#: with the rest of the zoo, the other regions' caches and the training workers; then Streamlit's
+#: own command line, as ``python -m streamlit`` runs it. ``$MTDL_KIT_WARMUP=0`` skips the warm-up.
 DASHBOARD_BOOTSTRAP = (
-    "import os; os.environ.get('MTDL_KIT_WARMUP', '1') == '0' or "
-    "__import__('mtdl_kit.services.warmup', fromlist=['start']).start(pool=True).ready.wait(300); "
+    "import os, sys; os.environ.get('MTDL_KIT_WARMUP', '1') == '0' or "
+    "__import__('mtdl_kit.services.warmup', fromlist=['start']).start(pool=True, "
+    "prefill=__import__('mtdl_kit.launch', fromlist=['dashboard_prefill']).dashboard_prefill(sys.argv))"
+    ".ready.wait(300); "
     "from streamlit.web.cli import main; main(prog_name='streamlit')"
 )
+#: ``$MTDL_KIT_WARMUP_PREFILL=0``: the warm-up loads the models but leaves the dashboard's caches empty.
+PREFILL_ENV = "MTDL_KIT_WARMUP_PREFILL"
+#: the dashboard's cache filler: module (importable from the app's folder) and function.
+DASHBOARD_PREFILL = ("views.common", "prefill_caches")
+
+
+def dashboard_prefill(argv: Sequence[str]) -> Callable[[Sequence[str]], Any] | None:
+    """The dashboard's cache filler for the server's warm-up, or ``None`` when there is nothing to fill.
+
+    ``argv`` is the server's ``sys.argv`` under :data:`DASHBOARD_BOOTSTRAP`, ``['-c', 'run', APP,
+    ...]``. The filler is ``prefill_caches`` of the app's ``views/common.py``
+    (:data:`DASHBOARD_PREFILL`), imported from the app's folder when the warm-up first calls it, in
+    the warm-up's thread — the same module object the app imports later, so the ``st.cache_*``
+    functions it fills are the ones the pages call. ``None`` when ``argv`` runs no app (e.g.
+    ``streamlit version``) or ``$MTDL_KIT_WARMUP_PREFILL=0``.
+    """
+    if os.environ.get(PREFILL_ENV, "1") == "0" or len(argv) < 3 or argv[1] != "run":
+        return None
+    folder = str(Path(argv[2]).resolve().parent)
+
+    def fill(regions: Sequence[str]) -> Any:
+        if folder not in sys.path:
+            sys.path.insert(0, folder)
+        module, name = DASHBOARD_PREFILL
+        return getattr(importlib.import_module(module), name)(regions)
+
+    return fill
+
+
 #: Streamlit options of a lecture server: no full garbage collection after every script run (issue
 #: 19: ~0.3-0.6 s of interpreter lock per run once torch and MONAI are loaded).
 LECTURE_OPTIONS = ("--runner.postScriptGC", "false")

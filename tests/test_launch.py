@@ -146,3 +146,25 @@ def test_no_browser_without_a_display(monkeypatch: pytest.MonkeyPatch) -> None:
     assert not launch.can_open_browser()
     monkeypatch.setenv("DISPLAY", ":0")
     assert launch.can_open_browser()
+
+
+def test_dashboard_prefill_imports_the_apps_filler_from_its_folder(tmp_path, monkeypatch) -> None:
+    """The warm-up gets the app's own cache filler, imported from the app's folder when first called."""
+    package = tmp_path / "fake_views_for_prefill"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "common.py").write_text("CALLS = []\ndef prefill_caches(regions):\n    CALLS.append(list(regions))\n")
+    app = tmp_path / "app.py"
+    app.write_text("")
+    monkeypatch.setattr(launch, "DASHBOARD_PREFILL", ("fake_views_for_prefill.common", "prefill_caches"))
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    monkeypatch.delenv(launch.PREFILL_ENV, raising=False)
+    fill = launch.dashboard_prefill(["-c", "run", str(app), "--server.port", "1"])
+    assert fill is not None and "fake_views_for_prefill" not in sys.modules  # nothing imported before the call
+    fill(["eye"])
+    fill(["chest", "cardiac"])
+    assert sys.modules["fake_views_for_prefill.common"].CALLS == [["eye"], ["chest", "cardiac"]]
+    # nothing to fill: a Streamlit command that runs no app, or switched off
+    assert launch.dashboard_prefill(["-c", "version"]) is None
+    monkeypatch.setenv(launch.PREFILL_ENV, "0")
+    assert launch.dashboard_prefill(["-c", "run", str(app)]) is None

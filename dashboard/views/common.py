@@ -6,8 +6,10 @@ teaching use only — not for clinical use.
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +24,8 @@ ALL_FAMILIES = "all four side by side"
 VIEWS = ["Explore", "Task relationships", "Experiment", "For clinicians", "Architectures", "Catalog"]
 SOURCES = ["Bundled sample", "Generate a phantom", "Upload an image"]
 SIZES = [64, 128, 256]
+#: the prediction opacity Explore starts with
+DEFAULT_OPACITY = 0.45
 
 # --------------------------------------------------------------------------------------------------
 # Process-wide resources (shared by every session, read-only)
@@ -85,8 +89,9 @@ def manifest() -> dict:
     return _manifest(*zoo_models.manifest_stamp())
 
 
-@st.cache_data(show_spinner=False, max_entries=4)
+@st.cache_resource(show_spinner=False, max_entries=4)
 def _manifest(path: str, mtime: int) -> dict:  # keyed by the file's path and modification time
+    """Shared read-only (a resource, not a per-call copy: read a few times in every rerun)."""
     return zoo_models.read_manifest_or_empty(path)
 
 
@@ -100,18 +105,46 @@ def model_for(key: str):
     return zoo_model(key, manifest()[key].sha256)
 
 
-@st.cache_data(show_spinner=False, max_entries=2048)
+@st.cache_resource(show_spinner=False, max_entries=2048)
 def shared_prediction(key: str, sha256: str, region: str, sample_id: tuple, _sample):
-    """Prediction of a zoo model on a bundled/generated sample (never on uploads: those stay in the session)."""
+    """Prediction of a zoo model on a bundled/generated sample (never on uploads: those stay in the session).
+
+    Shared by every session without a per-call copy (a resource): its arrays are made read-only,
+    so a page that tried to change one would fail instead of changing it for everyone.
+    """
     from mtdl_kit.services import predict
 
-    return predict(model_for(key), _sample)
+    p = predict(model_for(key), _sample)
+    for array in p.outputs.values():
+        array.setflags(write=False)
+    return p
 
 
-def prediction(key: str, sample, source: str, sample_id: tuple):
+@st.cache_data(show_spinner=False, max_entries=4096)
+def shared_joint_png(
+    key: str | None, sha256: str, sample_id: tuple, shown: tuple[str, ...], opacity: float, _sample, _prediction
+) -> bytes:
+    """:func:`mtdl_kit.services.joint_picture` of a shared prediction, PNG-encoded once (not on every rerun)."""
+    from mtdl_kit.services import joint_picture, png_bytes
+
+    return png_bytes(joint_picture(get_region(_sample.region), _sample, _prediction, list(shown), opacity=opacity))
+
+
+def joint_png(key: str | None, sha256: str, sample, prediction, shown: list[str], opacity: float, sample_id: tuple):
+    """The joint picture (PNG) of model ``key`` (``None``: truth only): cached for bundled and generated samples."""
+    from mtdl_kit.services import joint_picture, picture_tasks, png_bytes
+
+    region = get_region(sample.region)
+    if sample_id[:1] == ("upload",):
+        return png_bytes(joint_picture(region, sample, prediction, shown, opacity=opacity))
+    return shared_joint_png(key, sha256, sample_id, picture_tasks(region, shown), float(opacity), sample, prediction)
+
+
+def prediction(key: str, sample, source: str, sample_id: tuple, sha256: str | None = None):
+    """Model ``key``'s prediction on ``sample``: shared by all sessions, except an upload's (kept in its session)."""
     from mtdl_kit.services import predict
 
-    sha = manifest()[key].sha256
+    sha = sha256 or manifest()[key].sha256
     if source != "upload":
         return shared_prediction(key, sha, sample.region, sample_id, sample)
     cache = st.session_state.setdefault("_upload_predictions", {})
@@ -144,6 +177,49 @@ def wiring_figure(key: str, sha256: str):
     from mtdl_kit.services.architectures import wiring_figure as fitted
 
     return fitted(model_for(key).describe())
+
+
+def prefill_caches(regions: Sequence[str]) -> None:
+    """Fill the process-wide caches a class hits first, for ``regions`` (the server's warm-up calls it).
+
+    Per region: the bundled cases and their contact sheet, the out-of-distribution reference, and
+    for every zoo model of the region its wiring figure, its prediction on every bundled case and
+    that prediction's picture (the model's own drawn tasks, the default opacity) —
+    the same cached functions with the same arguments as the sidebar and Explore, so a student's
+    first view is a cache hit (issue 19: 30 students filling these at once made a class's first
+    minute slow). Called outside any script run (no spinner is shown: Streamlit's warning about the
+    missing script context is silenced for this thread's calls). Passed to
+    :func:`mtdl_kit.services.warmup.start` by :func:`mtdl_kit.launch.dashboard_prefill`.
+    """
+    from mtdl_kit.services import picture_tasks
+
+    man = manifest()
+    with _no_context_warnings():
+        for region_name in regions:
+            samples = bundled(region_name)
+            thumbnails(region_name)
+            ood_reference(region_name)
+            for key, entry in man.items():
+                if entry.region != region_name:
+                    continue
+                wiring_figure(key, entry.sha256)
+                shown = picture_tasks(get_region(region_name), entry.tasks)
+                for idx, sample in enumerate(samples):
+                    sample_id = ("bundled", region_name, idx)
+                    p = shared_prediction(key, entry.sha256, region_name, sample_id, sample)
+                    shared_joint_png(key, entry.sha256, sample_id, shown, DEFAULT_OPACITY, sample, p)
+
+
+@contextlib.contextmanager
+def _no_context_warnings() -> Iterator[None]:
+    """Silence "missing ScriptRunContext" (cached functions' spinners called from the warm-up thread)."""
+    log = logging.getLogger("streamlit.runtime.scriptrunner_utils.script_run_context")
+    level = log.level
+    log.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        log.setLevel(level)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -237,6 +313,7 @@ def sidebar(view: str) -> Ctx:
                 thumbnails(region_name),
                 caption=f"Bundled cases 0–{n - 1}, left to right, top to bottom: held-out phantoms "
                 "(seeds no zoo model was trained or tested on).",
+                output_format="PNG",  # as encoded once; "auto" would re-encode it as JPEG on every rerun
             )
         elif source == "Generate a phantom":
             number = _query("seed", int, 0)

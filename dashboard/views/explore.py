@@ -15,7 +15,7 @@ from mtdl_kit.models import MULTI_TASK_FAMILIES
 from mtdl_kit.services import warmup
 from mtdl_kit.viz import describe_targets, sample_picture, segmentation_legend
 
-from .common import ALL_FAMILIES, Ctx, manifest, ood_reference, prediction, wiring_figure
+from .common import ALL_FAMILIES, DEFAULT_OPACITY, Ctx, joint_png, manifest, ood_reference, prediction, wiring_figure
 
 
 def task_toggles(ctx: Ctx, prefix: str) -> list[str]:
@@ -43,7 +43,8 @@ def legend_html(region) -> str:
 
 def sample_only(ctx: Ctx) -> None:
     left, _ = st.columns([1, 2])
-    left.image(sample_picture(ctx.region, ctx.sample), width="stretch")  # no plotly import on the cold path
+    # no plotly import on the cold path; PNG: JPEG would blur the outlines
+    left.image(sample_picture(ctx.region, ctx.sample), width="stretch", output_format="PNG")
     st.markdown(f"Ground truth as outline: {legend_html(ctx.region)}", unsafe_allow_html=True)
 
 
@@ -110,7 +111,7 @@ def render(ctx: Ctx) -> None:
     with top[0]:
         family_choice = st.radio("Family", [ALL_FAMILIES, *MULTI_TASK_FAMILIES], key="explore_family", horizontal=True)
     with top[1]:
-        opacity = st.slider("Prediction opacity", 0.0, 1.0, 0.45, 0.05, key="opacity")
+        opacity = st.slider("Prediction opacity", 0.0, 1.0, DEFAULT_OPACITY, 0.05, key="opacity")
     with top[2]:
         show_wiring = st.checkbox("Show the wiring diagram", value=True, key="show_wiring")
     chosen = task_toggles(ctx, "task")
@@ -153,12 +154,16 @@ def render(ctx: Ctx) -> None:
             else:
                 st.markdown(f"**{fam}**")
             if c.key is None:
-                st.image(services.joint_picture(region, sample, None, chosen, opacity=opacity), width="stretch")
+                st.image(
+                    joint_png(None, "", sample, None, chosen, opacity, sample_id), width="stretch", output_format="PNG"
+                )
                 st.warning(c.note)
                 continue
-            p = prediction(c.key, sample, "upload" if sample_id[:1] == ("upload",) else "shared", sample_id)
+            sha = man[c.key].sha256
+            p = prediction(c.key, sample, "upload" if sample_id[:1] == ("upload",) else "shared", sample_id, sha)
             preds[c.key if len(fams) > 1 else c.label] = p
-            st.image(services.joint_picture(region, sample, p, chosen, opacity=opacity), width="stretch")
+            # PNG as it is: Streamlit's "auto" would re-encode an RGB picture as JPEG on every rerun (blurring outlines)
+            st.image(joint_png(c.key, sha, sample, p, chosen, opacity, sample_id), width="stretch", output_format="PNG")
             st.caption(f"Model `{c.key}`: {c.note}. {p.latency_ms:.1f} ms on {p.device}.")
     truth_txt = "truth as outline, prediction as fill" if sample.targets else "no ground truth for an upload"
     st.markdown(f"{legend_html(region)} — {truth_txt}.", unsafe_allow_html=True)
@@ -182,7 +187,7 @@ def render(ctx: Ctx) -> None:
         st.dataframe(pd.DataFrame(reg_rows), hide_index=True, key="regression_table")
     recon = services.reconstruction_picture(region, preds, chosen)
     if recon is not None:
-        st.image(recon[0], caption=recon[1], width=160)
+        st.image(recon[0], caption=recon[1], width=160, output_format="PNG")
     with st.container():
         st.markdown("**Labels of this case**")
         for line in describe_targets(region, sample) if sample.targets else ["(upload: no labels)"]:

@@ -56,10 +56,22 @@ def predict(model: Any, sample: Sample, *, size: int = MODEL_SIZE) -> Prediction
     return Prediction(outputs, latency, str(device))
 
 
+def picture_tasks(region: Region, shown: Sequence[str]) -> tuple[str, ...]:
+    """The tasks of ``shown`` that :func:`joint_picture` draws (the segmentation, the landmarks): a cache key.
+
+    The other tasks (classification, regression, reconstruction) do not change the picture.
+    """
+    drawn = {region.coupling.segmentation, *(t.name for t in region.tasks if t.kind == "landmarks")}
+    return tuple(t for t in shown if t in drawn)
+
+
 def joint_picture(
     region: Region, sample: Sample, prediction: Prediction | None, shown: Sequence[str], *, opacity: float = 0.45
 ) -> np.ndarray:
-    """RGB uint8: truth as outline (when the sample has it), the predicted mask as fill, landmarks."""
+    """RGB uint8: truth as outline (when the sample has it), the predicted mask as fill, landmarks.
+
+    Only the tasks of :func:`picture_tasks` in ``shown`` matter.
+    """
     from mtdl_kit.viz import overlay
 
     seg = region.coupling.segmentation
@@ -153,6 +165,19 @@ def latents_table(sample: Sample) -> pd.DataFrame | None:
     return pd.DataFrame({"latent": list(sample.latents), "value": list(sample.latents.values())})
 
 
+def png_bytes(picture: np.ndarray) -> bytes:
+    """A uint8 picture (H, W) or (H, W, 3) encoded as PNG: what a page caches and shows without re-encoding it."""
+    import io
+
+    from PIL import Image
+
+    if picture.dtype != np.uint8 or picture.ndim not in (2, 3):
+        raise ValueError(f"png_bytes needs a uint8 (H, W) or (H, W, 3) picture, got {picture.dtype} {picture.shape}.")
+    buf = io.BytesIO()
+    Image.fromarray(picture).save(buf, format="PNG", compress_level=1)  # fast: pictures are small and cached
+    return buf.getvalue()
+
+
 def contact_sheet(region: Region, samples: Sequence[Sample], *, columns: int = 6) -> bytes:
     """PNG of the samples' pictures (truth outlines) at half size, ``columns`` per row, left to right."""
     import io
@@ -181,6 +206,8 @@ __all__ = [
     "contact_sheet",
     "joint_picture",
     "latents_table",
+    "picture_tasks",
+    "png_bytes",
     "predict",
     "reconstruction_picture",
     "regression_rows",

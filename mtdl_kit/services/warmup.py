@@ -24,6 +24,16 @@ machine, 91 % of the interpreter lock under load). This module, UI-free, does bo
 - Optionally (``start(pool=True)``, as ``mtdl-kit dashboard`` does) the live-training worker
   processes (:func:`mtdl_kit.services.training.training_pool`) are started once the zoo is loaded,
   so a class's first Train click does not wait for a worker to import torch.
+- Optionally (``start(prefill=fn)``) the application's own caches are filled too: ``fn(regions)``
+  is called with the first region before :func:`ready` (so the first students find that region's
+  predictions, thumbnails and wiring computed) and, once the zoo is loaded, with each other region
+  in turn, pausing as long as each took (:data:`PREFILL_PAUSE`): the students already connected
+  share the interpreter lock with it.
+  The dashboard's filler is ``prefill_caches`` in ``dashboard/views/common.py`` (its
+  ``st.cache_*`` functions); :func:`mtdl_kit.launch.dashboard_prefill` hands it over, so this module
+  stays UI-free. A failing filler is reported in :func:`status` (``prefill_error``) and the pages
+  compute what they need on their first visit, as without it. Issue 19: without it, the first
+  minute of a class was slow while 30 students filled those caches at the same time.
 
 :func:`status` returns the timings (seconds per phase, models loaded, objects frozen, collections
 run and their durations), which a page can show; with ``$MTDL_KIT_WARMUP_LOG`` naming a file, the
@@ -39,6 +49,7 @@ import os
 import sys
 import threading
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -50,6 +61,9 @@ FREEZE_ENV = "MTDL_KIT_GC_FREEZE"
 LOG_ENV = "MTDL_KIT_WARMUP_LOG"
 #: seconds between the collector thread's full collections (``$MTDL_KIT_GC_SECONDS``).
 DEFAULT_GC_SECONDS = 60.0
+#: after the server serves, the cache filler pauses this many times as long as each region took, so
+#: the first students' script runs get most of the interpreter lock while it fills the other regions
+PREFILL_PAUSE = 1.0
 
 
 @dataclass
@@ -65,6 +79,8 @@ class WarmupState:
     later_error: str | None = None
     #: phase -> seconds (``imports``, ``first_models``, ``models``, ``gc``, ``pool``)
     seconds: dict[str, float] = field(default_factory=dict)
+    #: the application's cache filler failed (the pages compute on first use instead)
+    prefill_error: str | None = None
     models: int = 0
     failed_models: list[str] = field(default_factory=list)
     frozen: int = 0
@@ -127,7 +143,24 @@ def _load(keys: list[str], manifest: dict[str, Any], state: WarmupState) -> None
             state.failed_models.append(f"{key}: {type(exc).__name__}: {exc}")
 
 
-def _work(state: WarmupState, models: str, pool: bool) -> None:
+#: fills an application's caches for the given regions (``start(prefill=...)``)
+Prefill = Callable[[Sequence[str]], Any]
+
+
+def _prefill(fill: Prefill | None, regions: Sequence[str], state: WarmupState, phase: str) -> None:
+    """Run the application's cache filler for ``regions``, timed as ``phase``; a failure is recorded, not raised."""
+    if fill is None or not regions or state.prefill_error:
+        return
+    t = time.perf_counter()
+    try:
+        fill(list(regions))
+    except Exception as exc:  # the pages fill their caches on first use instead
+        state.prefill_error = f"{type(exc).__name__}: {exc}"
+        _log("prefill_error", error=state.prefill_error)
+    state.seconds[phase] = time.perf_counter() - t
+
+
+def _work(state: WarmupState, models: str, pool: bool, fill: Prefill | None = None) -> None:
     t0 = time.perf_counter()
     try:
         import torch
@@ -153,6 +186,7 @@ def _work(state: WarmupState, models: str, pool: bool) -> None:
             t1 = time.perf_counter()
             _load(first, manifest, state)
             state.seconds["first_models"] = time.perf_counter() - t1
+            _prefill(fill, REGION_NAMES[:1], state, "prefill_first")
         t1 = time.perf_counter()
         state.frozen = _freeze()
         state.seconds["gc"] = time.perf_counter() - t1
@@ -169,6 +203,15 @@ def _work(state: WarmupState, models: str, pool: bool) -> None:
             t1 = time.perf_counter()
             _load(rest, manifest, state)
             state.seconds["models"] = time.perf_counter() - t1
+        if models == "all":
+            from mtdl_kit import REGION_NAMES
+
+            t1 = time.perf_counter()
+            for region in REGION_NAMES[1:]:  # one region at a time, pausing between: students come first
+                t2 = time.perf_counter()
+                _prefill(fill, [region], state, f"prefill_{region}")
+                time.sleep(PREFILL_PAUSE * (time.perf_counter() - t2))
+            state.seconds["prefill"] = time.perf_counter() - t1
             state.frozen = _freeze()
         if pool:
             from mtdl_kit.services.training import training_pool
@@ -180,7 +223,14 @@ def _work(state: WarmupState, models: str, pool: bool) -> None:
         state.later_error = f"{type(exc).__name__}: {exc}"
     finally:
         state.seconds["total"] = time.perf_counter() - t0
-        _log("done", seconds=dict(state.seconds), models=state.models, frozen=state.frozen, error=state.later_error)
+        _log(
+            "done",
+            seconds=dict(state.seconds),
+            models=state.models,
+            frozen=state.frozen,
+            error=state.later_error,
+            prefill_error=state.prefill_error,
+        )
         state.done.set()
 
 
@@ -198,13 +248,16 @@ def _collector(state: WarmupState, period: float, stop: threading.Event | None =
             _log("gc", seconds=dt, tracked=len(gc.get_objects()), frozen=gc.get_freeze_count())
 
 
-def start(*, models: str | None = None, pool: bool = False) -> WarmupState:
+def start(*, models: str | None = None, pool: bool = False, prefill: Prefill | None = None) -> WarmupState:
     """Start the warm-up once per process (later calls return the same state at once).
 
     Args:
         models: ``"all"`` (default, or ``$MTDL_KIT_WARMUP_MODELS``), ``"first"`` (the first region's
             models only) or ``"none"`` (imports only).
         pool: also start the live-training worker processes once the zoo is loaded.
+        prefill: the application's cache filler, called with a list of region names: the first
+            region before :func:`ready`, the others after the rest of the zoo (``models="all"``
+            only); not called with ``models="none"``.
     """
     global _STATE
     if _STATE is not None:
@@ -216,7 +269,10 @@ def start(*, models: str | None = None, pool: bool = False) -> WarmupState:
         if choice not in ("all", "first", "none"):
             raise ValueError(f"warm-up models must be 'all', 'first' or 'none', got {choice!r}.")
         state = WarmupState()
-        threading.Thread(target=_work, args=(state, choice, pool), name="mtdl-warmup", daemon=True).start()
+        if prefill is not None and not callable(prefill):
+            raise TypeError(f"prefill must be a callable taking a list of region names, got {prefill!r}.")
+        fill = prefill if choice != "none" else None
+        threading.Thread(target=_work, args=(state, choice, pool, fill), name="mtdl-warmup", daemon=True).start()
         period = _env_float(GC_SECONDS_ENV, DEFAULT_GC_SECONDS)
         if period > 0:
             threading.Thread(target=_collector, args=(state, period), name="mtdl-gc", daemon=True).start()
@@ -254,6 +310,7 @@ def status() -> dict[str, Any]:
         "done": s.done.is_set(),
         "error": s.error,
         "later_error": s.later_error,
+        "prefill_error": s.prefill_error,
         "seconds": dict(s.seconds),
         "models": s.models,
         "failed_models": list(s.failed_models),

@@ -113,6 +113,40 @@ def test_single_family_sample_change_and_opacity(app):
     assert not app.exception and not app.get("plotly_chart")
 
 
+@needs_brain_zoo
+def test_the_servers_cache_filler_leaves_explore_nothing_to_compute(monkeypatch):
+    """After the warm-up's filler (``mtdl-kit dashboard`` runs it, issue 19), Explore's bundled cases need no
+    forward pass and no picture encoding: every prediction and picture a class first asks for is cached."""
+    import mtdl_kit.services as services
+
+    sys.path.insert(0, str(ROOT / "dashboard"))  # as app.py does: the same module object the pages use
+    from views import common
+
+    common.prefill_caches(["brain"])
+
+    def computed(*args, **kwargs):
+        raise AssertionError("computed during a student's rerun, although the warm-up filled the caches")
+
+    monkeypatch.setattr(services, "predict", computed)
+    monkeypatch.setattr(services, "joint_picture", computed)
+    at = new_app()  # brain, bundled case 0, all four families, every task on
+    assert all(f"`brain-{fam}`" in captions(at) for fam in ("parallel", "cascaded", "interacted", "hybrid"))
+    for case in (5, 23):
+        at.slider(key="case").set_value(case).run()
+        assert not at.exception, at.exception
+    # a task switched off uses the zoo model for the remaining tasks where there is one: filled as well
+    at.toggle(key="task:brain:reconstruction").set_value(False).run()
+    assert not at.exception, at.exception
+
+
+@needs_brain_zoo
+def test_explore_pictures_are_sent_as_png(app):
+    """The joint pictures are PNG as encoded once (Streamlit's "auto" would re-encode them as JPEG every rerun)."""
+    urls = [img.url for el in app.main if type(el).__name__ == "Image" for img in el.proto.imgs]
+    assert len(urls) >= 4, "Explore shows the four families' pictures"
+    assert all(url.endswith(".png") for url in urls), urls
+
+
 @pytest.mark.parametrize("region", REGION_NAMES)
 def test_every_region_renders_bundled_and_generated(app, region):
     app.selectbox(key="region").set_value(region).run()

@@ -89,3 +89,45 @@ def test_start_is_once_per_process(monkeypatch):
     with pytest.raises(ValueError, match="'all', 'first' or 'none'"):
         monkeypatch.setattr(warmup, "_STATE", None)
         warmup.start(models="some")
+
+
+def test_prefill_fills_the_first_region_before_ready_and_the_others_after(monkeypatch):
+    """The application's cache filler: the first region before :func:`ready` (students start there), then the rest."""
+    from mtdl_kit import REGION_NAMES
+
+    monkeypatch.setenv(warmup.FREEZE_ENV, "0")
+    monkeypatch.setattr(warmup, "_load", lambda keys, manifest, state: None)  # the models are not the point here
+    state = warmup.WarmupState()
+    calls: list[tuple[list[str], bool]] = []
+    monkeypatch.setattr(warmup, "PREFILL_PAUSE", 0.0)
+    warmup._work(state, "all", pool=False, fill=lambda regions: calls.append((regions, state.ready.is_set())))
+    assert calls == [(list(REGION_NAMES[:1]), False), *(([r], True) for r in REGION_NAMES[1:])]
+    assert {"prefill_first", "prefill"} <= set(state.seconds) and state.prefill_error is None
+    # "first" fills the first region only
+    state, calls = warmup.WarmupState(), []
+    warmup._work(state, "first", pool=False, fill=lambda regions: calls.append((regions, state.ready.is_set())))
+    assert calls == [(list(REGION_NAMES[:1]), False)]
+
+
+def test_a_failing_prefill_is_reported_and_the_warm_up_goes_on(monkeypatch):
+    monkeypatch.setenv(warmup.FREEZE_ENV, "0")
+    monkeypatch.setattr(warmup, "_load", lambda keys, manifest, state: None)
+    monkeypatch.setattr(warmup, "PREFILL_PAUSE", 0.0)
+    calls = []
+
+    def broken(regions):
+        calls.append(regions)
+        raise KeyError("no such page")
+
+    state = warmup.WarmupState()
+    warmup._work(state, "all", pool=False, fill=broken)
+    assert state.ready.is_set() and state.done.is_set() and state.error is None and state.later_error is None
+    assert state.prefill_error == "KeyError: 'no such page'"
+    assert len(calls) == 1  # after a failure the filler is not called again (the pages fill on first use)
+
+
+def test_start_refuses_a_prefill_that_is_not_callable(monkeypatch):
+    monkeypatch.setattr(warmup, "_STATE", None)
+    with pytest.raises(TypeError, match="prefill must be a callable"):
+        warmup.start(prefill="views.common")
+    assert warmup._STATE is None
