@@ -39,6 +39,7 @@ __all__ = [
     "check_quick_delta_m",
     "check_region_measurement",
     "check_region_rule",
+    "check_replicated",
     "check_verdicts",
     "reference_delta_m",
     "reference_paired_interval",
@@ -645,6 +646,58 @@ def check_verdicts(answer: Mapping[str, str], table: str = "families", *, by: st
                 "'no detectable difference' — the seeds cannot tell, which is not the same as 'equal'.",
             )
     _ok(f"Every verdict matches its interval ({', '.join(f'{k}: {answer[k]}' for k in want.index)}).")
+
+
+def check_replicated(
+    answer: Any, runs: Sequence[str], *, task: str, word: str = "better", root: Any = None
+) -> set[str]:
+    """Check the set of conditions whose verdict is ``word`` in *every* one of ``runs`` (a claim that replicates).
+
+    For experiment E: ``runs = ("musculoskeletal_headline", "musculoskeletal_replication")``, the
+    rows of ``starved_<run>_summary.csv`` for ``task`` (each condition minus EW on raw targets).
+
+    Args:
+        answer: the learner's conditions (a set, list or tuple of names; empty when none).
+        runs: the seed sets, ``<region>_<run>`` of the starved task's tables.
+        task: the task whose contrasts are read.
+        word: the verdict that must hold in every run.
+        root: folder of the CSVs (default: the bundled ``benchmarks/results/``).
+
+    Returns:
+        The reference set.
+
+    Raises:
+        ExerciseError: a condition listed that does not replicate (saying in which run it fails), or
+            one missing.
+    """
+    from mtdl_kit.verdicts import WORDS, verdicts
+
+    if word not in WORDS:
+        raise ValueError(f"word must be one of {list(WORDS)}, got {word!r}.")
+    tables = {run: verdicts(f"starved_{run}", root=root, task=task).set_index("condition") for run in runs}
+    conditions = sorted(set.intersection(*(set(t.index) for t in tables.values())))
+    want = {c for c in conditions if all(t.loc[c, "verdict"] == word for t in tables.values())}
+    if isinstance(answer, str) or not isinstance(answer, (set, frozenset, list, tuple)):
+        raise _fail(f"answer must be a set of condition names, got {answer!r}.", f"the conditions are {conditions}.")
+    got = {str(a) for a in answer}
+    unknown = sorted(got - set(conditions))
+    if unknown:
+        raise _fail(f"{unknown} are not conditions of these runs.", f"the conditions are {conditions}.")
+
+    def where(condition: str) -> str:
+        return "; ".join(f"{run}: {t.loc[condition, 'text']}" for run, t in tables.items())
+
+    extra, missing = sorted(got - want), sorted(want - got)
+    if extra:
+        raise _fail(
+            f"{extra[0]} is not {word!r} in every run ({where(extra[0])}).",
+            "a claim replicates only if each seed set's own interval gives the verdict; "
+            "one significant run is not enough.",
+        )
+    if missing:
+        raise _fail(f"{missing[0]} is {word!r} in every run ({where(missing[0])}).", "read every condition's rows.")
+    _ok(f"{sorted(want) or 'none'}: {word} on every seed set ({', '.join(runs)}).")
+    return want
 
 
 def reference_paired_interval(a: Sequence[float], b: Sequence[float], *, confidence: float = 0.95) -> tuple:

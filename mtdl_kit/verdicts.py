@@ -13,8 +13,10 @@ absence", *BMJ* 311:485, 1995):
 Tables: the six of :mod:`mtdl_kit.results` (Δm in %, ``delta_m``/``ci_low``/``ci_high``) and the
 transfer lab's summaries ``transfer_<experiment>_<run>`` (``benchmarks/results/
 transfer_a_headline_summary.csv``: paired contrasts in the metric's own units, ``value``/``ci_low``/
-``ci_high``; the relatedness crossover's ``transfer_c_<region>_<run>``). Rows without an interval
-(the reference row of ``cascade``, the arm means of the transfer summaries) get no verdict.
+``ci_high``; the relatedness crossover's ``transfer_c_<region>_<run>``), and the starved task's
+``starved_<region>_<run>`` (experiment E: each condition minus EW on raw targets, per task, signed so
+that + is better). Rows without an interval (the reference row of ``cascade``, the arm means of the
+transfer summaries) get no verdict.
 
 The crossover (experiment C, :mod:`mtdl_kit.lab.crossover`) is also read seed by seed from its runs
 table: :func:`crossover_seeds` gives one row per seed and one column per ``rule:arm``,
@@ -64,6 +66,9 @@ KEYS: dict[str, tuple[str, ...]] = {
 #: ``transfer_a_headline``; the crossover's runs name their region: ``transfer_c_eye_headline``
 _TRANSFER = re.compile(r"^transfer_(?P<experiment>[a-z])_(?P<run>[a-z0-9]+(?:_[a-z0-9]+)*)$")
 _TRANSFER_KEYS = ("budget", "contrast", "task", "metric")
+#: the starved task (experiment E): ``starved_musculoskeletal_headline``
+_STARVED = re.compile(r"^starved_(?P<region>[a-z]+)_(?P<run>[a-z0-9]+(?:_[a-z0-9]+)*)$")
+_STARVED_KEYS = ("condition", "contrast", "task", "metric")
 
 #: families whose tasks share layers (trunk, columns exchanging features); a cascade passes only
 #: one task's output to the next and shares no layer
@@ -151,19 +156,27 @@ def _load(table: str, root: str | Path | None) -> tuple[Any, tuple[str, ...]]:
     if table in TABLES:
         frame = load_results(table, root=root)
         return frame.assign(value=frame["delta_m"], unit="%"), KEYS[table]
-    match = _TRANSFER.match(table)
-    if not match:
-        known = [*TABLES, "transfer_<experiment>_<run> (e.g. transfer_a_headline)"]
+    transfer, starved = _TRANSFER.match(table), _STARVED.match(table)
+    if transfer:
+        keys = _TRANSFER_KEYS
+        bench = f"benchmarks/bench_{'crossover' if transfer.group('experiment') == 'c' else 'transfer'}.py"
+    elif starved:
+        keys, bench = _STARVED_KEYS, "benchmarks/bench_starved.py"
+    else:
+        known = [
+            *TABLES,
+            "transfer_<experiment>_<run> (e.g. transfer_a_headline)",
+            "starved_<region>_<run> (e.g. starved_musculoskeletal_headline)",
+        ]
         raise ValueError(f"Unknown results table {table!r}; the tables are {known}.")
     path = Path(root or results_dir()) / f"{table}_summary.csv"
-    bench = "benchmarks/bench_crossover.py" if match.group("experiment") == "c" else "benchmarks/bench_transfer.py"
     if not path.exists():
         raise FileNotFoundError(f"{path} does not exist yet; run the transfer lab ({bench}).")
     frame = pd.read_csv(path)
-    missing = [c for c in (*_TRANSFER_KEYS, "value", "ci_low", "ci_high") if c not in frame.columns]
+    missing = [c for c in (*keys, "value", "ci_low", "ci_high") if c not in frame.columns]
     if missing:
         raise ValueError(f"{path} lacks the columns {missing}; regenerate it with {bench}.")
-    return frame.assign(unit=frame["metric"].str.upper()), _TRANSFER_KEYS
+    return frame.assign(unit=frame["metric"].str.upper()), keys
 
 
 def _matches(frame: Any, where: dict[str, Any]) -> Any:
@@ -594,6 +607,50 @@ def crossover_table_reading(
     return "\n".join(lines)
 
 
+# ------------------------------------------------------------------ experiment E: the starved task
+#: the reference condition of experiment E (:data:`mtdl_kit.lab.starved.REFERENCE`): EW on raw targets
+STARVED_REFERENCE = "ew-raw"
+
+
+def starved_table_reading(run: str = "musculoskeletal_headline", *, root: str | Path | None = None) -> str:
+    """Markdown bullets for the starved task's summary (``starved_<region>_<run>_summary.csv``), per task.
+
+    Per task: the reference (EW on raw targets) and every other condition's mean, with its contrast
+    against the reference (+ = better, errors flipped) read by the one verdict rule; then how many
+    runs of each condition were still improving when they stopped (best checkpoint = the last
+    evaluation, from ``..._runs.csv``): a comparison there is at a budget, not at a plateau.
+    """
+    import pandas as pd
+
+    from mtdl_kit.results import results_dir
+
+    table = f"starved_{run}"
+    frame, _ = _load(table, root)
+    runs_path = Path(root or results_dir()) / f"{table}_runs.csv"
+    runs = pd.read_csv(runs_path) if runs_path.exists() else None
+    lines = []
+    for task in dict.fromkeys(frame["task"]):
+        rows = frame[frame["task"] == task]
+        metric = str(rows["metric"].iloc[0])
+        means = rows[rows["contrast"] == "mean"].set_index("condition")
+        n = int(means["n_seeds"].max())
+        lines.append(
+            f"- **{task}** ({metric}, {n} seeds): {STARVED_REFERENCE} {means.loc[STARVED_REFERENCE, 'value']:.3f}"
+        )
+        for _, r in rows[rows["contrast"] != "mean"].iterrows():
+            v = verdict(r["value"], r["ci_low"], r["ci_high"], unit=metric.upper())
+            lines.append(f"  - {r['condition']} {means.loc[r['condition'], 'value']:.3f}: {v}")
+    if runs is not None:
+        per_run = runs.drop_duplicates(["seed", "condition"])
+        open_ended = per_run[per_run["best_step"] >= per_run["steps_run"]].groupby("condition").size()
+        total = per_run.groupby("condition").size()
+        parts = [f"{c} {int(open_ended.get(c, 0))} of {int(total[c])}" for c in total.index]
+        lines.append(
+            "- still improving when they stopped (best checkpoint at the last evaluation): " + ", ".join(parts)
+        )
+    return "\n".join(lines)
+
+
 _CLAIM = re.compile(
     r"<!--\s*verdict\s+(?P<table>[a-z0-9_]+)\s+"
     r'(?P<where>(?:"[^"]*"|[^:>"])*?):\s*'
@@ -655,6 +712,7 @@ __all__ = [
     "CROSSOVER_RULES",
     "NULL",
     "SHARING_FAMILIES",
+    "STARVED_REFERENCE",
     "WORDS",
     "WORSE",
     "Claim",
@@ -671,6 +729,7 @@ __all__ = [
     "seed_contrast",
     "sentence",
     "shares_layers",
+    "starved_table_reading",
     "transfer_reading",
     "verdict",
     "verdict_of",

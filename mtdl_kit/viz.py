@@ -484,3 +484,65 @@ def crossover_seed_figure(
         legend={"orientation": "h", "y": -0.15},
     )
     return fig
+
+
+#: the colour of each verdict word in :func:`contrast_figure` (Okabe-Ito: bluish green, vermillion, grey)
+VERDICT_COLOURS = {"better": "#009E73", "worse": "#D55E00", "no detectable difference": "#7f7f7f"}
+
+
+def contrast_figure(frame: Any, *, label: str = "contrast", title: str | None = None, unit: str = "") -> go.Figure:
+    """A forest plot of contrasts: one row each, the point estimate with its 95 % CI, a line at 0.
+
+    Each marker is coloured by its verdict *and* shaped by it (▲ better, ▼ worse, ● no detectable
+    difference), so the reading never relies on colour alone (WCAG 1.4.1).
+
+    Args:
+        frame: one row per contrast with ``value``, ``ci_low``, ``ci_high``, ``verdict`` and the
+            ``label`` column (:func:`mtdl_kit.verdicts.verdicts` returns such a frame).
+        label: the column that names each row on the y axis.
+        title: figure title.
+        unit: the x axis' unit, e.g. ``"mm"``.
+
+    Raises:
+        ValueError: a column is missing, or the frame is empty.
+    """
+    import plotly.graph_objects as go
+
+    needed = [label, "value", "ci_low", "ci_high", "verdict"]
+    missing = [c for c in needed if c not in getattr(frame, "columns", [])]
+    if missing or len(frame) == 0:
+        raise ValueError(f"contrast_figure needs a non-empty frame with the columns {needed}; missing {missing}.")
+    symbols = {"better": "triangle-up", "worse": "triangle-down"}
+    fig = go.Figure()
+    for word, colour in VERDICT_COLOURS.items():
+        part = frame[frame["verdict"] == word]
+        if len(part) == 0:
+            continue
+        fig.add_trace(
+            go.Scatter(
+                x=part["value"],
+                y=part[label].astype(str),
+                mode="markers",
+                name=word,
+                marker={"color": colour, "size": 12, "symbol": symbols.get(word, "circle")},
+                error_x={
+                    "type": "data",
+                    "symmetric": False,
+                    "array": part["ci_high"] - part["value"],
+                    "arrayminus": part["value"] - part["ci_low"],
+                    "color": colour,
+                    "thickness": 2,
+                },
+                hovertemplate="%{y}: %{x:+.3f}<extra>" + word + "</extra>",
+            )
+        )
+    fig.add_vline(x=0, line_dash="dot", line_color="#000000")
+    fig.update_yaxes(categoryorder="array", categoryarray=list(frame[label].astype(str))[::-1])
+    fig.update_layout(
+        title=title or "Contrasts with their 95 % confidence intervals",
+        xaxis_title=f"difference{f' ({unit})' if unit else ''}: + = better, dotted line = no difference",
+        height=120 + 40 * len(frame),
+        margin={"l": 140, "r": 10, "t": 60, "b": 50},
+        legend={"orientation": "h", "y": -0.3},
+    )
+    return fig

@@ -83,19 +83,38 @@ class SiteError(RuntimeError):
 # --- 1. execution ---------------------------------------------------------------------------------
 
 
-def execute_lesson(src: Path, dest: Path) -> float:
-    """Execute one notebook in QUICK mode into ``dest``; returns the seconds it took.
+def execute_lesson(src: Path, dest: Path) -> tuple[float, str]:
+    """Execute one notebook in QUICK mode into ``dest``; returns the seconds it took and where they went.
 
     Runs in a worker process: a failure is raised as :class:`SiteError` (picklable) naming the
-    notebook and the failing cell.
+    notebook and the failing cell. The breakdown (kernel start, the slowest cell and its first
+    line) is printed with every lesson, so a lesson that stalls says where.
     """
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError
 
     nb = nbformat.read(src, as_version=4)
     start = time.perf_counter()
+    cells: dict[int, float] = {}
+    first_cell: list[float] = []
+
+    def cell_started(cell: nbformat.NotebookNode, cell_index: int) -> None:
+        if not first_cell:
+            first_cell.append(time.perf_counter())
+        cells[cell_index] = time.perf_counter()
+
+    def cell_done(cell: nbformat.NotebookNode, cell_index: int, execute_reply: dict) -> None:
+        cells[cell_index] = time.perf_counter() - cells[cell_index]
+
     with tempfile.TemporaryDirectory(prefix="mtdl-site-") as work:  # the lessons write nothing into the tree
-        client = NotebookClient(nb, timeout=CELL_TIMEOUT, kernel_name="python3", resources={"metadata": {"path": work}})
+        client = NotebookClient(
+            nb,
+            timeout=CELL_TIMEOUT,
+            kernel_name="python3",
+            resources={"metadata": {"path": work}},
+            on_cell_execute=cell_started,
+            on_cell_executed=cell_done,
+        )
         try:
             client.execute()
         except CellExecutionError as exc:
@@ -103,7 +122,14 @@ def execute_lesson(src: Path, dest: Path) -> float:
         except Exception as exc:  # a kernel that dies or a cell that times out
             raise SiteError(f"{src.name} could not be executed: {type(exc).__name__}: {exc}") from None
     nbformat.write(static_outputs(nb, src.stem), dest)
-    return time.perf_counter() - start
+    seconds = time.perf_counter() - start
+    kernel = (first_cell[0] - start) if first_cell else seconds
+    where = f"kernel start {kernel:.1f} s"
+    if cells:
+        index = max(cells, key=cells.__getitem__)
+        head = next((line for line in nb.cells[index].source.splitlines() if line.strip()), "")[:60]
+        where += f"; slowest cell #{index} {cells[index]:.1f} s ({head!r})"
+    return seconds, where
 
 
 def execute_all(lessons: list[Path], dest: Path, jobs: int) -> dict[str, float]:
@@ -116,12 +142,12 @@ def execute_all(lessons: list[Path], dest: Path, jobs: int) -> dict[str, float]:
         futures = {pool.submit(execute_lesson, p, dest / p.name): p for p in lessons}
         for future, path in futures.items():
             try:
-                times[path.name] = future.result()
+                times[path.name], where = future.result()
             except SiteError:
                 for other in futures:
                     other.cancel()
                 raise
-            print(f"   executed {path.name} in {times[path.name]:.1f} s", flush=True)
+            print(f"   executed {path.name} in {times[path.name]:.1f} s ({where})", flush=True)
     return times
 
 

@@ -284,3 +284,39 @@ def test_null_reading(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(ex.ExerciseError, match="not a verdict"):
         ex.check_null_reading("same", bound, est)
     ex.check_null_reading("better", None, verdict(0.3, 0.1, 0.5, unit=""))  # no null result: no bound asked
+
+
+def test_check_replicated_accepts_only_what_holds_on_every_seed_set(tmp_path):
+    import pandas as pd
+
+    from mtdl_kit.exercises import ExerciseError, check_replicated
+
+    def write(run, rows):
+        pd.DataFrame(
+            [
+                {
+                    "task": "landmarks",
+                    "metric": "mre_mm",
+                    "condition": c,
+                    "contrast": f"{c} - ew-raw",
+                    "value": v,
+                    "ci_low": lo,
+                    "ci_high": hi,
+                }
+                for c, v, lo, hi in rows
+            ]
+        ).to_csv(tmp_path / f"starved_musculoskeletal_{run}_summary.csv", index=False)
+
+    write("a", [("uw-raw", 10.0, 5.0, 14.0), ("dwa-raw", 2.0, 0.5, 3.0), ("upgrad-raw", -1.0, -2.0, 0.5)])
+    write("b", [("uw-raw", 8.0, 3.0, 12.0), ("dwa-raw", 1.0, -0.5, 2.0), ("upgrad-raw", -1.0, -2.0, 0.5)])
+    runs = ("musculoskeletal_a", "musculoskeletal_b")
+    assert check_replicated({"uw-raw"}, runs, task="landmarks", root=tmp_path) == {"uw-raw"}
+    with pytest.raises(ExerciseError, match="dwa-raw is not 'better' in every run"):
+        check_replicated({"uw-raw", "dwa-raw"}, runs, task="landmarks", root=tmp_path)  # significant once only
+    with pytest.raises(ExerciseError, match="uw-raw is 'better' in every run"):
+        check_replicated(set(), runs, task="landmarks", root=tmp_path)
+    with pytest.raises(ExerciseError, match="not conditions"):
+        check_replicated({"pcgrad-raw"}, runs, task="landmarks", root=tmp_path)
+    with pytest.raises(ExerciseError, match="set of condition names"):
+        check_replicated("uw-raw", runs, task="landmarks", root=tmp_path)
+    assert check_replicated([], runs, task="landmarks", word="worse", root=tmp_path) == set()

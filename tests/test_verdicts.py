@@ -273,3 +273,72 @@ def test_changed_crossover_numbers_make_the_lesson_fail(tmp_path: Path) -> None:
     frame.to_csv(path, index=False)
     problems = check_claims(lesson, root=tmp_path)
     assert problems and all("interaction" in p for p in problems)
+
+
+# ------------------------------------------------------------------ experiment E: the starved task
+def test_starved_summaries_are_a_verdict_source(tmp_path: Path) -> None:
+    """``starved_<region>_<run>``: each condition against EW-raw per task, + = better, read by the one rule."""
+    pd.DataFrame(
+        [
+            {"condition": "uw-raw", "contrast": "mean", "task": "landmarks", "metric": "mre_mm", "value": 5.0},
+            *(
+                {
+                    "condition": c,
+                    "contrast": f"{c} - ew-raw",
+                    "task": "landmarks",
+                    "metric": "mre_mm",
+                    "value": v,
+                    "ci_low": lo,
+                    "ci_high": hi,
+                }
+                for c, v, lo, hi in (
+                    ("uw-raw", 12.0, 8.0, 15.0),
+                    ("dwa-raw", -0.2, -1.0, 0.7),
+                    ("gradnorm-raw", -2.0, -3.0, -1.0),
+                )
+            ),
+        ]
+    ).to_csv(tmp_path / "starved_musculoskeletal_test_summary.csv", index=False)
+    got = verdicts("starved_musculoskeletal_test", root=tmp_path).set_index("condition")
+    assert list(got.columns[:4]) == ["contrast", "task", "metric", "value"]
+    assert got.loc["uw-raw", "verdict"] == BETTER and got.loc["gradnorm-raw", "verdict"] == WORSE
+    assert got.loc["dwa-raw", "verdict"] == NULL and "mean" not in set(got["contrast"])
+    assert got.loc["uw-raw", "text"] == "better: +12.000 MRE_MM [+8.000, +15.000]"
+    with pytest.raises(FileNotFoundError, match=r"bench_starved\.py"):
+        verdicts("starved_eye_nothing", root=tmp_path)
+    with pytest.raises(ValueError, match="starved_<region>_<run>"):
+        verdicts("starving_eye", root=tmp_path)
+
+
+def test_starved_table_reading_states_means_verdicts_and_open_ended_runs(tmp_path: Path) -> None:
+    from mtdl_kit.verdicts import starved_table_reading
+
+    base = {"task": "landmarks", "metric": "mre_mm"}
+    pd.DataFrame(
+        [
+            {**base, "condition": "ew-raw", "contrast": "mean", "value": 21.0, "n_seeds": 2},
+            {**base, "condition": "uw-raw", "contrast": "mean", "value": 6.0, "n_seeds": 2},
+            {
+                **base,
+                "condition": "uw-raw",
+                "contrast": "uw-raw - ew-raw",
+                "value": 15.0,
+                "ci_low": 9.0,
+                "ci_high": 20.0,
+                "n_seeds": 2,
+            },
+        ]
+    ).to_csv(tmp_path / "starved_musculoskeletal_x_summary.csv", index=False)
+    pd.DataFrame(
+        [
+            {**base, "seed": s, "condition": c, "best_step": b, "steps_run": 1500}
+            for s, c, b in ((0, "ew-raw", 1500), (1, "ew-raw", 900), (0, "uw-raw", 1500), (1, "uw-raw", 1500))
+        ]
+    ).to_csv(tmp_path / "starved_musculoskeletal_x_runs.csv", index=False)
+    text = starved_table_reading("musculoskeletal_x", root=tmp_path)
+    assert "**landmarks** (mre_mm, 2 seeds): ew-raw 21.000" in text
+    assert "uw-raw 6.000: better: +15.000 MRE_MM [+9.000, +20.000]" in text
+    assert (
+        "still improving when they stopped (best checkpoint at the last evaluation): ew-raw 1 of 2, uw-raw 2 of 2"
+        in text
+    )

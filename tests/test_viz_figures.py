@@ -75,3 +75,30 @@ def test_crossover_figure_pairs_each_seed_within_each_rule():
 def test_crossover_figure_refuses_missing_arms():
     with pytest.raises(ValueError, match="B:related"):
         crossover_seed_figure(_crossover_table().drop(columns="B:related"))
+
+
+def test_contrast_figure_marks_each_verdict_by_colour_and_shape():
+    import pandas as pd
+
+    from mtdl_kit.viz import VERDICT_COLOURS, contrast_figure
+
+    frame = pd.DataFrame(
+        {
+            "condition": ["uw-raw", "dwa-raw", "gradnorm-raw"],
+            "value": [12.0, -0.2, -2.0],
+            "ci_low": [8.0, -1.0, -3.0],
+            "ci_high": [15.0, 0.7, -1.0],
+            "verdict": ["better", "no detectable difference", "worse"],
+        }
+    )
+    fig = contrast_figure(frame, label="condition", unit="mm")
+    by_name = {t.name: t for t in fig.data}
+    assert set(by_name) == set(VERDICT_COLOURS)
+    better = by_name["better"]
+    assert list(better.y) == ["uw-raw"] and better.marker.symbol == "triangle-up"
+    assert list(better.error_x.array) == [3.0] and list(better.error_x.arrayminus) == [4.0]
+    assert by_name["worse"].marker.symbol == "triangle-down"
+    assert fig.layout.yaxis.categoryarray == ("gradnorm-raw", "dwa-raw", "uw-raw")  # first row on top
+    assert "(mm)" in fig.layout.xaxis.title.text
+    with pytest.raises(ValueError, match="missing \\['verdict'\\]"):
+        contrast_figure(frame.drop(columns="verdict"), label="condition")
