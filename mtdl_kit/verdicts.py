@@ -176,7 +176,12 @@ def _load(table: str, root: str | Path | None) -> tuple[Any, tuple[str, ...]]:
     missing = [c for c in (*keys, "value", "ci_low", "ci_high") if c not in frame.columns]
     if missing:
         raise ValueError(f"{path} lacks the columns {missing}; regenerate it with {bench}.")
-    return frame.assign(unit=frame["metric"].str.upper()), keys
+    return frame.assign(unit=frame["metric"].map(metric_unit)), keys
+
+
+def metric_unit(metric: str) -> str:
+    """How a contrast in ``metric`` is labelled: ``"auc"`` → ``"AUC"``, ``"mre_mm"`` → ``"mm"`` (its physical unit)."""
+    return "mm" if str(metric).endswith("_mm") else str(metric).upper()
 
 
 def _matches(frame: Any, where: dict[str, Any]) -> Any:
@@ -638,7 +643,7 @@ def starved_table_reading(run: str = "musculoskeletal_headline", *, root: str | 
             f"- **{task}** ({metric}, {n} seeds): {STARVED_REFERENCE} {means.loc[STARVED_REFERENCE, 'value']:.3f}"
         )
         for _, r in rows[rows["contrast"] != "mean"].iterrows():
-            v = verdict(r["value"], r["ci_low"], r["ci_high"], unit=metric.upper())
+            v = verdict(r["value"], r["ci_low"], r["ci_high"], unit=metric_unit(metric))
             lines.append(f"  - {r['condition']} {means.loc[r['condition'], 'value']:.3f}: {v}")
     if runs is not None:
         per_run = runs.drop_duplicates(["seed", "condition"])
@@ -723,6 +728,7 @@ __all__ = [
     "crossover_table_reading",
     "family_reading",
     "find_claims",
+    "metric_unit",
     "negative_transfer_reading",
     "region_reading",
     "seed_bootstrap",

@@ -303,7 +303,7 @@ def test_starved_summaries_are_a_verdict_source(tmp_path: Path) -> None:
     assert list(got.columns[:4]) == ["contrast", "task", "metric", "value"]
     assert got.loc["uw-raw", "verdict"] == BETTER and got.loc["gradnorm-raw", "verdict"] == WORSE
     assert got.loc["dwa-raw", "verdict"] == NULL and "mean" not in set(got["contrast"])
-    assert got.loc["uw-raw", "text"] == "better: +12.000 MRE_MM [+8.000, +15.000]"
+    assert got.loc["uw-raw", "text"] == "better: +12.000 mm [+8.000, +15.000]"
     with pytest.raises(FileNotFoundError, match=r"bench_starved\.py"):
         verdicts("starved_eye_nothing", root=tmp_path)
     with pytest.raises(ValueError, match="starved_<region>_<run>"):
@@ -337,7 +337,7 @@ def test_starved_table_reading_states_means_verdicts_and_open_ended_runs(tmp_pat
     ).to_csv(tmp_path / "starved_musculoskeletal_x_runs.csv", index=False)
     text = starved_table_reading("musculoskeletal_x", root=tmp_path)
     assert "**landmarks** (mre_mm, 2 seeds): ew-raw 21.000" in text
-    assert "uw-raw 6.000: better: +15.000 MRE_MM [+9.000, +20.000]" in text
+    assert "uw-raw 6.000: better: +15.000 mm [+9.000, +20.000]" in text
     assert (
         "still improving when they stopped (best checkpoint at the last evaluation): ew-raw 1 of 2, uw-raw 2 of 2"
         in text
