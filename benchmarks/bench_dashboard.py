@@ -33,6 +33,7 @@ import os
 import resource
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import threading
@@ -46,6 +47,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(ROOT / "tests" / "dashboard"))
 sys.path.insert(0, str(ROOT / "tests"))  # uploads.py imports the shared dicom_helpers
 
+#: fresh servers started for the cold start (the median is held to the target)
+COLD_STARTS = 3
 TARGETS = {"interaction_p95_ms": 150.0, "cold_start_s": 5.0, "concurrent_p95_s": 1.0, "rss_gb": 1.5}
 
 
@@ -425,8 +428,19 @@ def main() -> None:
     except ImportError:
         chromium = None
     print("cold start…", flush=True)
-    cold = bench_cold_start_browser(chromium) if chromium else bench_cold_start_process()
-    print(cold, flush=True)
+    # a fresh server each time; one start is noisy on a shared 2-core machine (3-8 s seen), so the
+    # median of COLD_STARTS is held to the target and every start is listed
+    colds = [bench_cold_start_browser(chromium) if chromium else bench_cold_start_process() for _ in range(COLD_STARTS)]
+    print(colds, flush=True)
+    cold = {
+        "method": colds[0]["method"],
+        **{
+            k: statistics.median(c[k] for c in colds)
+            for k in ("healthy_s", "first_render_s", "outputs_s")
+            if k in colds[0]
+        },
+        "all_first_render_s": [c["first_render_s"] for c in colds],
+    }
     lecture = bench_cold_start_browser(chromium, lecture=True) if chromium else None
     print(lecture, flush=True)
 
@@ -466,12 +480,13 @@ def main() -> None:
         f"| {inter['p95_ms']:.0f} ms (p50 {inter['p50_ms']:.0f}, toggle p95 {inter['toggle_p95_ms']:.0f}, "
         f"new case p95 {inter['case_p95_ms']:.0f}, max {inter['max_ms']:.0f}) | ≤ 150 ms "
         f"| {ok(inter['p95_ms'] <= TARGETS['interaction_p95_ms'])} |",
-        f"| Cold start → first complete render ({cold['method']}) | {cold['first_render_s']:.2f} s | ≤ 5 s "
+        f"| Cold start → first complete render ({cold['method']}; median of {COLD_STARTS} fresh servers: "
+        f"{', '.join(f'{x:.2f}' for x in cold['all_first_render_s'])} s) | {cold['first_render_s']:.2f} s | ≤ 5 s "
         f"| {ok(cold['first_render_s'] <= TARGETS['cold_start_s'])} |",
     ]
     if "outputs_s" in cold:
         lines.append(
-            f"| Cold start → trained models' outputs on screen (torch + MONAI loaded in the background) "
+            f"| Cold start → trained models' outputs on screen (torch + MONAI loaded in the background; median) "
             f"| {cold['outputs_s']:.2f} s | — | |"
         )
     if lecture:

@@ -760,10 +760,13 @@ class Server:
         return [line for line in text.splitlines() if "Traceback" in line or line.startswith("Error")]
 
     def wait_idle(self, timeout: float = 300.0, below: float = 15.0, window: float = 3.0) -> float:
-        """Wait until the server and its workers use under ``below`` % CPU for ``window`` s (the warm-up done)."""
+        """Wait for the warm-up's ``done`` event, then until the server and its workers use under ``below`` % CPU
+        for ``window`` s. (CPU alone is not enough: the cache filler pauses between regions.)"""
         import psutil
 
         t0 = time.perf_counter()
+        while time.perf_counter() - t0 < timeout and not any(e["event"] == "done" for e in self.warmup_events()):
+            time.sleep(0.5)
         root = psutil.Process(self.proc.pid)
         while time.perf_counter() - t0 < timeout:
             procs = [root, *root.children(recursive=True)]
@@ -1181,10 +1184,26 @@ def main() -> None:
         help="environment of the main server, e.g. MTDL_KIT_TRAIN_WORKERS=2 or MTDL_KIT_TRAIN_NICE=0 (repeatable)",
     )
     ap.add_argument("--no-write", action="store_true", help="print only; RESULTS.md and the CSVs stay untouched")
+    ap.add_argument("--beside", default="", help="what else ran on the machine during the run (said in RESULTS.md)")
+    ap.add_argument(
+        "--report-only",
+        action="store_true",
+        help="rewrite RESULTS.md's section from the last run's lecture.json (with --beside), running nothing",
+    )
     args = ap.parse_args()
+    if args.report_only:
+        results = json.loads((RESULTS_DIR / "lecture.json").read_text())
+        if args.beside:
+            results["beside"] = args.beside
+        (RESULTS_DIR / "lecture.json").write_text(json.dumps(results, indent=1, default=str))
+        from _report import write_section
+
+        write_section("lecture", report(results))
+        return
     p = plan(args)
     wanted = [s.strip() for s in args.scenarios.split(",") if s.strip()]
     results: dict[str, Any] = {
+        "beside": args.beside,
         "plan": p.__dict__,
         "load_before": load_avg(),
         "started": time.strftime("%Y-%m-%d %H:%M"),
@@ -1308,8 +1327,8 @@ def report(r: dict[str, Any]) -> str:
         "## Lecture: the real server under a class (`benchmarks/bench_lecture.py`)",
         "",
         f"Machine: {machine()}. Run started {r['started']}; load average (1/5/15 min) {r['load_before']} before, "
-        f"{r['load_after']} after. **This machine is shared with other jobs** (other agents' builds and "
-        "benchmarks ran at the same time): the numbers are upper bounds for a quiet machine; rerun there to "
+        f"{r['load_after']} after. **This machine was shared** ({r.get('beside') or 'other jobs ran at the same time'})"
+        ": the numbers are upper bounds for a quiet machine; rerun there to "
         "confirm. The simulated students run in the benchmark's own process on the same cores "
         f"({r['bench_cpu_s']:.0f} s of CPU in all).",
         "",
@@ -1385,10 +1404,18 @@ def report(r: dict[str, Any]) -> str:
     collections = [e for e in events if e["event"] == "gc"]
     if ready and done:
         sec = done["seconds"]
+        filled = (
+            f", its cached outputs (predictions, pictures, wiring of the bundled cases) {sec['prefill_first']:.1f} s"
+            if "prefill_first" in sec
+            else ""
+        )
+        later = (
+            f", the other regions' caches {sec['prefill']:.1f} s (pausing between regions)" if "prefill" in sec else ""
+        )
         lines.append(
             f"| server warm-up | before serving: imports {sec.get('imports', 0):.1f} s, the first region's "
-            f"{ready['models']} models {sec.get('first_models', 0):.1f} s; after: the other zoo models "
-            f"{sec.get('models', 0):.1f} s, training workers started {sec.get('pool', 0):.1f} s "
+            f"{ready['models']} models {sec.get('first_models', 0):.1f} s{filled}; after: the other zoo models "
+            f"{sec.get('models', 0):.1f} s{later}, training workers started {sec.get('pool', 0):.1f} s "
             f"({done['models']} models, {done['frozen']:,} objects frozen) | — | — | |"
         )
     if collections:
