@@ -621,9 +621,10 @@ def starved_table_reading(run: str = "musculoskeletal_headline", *, root: str | 
     """Markdown bullets for the starved task's summary (``starved_<region>_<run>_summary.csv``), per task.
 
     Per task: the reference (EW on raw targets) and every other condition's mean, with its contrast
-    against the reference (+ = better, errors flipped) read by the one verdict rule; then how many
-    runs of each condition were still improving when they stopped (best checkpoint = the last
-    evaluation, from ``..._runs.csv``): a comparison there is at a budget, not at a plateau.
+    against the reference (+ = better, errors flipped) read by the one verdict rule; then, from
+    ``..._runs.csv``, each task's training loss under the reference (first evaluation and last
+    steps) and how many runs of each condition were still improving when they stopped (best
+    checkpoint = the last evaluation): a comparison there is at a budget, not at a plateau.
     """
     import pandas as pd
 
@@ -645,6 +646,13 @@ def starved_table_reading(run: str = "musculoskeletal_headline", *, root: str | 
         for _, r in rows[rows["contrast"] != "mean"].iterrows():
             v = verdict(r["value"], r["ci_low"], r["ci_high"], unit=metric_unit(metric))
             lines.append(f"  - {r['condition']} {means.loc[r['condition'], 'value']:.3f}: {v}")
+    if runs is not None and {"loss_early", "loss_late"} <= set(runs.columns):
+        ref = runs[runs["condition"] == STARVED_REFERENCE].drop_duplicates(["seed", "task"])
+        early, late = ref.groupby("task")["loss_early"].median(), ref.groupby("task")["loss_late"].median()
+        tasks = ", ".join(f"{t} {early[t]:.3g} → {late[t]:.3g}" for t in early.index)
+        lines.append(
+            f"- training loss under {STARVED_REFERENCE} (median over seeds; first evaluation → last steps): {tasks}"
+        )
     if runs is not None:
         per_run = runs.drop_duplicates(["seed", "condition"])
         open_ended = per_run[per_run["best_step"] >= per_run["steps_run"]].groupby("condition").size()

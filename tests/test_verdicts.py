@@ -331,13 +331,14 @@ def test_starved_table_reading_states_means_verdicts_and_open_ended_runs(tmp_pat
     ).to_csv(tmp_path / "starved_musculoskeletal_x_summary.csv", index=False)
     pd.DataFrame(
         [
-            {**base, "seed": s, "condition": c, "best_step": b, "steps_run": 1500}
+            {**base, "seed": s, "condition": c, "best_step": b, "steps_run": 1500, "loss_early": 1.8, "loss_late": 0.03}
             for s, c, b in ((0, "ew-raw", 1500), (1, "ew-raw", 900), (0, "uw-raw", 1500), (1, "uw-raw", 1500))
         ]
     ).to_csv(tmp_path / "starved_musculoskeletal_x_runs.csv", index=False)
     text = starved_table_reading("musculoskeletal_x", root=tmp_path)
     assert "**landmarks** (mre_mm, 2 seeds): ew-raw 21.000" in text
     assert "uw-raw 6.000: better: +15.000 mm [+9.000, +20.000]" in text
+    assert "training loss under ew-raw (median over seeds; first evaluation → last steps): landmarks 1.8 → 0.03" in text
     assert (
         "still improving when they stopped (best checkpoint at the last evaluation): ew-raw 1 of 2, uw-raw 2 of 2"
         in text
