@@ -150,7 +150,7 @@ def main() -> None:
                 lines += [
                     f"### {region}, {name}: seeds {list(base.seeds)}",
                     "",
-                    f"Not run yet: {have} of {need} runs.",
+                    f"Incomplete: {have} of {need} runs done and cached; the rest not run yet.",
                     "",
                 ]
                 continue

@@ -155,7 +155,11 @@ def main() -> None:
             cfg = default_starved_config(region, quick=args.quick, seeds=seeds, methods=methods)
             have, need = cached_count(cfg, cache)
             if args.only_cached and have < need:
-                lines += [f"### {region}, {name}: seeds {list(cfg.seeds)}", "", f"Not run yet: {have} of {need} runs."]
+                lines += [
+                    f"### {region}, {name}: seeds {list(cfg.seeds)}",
+                    "",
+                    f"Incomplete: {have} of {need} runs done and cached; the rest not run yet.",
+                ]
                 lines += [""]
                 continue
             fill_cache(cfg, cache)
