@@ -44,6 +44,8 @@ from urllib.parse import unquote, urlsplit
 import nbformat
 
 ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT / "scripts") not in sys.path:  # notebook_client, also when this module is imported by the tests
+    sys.path.insert(0, str(ROOT / "scripts"))
 NOTEBOOKS = ROOT / "notebooks"
 BASE_CONFIG = ROOT / "mkdocs.yml"
 #: the review's taxonomy and per-region networks (the lessons name it; the site shows it as a page)
@@ -90,8 +92,8 @@ def execute_lesson(src: Path, dest: Path) -> tuple[float, str]:
     notebook and the failing cell. The breakdown (kernel start, the slowest cell and its first
     line) is printed with every lesson, so a lesson that stalls says where.
     """
-    from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError
+    from notebook_client import notebook_client
 
     nb = nbformat.read(src, as_version=4)
     start = time.perf_counter()
@@ -107,13 +109,8 @@ def execute_lesson(src: Path, dest: Path) -> tuple[float, str]:
         cells[cell_index] = time.perf_counter() - cells[cell_index]
 
     with tempfile.TemporaryDirectory(prefix="mtdl-site-") as work:  # the lessons write nothing into the tree
-        client = NotebookClient(
-            nb,
-            timeout=CELL_TIMEOUT,
-            kernel_name="python3",
-            resources={"metadata": {"path": work}},
-            on_cell_execute=cell_started,
-            on_cell_executed=cell_done,
+        client = notebook_client(
+            nb, cwd=work, timeout=CELL_TIMEOUT, on_cell_execute=cell_started, on_cell_executed=cell_done
         )
         try:
             client.execute()

@@ -26,11 +26,11 @@ def _execute(nb: nbformat.NotebookNode, cwd: Path) -> None:
     shared 2-core machine torch's default thread pool oversubscribes the cores and a quick-mode
     notebook then takes minutes instead of seconds.
     """
-    from nbclient import NotebookClient
+    from notebook_client import notebook_client  # scripts/: the shell reply polled in slices (nbclient#312)
 
     os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-    NotebookClient(nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(cwd)}}).execute()
+    notebook_client(nb, cwd=cwd, timeout=300).execute()
 
 
 def test_there_are_notebooks() -> None:
@@ -98,3 +98,34 @@ def test_student_copy_runs_up_to_first_stub(path: Path, tmp_path: Path) -> None:
         _execute(nb, NOTEBOOK_DIR)
     assert info.value.ename == "NotImplementedError", f"stopped on {info.value.ename}, not on an exercise stub"
     assert "Exercise" in info.value.evalue
+
+
+def test_the_shell_reply_is_polled_in_slices_up_to_the_same_deadline() -> None:
+    """jupyter/nbclient#312: a reply the first wait misses is seen at the next slice; no reply still times out."""
+    import asyncio
+    from queue import Empty
+
+    from notebook_client import sliced_get_msg
+
+    calls: list[float] = []
+
+    async def missed_once(timeout: float | None = None) -> dict:
+        calls.append(timeout)
+        if len(calls) == 1:  # the wake-up is missed: this wait runs to its timeout
+            await asyncio.sleep(timeout)
+            raise Empty
+        return {"msg_type": "execute_reply"}
+
+    start = time.monotonic()
+    reply = asyncio.run(sliced_get_msg(missed_once, slice_seconds=0.05)(timeout=300))
+    assert reply == {"msg_type": "execute_reply"} and len(calls) == 2
+    assert time.monotonic() - start < 5, "the reply waited for the cell timeout"
+
+    async def never(timeout: float | None = None) -> dict:
+        await asyncio.sleep(timeout)
+        raise Empty
+
+    start = time.monotonic()
+    with pytest.raises(Empty):
+        asyncio.run(sliced_get_msg(never, slice_seconds=0.05)(timeout=0.3))
+    assert 0.29 <= time.monotonic() - start < 2, "a real timeout still fails at the cell timeout"
