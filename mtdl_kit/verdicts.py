@@ -593,7 +593,7 @@ def crossover_table_reading(
 
         def text(name: str, rows: Any = rows) -> str:
             r = rows.loc[name]
-            return str(verdict(r["value"], r["ci_low"], r["ci_high"], unit=str(r["metric"]).upper()))
+            return str(verdict(r["value"], r["ci_low"], r["ci_high"], unit=metric_unit(r["metric"])))
 
         none_a, none_b = float(rows.loc["mean A: none", "value"]), float(rows.loc["mean B: none", "value"])
         matched = abs(none_b - none_a) <= matched_within

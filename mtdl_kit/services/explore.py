@@ -180,10 +180,6 @@ def png_bytes(picture: np.ndarray) -> bytes:
 
 def contact_sheet(region: Region, samples: Sequence[Sample], *, columns: int = 6) -> bytes:
     """PNG of the samples' pictures (truth outlines) at half size, ``columns`` per row, left to right."""
-    import io
-
-    from PIL import Image
-
     from mtdl_kit.viz import sample_picture
 
     tiles = [sample_picture(region, s)[::2, ::2] for s in samples]
@@ -195,9 +191,7 @@ def contact_sheet(region: Region, samples: Sequence[Sample], *, columns: int = 6
     for i, t in enumerate(tiles):
         r, c = divmod(i, columns)
         sheet[r * (h + 2) : r * (h + 2) + h, c * (w + 2) : c * (w + 2) + w] = t
-    buf = io.BytesIO()
-    Image.fromarray(sheet).save(buf, format="PNG")
-    return buf.getvalue()
+    return png_bytes(sheet)
 
 
 __all__ = [
