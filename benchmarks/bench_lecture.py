@@ -66,6 +66,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
+from mtdl_kit.services.training import LIVE_STEPS
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 RESULTS_DIR = ROOT / "benchmarks" / "results" / "lecture"  # not the wheel's results tables (benchmarks/results/*.csv)
@@ -1172,7 +1174,12 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="few students, short runs (development)")
     ap.add_argument("--students", type=int, default=0, help="simulated students (default 30, quick 4)")
     ap.add_argument("--think", type=float, default=5.0, help="mean think time between interactions (s)")
-    ap.add_argument("--train-steps", type=int, default=200, help="steps of each live training")
+    ap.add_argument(
+        "--train-steps",
+        type=int,
+        default=LIVE_STEPS,
+        help=f"steps of each live training (default {LIVE_STEPS}: the Experiment page's default, the live recipe)",
+    )
     ap.add_argument("--long-minutes", type=float, default=0, help="length of the memory run (default 20, quick 1)")
     ap.add_argument("--scenarios", default="arrival,warm,training,long,gc,browser")
     ap.add_argument("--seed", type=int, default=0)

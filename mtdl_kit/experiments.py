@@ -38,6 +38,7 @@ class RunConfig:
     steps: int = 300
     batch_size: int = 16
     lr: float = 2e-3
+    lr_schedule: str = "constant"
     size: int = 64
     n_train: int = 512
     n_test: int = 128
@@ -74,6 +75,10 @@ class RunConfig:
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}.")
+        from mtdl_kit.train import LR_SCHEDULES
+
+        if self.lr_schedule not in LR_SCHEDULES:
+            raise ValueError(f"lr_schedule must be one of {LR_SCHEDULES}, got {self.lr_schedule!r}.")
         if self.data_dir is not None and not Path(self.data_dir).exists():
             raise ValueError(f"data_dir {self.data_dir!r} does not exist.")
         if self.task_map is not None and not all(
@@ -210,6 +215,7 @@ def train_run(cfg: RunConfig, *, out: str | Path | None = None, progress: bool =
         steps=cfg.steps,
         batch_size=cfg.batch_size,
         lr=cfg.lr,
+        lr_schedule=cfg.lr_schedule,
         device=cfg.device,
         seed=cfg.seed,
         progress=progress,

@@ -18,6 +18,11 @@ table                      columns
                            n_seeds (the classification task: cascades vs a direct classifier)
 ``weighting``              region, family, weighting, delta_m, ci_low, ci_high, significant, n_seeds,
                            step_ms, step_ratio (step time relative to EW)
+``live``                   measured, device, region, family, tasks, seed, steps, batch_size, lr,
+                           lr_schedule, size, seconds (Train pressed to metrics shown), train_seconds,
+                           waited, task, metric, value, target, met (``benchmarks/bench_live.py``: the
+                           live recipe through the dashboard's worker pool; ``family == "single"`` rows
+                           are the same-budget baselines)
 ========================= ==================================================================================
 
 Research and teaching use only — not for clinical use.
@@ -47,9 +52,25 @@ TABLES: dict[str, tuple[str, ...]] = {
         "step_ms",
         "step_ratio",
     ),
+    "live": (
+        "measured",
+        "device",
+        "region",
+        "family",
+        "seed",
+        "steps",
+        "seconds",
+        "task",
+        "metric",
+        "value",
+        "target",
+        "met",
+    ),
 }
 
 REBUILD = "python benchmarks/bench_quality.py  (or: make quality; --quick for a smoke run)"
+#: tables written by another benchmark than :data:`REBUILD`'s.
+REBUILD_FOR = {"live": "python benchmarks/bench_live.py"}
 
 
 def results_dir() -> Path:
@@ -77,11 +98,13 @@ def load_results(table: str, *, root: str | Path | None = None, **where: Any) ->
         raise ValueError(f"Unknown results table {table!r}; the tables are {sorted(TABLES)}.")
     path = Path(root or results_dir()) / f"{table}.csv"
     if not path.exists():
-        raise FileNotFoundError(f"{path} does not exist yet; regenerate the results with: {REBUILD}")
+        raise FileNotFoundError(
+            f"{path} does not exist yet; regenerate the results with: {REBUILD_FOR.get(table, REBUILD)}"
+        )
     frame = pd.read_csv(path)
     missing = [c for c in TABLES[table] if c not in frame.columns]
     if missing:
-        raise ValueError(f"{path} lacks the columns {missing}; regenerate it with: {REBUILD}")
+        raise ValueError(f"{path} lacks the columns {missing}; regenerate it with: {REBUILD_FOR.get(table, REBUILD)}")
     for column, value in where.items():
         if column not in frame.columns:
             raise ValueError(f"{table} has no column {column!r}; its columns are {list(frame.columns)}.")

@@ -163,3 +163,18 @@ def test_fp16_checkpoint_of_matched_families_rebuilds(tmp_path, family):
     with torch.no_grad():
         a, b = model(x), rebuilt(x)
     assert all(torch.allclose(a[k], b[k], atol=2e-2, rtol=2e-2) for k in a)
+
+
+def test_resume_keeps_models_whose_config_predates_a_new_field(zoo_copy):
+    """A RunConfig field added later (with its default) does not make ``train_zoo`` retrain the zoo."""
+    manifest = json.loads((zoo_copy / MANIFEST).read_text())
+    for entry in manifest["entries"].values():
+        entry["config"].pop("lr_schedule")  # as written before the field existed
+    (zoo_copy / MANIFEST).write_text(json.dumps(manifest))
+    before = {k: e.sha256 for k, e in read_manifest(zoo_copy).items()}
+    kept = train_zoo(["eye"], ["parallel"], root=zoo_copy, progress=False, **TINY)
+    assert [e.sha256 for e in kept] == [before["eye-parallel"]] and kept[0].train_seconds == pytest.approx(
+        read_manifest(zoo_copy)["eye-parallel"].train_seconds
+    )
+    changed = train_zoo(["eye"], ["parallel"], root=zoo_copy, progress=False, **{**TINY, "steps": 4})
+    assert changed[0].config["steps"] == 4, "a changed setting still retrains"

@@ -19,7 +19,7 @@ import streamlit as st
 from mtdl_kit import services
 from mtdl_kit.models import FAMILIES
 
-from .common import Ctx, manifest, models_ready
+from .common import Ctx, models_ready
 
 #: the query-string key of the owner token (a reload of the page keeps the student's runs).
 TOKEN_PARAM = "trainer"
@@ -85,6 +85,42 @@ def run_status(pool, run, snap) -> None:
         st.caption("Cancelling…")
 
 
+def baselines_of(pool, run) -> dict:
+    """Task -> the same-budget single-task baseline of ``run`` already requested (or ``None``)."""
+    if run.family == "single":
+        return {}
+    return {task: pool.baseline(run, task, train=False) for task in run.tasks}
+
+
+def same_budget_baselines(pool, run, snap) -> None:
+    """The finished multi-task run against single-task networks trained under its budget (on request)."""
+    baselines = baselines_of(pool, run)
+    st.markdown(
+        "**Against single-task networks trained under the same budget** "
+        f"({run.budget_text}; positive delta: the multi-task run is better)"
+    )
+    missing = [t for t, b in baselines.items() if b is None or b.snapshot().state in ("error", "cancelled")]
+    if missing and st.button(
+        f"Train the single-task baselines for this budget ({len(missing)} run(s), queued like yours)",
+        key=f"baselines:{snap.run_id}",
+    ):
+        try:
+            for task in missing:
+                pool.baseline(run, task)
+        except ValueError as exc:  # the server's queue is full
+            st.error(str(exc))
+        st.rerun(scope="app")  # the live panel redraws while they train
+    st.dataframe(
+        pd.DataFrame(services.baseline_comparison(run, snap.metrics, baselines_of(pool, run))),
+        hide_index=True,
+        key="baselines",
+    )
+    st.caption(
+        "Each baseline is trained once per budget on this server and shared by every session that trains the "
+        "same budget; the zoo's baselines (1500 steps) would not be a fair comparison for a live run."
+    )
+
+
 def render(ctx: Ctx) -> None:
     region = ctx.region
     region_name = ctx.region_name
@@ -99,11 +135,12 @@ def render(ctx: Ctx) -> None:
         family = c1.selectbox("Family", list(FAMILIES), key="exp_family")
         methods = sorted(available_weightings())
         weighting = c2.selectbox("Weighting", methods, index=methods.index("ew"), key="exp_weighting")
-        steps = c3.number_input("Steps", 1, services.GPU_STEP_CAP, 60, 10, key="exp_steps")
+        steps = c3.number_input("Steps", 1, services.GPU_STEP_CAP, services.LIVE_STEPS, 50, key="exp_steps")
         tasks = st.multiselect(
             "Tasks", region.task_names, default=list(region.task_names), key=f"exp_tasks:{region_name}"
         )
         submitted = st.form_submit_button("Train", type="primary")
+    st.caption(services.live_recipe_note())
     st.caption(
         f"Trainings run beside the server in {pool.size} worker process(es), one run each; when all are busy "
         f"yours waits in the queue and shows its place. On a CPU at most {services.CPU_STEP_CAP} steps per run. "
@@ -125,7 +162,9 @@ def render(ctx: Ctx) -> None:
     if not runs:
         st.info("Choose a configuration and press Train.")
         return
-    active = any(not r.finished for r in runs)
+    active = any(not r.finished for r in runs) or any(
+        not b.finished for b in baselines_of(pool, runs[-1]).values() if b
+    )
 
     @st.fragment(run_every=REDRAW_SECONDS if active else None)
     def live_panel() -> None:
@@ -144,19 +183,18 @@ def render(ctx: Ctx) -> None:
                 col.plotly_chart(figs[kind], key=f"curve_{kind}")
         st.markdown("**This session's runs**")
         st.dataframe(pd.DataFrame(services.run_table(runs_now)), hide_index=True, key="runs_table")
-        if snap.state == "done":
-            st.markdown("**Against the zoo's single-task baselines** (positive delta: the multi-task run is better)")
-            st.dataframe(
-                pd.DataFrame(services.baseline_comparison(latest.region, snap.metrics, manifest())),
-                hide_index=True,
-                key="baselines",
-            )
+        if snap.state == "done" and latest.family != "single":
+            same_budget_baselines(pool, latest, snap)
             tradeoff = services.session_tradeoff(runs_now, region_name)
             if tradeoff is None:
                 st.caption("The Pareto plot needs finished runs of this region sharing two tasks.")
             else:
                 st.plotly_chart(services.pareto_figure(tradeoff), key="pareto")
-        if active and all(r.finished for r in runs_now):
+        if (
+            active
+            and all(r.finished for r in runs_now)
+            and all(b.finished for b in baselines_of(pool, latest).values() if b)
+        ):
             st.rerun(scope="app")  # once, when the last run ends: the page stops redrawing
 
     live_panel()

@@ -191,12 +191,7 @@ def train_zoo(
         if bar is not None:
             bar.set_postfix_str(key)
         old = entries.get(key)
-        if (
-            skip_existing
-            and old is not None
-            and old.config == json.loads(json.dumps(asdict(cfg)))
-            and _file_ok(root, old)
-        ):
+        if skip_existing and old is not None and _same_config(old.config, cfg) and _file_ok(root, old):
             done.append(old)
         else:
             t0 = time.perf_counter()
@@ -234,6 +229,17 @@ def train_zoo(
     if bar is not None:
         bar.close()
     return done
+
+
+def _same_config(stored: dict[str, Any], cfg: Any) -> bool:
+    """Whether a manifest's stored config is ``cfg``, fields added to RunConfig since taking their defaults."""
+    from mtdl_kit.experiments import RunConfig
+
+    try:
+        before = RunConfig(**stored)
+    except TypeError:  # a field RunConfig no longer has: a different config
+        return False
+    return json.loads(json.dumps(asdict(before))) == json.loads(json.dumps(asdict(cfg)))
 
 
 def _file_ok(root: Path, entry: ZooEntry) -> bool:

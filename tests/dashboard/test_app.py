@@ -250,8 +250,23 @@ def test_experiment_trains_live_and_keeps_session_runs(app):
     assert "state: **done**" in text, errors(app)
     runs = next(d.value for d in app.dataframe if "run" in d.value.columns)
     assert len(runs) == 1 and runs["state"].iloc[0] == "done" and runs["steps"].iloc[0] == "5/5"
-    assert any("single-task baseline (zoo)" in d.value.columns for d in app.dataframe)
     assert app.get("plotly_chart"), "live curves"
+    # the comparison is with single-task networks trained under the run's budget, on request
+    assert "5 steps of batch 16" in "\n".join(m.value for m in app.markdown), "the budget is stated"
+    comparison = next(d.value for d in app.dataframe if "single-task, same budget" in d.value.columns)
+    assert set(comparison["baseline"]) == {"not trained"} and comparison["single-task, same budget"].isna().all()
+    next(b for b in app.button if "Train the single-task baselines" in b.label).click().run()
+    assert not app.exception, app.exception
+    deadline = time.time() + 240
+    while time.time() < deadline:
+        comparison = next(d.value for d in app.dataframe if "single-task, same budget" in d.value.columns)
+        if set(comparison["baseline"]) <= {"done", "error"}:
+            break
+        time.sleep(0.5)
+        app.run()
+    assert set(comparison["baseline"]) == {"done"}, comparison
+    assert comparison["single-task, same budget"].notna().all() and comparison["delta"].notna().all()
+    assert not any("Train the single-task baselines" in b.label for b in app.button), "trained once per budget"
     _train(app, steps=3)
     runs = next(d.value for d in app.dataframe if "run" in d.value.columns)
     assert len(runs) == 2

@@ -78,6 +78,45 @@ def test_cpu_step_cap_applies_to_runs():
     assert run.snapshot().state == "queued" and run.snapshot().position is None  # not submitted yet
 
 
+def test_live_defaults_are_the_live_recipe():
+    r = training.LiveRun("eye", "parallel", ("disc_cup", "glaucoma"), device="cpu")
+    cfg = r.config()
+    assert (cfg.steps, cfg.batch_size, cfg.lr, cfg.lr_schedule, cfg.size) == (
+        training.LIVE_STEPS,
+        training.LIVE_BATCH_SIZE,
+        training.LIVE_LR,
+        training.LIVE_LR_SCHEDULE,
+        training.LIVE_SIZE,
+    )
+    assert training.LIVE_STEPS <= training.CPU_STEP_CAP, "the defaults must not be capped on a CPU"
+    assert r.cap_note is None
+    assert "600 steps of batch 16" in r.budget_text and "cosine" in r.budget_text
+
+
+def test_budget_tells_fair_baselines_apart():
+    a = training.LiveRun("eye", "parallel", ("disc_cup", "glaucoma"), device="cpu")
+    same = training.LiveRun("eye", "interacted", ("disc_cup", "glaucoma"), weighting="uw", device="cpu")
+    assert a.budget == same.budget, "family and weighting are what is compared, not the budget"
+    for change in ({"steps": 300}, {"seed": 1}, {"lr": 1e-3}, {"lr_schedule": "constant"}, {"batch_size": 8}):
+        other = training.LiveRun("eye", "parallel", ("disc_cup", "glaucoma"), device="cpu", **change)
+        assert other.budget != a.budget, change
+
+
+def test_live_recipe_note_reads_the_measured_table(tmp_path):
+    assert "not been measured" in training.live_recipe_note(root=tmp_path)
+    rows = []
+    for seed, (seconds, dice, met) in enumerate([(31.0, 0.90, True), (29.0, 0.88, True), (40.0, 0.84, False)]):
+        for task, metric, value, target in (("disc_cup", "dice", dice, 0.85), ("glaucoma", "auc", 0.95, 0.90)):
+            rows.append(
+                f"2026-12-02,cpu (AMD),eye,parallel,{seed},600,{seconds},{task},{metric},{value},{target},{met}"
+            )
+    header = "measured,device,region,family,seed,steps,seconds,task,metric,value,target,met"
+    (tmp_path / "live.csv").write_text("\n".join([header, *rows]) + "\n")
+    note = training.live_recipe_note(root=tmp_path)
+    assert "met the target in 2 of 3 runs" in note
+    assert "median of 31 s" in note and "lowest 0.84" in note and "cpu (AMD)" in note
+
+
 def test_owner_tokens():
     a, b = training.new_owner_token(), training.new_owner_token()
     assert a != b and training.valid_owner_token(a)
@@ -141,12 +180,37 @@ def test_a_run_trains_in_a_worker_process_with_one_thread(pool):
     assert snap.history().names("loss") == ["disc_cup", "glaucoma"]  # the curves streamed back
     table = training.run_table([r])
     assert table[0]["state"] == "done" and "disc_cup dice" in table[0] and "waited s" in table[0]
-    rows = training.baseline_comparison("eye", snap.metrics, manifest={})
+    rows = training.baseline_comparison(r, snap.metrics, {})
     assert {x["task"] for x in rows} == {"disc_cup", "glaucoma"}
-    assert all(x["single-task baseline (zoo)"] is None for x in rows)
+    assert all(x["single-task, same budget"] is None and x["baseline"] == "not trained" for x in rows)
     with pytest.raises(RuntimeError, match="already started"):
         r.start(pool)
     assert pool.runs("alice") == [r] and pool.runs("bob") == []  # an owner sees only their runs
+
+
+def test_same_budget_baselines_are_trained_once_and_shared(pool):
+    r = run(3, seed=5).start(pool, owner="dora")
+    assert r.join(600) and r.snapshot().state == "done"
+    assert pool.baseline(r, "glaucoma", train=False) is None, "looked up, never requested"
+    with pytest.raises(ValueError, match="not one of the run's tasks"):
+        pool.baseline(r, "cdr")
+    base = pool.baseline(r, "glaucoma")
+    assert base.family == "single" and base.tasks == ("glaucoma",)
+    assert base.budget == r.budget, "the same steps, batch, schedule, size, training cases and seed"
+    assert base.join(600) and base.snapshot().state == "done", base.snapshot().message
+    # another session training the same budget gets the same baseline, not a new run
+    twin = run(3, seed=5, weighting="uw")
+    assert pool.baseline(twin, "glaucoma") is base and pool.baseline(twin, "glaucoma", train=False) is base
+    assert pool.runs("dora") == [r], "a baseline belongs to no owner"
+    rows = training.baseline_comparison(r, r.snapshot().metrics, {"glaucoma": base, "disc_cup": None})
+    by_task = {x["task"]: x for x in rows}
+    auc = base.snapshot().metrics["glaucoma"]["auc"]
+    assert by_task["glaucoma"]["single-task, same budget"] == auc and by_task["glaucoma"]["baseline"] == "done"
+    if math.isfinite(auc) and math.isfinite(by_task["glaucoma"]["this run"]):
+        assert by_task["glaucoma"]["delta"] == pytest.approx(by_task["glaucoma"]["this run"] - auc)
+    assert by_task["disc_cup"]["single-task, same budget"] is None and by_task["disc_cup"]["baseline"] == "not trained"
+    other = run(4, seed=5)  # a different budget: a different baseline
+    assert pool.baseline(other, "glaucoma", train=False) is None
 
 
 @pytest.mark.slow

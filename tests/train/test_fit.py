@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
@@ -123,3 +124,19 @@ def test_masked_losses_for_partially_labelled_batches(small_model):
     assert float(losses["glaucoma"].detach()) != pytest.approx(float(full["glaucoma"].detach()))
     sum(losses.values()).backward()
     assert all(p.grad is not None for p in model.task_parameters("disc_cup"))
+
+
+def test_cosine_schedule_falls_from_lr_to_zero(eye_data, small_model):
+    h = fit(
+        small_model(), eye_data, steps=8, batch_size=8, lr=4e-3, lr_schedule="cosine", progress=False, cosine_every=0
+    )
+    rates = [v for _, v in h.series("lr", "lr")]
+    expected = [4e-3 * 0.5 * (1 + math.cos(math.pi * s / 8)) for s in range(8)]
+    assert rates == pytest.approx(expected), "the rate each step used: half a cosine over the budget"
+    assert rates[0] == pytest.approx(4e-3) and all(a > b for a, b in itertools.pairwise(rates))
+    assert h.config["lr_schedule"] == "cosine"
+    constant = fit(small_model(), eye_data, steps=3, batch_size=8, lr=4e-3, progress=False, cosine_every=0)
+    assert {v for _, v in constant.series("lr", "lr")} == {4e-3}
+    assert "lr_schedule" not in constant.config, "recorded only off the default"
+    with pytest.raises(ValueError, match="lr_schedule must be one of"):
+        fit(small_model(), eye_data, steps=2, lr_schedule="linear", progress=False)
