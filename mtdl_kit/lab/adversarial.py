@@ -67,6 +67,7 @@ CAMERA_TASK = TaskSpec(
 CAMERA_GAINS: tuple[tuple[float, float, float], ...] = ((1.0, 1.0, 1.0), (0.82, 1.0, 1.25))
 #: second seed component of the camera draw (a stream apart from the phantom's own).
 CAMERA_STREAM = 0xB5
+STRENGTH_SCHEDULES: tuple[str, ...] = ("constant", "ganin")
 ADVERSARIAL_ARMS: tuple[str, ...] = ("none", "adversary", "shuffled", "none_independent", "adversary_independent")
 #: contrasts: name -> arm weights (a positive value: the first arm is better on the main task).
 ADVERSARIAL_CONTRASTS: dict[str, dict[str, float]] = {
@@ -92,6 +93,9 @@ class AdversarialConfig(LabProtocol):
         main: the main task (its labels on every training case).
         site_agreement: probability that the camera equals the main label (0.5: independent).
         strength: the gradient reversal's strength (the adversary's pull on the trunk).
+        strength_schedule: ``"constant"``, or ``"ganin"``: the strength rises from 0 to ``strength`` as
+            ``2 / (1 + exp(-10 p)) - 1`` of the training progress ``p`` (Ganin & Lempitsky 2015, §5),
+            so the adversary pulls only once the main task has started to learn.
         seeds: training seeds.
     """
 
@@ -99,6 +103,7 @@ class AdversarialConfig(LabProtocol):
     main: str = "glaucoma"
     site_agreement: float = 0.9
     strength: float = 1.0
+    strength_schedule: str = "constant"
     seeds: tuple[int, ...] = tuple(range(8))
 
     def validate(self) -> None:
@@ -113,6 +118,8 @@ class AdversarialConfig(LabProtocol):
             raise ValueError(f"main must be a two-class classification task of {self.region}, got {self.main!r}.")
         if not 0.5 <= self.site_agreement < 1.0:
             raise ValueError(f"site_agreement must lie in [0.5, 1), got {self.site_agreement!r}.")
+        if self.strength_schedule not in STRENGTH_SCHEDULES:
+            raise ValueError(f"strength_schedule must be one of {STRENGTH_SCHEDULES}, got {self.strength_schedule!r}.")
         if not 0.0 < self.strength < float("inf"):
             raise ValueError(f"strength must be a positive finite number, got {self.strength!r}.")
         self.validate_protocol(self.seeds)
@@ -122,6 +129,8 @@ class AdversarialConfig(LabProtocol):
         from mtdl_kit.regions import get_region
 
         fields = self.key_fields({k: v for k, v in asdict(self).items() if k not in ("seeds", "n_boot")})
+        if fields["strength_schedule"] == "constant":
+            del fields["strength_schedule"]  # added after the first pilot: its cache stays valid
         fields["generator_version"] = get_region(self.region).generator_version
         fields["camera"] = [CAMERA_GAINS, CAMERA_STREAM]
         return hashlib.sha1(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:10]
@@ -131,6 +140,11 @@ class AdversarialConfig(LabProtocol):
         if arm not in ADVERSARIAL_ARMS:
             raise ValueError(f"Unknown arm {arm!r}; the arms are {ADVERSARIAL_ARMS}.")
         return 0.5 if arm.endswith("_independent") else self.site_agreement
+
+
+def ganin_ramp(progress: float) -> float:
+    """Ganin & Lempitsky's (ICML 2015) ramp of the reversal strength: 0 at the start, about 1 from mid-training."""
+    return 2.0 / (1.0 + math.exp(-10.0 * progress)) - 1.0
 
 
 def camera_of(case_seed: int, label: int, agreement: float) -> int:
@@ -239,6 +253,16 @@ def run_adversarial_arm(cfg: AdversarialConfig, arm: str, seed: int) -> Adversar
             adversarial={CAMERA_TASK.name: cfg.strength},
         )
     rule = cfg.stopping_rule((main,))  # the main task decides; the adversary's accuracy is not a goal
+    callbacks = []
+    if cfg.strength_schedule == "ganin" and not arm.startswith("none"):
+
+        def ramp(history: Any, event: str) -> None:
+            if event == "step":
+                progress = min(1.0, history.steps / cfg.max_steps)
+                model.adversarial[CAMERA_TASK.name] = cfg.strength * ganin_ramp(progress)
+
+        model.adversarial[CAMERA_TASK.name] = 0.0
+        callbacks.append(ramp)
     t0 = time.perf_counter()
     history = fit(
         model,
@@ -254,6 +278,7 @@ def run_adversarial_arm(cfg: AdversarialConfig, arm: str, seed: int) -> Adversar
         cosine_every=0,
         progress=False,
         device="cpu",
+        callbacks=callbacks,
     )
     seconds = time.perf_counter() - t0
     scored = evaluate(model, test, tasks=tasks, region=region, batch_size=64)

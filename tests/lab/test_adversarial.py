@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 import torch
@@ -13,6 +15,7 @@ from mtdl_kit.lab.adversarial import (
     AdversarialConfig,
     TwoCameraView,
     camera_of,
+    ganin_ramp,
     run_adversarial_arm,
 )
 
@@ -68,6 +71,7 @@ def test_config_is_checked_and_keyed():
         ({"main": "disc_cup"}, "two-class classification"),
         ({"site_agreement": 0.3}, "site_agreement"),
         ({"strength": 0.0}, "strength"),
+        ({"strength_schedule": "linear"}, "strength_schedule"),
         ({"seeds": (1,)}, "seeds"),
     ):
         with pytest.raises(ValueError, match=words):
@@ -75,6 +79,7 @@ def test_config_is_checked_and_keyed():
     base = AdversarialConfig()
     assert base.key() == AdversarialConfig(seeds=(5, 6)).key(), "seeds are not part of the key"
     assert base.key() != AdversarialConfig(strength=0.5).key() != AdversarialConfig(site_agreement=0.8).key()
+    assert base.key() != AdversarialConfig(strength_schedule="ganin").key()
     assert base.arm_agreement("adversary") == 0.9 and base.arm_agreement("none_independent") == 0.5
     with pytest.raises(ValueError, match="Unknown arm"):
         base.arm_agreement("related")
@@ -109,3 +114,18 @@ def test_run_adversarial_reports_the_contrasts_of_the_arms_it_ran_and_resumes(tm
     assert again.summary["value"].tolist() == pytest.approx(result.summary["value"].tolist(), nan_ok=True)
     with pytest.raises(ValueError, match="arms must be among"):
         adversarial.run_adversarial(TINY, arms=("related",))
+
+
+def test_ganins_ramp_starts_at_zero_and_approaches_the_full_strength():
+    values = [ganin_ramp(p / 10) for p in range(11)]
+    assert values[0] == 0.0 and values[-1] == pytest.approx(1.0, abs=1e-4)
+    assert all(a < b for a, b in itertools.pairwise(values))
+    assert ganin_ramp(0.5) == pytest.approx(2 / (1 + np.exp(-5)) - 1)
+
+
+def test_the_scheduled_adversary_trains_and_is_scored():
+    from dataclasses import replace
+
+    cfg = replace(TINY, strength_schedule="ganin", strength=2.0, max_steps=4, eval_every=2)
+    run = run_adversarial_arm(cfg, "adversary", 1)
+    assert run.steps_run >= 2 and set(run.metrics) == {"glaucoma", "camera"}
