@@ -5,9 +5,21 @@ Paired seeds, validation-based stopping for every arm, paired bootstrap interval
 with a related, a shuffled (information-free) or no auxiliary task; :mod:`.crossover` is experiment C,
 the relatedness crossover (the same two auxiliary tasks, the label following one feature or the other);
 :mod:`.starved` is experiment E, the starved task (a small-loss task under EW, UW, GradNorm, DWA and
-UPGrad, on raw or standardised regression targets).
+UPGrad, on raw or standardised regression targets); :mod:`.adversarial` holds the building blocks of
+experiment B, a site-adversarial auxiliary task (gradient reversal) whose site is coupled to the disease.
 """
 
+from mtdl_kit.lab.adversarial import (
+    ADVERSARIAL_ARMS,
+    ADVERSARIAL_CONTRASTS,
+    CAMERA_TASK,
+    AdversarialConfig,
+    AdversarialResult,
+    AdversarialRun,
+    TwoCameraView,
+    run_adversarial,
+    run_adversarial_arm,
+)
 from mtdl_kit.lab.crossover import (
     CROSSOVER_ARMS,
     RULES,
@@ -51,7 +63,10 @@ from mtdl_kit.lab.transfer import (
 )
 
 __all__ = [
+    "ADVERSARIAL_ARMS",
+    "ADVERSARIAL_CONTRASTS",
     "ARMS",
+    "CAMERA_TASK",
     "CONTRASTS",
     "CROSSOVER_ARMS",
     "METHODS",
@@ -62,6 +77,9 @@ __all__ = [
     "STARVED_QUICK",
     "TARGETS",
     "UNRELATED_CONTRASTS",
+    "AdversarialConfig",
+    "AdversarialResult",
+    "AdversarialRun",
     "ArmRun",
     "CrossoverResult",
     "StarvedConfig",
@@ -69,6 +87,7 @@ __all__ = [
     "StarvedRun",
     "TransferConfig",
     "TransferResult",
+    "TwoCameraView",
     "build_network",
     "configure",
     "crossover_configs",
@@ -77,6 +96,8 @@ __all__ = [
     "default_starved_config",
     "parse_seeds",
     "reading",
+    "run_adversarial",
+    "run_adversarial_arm",
     "run_arm",
     "run_condition",
     "run_crossover",

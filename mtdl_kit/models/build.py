@@ -20,7 +20,7 @@ five tiny probe networks built on the meta device, so matching costs a few milli
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -32,7 +32,7 @@ from mtdl_kit.models.families import FAMILIES
 from mtdl_kit.models.heads import DEFAULT_HIDDEN, GUIDE_SUMMARIES, check_task, is_dense
 from mtdl_kit.models.hybrid import HybridNet
 from mtdl_kit.models.interacted import INTERACTIONS, InteractedNet
-from mtdl_kit.models.parallel import DENSE_DECODERS, ParallelNet
+from mtdl_kit.models.parallel import DENSE_DECODERS, ParallelNet, check_adversarial
 from mtdl_kit.models.single import SingleTaskNet
 from mtdl_kit.regions.base import Region, TaskSpec
 
@@ -52,6 +52,7 @@ _OPTION_FAMILIES: dict[str, tuple[str, ...]] = {
     "match_params": ("cascaded", "interacted", "single"),
     "capacity_of": ("single",),
     "guide_summary": ("hybrid",),
+    "adversarial": ("parallel",),
 }
 #: (family, tasks, ...) -> (sub_width, hidden, target count): parameter matching is deterministic.
 _SIZE_CACHE: dict[tuple[Any, ...], tuple[int, int, int]] = {}
@@ -81,6 +82,7 @@ def build_model(
     act: str = "prelu",
     region: str | None = None,
     guide_summary: str | None = None,
+    adversarial: Mapping[str, float] | None = None,
 ) -> MultiTaskNet:
     """Build a network of one family for the given tasks.
 
@@ -108,6 +110,9 @@ def build_model(
         norm: MONAI normalisation (default ``"instance"``, as MONAI's ``UNet``).
         act: MONAI activation (default ``"prelu"``).
         region: region name, for error messages (:func:`build_for_region` sets it).
+        adversarial: parallel: ``{task: strength}``, global tasks whose heads read the trunk through a
+            gradient reversal of that strength (:func:`~mtdl_kit.models.heads.reverse_gradient`;
+            Ganin & Lempitsky, ICML 2015): their heads learn them, the trunk learns to hide them.
 
     Returns:
         a :class:`~mtdl_kit.models.base.MultiTaskNet`.
@@ -135,6 +140,7 @@ def build_model(
         "match_params": match_params,
         "capacity_of": capacity_of,
         "guide_summary": guide_summary,
+        "adversarial": adversarial or None,
     }
     for option, value in given.items():
         if value is not None and family not in _OPTION_FAMILIES[option]:
@@ -180,9 +186,12 @@ def build_model(
     if family == "parallel":
         dd = dense_decoder or "shared"
         options["dense_decoder"] = dd
+        adv = check_adversarial(tasks, adversarial)
+        if adv:  # recorded only when set, so checkpoints of plain networks keep their options
+            options["adversarial"] = adv
 
         def factory(w: int, h: int) -> MultiTaskNet:
-            return ParallelNet(tasks, in_channels, width=w, hidden=h, dense_decoder=dd, **common)
+            return ParallelNet(tasks, in_channels, width=w, hidden=h, dense_decoder=dd, adversarial=adv, **common)
 
     elif family == "hybrid":
         dd = dense_decoder or "shared"

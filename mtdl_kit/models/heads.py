@@ -256,6 +256,40 @@ class GlobalHead(nn.Module):
         return out
 
 
+class _ReverseGradient(torch.autograd.Function):
+    """Identity forward; the gradient multiplied by ``-strength`` backward."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, strength: float) -> torch.Tensor:
+        ctx.strength = strength
+        return x.view_as(x)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor, None]:
+        return -ctx.strength * grad, None
+
+
+def reverse_gradient(x: torch.Tensor, strength: float = 1.0) -> torch.Tensor:
+    """The gradient reversal layer: ``x`` unchanged forward, its gradient times ``-strength`` backward.
+
+    A head that reads its features through it learns its task as usual, while the layers before it
+    are pushed to make the task *impossible*: features from which the head cannot predict its
+    target (domain-adversarial training; Ganin Y., Lempitsky V., "Unsupervised domain adaptation by
+    backpropagation", ICML 2015; Ganin Y. et al., "Domain-adversarial training of neural networks",
+    JMLR 17(59), 2016). In medical imaging it is used to make features invariant to the scanner or
+    site; when the site also predicts the disease, the invariance removes disease information too
+    (Zhao H. et al., "On learning invariant representations for domain adaptation", ICML 2019): the
+    transfer lab's experiment B (:mod:`mtdl_kit.lab.adversarial`).
+
+    Raises:
+        ValueError: ``strength`` is negative or not finite.
+    """
+    number = isinstance(strength, (int, float)) and not isinstance(strength, bool)
+    if not number or not 0.0 <= strength < float("inf"):
+        raise ValueError(f"The gradient reversal strength must be a finite number >= 0, got {strength!r}.")
+    return _ReverseGradient.apply(x, float(strength))
+
+
 def make_head(
     task: TaskSpec,
     spatial_dims: int,

@@ -40,7 +40,7 @@ review", Comput. Biol. Med. 153:106496, 2023, Fig. 1.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import ClassVar
 
 import torch
@@ -48,10 +48,38 @@ from torch import nn
 
 from mtdl_kit.models.backbone import Encoder, UNetDecoder
 from mtdl_kit.models.base import Block, Link, MultiTaskNet, expose, module_key
-from mtdl_kit.models.heads import DEFAULT_HIDDEN, guide_channels, is_dense, make_head, soft_map
+from mtdl_kit.models.heads import DEFAULT_HIDDEN, guide_channels, is_dense, make_head, reverse_gradient, soft_map
 from mtdl_kit.regions.base import TaskSpec
 
 DENSE_DECODERS: tuple[str, ...] = ("shared", "per_task")
+
+
+def check_adversarial(tasks: Sequence[TaskSpec], adversarial: Mapping[str, float] | None) -> dict[str, float]:
+    """``{task: strength}`` of the tasks whose heads read the trunk through a gradient reversal, checked.
+
+    Raises:
+        ValueError: a name that is not one of ``tasks``, a dense task (only global heads read the
+            pooled trunk features), a strength that is not a positive finite number, or every task
+            adversarial (nothing would learn the image).
+    """
+    if not adversarial:
+        return {}
+    by_name = {t.name: t for t in tasks}
+    out = {}
+    for name, strength in dict(adversarial).items():
+        if name not in by_name:
+            raise ValueError(f"adversarial task {name!r} is not one of the network's tasks {tuple(by_name)}.")
+        if is_dense(by_name[name]):
+            raise ValueError(
+                f"adversarial task {name!r} is a {by_name[name].kind} task; only classification and regression "
+                "heads can read the trunk through a gradient reversal."
+            )
+        if isinstance(strength, bool) or not isinstance(strength, (int, float)) or not 0 < strength < float("inf"):
+            raise ValueError(f"adversarial strength of {name!r} must be a positive finite number, got {strength!r}.")
+        out[name] = float(strength)
+    if len(out) == len(by_name):
+        raise ValueError("Every task is adversarial: at least one task must learn from the image as usual.")
+    return out
 
 
 class SharedTrunkNet(MultiTaskNet):
@@ -71,6 +99,10 @@ class SharedTrunkNet(MultiTaskNet):
         norm: MONAI normalisation name.
         act: MONAI activation name.
         region: optional region name (error messages).
+        guide_summary: hybrid: what the mask-guided heads read of the guide map.
+        adversarial: ``{task: strength}``: these global tasks' heads read the trunk features through a
+            gradient reversal (:func:`~mtdl_kit.models.heads.reverse_gradient`): the head learns its
+            task, the trunk is pushed to hide it (domain-adversarial training, Ganin & Lempitsky 2015).
     """
 
     family: ClassVar[str] = "parallel"
@@ -91,8 +123,10 @@ class SharedTrunkNet(MultiTaskNet):
         act: str = "prelu",
         region: str | None = None,
         guide_summary: str = "area",
+        adversarial: Mapping[str, float] | None = None,
     ) -> None:
         super().__init__(tasks, in_channels, spatial_dims=spatial_dims, width=width, region=region)
+        self.adversarial = check_adversarial(self.tasks, adversarial)
         self.dense_decoder = dense_decoder
         self.source = source
         self.detach_handover = detach_handover
@@ -163,12 +197,12 @@ class SharedTrunkNet(MultiTaskNet):
                 blocks.append(Block(f"heads.{key}", label, t.name, t.name, (x, y), head_in + extra, emits=t.name))
             else:
                 label = f"{'guided ' if extra else ''}{t.kind} head {t.name}"
+                deep = Link("encoder.stages.3")
+                if t.name in self.adversarial:
+                    label = f"adversarial {label}"
+                    deep = Link("encoder.stages.3", "feature", False, f"gradient × −{self.adversarial[t.name]:g}")
                 x = 7.6 if extra else 5.0
-                blocks.append(
-                    Block(
-                        f"heads.{key}", label, t.name, t.name, (x, y), (Link("encoder.stages.3"), *extra), emits=t.name
-                    )
-                )
+                blocks.append(Block(f"heads.{key}", label, t.name, t.name, (x, y), (deep, *extra), emits=t.name))
         return blocks
 
     # ----------------------------------------------------------------------------------- forward
@@ -204,6 +238,8 @@ class SharedTrunkNet(MultiTaskNet):
                 continue
             head = self.heads[module_key(t.name)]
             inp = dense_in[t.name] if is_dense(t) else deep
+            if t.name in self.adversarial:
+                inp = reverse_gradient(inp, self.adversarial[t.name])
             outputs[t.name] = head(inp, guide) if guide is not None else head(inp)
         outputs = {t.name: outputs[t.name] for t in self.tasks}
         return outputs, self._features(tuple(exposed))

@@ -1,0 +1,399 @@
+"""Experiment B of the transfer lab: an auxiliary task that conflicts with the main task, and its controls.
+
+**The pitfall.** Multi-site studies often add a *site-adversarial* auxiliary task: a head that
+predicts which scanner or camera took the image, read through a gradient reversal layer, so that the
+shared features become site-invariant (domain-adversarial training; Ganin Y., Lempitsky V.,
+"Unsupervised domain adaptation by backpropagation", ICML 2015). When the sites also differ in disease
+prevalence — a referral centre sees more glaucoma than a screening programme — the site can be
+predicted from the *disease* features too, and hiding the site then means hiding the disease (Zhao H.
+et al., "On learning invariant representations for domain adaptation", ICML 2019). The auxiliary
+task pulls the shared features away from what the main task needs: negative transfer with a stated
+mechanism.
+
+**The phantom.** Eye fundus phantoms (:mod:`mtdl_kit.regions.eye`), each assigned to one of two
+fundus cameras. Camera B renders the photograph with another colour balance (the red channel
+times :data:`CAMERA_GAINS`, a bluer image), as two camera models' white balance differ. With
+``site_agreement`` = *q* the camera equals the case's glaucoma label with probability *q* (the other
+camera otherwise): *q* = 0.5 makes the camera independent of the disease, *q* = 0.9 gives camera B
+nine times the glaucoma prevalence of camera A. The camera is drawn from a generator of its own
+(the case seed and :data:`CAMERA_STREAM`), so the phantom itself is the region's, unchanged.
+
+**Arms** (one training run each, per training seed; the main task's labels on every training case):
+
+- ``none``: the main task alone (a single-task network), cameras coupled to the disease (*q*);
+- ``adversary``: main task + the camera task through a gradient reversal of ``strength``, the same data;
+- ``shuffled``: the same network and data, the camera labels permuted across cases (a derangement:
+  the same label statistics and loss scale, no information about the case) — what an adversary costs
+  by itself (capacity, steps, noise in the trunk's gradient);
+- ``none_independent`` and ``adversary_independent``: the two first arms on data whose cameras are
+  independent of the disease (*q* = 0.5): the adversary can then hide only the colour balance.
+
+``adversary − none`` is the harm; ``adversary − shuffled`` the part of it due to what the camera
+label says about the case; the interaction (``adversary − none``) − (``adversary_independent −
+none_independent``) the part due to the camera's coupling to the disease, the stated mechanism.
+
+**Protocol** (:class:`~mtdl_kit.lab.protocol.LabProtocol`, as experiments A, C and E): a seed fixes
+the training subset and the initial weights of every arm; every arm stops by the same rule, the main
+task's primary validation metric (the adversary's own accuracy is not a goal); validation and test
+sets come from the same two cameras with the same coupling as the arm's training set; all arms are
+compared per seed with the paired hierarchical bootstrap (:func:`~mtdl_kit.evaluation.paired_contrast`).
+
+Research and teaching use only — not for clinical use.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from mtdl_kit.lab.protocol import SUBSET_STRIDE, LabProtocol
+from mtdl_kit.regions.base import TaskSpec
+
+#: the auxiliary task: which of the two cameras took the photograph.
+CAMERA_TASK = TaskSpec(
+    "camera",
+    "classification",
+    2,
+    "Which of two fundus cameras took the photograph (transfer-lab experiment B; not a clinical task).",
+    class_names=("camera A", "camera B"),
+)
+#: per-channel (R, G, B) gains of each camera's colour balance; camera A renders the phantom as drawn.
+CAMERA_GAINS: tuple[tuple[float, float, float], ...] = ((1.0, 1.0, 1.0), (0.82, 1.0, 1.25))
+#: second seed component of the camera draw (a stream apart from the phantom's own).
+CAMERA_STREAM = 0xB5
+STRENGTH_SCHEDULES: tuple[str, ...] = ("constant", "ganin")
+ADVERSARIAL_ARMS: tuple[str, ...] = ("none", "adversary", "shuffled", "none_independent", "adversary_independent")
+#: contrasts: name -> arm weights (a positive value: the first arm is better on the main task).
+ADVERSARIAL_CONTRASTS: dict[str, dict[str, float]] = {
+    "adversary - none": {"adversary": 1.0, "none": -1.0},
+    "adversary - shuffled": {"adversary": 1.0, "shuffled": -1.0},
+    "shuffled - none": {"shuffled": 1.0, "none": -1.0},
+    "independent: adversary - none": {"adversary_independent": 1.0, "none_independent": -1.0},
+    "coupling interaction": {
+        "adversary": 1.0,
+        "none": -1.0,
+        "adversary_independent": -1.0,
+        "none_independent": 1.0,
+    },
+}
+
+
+@dataclass(frozen=True)
+class AdversarialConfig(LabProtocol):
+    """Everything that defines a run of experiment B (see the module docstring).
+
+    Attributes:
+        region: the region (the eye: the colour balance needs an RGB photograph).
+        main: the main task (its labels on every training case).
+        site_agreement: probability that the camera equals the main label (0.5: independent).
+        strength: the gradient reversal's strength (the adversary's pull on the trunk).
+        strength_schedule: ``"constant"``, or ``"ganin"``: the strength rises from 0 to ``strength`` as
+            ``2 / (1 + exp(-10 p)) - 1`` of the training progress ``p`` (Ganin & Lempitsky 2015, §5),
+            so the adversary pulls only once the main task has started to learn.
+        seeds: training seeds.
+    """
+
+    region: str = "eye"
+    main: str = "glaucoma"
+    site_agreement: float = 0.9
+    strength: float = 1.0
+    strength_schedule: str = "constant"
+    seeds: tuple[int, ...] = tuple(range(8))
+
+    def validate(self) -> None:
+        """Raise ``ValueError`` naming the first bad field."""
+        from mtdl_kit.regions import get_region
+
+        region = get_region(self.region)
+        if region.in_channels != 3:
+            raise ValueError(f"Experiment B needs an RGB region (a camera's colour balance); {self.region} is not.")
+        task = region.task(self.main) if self.main in region.task_names else None
+        if task is None or task.kind != "classification" or task.num_outputs != 2:
+            raise ValueError(f"main must be a two-class classification task of {self.region}, got {self.main!r}.")
+        if not 0.5 <= self.site_agreement < 1.0:
+            raise ValueError(f"site_agreement must lie in [0.5, 1), got {self.site_agreement!r}.")
+        if self.strength_schedule not in STRENGTH_SCHEDULES:
+            raise ValueError(f"strength_schedule must be one of {STRENGTH_SCHEDULES}, got {self.strength_schedule!r}.")
+        if not 0.0 < self.strength < float("inf"):
+            raise ValueError(f"strength must be a positive finite number, got {self.strength!r}.")
+        self.validate_protocol(self.seeds)
+
+    def key(self) -> str:
+        """Short digest of what changes a run's result (not seeds or n_boot), with the generator version."""
+        from mtdl_kit.regions import get_region
+
+        fields = self.key_fields({k: v for k, v in asdict(self).items() if k not in ("seeds", "n_boot")})
+        if fields["strength_schedule"] == "constant":
+            del fields["strength_schedule"]  # added after the first pilot: its cache stays valid
+        fields["generator_version"] = get_region(self.region).generator_version
+        fields["camera"] = [CAMERA_GAINS, CAMERA_STREAM]
+        return hashlib.sha1(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:10]
+
+    def arm_agreement(self, arm: str) -> float:
+        """The camera-disease agreement of an arm's data."""
+        if arm not in ADVERSARIAL_ARMS:
+            raise ValueError(f"Unknown arm {arm!r}; the arms are {ADVERSARIAL_ARMS}.")
+        return 0.5 if arm.endswith("_independent") else self.site_agreement
+
+
+def ganin_ramp(progress: float) -> float:
+    """Ganin & Lempitsky's (ICML 2015) ramp of the reversal strength: 0 at the start, about 1 from mid-training."""
+    return 2.0 / (1.0 + math.exp(-10.0 * progress)) - 1.0
+
+
+def camera_of(case_seed: int, label: int, agreement: float) -> int:
+    """The camera (0 = A, 1 = B) of a case: its label with probability ``agreement``, else the other one."""
+    import numpy as np
+
+    draw = float(np.random.default_rng([int(case_seed), CAMERA_STREAM]).random())
+    return int(label) if draw < agreement else 1 - int(label)
+
+
+class TwoCameraView:
+    """A phantom dataset seen through two cameras: each image in its camera's colour balance, and a ``camera`` target.
+
+    Args:
+        base: a :class:`~mtdl_kit.data.PhantomDataset` of an RGB region that returns ``main``.
+        main: the two-class label the camera is coupled to.
+        agreement: probability that the camera equals the label.
+        shuffle_seed: if given, the ``camera`` *targets* are a derangement of the true ones (the
+            images keep their camera): the information-free control.
+    """
+
+    def __init__(self, base: Any, main: str, agreement: float, shuffle_seed: int | None = None) -> None:
+        import numpy as np
+
+        self.base, self.main = base, main
+        self.region, self.size = base.region, base.size
+        self.cameras = np.array(
+            [camera_of(base.seed_of(i), int(base.sample(i).targets[main]), agreement) for i in range(len(base))]
+        )
+        self.targets = self.cameras
+        if shuffle_seed is not None and len(base) > 1:
+            perm = np.random.default_rng(shuffle_seed).permutation(len(base))
+            self.targets = self.cameras[np.roll(perm, 1)[np.argsort(perm)]]
+
+    def __len__(self) -> int:
+        return len(self.base)
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        import torch
+
+        item = dict(self.base[index])
+        gains = torch.tensor(CAMERA_GAINS[int(self.cameras[index])], dtype=item["image"].dtype)
+        item["image"] = (item["image"] * gains[:, None, None]).clamp(0.0, 1.0)
+        item["camera"] = torch.tensor(int(self.targets[index]))
+        # the phantom, not the picture: the same case under either camera pairs across the arms' test sets
+        item["case_id"] = f"{self.base.split}-{self.base.seed_of(index)}"
+        return item
+
+
+def datasets(cfg: AdversarialConfig, arm: str, seed: int) -> tuple[TwoCameraView, TwoCameraView, TwoCameraView]:
+    """(train, validation, test) of an arm: the lab's splits seen through the arm's two cameras."""
+    from mtdl_kit.data import PhantomDataset
+
+    q = cfg.arm_agreement(arm)
+    common = {"size": cfg.size, "tasks": [cfg.main], "cache": True}
+    train = PhantomDataset(cfg.region, cfg.n_train, split="train", base_seed=SUBSET_STRIDE * seed, **common)
+    val = PhantomDataset(cfg.region, cfg.n_val, split="val", **common)
+    test = PhantomDataset(cfg.region, cfg.n_test, split="test", **common)
+    shuffle = seed if arm == "shuffled" else None
+    return (
+        TwoCameraView(train, cfg.main, q, shuffle),
+        TwoCameraView(val, cfg.main, q),
+        TwoCameraView(test, cfg.main, q),
+    )
+
+
+@dataclass
+class AdversarialRun:
+    """One trained arm of experiment B."""
+
+    arm: str
+    seed: int
+    metrics: dict[str, dict[str, float]]
+    best_step: int
+    steps_run: int
+    seconds: float
+    parameters: int
+    records: Any = None
+
+
+def run_adversarial_arm(cfg: AdversarialConfig, arm: str, seed: int) -> AdversarialRun:
+    """Train and test one arm of experiment B (see the module docstring)."""
+    from mtdl_kit.evaluation import evaluate
+    from mtdl_kit.models import build_model
+    from mtdl_kit.regions import get_region
+    from mtdl_kit.train import fit
+
+    cfg.validate()
+    region = get_region(cfg.region)
+    train, val_view, test_view = datasets(cfg, arm, seed)
+    val = [val_view[i] for i in range(len(val_view))]  # cases, materialised once (evaluated many times)
+    test = [test_view[i] for i in range(len(test_view))]
+    main = region.task(cfg.main)
+    if arm.startswith("none"):
+        tasks: tuple[TaskSpec, ...] = (main,)
+        model = build_model("single", tasks, region.in_channels, width=cfg.width, seed=seed, region=region.name)
+    else:
+        tasks = (main, CAMERA_TASK)
+        model = build_model(
+            "parallel",
+            tasks,
+            region.in_channels,
+            width=cfg.width,
+            seed=seed,
+            region=region.name,
+            adversarial={CAMERA_TASK.name: cfg.strength},
+        )
+    rule = cfg.stopping_rule((main,))  # the main task decides; the adversary's accuracy is not a goal
+    callbacks = []
+    if cfg.strength_schedule == "ganin" and not arm.startswith("none"):
+
+        def ramp(history: Any, event: str) -> None:
+            if event == "step":
+                progress = min(1.0, history.steps / cfg.max_steps)
+                model.adversarial[CAMERA_TASK.name] = cfg.strength * ganin_ramp(progress)
+
+        model.adversarial[CAMERA_TASK.name] = 0.0
+        callbacks.append(ramp)
+    t0 = time.perf_counter()
+    history = fit(
+        model,
+        train,
+        steps=cfg.max_steps,
+        batch_size=cfg.batch_size,
+        lr=cfg.lr,
+        seed=seed,
+        eval_data=val,
+        eval_every=cfg.eval_every,
+        stopping=rule,
+        region=region,
+        cosine_every=0,
+        progress=False,
+        device="cpu",
+        callbacks=callbacks,
+    )
+    seconds = time.perf_counter() - t0
+    scored = evaluate(model, test, tasks=tasks, region=region, batch_size=64)
+    return AdversarialRun(
+        arm=arm,
+        seed=seed,
+        metrics={t: {k: float(v) for k, v in m.items()} for t, m in scored.metrics.items()},
+        best_step=int(history.config["best_step"]),
+        steps_run=int(history.config["steps_run"]),
+        seconds=seconds,
+        parameters=int(model.parameter_count()["total"]),
+        records=scored.records,
+    )
+
+
+@dataclass
+class AdversarialResult:
+    """All runs of experiment B and its contrasts.
+
+    Attributes:
+        config: the configuration.
+        runs: every :class:`AdversarialRun`.
+        runs_frame: one row per run, task and metric (``seed, arm, task, metric, value, best_step,
+            steps_run, seconds, parameters``).
+        summary: per arm a ``mean: <arm>`` row of the main task's primary metric, and per contrast of
+            :data:`ADVERSARIAL_CONTRASTS` its value with the paired bootstrap CI (``significant``).
+    """
+
+    config: AdversarialConfig
+    runs: list[AdversarialRun]
+    runs_frame: Any
+    summary: Any
+
+
+_RUN_FIELDS = ("arm", "seed", "best_step", "steps_run", "seconds", "parameters")
+
+
+def run_adversarial(
+    cfg: AdversarialConfig,
+    *,
+    arms: tuple[str, ...] = ADVERSARIAL_ARMS,
+    cache: str | Path | None = None,
+    on_run: Callable[[AdversarialRun], None] | None = None,
+) -> AdversarialResult:
+    """Run experiment B: every arm × seed (resumable through ``cache``), then the contrasts whose arms ran.
+
+    Args:
+        cfg: the configuration.
+        arms: the arms to train (default all; a contrast is reported when all its arms ran).
+        cache: folder for finished runs (records + metrics); a rerun skips what is there.
+        on_run: called after each run (progress reports).
+    """
+    import pandas as pd
+
+    from mtdl_kit.evaluation import paired_contrast
+    from mtdl_kit.lab.cache import cached_lab_run
+    from mtdl_kit.metrics import primary_metric
+    from mtdl_kit.regions import get_region
+
+    cfg.validate()
+    unknown = [a for a in arms if a not in ADVERSARIAL_ARMS]
+    if unknown or not arms:
+        raise ValueError(f"arms must be among {ADVERSARIAL_ARMS}, got {arms}.")
+    folder = Path(cache) if cache is not None else None
+    runs: list[AdversarialRun] = []
+    for seed in cfg.seeds:
+        for arm in arms:
+            stem = folder / f"{cfg.key()}-{arm}-s{seed}" if folder is not None else None
+            run = cached_lab_run(
+                stem, lambda arm=arm, seed=seed: run_adversarial_arm(cfg, arm, seed), AdversarialRun, _RUN_FIELDS
+            )
+            runs.append(run)
+            if on_run is not None:
+                on_run(run)
+    runs_frame = pd.DataFrame(
+        [
+            {
+                "seed": r.seed,
+                "arm": r.arm,
+                "task": task,
+                "metric": metric,
+                "value": value,
+                "best_step": r.best_step,
+                "steps_run": r.steps_run,
+                "seconds": round(r.seconds, 2),
+                "parameters": r.parameters,
+            }
+            for r in runs
+            for task, metrics in r.metrics.items()
+            for metric, value in metrics.items()
+        ]
+    )
+    metric = primary_metric(get_region(cfg.region).task(cfg.main))
+    rows = []
+    for arm in arms:
+        values = [r.metrics[cfg.main][metric] for r in runs if r.arm == arm]
+        rows.append(_summary_row(f"mean: {arm}", cfg.main, metric, sum(values) / len(values)))
+    records = {a: {r.seed: r.records for r in runs if r.arm == a} for a in arms}
+    for name, weights in ADVERSARIAL_CONTRASTS.items():
+        if all(a in arms for a in weights):
+            est = paired_contrast(records, weights, cfg.main, metric, n_boot=cfg.n_boot, seed=0)
+            rows.append(_summary_row(name, cfg.main, metric, est.value, est.ci_low, est.ci_high))
+    return AdversarialResult(cfg, runs, runs_frame, pd.DataFrame(rows))
+
+
+def _summary_row(
+    contrast: str, task: str, metric: str, value: float, low: float = math.nan, high: float = math.nan
+) -> dict[str, Any]:
+    significant = bool(low > 0 or high < 0) if math.isfinite(low) and math.isfinite(high) else None
+    return {
+        "contrast": contrast,
+        "task": task,
+        "metric": metric,
+        "value": value,
+        "ci_low": low,
+        "ci_high": high,
+        "significant": significant,
+    }

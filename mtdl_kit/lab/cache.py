@@ -1,0 +1,53 @@
+"""A finished lab run on disk: ``<stem>.json`` (its numbers) beside ``<stem>.npz`` (its test records).
+
+Experiments are resumable: a rerun reads the runs already there instead of training them again. The
+json is written last, through a temporary file, so a run interrupted while it is saved counts as not
+done. NaN metrics (e.g. the AUC of a one-class test set) are stored as ``null``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+Run = TypeVar("Run")
+
+
+def _finite(metrics: dict[str, dict[str, float]]) -> dict[str, dict[str, float | None]]:
+    return {t: {k: v if math.isfinite(v) else None for k, v in m.items()} for t, m in metrics.items()}
+
+
+def _unnan(metrics: dict[str, dict[str, Any]]) -> dict[str, dict[str, float]]:
+    return {t: {k: math.nan if v is None else v for k, v in m.items()} for t, m in metrics.items()}
+
+
+def cached_lab_run(
+    stem: Path | None, compute: Callable[[], Run], build: Callable[..., Run], fields: Sequence[str]
+) -> Run:
+    """The run stored at ``stem``, else ``compute()`` stored there (no cache when ``stem`` is ``None``).
+
+    Args:
+        stem: path without suffix, e.g. ``cache / f"{cfg.key()}-{arm}-s{seed}"``.
+        compute: trains the run; the result has the attributes ``fields``, ``metrics`` and ``records``.
+        build: rebuilds a run from the stored ``fields``, ``metrics`` and ``records`` (its class).
+        fields: the run's plain JSON attributes besides ``metrics`` and ``records``.
+    """
+    from mtdl_kit.evaluation import Records
+
+    if stem is not None and stem.with_suffix(".json").exists() and stem.with_suffix(".npz").exists():
+        meta = json.loads(stem.with_suffix(".json").read_text())
+        meta["metrics"] = _unnan(meta["metrics"])
+        return build(**meta, records=Records.load(stem.with_suffix(".npz")))
+    run = compute()
+    if stem is not None:
+        stem.parent.mkdir(parents=True, exist_ok=True)
+        run.records.save(stem.with_suffix(".npz"))  # type: ignore[attr-defined]
+        meta = {name: getattr(run, name) for name in fields}
+        meta["metrics"] = _finite(run.metrics)  # type: ignore[attr-defined]
+        tmp = stem.with_suffix(".json.tmp")
+        tmp.write_text(json.dumps(meta, allow_nan=False))
+        tmp.replace(stem.with_suffix(".json"))
+    return run

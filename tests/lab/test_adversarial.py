@@ -1,0 +1,131 @@
+"""Experiment B's building blocks: two cameras coupled to the disease, the information-free control, one run per arm."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+import torch
+
+from mtdl_kit.data import PhantomDataset
+from mtdl_kit.lab.adversarial import (
+    ADVERSARIAL_ARMS,
+    CAMERA_GAINS,
+    AdversarialConfig,
+    TwoCameraView,
+    camera_of,
+    ganin_ramp,
+    run_adversarial_arm,
+)
+
+TINY = AdversarialConfig(
+    n_train=24,
+    n_val=16,
+    n_test=24,
+    size=32,
+    width=4,
+    max_steps=6,
+    eval_every=3,
+    patience=2,
+    min_evaluations=1,
+    batch_size=8,
+    seeds=(0, 1),
+)
+
+
+@pytest.mark.parametrize("agreement", [0.5, 0.9])
+def test_the_camera_follows_the_label_as_often_as_asked(agreement):
+    labels = np.arange(4000) % 2
+    cameras = np.array([camera_of(seed, int(y), agreement) for seed, y in enumerate(labels)])
+    assert abs(float(np.mean(cameras == labels)) - agreement) < 0.03
+    assert abs(float(np.mean(cameras)) - 0.5) < 0.03, "both cameras equally common when the label is balanced"
+    assert [camera_of(7, 1, agreement) for _ in range(3)] == [camera_of(7, 1, agreement)] * 3, "deterministic"
+
+
+def test_the_view_applies_each_cameras_colour_balance_and_adds_the_target():
+    base = PhantomDataset("eye", 12, split="val", size=32, tasks=["glaucoma"], cache=True)
+    view = TwoCameraView(base, "glaucoma", 0.9)
+    for i in range(len(base)):
+        item, raw = view[i], base[i]
+        camera = int(item["camera"])
+        assert camera == int(view.cameras[i])
+        expected = (raw["image"] * torch.tensor(CAMERA_GAINS[camera])[:, None, None]).clamp(0, 1)
+        assert torch.allclose(item["image"], expected)
+        assert int(item["glaucoma"]) == int(raw["glaucoma"]), "the main label is the phantom's"
+        assert item["case_id"] == f"val-{base.seed_of(i)}", "a case is its phantom, whichever camera took it"
+
+
+def test_the_shuffled_control_keeps_the_label_statistics_but_not_the_case():
+    base = PhantomDataset("eye", 40, split="val", size=32, tasks=["glaucoma"], cache=True)
+    true = TwoCameraView(base, "glaucoma", 0.9)
+    shuffled = TwoCameraView(base, "glaucoma", 0.9, shuffle_seed=3)
+    assert sorted(shuffled.targets.tolist()) == sorted(true.targets.tolist())
+    assert np.array_equal(shuffled.cameras, true.cameras), "the images keep their camera"
+    assert all(torch.equal(shuffled[i]["image"], true[i]["image"]) for i in range(3))
+
+
+def test_config_is_checked_and_keyed():
+    for bad, words in (
+        ({"region": "brain"}, "RGB region"),
+        ({"main": "disc_cup"}, "two-class classification"),
+        ({"site_agreement": 0.3}, "site_agreement"),
+        ({"strength": 0.0}, "strength"),
+        ({"strength_schedule": "linear"}, "strength_schedule"),
+        ({"seeds": (1,)}, "seeds"),
+    ):
+        with pytest.raises(ValueError, match=words):
+            AdversarialConfig(**bad).validate()
+    base = AdversarialConfig()
+    assert base.key() == AdversarialConfig(seeds=(5, 6)).key(), "seeds are not part of the key"
+    assert base.key() != AdversarialConfig(strength=0.5).key() != AdversarialConfig(site_agreement=0.8).key()
+    assert base.key() != AdversarialConfig(strength_schedule="ganin").key()
+    assert base.arm_agreement("adversary") == 0.9 and base.arm_agreement("none_independent") == 0.5
+    with pytest.raises(ValueError, match="Unknown arm"):
+        base.arm_agreement("related")
+
+
+@pytest.mark.parametrize("arm", ADVERSARIAL_ARMS)
+def test_every_arm_trains_and_is_scored(arm):
+    run = run_adversarial_arm(TINY, arm, 0)
+    assert run.arm == arm and run.steps_run >= 3 and run.seconds > 0
+    expected = {"glaucoma"} if arm.startswith("none") else {"glaucoma", "camera"}
+    assert set(run.metrics) == expected and "auc" in run.metrics["glaucoma"]
+    assert run.records is not None
+
+
+def test_run_adversarial_reports_the_contrasts_of_the_arms_it_ran_and_resumes(tmp_path, monkeypatch):
+    from mtdl_kit.lab import adversarial
+
+    arms = ("none", "adversary", "shuffled")
+    result = adversarial.run_adversarial(TINY, arms=arms, cache=tmp_path)
+    assert len(result.runs) == 2 * len(arms) and set(result.runs_frame["arm"]) == set(arms)
+    rows = result.summary.set_index("contrast")
+    assert {"mean: none", "adversary - none", "adversary - shuffled", "shuffled - none"} <= set(rows.index)
+    assert "coupling interaction" not in rows.index, "a contrast needs every one of its arms"
+    low, high = rows.loc["adversary - none", ["ci_low", "ci_high"]]
+    assert low <= rows.loc["adversary - none", "value"] <= high
+
+    def no_training(*_a, **_k):
+        raise AssertionError("a cached run was trained again")
+
+    monkeypatch.setattr(adversarial, "run_adversarial_arm", no_training)
+    again = adversarial.run_adversarial(TINY, arms=arms, cache=tmp_path)
+    assert again.summary["value"].tolist() == pytest.approx(result.summary["value"].tolist(), nan_ok=True)
+    with pytest.raises(ValueError, match="arms must be among"):
+        adversarial.run_adversarial(TINY, arms=("related",))
+
+
+def test_ganins_ramp_starts_at_zero_and_approaches_the_full_strength():
+    values = [ganin_ramp(p / 10) for p in range(11)]
+    assert values[0] == 0.0 and values[-1] == pytest.approx(1.0, abs=1e-4)
+    assert all(a < b for a, b in itertools.pairwise(values))
+    assert ganin_ramp(0.5) == pytest.approx(2 / (1 + np.exp(-5)) - 1)
+
+
+def test_the_scheduled_adversary_trains_and_is_scored():
+    from dataclasses import replace
+
+    cfg = replace(TINY, strength_schedule="ganin", strength=2.0, max_steps=4, eval_every=2)
+    run = run_adversarial_arm(cfg, "adversary", 1)
+    assert run.steps_run >= 2 and set(run.metrics) == {"glaucoma", "camera"}
