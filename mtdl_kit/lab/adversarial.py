@@ -67,6 +67,12 @@ CAMERA_TASK = TaskSpec(
 CAMERA_GAINS: tuple[tuple[float, float, float], ...] = ((1.0, 1.0, 1.0), (0.82, 1.0, 1.25))
 #: second seed component of the camera draw (a stream apart from the phantom's own).
 CAMERA_STREAM = 0xB5
+#: how camera B's photographs differ from camera A's: ``"colour"`` (its colour balance, :data:`CAMERA_GAINS`)
+#: or ``"pattern"`` (a faint fixed-pattern sensor noise, :data:`PATTERN_AMPLITUDE`, on every channel: a
+#: signature that shares no channel ratio and no spatial scale with the optic cup's contrast).
+CAMERA_SIGNATURES: tuple[str, ...] = ("colour", "pattern")
+#: amplitude of camera B's fixed pattern: a 2-px checkerboard, ±this on every channel.
+PATTERN_AMPLITUDE = 0.03
 STRENGTH_SCHEDULES: tuple[str, ...] = ("constant", "ganin")
 ADVERSARIAL_ARMS: tuple[str, ...] = ("none", "adversary", "shuffled", "none_independent", "adversary_independent")
 #: contrasts: name -> arm weights (a positive value: the first arm is better on the main task).
@@ -96,6 +102,7 @@ class AdversarialConfig(LabProtocol):
         strength_schedule: ``"constant"``, or ``"ganin"``: the strength rises from 0 to ``strength`` as
             ``2 / (1 + exp(-10 p)) - 1`` of the training progress ``p`` (Ganin & Lempitsky 2015, §5),
             so the adversary pulls only once the main task has started to learn.
+        camera_signature: what tells the cameras apart (:data:`CAMERA_SIGNATURES`).
         seeds: training seeds.
     """
 
@@ -104,6 +111,7 @@ class AdversarialConfig(LabProtocol):
     site_agreement: float = 0.9
     strength: float = 1.0
     strength_schedule: str = "constant"
+    camera_signature: str = "colour"
     seeds: tuple[int, ...] = tuple(range(8))
 
     def validate(self) -> None:
@@ -118,6 +126,8 @@ class AdversarialConfig(LabProtocol):
             raise ValueError(f"main must be a two-class classification task of {self.region}, got {self.main!r}.")
         if not 0.5 <= self.site_agreement < 1.0:
             raise ValueError(f"site_agreement must lie in [0.5, 1), got {self.site_agreement!r}.")
+        if self.camera_signature not in CAMERA_SIGNATURES:
+            raise ValueError(f"camera_signature must be one of {CAMERA_SIGNATURES}, got {self.camera_signature!r}.")
         if self.strength_schedule not in STRENGTH_SCHEDULES:
             raise ValueError(f"strength_schedule must be one of {STRENGTH_SCHEDULES}, got {self.strength_schedule!r}.")
         if not 0.0 < self.strength < float("inf"):
@@ -129,10 +139,13 @@ class AdversarialConfig(LabProtocol):
         from mtdl_kit.regions import get_region
 
         fields = self.key_fields({k: v for k, v in asdict(self).items() if k not in ("seeds", "n_boot")})
-        if fields["strength_schedule"] == "constant":
-            del fields["strength_schedule"]  # added after the first pilot: its cache stays valid
+        for name, first in (("strength_schedule", "constant"), ("camera_signature", "colour")):
+            if fields[name] == first:
+                del fields[name]  # added after the first pilot: its cache stays valid
         fields["generator_version"] = get_region(self.region).generator_version
         fields["camera"] = [CAMERA_GAINS, CAMERA_STREAM]
+        if self.camera_signature == "pattern":
+            fields["camera"].append(PATTERN_AMPLITUDE)
         return hashlib.sha1(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:10]
 
     def arm_agreement(self, arm: str) -> float:
@@ -166,10 +179,14 @@ class TwoCameraView:
             images keep their camera): the information-free control.
     """
 
-    def __init__(self, base: Any, main: str, agreement: float, shuffle_seed: int | None = None) -> None:
+    def __init__(
+        self, base: Any, main: str, agreement: float, shuffle_seed: int | None = None, signature: str = "colour"
+    ) -> None:
         import numpy as np
 
-        self.base, self.main = base, main
+        if signature not in CAMERA_SIGNATURES:
+            raise ValueError(f"signature must be one of {CAMERA_SIGNATURES}, got {signature!r}.")
+        self.base, self.main, self.signature = base, main, signature
         self.region, self.size = base.region, base.size
         self.cameras = np.array(
             [camera_of(base.seed_of(i), int(base.sample(i).targets[main]), agreement) for i in range(len(base))]
@@ -186,8 +203,15 @@ class TwoCameraView:
         import torch
 
         item = dict(self.base[index])
-        gains = torch.tensor(CAMERA_GAINS[int(self.cameras[index])], dtype=item["image"].dtype)
-        item["image"] = (item["image"] * gains[:, None, None]).clamp(0.0, 1.0)
+        camera = int(self.cameras[index])
+        if self.signature == "colour":
+            gains = torch.tensor(CAMERA_GAINS[camera], dtype=item["image"].dtype)
+            item["image"] = (item["image"] * gains[:, None, None]).clamp(0.0, 1.0)
+        elif camera == 1:
+            h, w = item["image"].shape[-2:]
+            yy, xx = torch.meshgrid(torch.arange(h) // 2, torch.arange(w) // 2, indexing="ij")
+            pattern = PATTERN_AMPLITUDE * (1.0 - 2.0 * ((yy + xx) % 2)).to(item["image"].dtype)
+            item["image"] = (item["image"] + pattern).clamp(0.0, 1.0)
         item["camera"] = torch.tensor(int(self.targets[index]))
         # the phantom, not the picture: the same case under either camera pairs across the arms' test sets
         item["case_id"] = f"{self.base.split}-{self.base.seed_of(index)}"
@@ -204,10 +228,11 @@ def datasets(cfg: AdversarialConfig, arm: str, seed: int) -> tuple[TwoCameraView
     val = PhantomDataset(cfg.region, cfg.n_val, split="val", **common)
     test = PhantomDataset(cfg.region, cfg.n_test, split="test", **common)
     shuffle = seed if arm == "shuffled" else None
+    sig = cfg.camera_signature
     return (
-        TwoCameraView(train, cfg.main, q, shuffle),
-        TwoCameraView(val, cfg.main, q),
-        TwoCameraView(test, cfg.main, q),
+        TwoCameraView(train, cfg.main, q, shuffle, signature=sig),
+        TwoCameraView(val, cfg.main, q, signature=sig),
+        TwoCameraView(test, cfg.main, q, signature=sig),
     )
 
 

@@ -12,6 +12,7 @@ from mtdl_kit.data import PhantomDataset
 from mtdl_kit.lab.adversarial import (
     ADVERSARIAL_ARMS,
     CAMERA_GAINS,
+    PATTERN_AMPLITUDE,
     AdversarialConfig,
     TwoCameraView,
     camera_of,
@@ -72,6 +73,7 @@ def test_config_is_checked_and_keyed():
         ({"site_agreement": 0.3}, "site_agreement"),
         ({"strength": 0.0}, "strength"),
         ({"strength_schedule": "linear"}, "strength_schedule"),
+        ({"camera_signature": "blur"}, "camera_signature"),
         ({"seeds": (1,)}, "seeds"),
     ):
         with pytest.raises(ValueError, match=words):
@@ -80,6 +82,7 @@ def test_config_is_checked_and_keyed():
     assert base.key() == AdversarialConfig(seeds=(5, 6)).key(), "seeds are not part of the key"
     assert base.key() != AdversarialConfig(strength=0.5).key() != AdversarialConfig(site_agreement=0.8).key()
     assert base.key() != AdversarialConfig(strength_schedule="ganin").key()
+    assert base.key() != AdversarialConfig(camera_signature="pattern").key()
     assert base.arm_agreement("adversary") == 0.9 and base.arm_agreement("none_independent") == 0.5
     with pytest.raises(ValueError, match="Unknown arm"):
         base.arm_agreement("related")
@@ -129,3 +132,21 @@ def test_the_scheduled_adversary_trains_and_is_scored():
     cfg = replace(TINY, strength_schedule="ganin", strength=2.0, max_steps=4, eval_every=2)
     run = run_adversarial_arm(cfg, "adversary", 1)
     assert run.steps_run >= 2 and set(run.metrics) == {"glaucoma", "camera"}
+
+
+def test_the_pattern_signature_marks_only_camera_b_with_a_faint_checkerboard():
+    base = PhantomDataset("eye", 16, split="val", size=32, tasks=["glaucoma"], cache=True)
+    view = TwoCameraView(base, "glaucoma", 0.5, signature="pattern")
+    assert set(view.cameras.tolist()) == {0, 1}
+    for i in range(len(base)):
+        diff = view[i]["image"] - base[i]["image"]
+        if view.cameras[i] == 0:
+            assert torch.equal(diff, torch.zeros_like(diff)), "camera A shows the phantom as drawn"
+        else:
+            assert float(diff.abs().max()) <= PATTERN_AMPLITUDE + 1e-6
+            inside = (base[i]["image"] > 0.05) & (base[i]["image"] < 0.95)  # where clamping cannot bite
+            yy, xx = torch.meshgrid(torch.arange(32), torch.arange(32), indexing="ij")
+            checker = PATTERN_AMPLITUDE * (1 - 2 * ((yy // 2 + xx // 2) % 2)).float()  # sign flips every 2 px
+            assert inside.any() and torch.allclose(diff[inside], checker.expand_as(diff)[inside], atol=1e-6)
+    with pytest.raises(ValueError, match="signature"):
+        TwoCameraView(base, "glaucoma", 0.5, signature="blur")
