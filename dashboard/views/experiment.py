@@ -85,6 +85,12 @@ def run_status(pool, run, snap) -> None:
         st.caption("Cancelling…")
 
 
+@st.cache_data(ttl=300, show_spinner=False)
+def recipe_note() -> str:
+    """The live recipe's sentence, read from the measured table at most every 5 minutes (a class reruns often)."""
+    return services.live_recipe_note()
+
+
 def baselines_of(pool, run) -> dict:
     """Task -> the same-budget single-task baseline of ``run`` already requested (or ``None``)."""
     if run.family == "single":
@@ -140,7 +146,7 @@ def render(ctx: Ctx) -> None:
             "Tasks", region.task_names, default=list(region.task_names), key=f"exp_tasks:{region_name}"
         )
         submitted = st.form_submit_button("Train", type="primary")
-    st.caption(services.live_recipe_note())
+    st.caption(recipe_note())
     st.caption(
         f"Trainings run beside the server in {pool.size} worker process(es), one run each; when all are busy "
         f"yours waits in the queue and shows its place. On a CPU at most {services.CPU_STEP_CAP} steps per run. "
@@ -183,8 +189,9 @@ def render(ctx: Ctx) -> None:
                 col.plotly_chart(figs[kind], key=f"curve_{kind}")
         st.markdown("**This session's runs**")
         st.dataframe(pd.DataFrame(services.run_table(runs_now)), hide_index=True, key="runs_table")
-        if snap.state == "done" and latest.family != "single":
-            same_budget_baselines(pool, latest, snap)
+        if snap.state == "done":
+            if latest.family != "single":  # a single-task run is its own baseline
+                same_budget_baselines(pool, latest, snap)
             tradeoff = services.session_tradeoff(runs_now, region_name)
             if tradeoff is None:
                 st.caption("The Pareto plot needs finished runs of this region sharing two tasks.")

@@ -251,6 +251,10 @@ def test_experiment_trains_live_and_keeps_session_runs(app):
     runs = next(d.value for d in app.dataframe if "run" in d.value.columns)
     assert len(runs) == 1 and runs["state"].iloc[0] == "done" and runs["steps"].iloc[0] == "5/5"
     assert app.get("plotly_chart"), "live curves"
+    from mtdl_kit.services import live_recipe_note
+
+    note = live_recipe_note()
+    assert "median of" in note and note in captions(app), "the recipe's measured time, read from live.csv"
     # the comparison is with single-task networks trained under the run's budget, on request
     assert "5 steps of batch 16" in "\n".join(m.value for m in app.markdown), "the budget is stated"
     comparison = next(d.value for d in app.dataframe if "single-task, same budget" in d.value.columns)
