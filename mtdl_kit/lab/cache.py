@@ -25,28 +25,35 @@ def _unnan(metrics: dict[str, dict[str, Any]]) -> dict[str, dict[str, float]]:
 
 
 def cached_lab_run(
-    stem: Path | None, compute: Callable[[], Run], build: Callable[..., Run], fields: Sequence[str]
+    stem: Path | None,
+    compute: Callable[[], Run],
+    build: Callable[..., Run],
+    fields: Sequence[str],
+    tables: Sequence[str] = ("metrics",),
 ) -> Run:
     """The run stored at ``stem``, else ``compute()`` stored there (no cache when ``stem`` is ``None``).
 
     Args:
         stem: path without suffix, e.g. ``cache / f"{cfg.key()}-{arm}-s{seed}"``.
-        compute: trains the run; the result has the attributes ``fields``, ``metrics`` and ``records``.
-        build: rebuilds a run from the stored ``fields``, ``metrics`` and ``records`` (its class).
-        fields: the run's plain JSON attributes besides ``metrics`` and ``records``.
+        compute: trains the run; the result has the attributes ``fields``, ``tables`` and ``records``.
+        build: rebuilds a run from the stored ``fields``, ``tables`` and ``records`` (its class).
+        fields: the run's plain JSON attributes.
+        tables: its ``{task: {name: number}}`` attributes, whose NaNs are stored as ``null``.
     """
     from mtdl_kit.evaluation import Records
 
     if stem is not None and stem.with_suffix(".json").exists() and stem.with_suffix(".npz").exists():
         meta = json.loads(stem.with_suffix(".json").read_text())
-        meta["metrics"] = _unnan(meta["metrics"])
+        for name in tables:
+            meta[name] = _unnan(meta[name])
         return build(**meta, records=Records.load(stem.with_suffix(".npz")))
     run = compute()
     if stem is not None:
         stem.parent.mkdir(parents=True, exist_ok=True)
         run.records.save(stem.with_suffix(".npz"))  # type: ignore[attr-defined]
         meta = {name: getattr(run, name) for name in fields}
-        meta["metrics"] = _finite(run.metrics)  # type: ignore[attr-defined]
+        for name in tables:
+            meta[name] = _finite(getattr(run, name))
         tmp = stem.with_suffix(".json.tmp")
         tmp.write_text(json.dumps(meta, allow_nan=False))
         tmp.replace(stem.with_suffix(".json"))

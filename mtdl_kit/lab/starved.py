@@ -391,14 +391,6 @@ def run_condition(
     )
 
 
-def _finite(d: dict[str, dict[str, float]]) -> dict[str, dict[str, float | None]]:
-    return {t: {k: v if math.isfinite(v) else None for k, v in m.items()} for t, m in d.items()}
-
-
-def _unnan(d: dict[str, dict[str, Any]]) -> dict[str, dict[str, float]]:
-    return {t: {k: math.nan if v is None else v for k, v in m.items()} for t, m in d.items()}
-
-
 def cache_stem(cfg: StarvedConfig, method: str, targets: str, seed: int, cache: Path) -> Path:
     """Where a run is cached (``<stem>.json`` with the metrics, ``<stem>.npz`` with the records)."""
     return cache / f"{cfg.key()}-{condition_name(method, targets)}-s{seed}"
@@ -408,24 +400,16 @@ def cached_run(
     cfg: StarvedConfig, method: str, targets: str, seed: int, cache: str | Path | None, datasets: Any = None
 ) -> StarvedRun:
     """:func:`run_condition`, read from ``cache`` when it is there and written to it when not."""
-    from mtdl_kit.evaluation import Records
+    from mtdl_kit.lab.cache import cached_lab_run
 
     stem = cache_stem(cfg, method, targets, seed, Path(cache)) if cache is not None else None
-    if stem is not None and stem.with_suffix(".json").exists() and stem.with_suffix(".npz").exists():
-        meta = json.loads(stem.with_suffix(".json").read_text())
-        meta["metrics"] = _unnan(meta["metrics"])
-        meta["diagnostics"] = _unnan(meta["diagnostics"])
-        return StarvedRun(**meta, records=Records.load(stem.with_suffix(".npz")))
-    run = run_condition(cfg, method, targets, seed, datasets=datasets)
-    if stem is not None:
-        stem.parent.mkdir(parents=True, exist_ok=True)
-        run.records.save(stem.with_suffix(".npz"))
-        meta = {n: getattr(run, n) for n in ("method", "targets", "seed", "best_step", "steps_run", "seconds")}
-        meta.update(parameters=run.parameters, metrics=_finite(run.metrics), diagnostics=_finite(run.diagnostics))
-        tmp = stem.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps(meta, allow_nan=False))
-        tmp.replace(stem.with_suffix(".json"))  # the json last: a run is complete only with both files
-    return run
+    return cached_lab_run(
+        stem,
+        lambda: run_condition(cfg, method, targets, seed, datasets=datasets),
+        StarvedRun,
+        ("method", "targets", "seed", "best_step", "steps_run", "seconds", "parameters"),
+        tables=("metrics", "diagnostics"),
+    )
 
 
 @dataclass

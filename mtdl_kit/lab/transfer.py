@@ -303,27 +303,16 @@ def run_arm(
 
 
 def _cached(cfg: TransferConfig, arm: str, budget: int, seed: int, cache: Path | None, datasets: Any) -> ArmRun:
-    from mtdl_kit.evaluation import Records
+    from mtdl_kit.lab.cache import cached_lab_run
 
     name = f"unrelated-{cfg.unrelated}" if arm == "unrelated" else arm
     stem = cache / f"{cfg.key()}-{name}-b{budget}-s{seed}" if cache is not None else None
-    if stem is not None and stem.with_suffix(".json").exists() and stem.with_suffix(".npz").exists():
-        meta = json.loads(stem.with_suffix(".json").read_text())
-        meta["metrics"] = {
-            t: {k: math.nan if v is None else v for k, v in m.items()} for t, m in meta["metrics"].items()
-        }
-        return ArmRun(**meta, records=Records.load(stem.with_suffix(".npz")))
-    run = run_arm(cfg, arm, budget, seed, datasets=datasets)
-    if stem is not None:
-        stem.parent.mkdir(parents=True, exist_ok=True)
-        run.records.save(stem.with_suffix(".npz"))
-        meta = {n: getattr(run, n) for n in ("arm", "budget", "seed", "best_step", "steps_run", "seconds")}
-        meta["parameters"] = run.parameters
-        meta["metrics"] = {
-            t: {k: v if math.isfinite(v) else None for k, v in m.items()} for t, m in run.metrics.items()
-        }
-        stem.with_suffix(".json").write_text(json.dumps(meta, allow_nan=False))
-    return run
+    return cached_lab_run(
+        stem,
+        lambda: run_arm(cfg, arm, budget, seed, datasets=datasets),
+        ArmRun,
+        ("arm", "budget", "seed", "best_step", "steps_run", "seconds", "parameters"),
+    )
 
 
 @dataclass
