@@ -91,16 +91,9 @@ def recipe_note() -> str:
     return services.live_recipe_note()
 
 
-def baselines_of(pool, run) -> dict:
-    """Task -> the same-budget single-task baseline of ``run`` already requested (or ``None``)."""
-    if run.family == "single":
-        return {}
-    return {task: pool.baseline(run, task, train=False) for task in run.tasks}
-
-
 def same_budget_baselines(pool, run, snap) -> None:
     """The finished multi-task run against single-task networks trained under its budget (on request)."""
-    baselines = baselines_of(pool, run)
+    baselines = pool.baselines(run)
     st.markdown(
         "**Against single-task networks trained under the same budget** "
         f"({run.budget_text}; positive delta: the multi-task run is better)"
@@ -117,7 +110,7 @@ def same_budget_baselines(pool, run, snap) -> None:
             st.error(str(exc))
         st.rerun(scope="app")  # the live panel redraws while they train
     st.dataframe(
-        pd.DataFrame(services.baseline_comparison(run, snap.metrics, baselines_of(pool, run))),
+        pd.DataFrame(services.baseline_comparison(run, snap.metrics, pool.baselines(run))),
         hide_index=True,
         key="baselines",
     )
@@ -168,9 +161,7 @@ def render(ctx: Ctx) -> None:
     if not runs:
         st.info("Choose a configuration and press Train.")
         return
-    active = any(not r.finished for r in runs) or any(
-        not b.finished for b in baselines_of(pool, runs[-1]).values() if b
-    )
+    active = any(not r.finished for r in runs) or any(not b.finished for b in pool.baselines(runs[-1]).values() if b)
 
     @st.fragment(run_every=REDRAW_SECONDS if active else None)
     def live_panel() -> None:
@@ -200,7 +191,7 @@ def render(ctx: Ctx) -> None:
         if (
             active
             and all(r.finished for r in runs_now)
-            and all(b.finished for b in baselines_of(pool, latest).values() if b)
+            and all(b.finished for b in pool.baselines(latest).values() if b)
         ):
             st.rerun(scope="app")  # once, when the last run ends: the page stops redrawing
 

@@ -46,12 +46,13 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from mtdl_kit.lab.outputs import runs_frame as runs_frame_of
+from mtdl_kit.lab.outputs import summary_row
 from mtdl_kit.lab.protocol import SUBSET_STRIDE, LabProtocol
 from mtdl_kit.regions.base import TaskSpec
 
@@ -255,7 +256,6 @@ def run_adversarial_arm(cfg: AdversarialConfig, arm: str, seed: int) -> Adversar
     from mtdl_kit.evaluation import evaluate
     from mtdl_kit.models import build_model
     from mtdl_kit.regions import get_region
-    from mtdl_kit.train import fit
 
     cfg.validate()
     region = get_region(cfg.region)
@@ -288,24 +288,7 @@ def run_adversarial_arm(cfg: AdversarialConfig, arm: str, seed: int) -> Adversar
 
         model.adversarial[CAMERA_TASK.name] = 0.0
         callbacks.append(ramp)
-    t0 = time.perf_counter()
-    history = fit(
-        model,
-        train,
-        steps=cfg.max_steps,
-        batch_size=cfg.batch_size,
-        lr=cfg.lr,
-        seed=seed,
-        eval_data=val,
-        eval_every=cfg.eval_every,
-        stopping=rule,
-        region=region,
-        cosine_every=0,
-        progress=False,
-        device="cpu",
-        callbacks=callbacks,
-    )
-    seconds = time.perf_counter() - t0
+    history, seconds = cfg.train(model, train, val, seed=seed, region=region, rule=rule, callbacks=callbacks)
     scored = evaluate(model, test, tasks=tasks, region=region, batch_size=64)
     return AdversarialRun(
         arm=arm,
@@ -378,47 +361,15 @@ def run_adversarial(
             runs.append(run)
             if on_run is not None:
                 on_run(run)
-    runs_frame = pd.DataFrame(
-        [
-            {
-                "seed": r.seed,
-                "arm": r.arm,
-                "task": task,
-                "metric": metric,
-                "value": value,
-                "best_step": r.best_step,
-                "steps_run": r.steps_run,
-                "seconds": round(r.seconds, 2),
-                "parameters": r.parameters,
-            }
-            for r in runs
-            for task, metrics in r.metrics.items()
-            for metric, value in metrics.items()
-        ]
-    )
+    runs_frame = runs_frame_of(runs, ("seed", "arm"))
     metric = primary_metric(get_region(cfg.region).task(cfg.main))
     rows = []
     for arm in arms:
         values = [r.metrics[cfg.main][metric] for r in runs if r.arm == arm]
-        rows.append(_summary_row(f"mean: {arm}", cfg.main, metric, sum(values) / len(values)))
+        rows.append(summary_row(f"mean: {arm}", cfg.main, metric, sum(values) / len(values)))
     records = {a: {r.seed: r.records for r in runs if r.arm == a} for a in arms}
     for name, weights in ADVERSARIAL_CONTRASTS.items():
         if all(a in arms for a in weights):
             est = paired_contrast(records, weights, cfg.main, metric, n_boot=cfg.n_boot, seed=0)
-            rows.append(_summary_row(name, cfg.main, metric, est.value, est.ci_low, est.ci_high))
+            rows.append(summary_row(name, cfg.main, metric, est.value, est.ci_low, est.ci_high))
     return AdversarialResult(cfg, runs, runs_frame, pd.DataFrame(rows))
-
-
-def _summary_row(
-    contrast: str, task: str, metric: str, value: float, low: float = math.nan, high: float = math.nan
-) -> dict[str, Any]:
-    significant = bool(low > 0 or high < 0) if math.isfinite(low) and math.isfinite(high) else None
-    return {
-        "contrast": contrast,
-        "task": task,
-        "metric": metric,
-        "value": value,
-        "ci_low": low,
-        "ci_high": high,
-        "significant": significant,
-    }

@@ -8,7 +8,8 @@ clinical use.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+import math
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -48,3 +49,55 @@ def write_lab_outputs(
     lines += [*[f"- {s}" for s in reading], ""]
     paths[2].write_text("\n".join(lines))
     return paths
+
+
+def runs_frame(
+    runs: Iterable[Any], keys: Sequence[str], extra: Callable[[Any, str], Mapping[str, Any]] | None = None
+) -> Any:
+    """One row per run, task and metric: the run's ``keys``, then ``task, metric, value``, then its
+    ``best_step, steps_run, seconds`` (rounded to 0.01 s) and ``parameters``, then ``extra(run, task)``'s
+    columns if given (a pandas DataFrame)."""
+    import pandas as pd
+
+    return pd.DataFrame(
+        [
+            {
+                **{k: getattr(r, k) for k in keys},
+                "task": task,
+                "metric": metric,
+                "value": value,
+                "best_step": r.best_step,
+                "steps_run": r.steps_run,
+                "seconds": round(r.seconds, 2),
+                "parameters": r.parameters,
+                **(extra(r, task) if extra is not None else {}),
+            }
+            for r in runs
+            for task, metrics in r.metrics.items()
+            for metric, value in metrics.items()
+        ]
+    )
+
+
+def summary_row(
+    contrast: str,
+    task: str,
+    metric: str,
+    value: float,
+    low: float = math.nan,
+    high: float = math.nan,
+    **keys: Any,
+) -> dict[str, Any]:
+    """One summary row: ``keys`` (e.g. ``budget``) first, then the contrast, its value, interval and
+    ``significant`` (``None`` without an interval)."""
+    significant = bool(low > 0 or high < 0) if math.isfinite(low) and math.isfinite(high) else None
+    return {
+        **keys,
+        "contrast": contrast,
+        "task": task,
+        "metric": metric,
+        "value": value,
+        "ci_low": low,
+        "ci_high": high,
+        "significant": significant,
+    }

@@ -78,6 +78,42 @@ class LabProtocol:
             warmup=self.min_evaluations if self.select_after_warmup else 0,
         )
 
+    def train(
+        self, model: Any, train: Any, val: Any, *, seed: int, region: Any, rule: Any, **fit_options: Any
+    ) -> tuple[Any, float]:
+        """Train ``model`` under the protocol: at most :attr:`max_steps`, validated on ``val`` every
+        :attr:`eval_every` steps and stopped by ``rule`` (:meth:`stopping_rule`), on the CPU.
+
+        Args:
+            fit_options: further :func:`mtdl_kit.train.fit` arguments (e.g. ``weighting``,
+                ``callbacks``, a smaller ``batch_size``).
+
+        Returns:
+            ``(history, seconds)``.
+        """
+        import time
+
+        from mtdl_kit.train import fit
+
+        options = {"batch_size": self.batch_size, **fit_options}
+        t0 = time.perf_counter()
+        history = fit(
+            model,
+            train,
+            steps=self.max_steps,
+            lr=self.lr,
+            seed=seed,
+            eval_data=val,
+            eval_every=self.eval_every,
+            stopping=rule,
+            region=region,
+            cosine_every=0,
+            progress=False,
+            device="cpu",
+            **options,
+        )
+        return history, time.perf_counter() - t0
+
     def key_fields(self, fields: dict[str, Any]) -> dict[str, Any]:
         """``fields`` without the protocol fields added later that are still at their original value."""
         return {k: v for k, v in fields.items() if not (k == "select_after_warmup" and v is False)}

@@ -69,7 +69,6 @@ import hashlib
 import json
 import math
 import statistics
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -346,7 +345,6 @@ def run_condition(
     """
     from mtdl_kit.evaluation import evaluate
     from mtdl_kit.regions import get_region
-    from mtdl_kit.train import fit
 
     if method not in cfg.methods:
         raise ValueError(f"method {method!r} is not one of this configuration's {cfg.methods}.")
@@ -355,26 +353,17 @@ def run_condition(
     train, val, test = datasets or _datasets(cfg, seed)
     tasks = model.tasks
     rule = cfg.stopping_rule(tasks)
-    t0 = time.perf_counter()
-    history = fit(
+    history, seconds = cfg.train(
         model,
         train,
+        val,
+        seed=seed,
+        region=region,
+        rule=rule,
         weighting=method,
         level=cfg.level(method),
-        steps=cfg.max_steps,
-        batch_size=cfg.batch_size,
-        lr=cfg.lr,
-        seed=seed,
-        eval_data=val,
-        eval_every=cfg.eval_every,
-        stopping=rule,
-        region=region,
-        cosine_every=0,
-        progress=False,
-        device="cpu",
         regression_targets="raw" if targets == "raw" else "standardised",
     )
-    seconds = time.perf_counter() - t0
     scored = evaluate(model, test, tasks=tasks, region=region, batch_size=64)
     return StarvedRun(
         method=method,
@@ -434,28 +423,14 @@ class StarvedResult:
 
 def runs_frame(runs: Sequence[StarvedRun]) -> Any:
     """One row per run, task and metric (see :class:`StarvedResult`)."""
-    import pandas as pd
+    from mtdl_kit.lab.outputs import runs_frame as runs_frame_of
 
-    rows = [
-        {
-            "seed": r.seed,
-            "method": r.method,
-            "targets": r.targets,
-            "condition": r.condition,
-            "task": task,
-            "metric": metric,
-            "value": value,
-            "best_step": r.best_step,
-            "steps_run": r.steps_run,
-            "seconds": round(r.seconds, 2),
-            "parameters": r.parameters,
-            **{k: r.diagnostics.get(task, {}).get(k, math.nan) for k in ("loss_early", "loss_late", "weight_mean")},
-        }
-        for r in runs
-        for task, metrics in r.metrics.items()
-        for metric, value in metrics.items()
-    ]
-    return pd.DataFrame(rows)
+    diagnostics = ("loss_early", "loss_late", "weight_mean")
+    return runs_frame_of(
+        runs,
+        ("seed", "method", "targets", "condition"),
+        extra=lambda r, task: {k: r.diagnostics.get(task, {}).get(k, math.nan) for k in diagnostics},
+    )
 
 
 def summarise(cfg: StarvedConfig, runs: Sequence[StarvedRun]) -> Any:

@@ -43,12 +43,13 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from mtdl_kit.lab.outputs import runs_frame as runs_frame_of
+from mtdl_kit.lab.outputs import summary_row
 from mtdl_kit.lab.protocol import SUBSET_STRIDE, LabProtocol
 
 ARMS: tuple[str, ...] = ("none", "related", "shuffled")
@@ -249,7 +250,6 @@ def run_arm(
     from mtdl_kit.evaluation import evaluate
     from mtdl_kit.models import build_model
     from mtdl_kit.regions import get_region
-    from mtdl_kit.train import fit
 
     if arm not in cfg.arms:
         raise ValueError(f"Unknown arm {arm!r}; the arms of this configuration are {cfg.arms}.")
@@ -270,23 +270,7 @@ def run_arm(
     model.set_regression_scaling(region.regression_stats(tasks))
     # the same rule for every arm: every task the network trains, by its primary validation metric
     rule = cfg.stopping_rule(tasks)
-    t0 = time.perf_counter()
-    history = fit(
-        model,
-        data,
-        steps=cfg.max_steps,
-        batch_size=batch_size,
-        lr=cfg.lr,
-        seed=seed,
-        eval_data=val,
-        eval_every=cfg.eval_every,
-        stopping=rule,
-        region=region,
-        cosine_every=0,
-        progress=False,
-        device="cpu",
-    )
-    seconds = time.perf_counter() - t0
+    history, seconds = cfg.train(model, data, val, seed=seed, region=region, rule=rule, batch_size=batch_size)
     scored = evaluate(model, test, tasks=tasks, region=region, batch_size=64)
     return ArmRun(
         arm=arm,
@@ -364,24 +348,7 @@ def run_transfer(
                 runs.append(run)
                 if on_run is not None:
                     on_run(run)
-    rows = [
-        {
-            "budget": r.budget,
-            "seed": r.seed,
-            "arm": r.arm,
-            "task": task,
-            "metric": metric,
-            "value": value,
-            "best_step": r.best_step,
-            "steps_run": r.steps_run,
-            "seconds": round(r.seconds, 2),
-            "parameters": r.parameters,
-        }
-        for r in runs
-        for task, metrics in r.metrics.items()
-        for metric, value in metrics.items()
-    ]
-    runs_frame = pd.DataFrame(rows)
+    runs_frame = runs_frame_of(runs, ("budget", "seed", "arm"))
     main_metric = primary_metric(get_region(cfg.region).task(cfg.main))
     summary = []
     for budget in cfg.budgets:
@@ -398,17 +365,7 @@ def run_transfer(
 def _row(
     budget: int, contrast: str, task: str, metric: str, value: float, low: float = math.nan, high: float = math.nan
 ) -> dict[str, Any]:
-    significant = bool(low > 0 or high < 0) if math.isfinite(low) and math.isfinite(high) else None
-    return {
-        "budget": budget,
-        "contrast": contrast,
-        "task": task,
-        "metric": metric,
-        "value": value,
-        "ci_low": low,
-        "ci_high": high,
-        "significant": significant,
-    }
+    return summary_row(contrast, task, metric, value, low, high, budget=budget)
 
 
 def _verdict_word(row: Any) -> str:

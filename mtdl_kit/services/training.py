@@ -757,6 +757,12 @@ class TrainingPool:
                         self._runs.pop(self._baselines.pop(old).run_id, None)
             return run
 
+    def baselines(self, run: LiveRun) -> dict[str, LiveRun | None]:
+        """Task -> ``run``'s same-budget baseline already requested, or ``None`` (none for a single-task run)."""
+        if run.family == "single":
+            return {}
+        return {task: self.baseline(run, task, train=False) for task in run.tasks}
+
     def cancel(self, run: LiveRun) -> None:
         """Cancel ``run``: removed from the queue at once, or stopped at its next training step."""
         with self._lock:

@@ -192,6 +192,7 @@ def test_same_budget_baselines_are_trained_once_and_shared(pool):
     r = run(3, seed=5).start(pool, owner="dora")
     assert r.join(600) and r.snapshot().state == "done"
     assert pool.baseline(r, "glaucoma", train=False) is None, "looked up, never requested"
+    assert pool.baselines(r) == {"disc_cup": None, "glaucoma": None}
     with pytest.raises(ValueError, match="not one of the run's tasks"):
         pool.baseline(r, "cdr")
     base = pool.baseline(r, "glaucoma")
@@ -202,6 +203,8 @@ def test_same_budget_baselines_are_trained_once_and_shared(pool):
     twin = run(3, seed=5, weighting="uw")
     assert pool.baseline(twin, "glaucoma") is base and pool.baseline(twin, "glaucoma", train=False) is base
     assert pool.runs("dora") == [r], "a baseline belongs to no owner"
+    assert pool.baselines(r) == {"disc_cup": None, "glaucoma": base}
+    assert pool.baselines(training.LiveRun("eye", "single", ("glaucoma",), device="cpu")) == {}
     rows = training.baseline_comparison(r, r.snapshot().metrics, {"glaucoma": base, "disc_cup": None})
     by_task = {x["task"]: x for x in rows}
     auc = base.snapshot().metrics["glaucoma"]["auc"]
