@@ -43,3 +43,19 @@ def write_section(name: str, markdown: str) -> None:
     else:
         text = text.rstrip() + "\n\n" + block + "\n"
     RESULTS.write_text(text)
+
+
+def contrast_table(summary, keys: tuple[str, ...] = ()) -> list[str]:
+    """Markdown rows of a lab summary: its ``keys`` (e.g. ``budget``), the contrast, value, 95 % CI, significant."""
+    import math
+
+    head = "".join(f"| {k} " for k in keys)
+    lines = [f"{head}| contrast | value | 95 % CI | significant |", "|---:" * len(keys) + "|---|---:|---|---|"]
+    for _, r in summary.iterrows():
+        ci = "" if math.isnan(r["ci_low"]) else f"[{r['ci_low']:+.3f}, {r['ci_high']:+.3f}]"
+        significant = r["significant"]
+        unknown = significant is None or (isinstance(significant, float) and math.isnan(significant))
+        sig = "" if unknown else ("yes" if significant else "no")
+        first = "".join(f"| {r[k]} " for k in keys)
+        lines.append(f"{first}| {r['contrast']} | {r['value']:+.3f} | {ci} | {sig} |")
+    return lines

@@ -21,12 +21,10 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
-import numpy as np
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _report import machine, write_section
+from _report import contrast_table, machine, write_section
 
 from mtdl_kit.lab import (
     configure,
@@ -83,15 +81,6 @@ def fill_cache(base, cache: Path) -> None:
                             f"({time.perf_counter() - t0:.0f} s)",
                             flush=True,
                         )
-
-
-def table(result) -> list[str]:
-    lines = ["| budget | contrast | value | 95 % CI | significant |", "|---:|---|---:|---|---|"]
-    for _, r in result.summary.iterrows():
-        ci = "" if np.isnan(r["ci_low"]) else f"[{r['ci_low']:+.3f}, {r['ci_high']:+.3f}]"
-        sig = "" if r["significant"] is None else ("yes" if r["significant"] else "no")
-        lines.append(f"| {r['budget']} | {r['contrast']} | {r['value']:+.3f} | {ci} | {sig} |")
-    return lines
 
 
 def steps_table(result) -> list[str]:
@@ -164,7 +153,8 @@ def main() -> None:
 
                 pd.concat(frames, ignore_index=True).to_csv(f"{stem}_runs.csv", index=False)
                 result.summary.to_csv(f"{stem}_summary.csv", index=False)
-            lines += [f"### {region}, {name}: seeds {list(base.seeds)}", "", *table(result), ""]
+            lines += [f"### {region}, {name}: seeds {list(base.seeds)}", ""]
+            lines += [*contrast_table(result.summary, ("budget",)), ""]
             lines += ["Reading (computed from the intervals):", "", *[f"- {s}" for s in crossover_reading(result)]]
             lines += ["", "Each rule on its own (experiment A's contrasts, and the unrelated arm's):", ""]
             for rule, res in result.rules.items():

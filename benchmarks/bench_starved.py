@@ -133,7 +133,6 @@ def main() -> None:
         fresh = QUICK_REPLICATION if args.quick else REPLICATION
     methods = tuple(m.strip() for m in args.methods.split(",") if m.strip()) if args.methods else None
     cache = Path(args.cache) if args.cache else DEFAULT_CACHE
-    t0 = time.perf_counter()
     lines = [
         "## The transfer lab, experiment E: the starved task (`benchmarks/bench_starved.py`)",
         "",
@@ -148,19 +147,23 @@ def main() -> None:
         "task's primary metric, the same rule for every condition.",
         "",
     ]
+    # one section per region, so a region rerun on its own leaves the other region's measured section as it was
+    sections = {"starved": lines}
     for region in [r.strip() for r in args.regions.split(",") if r.strip()]:
+        t_region = time.perf_counter()
+        part: list[str] = []
         for name, seeds in (("headline", headline), ("replication", fresh)):
             if seeds is None:
                 continue
             cfg = default_starved_config(region, quick=args.quick, seeds=seeds, methods=methods)
             have, need = cached_count(cfg, cache)
             if args.only_cached and have < need:
-                lines += [
+                part += [
                     f"### {region}, {name}: seeds {list(cfg.seeds)}",
                     "",
                     f"Incomplete: {have} of {need} runs done and cached; the rest not run yet.",
                 ]
-                lines += [""]
+                part += [""]
                 continue
             fill_cache(cfg, cache)
             result = run_starved(cfg, cache=cache)
@@ -169,17 +172,20 @@ def main() -> None:
                 stem = RESULTS / f"starved_{region}_{name}"
                 result.runs_frame.to_csv(f"{stem}_runs.csv", index=False)
                 result.summary.to_csv(f"{stem}_summary.csv", index=False)
-            lines += [f"### {region}, {name}: seeds {list(cfg.seeds)}", ""]
-            lines += ["Reading (computed from the intervals):", "", *[f"- {s}" for s in starved_reading(result)], ""]
-            lines += ["Per condition (means over seeds; steps each run used):", "", *means_table(result), ""]
-            lines += ["Every condition against EW on raw targets:", "", *table(result), ""]
-            lines += [f"Config: `{asdict(cfg)}`", ""]
-    lines.insert(3, f"{(time.perf_counter() - t0) / 60:.0f} min for this invocation (cached runs are reused).")
-    lines.insert(4, "")
-    text = "\n".join(lines)
-    print(text)
-    if not args.quick:
-        write_section("starved", text)
+            part += [f"### {region}, {name}: seeds {list(cfg.seeds)}", ""]
+            part += ["Reading (computed from the intervals):", "", *[f"- {s}" for s in starved_reading(result)], ""]
+            part += ["Per condition (means over seeds; steps each run used):", "", *means_table(result), ""]
+            part += ["Every condition against EW on raw targets:", "", *table(result), ""]
+            part += [f"Config: `{asdict(cfg)}`", ""]
+        minutes = (time.perf_counter() - t_region) / 60
+        part.insert(0, f"{region}: measured {machine().split(',')[0]}, {minutes:.0f} min (cached runs are reused).")
+        part.insert(1, "")
+        sections[f"starved-{region}"] = part
+    for name, part in sections.items():
+        text = "\n".join(part)
+        print(text)
+        if not args.quick:
+            write_section(name, text)
 
 
 if __name__ == "__main__":

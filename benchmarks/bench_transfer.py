@@ -25,7 +25,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _report import machine, write_section
+from _report import contrast_table, machine, write_section
 
 from mtdl_kit.lab import QUICK, TransferConfig, configure, parse_seeds, reading, run_arm, run_transfer
 from mtdl_kit.lab.transfer import _datasets
@@ -62,16 +62,6 @@ def mask_diagnostic(cfg: TransferConfig, budget: int, seed: int) -> dict[str, fl
         "head": run.metrics[cfg.main]["auc"],
         "dice": run.metrics[cfg.auxiliary]["dice"],
     }
-
-
-def table(result) -> list[str]:
-    frame = result.summary
-    lines = ["| budget | contrast | value | 95 % CI | significant |", "|---:|---|---:|---|---|"]
-    for _, r in frame.iterrows():
-        ci = "" if np.isnan(r["ci_low"]) else f"[{r['ci_low']:+.3f}, {r['ci_high']:+.3f}]"
-        sig = "" if r["significant"] is None else ("yes" if r["significant"] else "no")
-        lines.append(f"| {r['budget']} | {r['contrast']} | {r['value']:+.3f} | {ci} | {sig} |")
-    return lines
 
 
 def steps_table(result) -> list[str]:
@@ -134,7 +124,8 @@ def main() -> None:
         "",
     ]
     for name, res in results:
-        lines += [f"### {name.capitalize()}: seeds {list(res.config.seeds)}", "", *table(res), ""]
+        lines += [f"### {name.capitalize()}: seeds {list(res.config.seeds)}", ""]
+        lines += [*contrast_table(res.summary, ("budget",)), ""]
         lines += ["Reading (computed from the intervals):", "", *[f"- {s}" for s in reading(res)], ""]
         lines += ["Steps each arm used (validation stopping):", "", *steps_table(res), ""]
     lines += [

@@ -21,7 +21,15 @@ from torch import nn
 
 FORMAT = "mtdl-kit-checkpoint/1"
 #: build_model options recorded in a checkpoint that rebuild_model passes back (the rest is derived).
-_BUILD_OPTIONS = ("cascade_mode", "source", "interaction", "dense_decoder", "guide_summary", "adversarial")
+_BUILD_OPTIONS = (
+    "cascade_mode",
+    "source",
+    "interaction",
+    "dense_decoder",
+    "guide_summary",
+    "adversarial",
+    "adversarial_objective",
+)
 
 
 class CheckpointError(ValueError):

@@ -403,6 +403,37 @@ def _cmd_lab_starved(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_lab_adversarial(args: argparse.Namespace) -> int:
+    """Experiment B of the transfer lab (a camera adversary coupled to the disease) on the seeds the user chooses."""
+    from mtdl_kit.lab import (
+        adversarial_reading,
+        default_adversarial_config,
+        parse_seeds,
+        run_adversarial,
+        write_adversarial_outputs,
+    )
+
+    cfg = default_adversarial_config(quick=args.quick, seeds=parse_seeds(args.seeds) if args.seeds else None)
+    changes = {k: v for k, v in (("objective", args.objective), ("strength", args.strength)) if v is not None}
+    if changes:
+        from dataclasses import replace
+
+        cfg = replace(cfg, **changes)
+    cfg.validate()
+    out = Path(args.out)
+
+    def report(run) -> None:
+        score = ", ".join(f"{t} auc={m['auc']:.3f}" for t, m in run.metrics.items() if "auc" in m)
+        print(f"seed {run.seed:4d} {run.arm:22s} steps {run.best_step:5d}/{run.steps_run:5d}  {score}", flush=True)
+
+    result = run_adversarial(cfg, cache=out / "cache", on_run=report)
+    for path in write_adversarial_outputs(result, out):
+        print(f"wrote {path}")
+    for sentence in adversarial_reading(result):
+        print(sentence)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for tests and docs)."""
     p = argparse.ArgumentParser(
@@ -506,8 +537,8 @@ def build_parser() -> argparse.ArgumentParser:
     lab = sub.add_parser(
         "lab",
         help="JupyterLab on the lessons, bound to 127.0.0.1 (needs `pip install 'mtdl-kit[lab]'`); "
-        "`lab transfer` / `lab crossover` / `lab starved` rerun the transfer lab's experiments A, C and E on seeds "
-        "you choose",
+        "`lab transfer` / `lab crossover` / `lab starved` / `lab adversarial` rerun the transfer lab's "
+        "experiments A, C, E and B on seeds you choose",
         description=(
             "Without an EXPERIMENT: start JupyterLab on the bundled lessons. From a wheel install the lessons are "
             f"first copied into ./{_launch.LESSONS_FOLDER} (or --dir), never overwriting a copy you edited; from a "
@@ -565,6 +596,19 @@ def build_parser() -> argparse.ArgumentParser:
     ls.add_argument("--out", required=True, help="folder for runs.csv, summary.csv, summary.md and the run cache")
     ls.add_argument("--quick", action="store_true", help="the small quick configuration (about 2 min on a CPU)")
     ls.set_defaults(func=_cmd_lab_starved)
+    from mtdl_kit.lab.adversarial import ADVERSARY_OBJECTIVES
+
+    la = lab_sub.add_parser(
+        "adversarial",
+        help="experiment B: a camera adversary whose camera follows the glaucoma label (or not), against no "
+        "adversary and a shuffled-label adversary (paired seeds, CIs)",
+    )
+    la.add_argument("--seeds", default=None, help="training seeds, e.g. 100-107 or 1,2,5 (default: 0-7; quick: 0-1)")
+    la.add_argument("--objective", default=None, choices=ADVERSARY_OBJECTIVES, help="default: confusion")
+    la.add_argument("--strength", type=float, default=None, help="the adversary's strength (default: 30)")
+    la.add_argument("--out", required=True, help="folder for runs.csv, summary.csv, summary.md and the run cache")
+    la.add_argument("--quick", action="store_true", help="the small quick configuration (about a minute on a CPU)")
+    la.set_defaults(func=_cmd_lab_adversarial)
 
     r = sub.add_parser("regions", help="list the regions, their tasks and coupling rules")
     r.add_argument("--markdown", action="store_true", help="print a markdown table (as in the README)")

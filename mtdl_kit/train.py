@@ -318,6 +318,8 @@ def fit(
             with autocast():
                 outputs, features = net.forward_with_features(batch["image"])
                 losses = compute_losses(loss_fns, outputs, batch)
+                for name, term in net.take_regularisers().items():  # e.g. an adversary's confusion term
+                    losses[name] = losses[name] + term
             for name, value in losses.items():
                 v = float(value.detach())
                 if not math.isfinite(v):

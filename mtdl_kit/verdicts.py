@@ -66,6 +66,8 @@ KEYS: dict[str, tuple[str, ...]] = {
 #: ``transfer_a_headline``; the crossover's runs name their region: ``transfer_c_eye_headline``
 _TRANSFER = re.compile(r"^transfer_(?P<experiment>[a-z])_(?P<run>[a-z0-9]+(?:_[a-z0-9]+)*)$")
 _TRANSFER_KEYS = ("budget", "contrast", "task", "metric")
+#: the benchmark that writes each experiment's tables (A is bench_transfer.py)
+_TRANSFER_BENCH = {"b": "adversarial", "c": "crossover"}
 #: the starved task (experiment E): ``starved_musculoskeletal_headline``
 _STARVED = re.compile(r"^starved_(?P<region>[a-z]+)_(?P<run>[a-z0-9]+(?:_[a-z0-9]+)*)$")
 _STARVED_KEYS = ("condition", "contrast", "task", "metric")
@@ -159,7 +161,7 @@ def _load(table: str, root: str | Path | None) -> tuple[Any, tuple[str, ...]]:
     transfer, starved = _TRANSFER.match(table), _STARVED.match(table)
     if transfer:
         keys = _TRANSFER_KEYS
-        bench = f"benchmarks/bench_{'crossover' if transfer.group('experiment') == 'c' else 'transfer'}.py"
+        bench = f"benchmarks/bench_{_TRANSFER_BENCH.get(transfer.group('experiment'), 'transfer')}.py"
     elif starved:
         keys, bench = _STARVED_KEYS, "benchmarks/bench_starved.py"
     else:

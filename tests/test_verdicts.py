@@ -89,6 +89,18 @@ def test_transfer_lab_verdicts() -> None:
         assert list(got["verdict"] != NULL) == [bool(s) for s in summary["significant"]]
 
 
+def test_experiment_b_tables_are_a_verdict_source() -> None:
+    """Experiment B's contrasts (the camera adversary), headline and replication, read through the same rule."""
+    from mtdl_kit.lab import ADVERSARIAL_CONTRASTS
+
+    for run in ("headline", "replication"):
+        got = verdicts(f"transfer_b_{run}")
+        assert set(got["contrast"]) == set(ADVERSARIAL_CONTRASTS)
+        summary = pd.read_csv(RESULTS / f"transfer_b_{run}_summary.csv").dropna(subset=["ci_low"])
+        assert list(got["verdict"] != NULL) == [bool(s) for s in summary["significant"]]
+        assert set(summary["budget"]) == {1024}, "every training case carries the main label"
+
+
 def test_issue_13_sentences_now_follow_the_numbers() -> None:
     """What the issue found contradicted, stated from the tables."""
     eye = "\n".join(family_reading("eye"))

@@ -6,7 +6,8 @@ with a related, a shuffled (information-free) or no auxiliary task; :mod:`.cross
 the relatedness crossover (the same two auxiliary tasks, the label following one feature or the other);
 :mod:`.starved` is experiment E, the starved task (a small-loss task under EW, UW, GradNorm, DWA and
 UPGrad, on raw or standardised regression targets); :mod:`.adversarial` holds the building blocks of
-experiment B, a site-adversarial auxiliary task (gradient reversal) whose site is coupled to the disease.
+experiment B, a site-adversarial auxiliary task (gradient reversal or domain confusion) whose site is coupled to
+the disease.
 """
 
 from mtdl_kit.lab.adversarial import (
@@ -17,8 +18,11 @@ from mtdl_kit.lab.adversarial import (
     AdversarialResult,
     AdversarialRun,
     TwoCameraView,
+    adversarial_reading,
+    default_adversarial_config,
     run_adversarial,
     run_adversarial_arm,
+    write_adversarial_outputs,
 )
 from mtdl_kit.lab.crossover import (
     CROSSOVER_ARMS,
@@ -88,10 +92,12 @@ __all__ = [
     "TransferConfig",
     "TransferResult",
     "TwoCameraView",
+    "adversarial_reading",
     "build_network",
     "configure",
     "crossover_configs",
     "crossover_reading",
+    "default_adversarial_config",
     "default_crossover_config",
     "default_starved_config",
     "parse_seeds",
@@ -104,6 +110,7 @@ __all__ = [
     "run_starved",
     "run_transfer",
     "starved_reading",
+    "write_adversarial_outputs",
     "write_crossover_outputs",
     "write_outputs",
     "write_starved_outputs",

@@ -32,6 +32,15 @@ nine times the glaucoma prevalence of camera A. The camera is drawn from a gener
 label says about the case; the interaction (``adversary − none``) − (``adversary_independent −
 none_independent``) the part due to the camera's coupling to the disease, the stated mechanism.
 
+**Two adversaries** (``objective``). ``"reversal"``: the camera head reads the trunk through a
+gradient reversal (Ganin & Lempitsky 2015). Its objective is unbounded — once the head is at chance
+the reversed gradient still pushes the trunk to make the head *wrong* — and the pilots
+(``benchmarks/RESULTS.md``, "adversarial-pilot") saw it wreck the trunk even when the camera was
+independent of the disease. ``"confusion"``: the head learns the camera on detached features and the
+trunk makes its prediction uniform (Tzeng et al., ICCV 2015; Alvi et al., ECCV Workshops 2018;
+:func:`~mtdl_kit.models.heads.confusion_loss`): bounded, and silent once the head is at chance, so
+with independent cameras it should cost little and any harm is the coupling's.
+
 **Protocol** (:class:`~mtdl_kit.lab.protocol.LabProtocol`, as experiments A, C and E): a seed fixes
 the training subset and the initial weights of every arm; every arm stops by the same rule, the main
 task's primary validation metric (the adversary's own accuracy is not a goal); validation and test
@@ -47,7 +56,7 @@ import hashlib
 import json
 import math
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -75,6 +84,8 @@ CAMERA_SIGNATURES: tuple[str, ...] = ("colour", "pattern")
 #: amplitude of camera B's fixed pattern: a 2-px checkerboard, ±this on every channel.
 PATTERN_AMPLITUDE = 0.03
 STRENGTH_SCHEDULES: tuple[str, ...] = ("constant", "ganin")
+#: how the adversary pushes the trunk (:data:`mtdl_kit.models.heads.ADVERSARIAL_OBJECTIVES`).
+ADVERSARY_OBJECTIVES: tuple[str, ...] = ("reversal", "confusion")
 ADVERSARIAL_ARMS: tuple[str, ...] = ("none", "adversary", "shuffled", "none_independent", "adversary_independent")
 #: contrasts: name -> arm weights (a positive value: the first arm is better on the main task).
 ADVERSARIAL_CONTRASTS: dict[str, dict[str, float]] = {
@@ -104,6 +115,10 @@ class AdversarialConfig(LabProtocol):
             ``2 / (1 + exp(-10 p)) - 1`` of the training progress ``p`` (Ganin & Lempitsky 2015, §5),
             so the adversary pulls only once the main task has started to learn.
         camera_signature: what tells the cameras apart (:data:`CAMERA_SIGNATURES`).
+        objective: how the adversary pushes the trunk: ``"reversal"`` (a gradient reversal, Ganin &
+            Lempitsky 2015) or ``"confusion"`` (the camera head learns on detached features and the
+            trunk makes its prediction uniform, Tzeng et al. 2015; Alvi et al. 2018;
+            :func:`~mtdl_kit.models.heads.confusion_loss`).
         seeds: training seeds.
     """
 
@@ -113,6 +128,7 @@ class AdversarialConfig(LabProtocol):
     strength: float = 1.0
     strength_schedule: str = "constant"
     camera_signature: str = "colour"
+    objective: str = "reversal"
     seeds: tuple[int, ...] = tuple(range(8))
 
     def validate(self) -> None:
@@ -129,6 +145,8 @@ class AdversarialConfig(LabProtocol):
             raise ValueError(f"site_agreement must lie in [0.5, 1), got {self.site_agreement!r}.")
         if self.camera_signature not in CAMERA_SIGNATURES:
             raise ValueError(f"camera_signature must be one of {CAMERA_SIGNATURES}, got {self.camera_signature!r}.")
+        if self.objective not in ADVERSARY_OBJECTIVES:
+            raise ValueError(f"objective must be one of {ADVERSARY_OBJECTIVES}, got {self.objective!r}.")
         if self.strength_schedule not in STRENGTH_SCHEDULES:
             raise ValueError(f"strength_schedule must be one of {STRENGTH_SCHEDULES}, got {self.strength_schedule!r}.")
         if not 0.0 < self.strength < float("inf"):
@@ -140,7 +158,7 @@ class AdversarialConfig(LabProtocol):
         from mtdl_kit.regions import get_region
 
         fields = self.key_fields({k: v for k, v in asdict(self).items() if k not in ("seeds", "n_boot")})
-        for name, first in (("strength_schedule", "constant"), ("camera_signature", "colour")):
+        for name, first in _ADDED_FIELDS.items():
             if fields[name] == first:
                 del fields[name]  # added after the first pilot: its cache stays valid
         fields["generator_version"] = get_region(self.region).generator_version
@@ -154,6 +172,10 @@ class AdversarialConfig(LabProtocol):
         if arm not in ADVERSARIAL_ARMS:
             raise ValueError(f"Unknown arm {arm!r}; the arms are {ADVERSARIAL_ARMS}.")
         return 0.5 if arm.endswith("_independent") else self.site_agreement
+
+
+#: fields added after the first pilot, with their first value: left out of the key at that value.
+_ADDED_FIELDS = {"strength_schedule": "constant", "camera_signature": "colour", "objective": "reversal"}
 
 
 def ganin_ramp(progress: float) -> float:
@@ -248,6 +270,7 @@ class AdversarialRun:
     steps_run: int
     seconds: float
     parameters: int
+    validation: dict[str, list[list[float]]] = field(default_factory=dict)
     records: Any = None
 
 
@@ -276,6 +299,7 @@ def run_adversarial_arm(cfg: AdversarialConfig, arm: str, seed: int) -> Adversar
             seed=seed,
             region=region.name,
             adversarial={CAMERA_TASK.name: cfg.strength},
+            adversarial_objective=cfg.objective,
         )
     rule = cfg.stopping_rule((main,))  # the main task decides; the adversary's accuracy is not a goal
     callbacks = []
@@ -298,6 +322,11 @@ def run_adversarial_arm(cfg: AdversarialConfig, arm: str, seed: int) -> Adversar
         steps_run=int(history.config["steps_run"]),
         seconds=seconds,
         parameters=int(model.parameter_count()["total"]),
+        validation={
+            name: [[float(step), float(value)] for step, value in history.series("metric", name)]
+            for name in history.names("metric")
+            if name.endswith("/auc")
+        },
         records=scored.records,
     )
 
@@ -312,7 +341,8 @@ class AdversarialResult:
         runs_frame: one row per run, task and metric (``seed, arm, task, metric, value, best_step,
             steps_run, seconds, parameters``).
         summary: per arm a ``mean: <arm>`` row of the main task's primary metric, and per contrast of
-            :data:`ADVERSARIAL_CONTRASTS` its value with the paired bootstrap CI (``significant``).
+            :data:`ADVERSARIAL_CONTRASTS` its value with the paired bootstrap CI (``significant``); the
+            ``budget`` column is the number of main-task labels (every training case), as in experiment A.
     """
 
     config: AdversarialConfig
@@ -321,7 +351,7 @@ class AdversarialResult:
     summary: Any
 
 
-_RUN_FIELDS = ("arm", "seed", "best_step", "steps_run", "seconds", "parameters")
+_RUN_FIELDS = ("arm", "seed", "best_step", "steps_run", "seconds", "parameters", "validation")
 
 
 def run_adversarial(
@@ -366,10 +396,81 @@ def run_adversarial(
     rows = []
     for arm in arms:
         values = [r.metrics[cfg.main][metric] for r in runs if r.arm == arm]
-        rows.append(summary_row(f"mean: {arm}", cfg.main, metric, sum(values) / len(values)))
+        rows.append(summary_row(f"mean: {arm}", cfg.main, metric, sum(values) / len(values), budget=cfg.n_train))
     records = {a: {r.seed: r.records for r in runs if r.arm == a} for a in arms}
     for name, weights in ADVERSARIAL_CONTRASTS.items():
         if all(a in arms for a in weights):
             est = paired_contrast(records, weights, cfg.main, metric, n_boot=cfg.n_boot, seed=0)
-            rows.append(summary_row(name, cfg.main, metric, est.value, est.ci_low, est.ci_high))
+            rows.append(summary_row(name, cfg.main, metric, est.value, est.ci_low, est.ci_high, budget=cfg.n_train))
     return AdversarialResult(cfg, runs, runs_frame, pd.DataFrame(rows))
+
+
+#: the design chosen on the pilot seeds 0–3 before the headline (``benchmarks/RESULTS.md``, "adversarial-pilot"):
+#: the bounded confusion objective, at the strength of the dose sweep (1, 3, 10, 30) where it first bit.
+HEADLINE_DESIGN: dict[str, Any] = {"n_train": 1024, "objective": "confusion", "strength": 30.0}
+
+
+def default_adversarial_config(*, quick: bool = False, seeds: tuple[int, ...] | None = None) -> AdversarialConfig:
+    """Experiment B's headline configuration (:data:`HEADLINE_DESIGN`), or a quick one (a minute on a CPU).
+
+    Args:
+        quick: small images, few cases and steps: a smoke run, not a result.
+        seeds: training seeds (default 0–7; quick: 0–1).
+    """
+    if quick:
+        cfg = AdversarialConfig(
+            n_train=32,
+            n_val=16,
+            n_test=32,
+            size=32,
+            width=4,
+            max_steps=20,
+            eval_every=10,
+            patience=2,
+            min_evaluations=1,
+            batch_size=8,
+            objective="confusion",
+            strength=HEADLINE_DESIGN["strength"],
+            seeds=(0, 1),
+            n_boot=200,
+        )
+    else:
+        cfg = AdversarialConfig(**HEADLINE_DESIGN)
+    return replace(cfg, seeds=tuple(seeds)) if seeds is not None else cfg
+
+
+def adversarial_reading(result: AdversarialResult) -> list[str]:
+    """Plain sentences computed from the contrasts and their intervals (no fixed claims)."""
+    from mtdl_kit.lab.transfer import _verdict_word
+
+    cfg = result.config
+    rows = result.summary.set_index("contrast")
+    arms = [r[len("mean: ") :] for r in rows.index if r.startswith("mean: ")]
+    metric = rows.iloc[0]["metric"]
+    means = ", ".join(f"{a} {rows.loc[f'mean: {a}', 'value']:.3f}" for a in arms)
+    out = [f"{cfg.main} {metric}, mean over {len(cfg.seeds)} seeds: {means}."]
+    for name in ADVERSARIAL_CONTRASTS:
+        if name in rows.index:
+            r = rows.loc[name]
+            out.append(f"{name}: {r['value']:+.3f} [{r['ci_low']:+.3f}, {r['ci_high']:+.3f}] ({_verdict_word(r)}).")
+    frame = result.runs_frame
+    camera = frame[(frame["task"] == CAMERA_TASK.name) & (frame["metric"] == "auc")]
+    for arm, group in camera.groupby("arm", sort=False):
+        low, high = group["value"].min(), group["value"].max()
+        out.append(f"The {arm} arm's camera head on the test set: ROC-AUC {low:.2f}–{high:.2f} (0.5: cameras hidden).")
+    return out
+
+
+def write_adversarial_outputs(result: AdversarialResult, out: str | Path) -> list[Path]:
+    """``runs.csv`` (one row per run and metric), ``summary.csv`` and ``summary.md`` into ``out``."""
+    from mtdl_kit.lab.outputs import write_lab_outputs
+
+    cfg = result.config
+    return write_lab_outputs(
+        out,
+        result.runs_frame,
+        result.summary,
+        title=f"Transfer lab, experiment B — {cfg.region}: {cfg.main} with a camera adversary ({cfg.objective})",
+        configs={"Config": cfg},
+        reading=adversarial_reading(result),
+    )

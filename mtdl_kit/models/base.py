@@ -151,6 +151,7 @@ class MultiTaskNet(nn.Module):
         self.total_stride = TOTAL_STRIDE
         self.options: dict[str, object] = {}
         self._blocks: list[Block] = []
+        self._regularisers: dict[str, torch.Tensor] = {}
 
     # ----------------------------------------------------------------------------------- forward
     @property
@@ -183,6 +184,16 @@ class MultiTaskNet(nn.Module):
 
     def _run(self, x: torch.Tensor) -> tuple[dict[str, torch.Tensor], tuple[torch.Tensor, ...]]:
         raise NotImplementedError
+
+    def take_regularisers(self) -> dict[str, torch.Tensor]:
+        """``{task: term}`` that the last training forward pass asked to add to a task's loss; cleared on reading.
+
+        Empty for every network except an adversary under the confusion objective
+        (:class:`~mtdl_kit.models.parallel.ParallelNet`), whose trunk term is not a function of the
+        task's output alone. :func:`~mtdl_kit.train.fit` adds each term to its task's loss.
+        """
+        terms, self._regularisers = self._regularisers, {}
+        return terms
 
     def check_input(self, x: torch.Tensor) -> None:
         """Validate an input batch; raise ``ValueError`` saying what to change.

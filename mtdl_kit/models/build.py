@@ -29,7 +29,7 @@ import torch
 from mtdl_kit.models.base import MultiTaskNet
 from mtdl_kit.models.cascaded import CASCADE_MODES, CascadedNet
 from mtdl_kit.models.families import FAMILIES
-from mtdl_kit.models.heads import DEFAULT_HIDDEN, GUIDE_SUMMARIES, check_task, is_dense
+from mtdl_kit.models.heads import ADVERSARIAL_OBJECTIVES, DEFAULT_HIDDEN, GUIDE_SUMMARIES, check_task, is_dense
 from mtdl_kit.models.hybrid import HybridNet
 from mtdl_kit.models.interacted import INTERACTIONS, InteractedNet
 from mtdl_kit.models.parallel import DENSE_DECODERS, ParallelNet, check_adversarial
@@ -53,6 +53,7 @@ _OPTION_FAMILIES: dict[str, tuple[str, ...]] = {
     "capacity_of": ("single",),
     "guide_summary": ("hybrid",),
     "adversarial": ("parallel",),
+    "adversarial_objective": ("parallel",),
 }
 #: (family, tasks, ...) -> (sub_width, hidden, target count): parameter matching is deterministic.
 _SIZE_CACHE: dict[tuple[Any, ...], tuple[int, int, int]] = {}
@@ -83,6 +84,7 @@ def build_model(
     region: str | None = None,
     guide_summary: str | None = None,
     adversarial: Mapping[str, float] | None = None,
+    adversarial_objective: str | None = None,
 ) -> MultiTaskNet:
     """Build a network of one family for the given tasks.
 
@@ -113,6 +115,9 @@ def build_model(
         adversarial: parallel: ``{task: strength}``, global tasks whose heads read the trunk through a
             gradient reversal of that strength (:func:`~mtdl_kit.models.heads.reverse_gradient`;
             Ganin & Lempitsky, ICML 2015): their heads learn them, the trunk learns to hide them.
+        adversarial_objective: parallel, with ``adversarial``: ``"reversal"`` (default, the gradient
+            reversal) or ``"confusion"`` (the trunk makes the head's prediction uniform,
+            :func:`~mtdl_kit.models.heads.confusion_loss`; Tzeng et al., ICCV 2015).
 
     Returns:
         a :class:`~mtdl_kit.models.base.MultiTaskNet`.
@@ -141,6 +146,7 @@ def build_model(
         "capacity_of": capacity_of,
         "guide_summary": guide_summary,
         "adversarial": adversarial or None,
+        "adversarial_objective": adversarial_objective,
     }
     for option, value in given.items():
         if value is not None and family not in _OPTION_FAMILIES[option]:
@@ -187,11 +193,29 @@ def build_model(
         dd = dense_decoder or "shared"
         options["dense_decoder"] = dd
         adv = check_adversarial(tasks, adversarial)
+        objective = adversarial_objective or "reversal"
+        if objective not in ADVERSARIAL_OBJECTIVES:
+            raise ValueError(
+                f"Unknown adversarial_objective {objective!r}; allowed values are {ADVERSARIAL_OBJECTIVES}."
+            )
+        if adversarial_objective is not None and not adv:
+            raise ValueError("adversarial_objective needs adversarial={task: strength}: name the adversarial task.")
         if adv:  # recorded only when set, so checkpoints of plain networks keep their options
             options["adversarial"] = adv
+        if objective != "reversal":
+            options["adversarial_objective"] = objective
 
         def factory(w: int, h: int) -> MultiTaskNet:
-            return ParallelNet(tasks, in_channels, width=w, hidden=h, dense_decoder=dd, adversarial=adv, **common)
+            return ParallelNet(
+                tasks,
+                in_channels,
+                width=w,
+                hidden=h,
+                dense_decoder=dd,
+                adversarial=adv,
+                adversarial_objective=objective,
+                **common,
+            )
 
     elif family == "hybrid":
         dd = dense_decoder or "shared"

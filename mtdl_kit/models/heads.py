@@ -269,6 +269,24 @@ class _ReverseGradient(torch.autograd.Function):
         return -ctx.strength * grad, None
 
 
+#: how an adversarial head pushes the shared trunk: a gradient reversal, or a confusion objective.
+ADVERSARIAL_OBJECTIVES: tuple[str, ...] = ("reversal", "confusion")
+
+
+def confusion_loss(logits: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy of a classifier's prediction against the uniform distribution, averaged over the batch.
+
+    ``-(1/K) Σ_k log softmax(logits)_k``: at least ``log K``, reached when the prediction is uniform
+    (the classifier is at chance). Minimised by the features rather than the classifier, it removes
+    what the classifier reads — the *domain confusion* objective (Tzeng E. et al., ICCV 2015; Alvi M.
+    et al., "Turning a blind eye", ECCV Workshops 2018). Unlike a gradient reversal it is bounded and
+    its gradient vanishes at chance, so features that hide the target are not pushed further.
+    """
+    if logits.ndim != 2 or logits.shape[1] < 2:
+        raise ValueError(f"confusion_loss expects (batch, classes >= 2) logits, got shape {tuple(logits.shape)}.")
+    return -torch.log_softmax(logits.float(), dim=1).mean()
+
+
 def reverse_gradient(x: torch.Tensor, strength: float = 1.0) -> torch.Tensor:
     """The gradient reversal layer: ``x`` unchanged forward, its gradient times ``-strength`` backward.
 

@@ -48,7 +48,16 @@ from torch import nn
 
 from mtdl_kit.models.backbone import Encoder, UNetDecoder
 from mtdl_kit.models.base import Block, Link, MultiTaskNet, expose, module_key
-from mtdl_kit.models.heads import DEFAULT_HIDDEN, guide_channels, is_dense, make_head, reverse_gradient, soft_map
+from mtdl_kit.models.heads import (
+    ADVERSARIAL_OBJECTIVES,
+    DEFAULT_HIDDEN,
+    confusion_loss,
+    guide_channels,
+    is_dense,
+    make_head,
+    reverse_gradient,
+    soft_map,
+)
 from mtdl_kit.regions.base import TaskSpec
 
 DENSE_DECODERS: tuple[str, ...] = ("shared", "per_task")
@@ -100,9 +109,16 @@ class SharedTrunkNet(MultiTaskNet):
         act: MONAI activation name.
         region: optional region name (error messages).
         guide_summary: hybrid: what the mask-guided heads read of the guide map.
-        adversarial: ``{task: strength}``: these global tasks' heads read the trunk features through a
-            gradient reversal (:func:`~mtdl_kit.models.heads.reverse_gradient`): the head learns its
-            task, the trunk is pushed to hide it (domain-adversarial training, Ganin & Lempitsky 2015).
+        adversarial: ``{task: strength}``: these global tasks' heads learn their task while the trunk
+            is pushed to hide it (domain-adversarial training, Ganin & Lempitsky 2015).
+        adversarial_objective: how the trunk is pushed (:data:`~mtdl_kit.models.heads.ADVERSARIAL_OBJECTIVES`):
+            ``"reversal"`` — the head reads the trunk through a gradient reversal
+            (:func:`~mtdl_kit.models.heads.reverse_gradient`); ``"confusion"`` — the head learns its task
+            on detached features, and the trunk minimises ``strength`` × the cross-entropy of the
+            head's prediction against the uniform distribution
+            (:func:`~mtdl_kit.models.heads.confusion_loss`), a bounded objective that vanishes once the
+            head is at chance. The confusion term is added to the task's training loss by
+            :func:`~mtdl_kit.train.fit` (:meth:`take_regularisers`).
     """
 
     family: ClassVar[str] = "parallel"
@@ -124,9 +140,15 @@ class SharedTrunkNet(MultiTaskNet):
         region: str | None = None,
         guide_summary: str = "area",
         adversarial: Mapping[str, float] | None = None,
+        adversarial_objective: str = "reversal",
     ) -> None:
         super().__init__(tasks, in_channels, spatial_dims=spatial_dims, width=width, region=region)
         self.adversarial = check_adversarial(self.tasks, adversarial)
+        if adversarial_objective not in ADVERSARIAL_OBJECTIVES:
+            raise ValueError(
+                f"Unknown adversarial_objective {adversarial_objective!r}; allowed values are {ADVERSARIAL_OBJECTIVES}."
+            )
+        self.adversarial_objective = adversarial_objective
         self.dense_decoder = dense_decoder
         self.source = source
         self.detach_handover = detach_handover
@@ -200,7 +222,10 @@ class SharedTrunkNet(MultiTaskNet):
                 deep = Link("encoder.stages.3")
                 if t.name in self.adversarial:
                     label = f"adversarial {label}"
-                    deep = Link("encoder.stages.3", "feature", False, f"gradient × −{self.adversarial[t.name]:g}")
+                    strength = self.adversarial[t.name]
+                    reversal = self.adversarial_objective == "reversal"
+                    pull = f"gradient × −{strength:g}" if reversal else f"confusion × {strength:g}"
+                    deep = Link("encoder.stages.3", "feature", False, pull)
                 x = 7.6 if extra else 5.0
                 blocks.append(Block(f"heads.{key}", label, t.name, t.name, (x, y), (deep, *extra), emits=t.name))
         return blocks
@@ -238,6 +263,9 @@ class SharedTrunkNet(MultiTaskNet):
                 continue
             head = self.heads[module_key(t.name)]
             inp = dense_in[t.name] if is_dense(t) else deep
+            if t.name in self.adversarial and self.adversarial_objective == "confusion":
+                outputs[t.name] = self._confused_head(t.name, head, inp)
+                continue
             if t.name in self.adversarial:
                 inp = reverse_gradient(inp, self.adversarial[t.name])
             outputs[t.name] = head(inp, guide) if guide is not None else head(inp)
@@ -246,6 +274,24 @@ class SharedTrunkNet(MultiTaskNet):
 
     def _features(self, exposed: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, ...]:
         return exposed
+
+    def _confused_head(self, name: str, head: nn.Module, features: torch.Tensor) -> torch.Tensor:
+        """The adversary under the confusion objective: its logits, and (training) the trunk's confusion term.
+
+        The head's parameters learn from its task's loss on *detached* features only; the trunk's
+        gradient comes from the head's prediction, with the head's parameters held fixed, pushed
+        towards the uniform distribution (Tzeng E. et al., "Simultaneous deep transfer across domains
+        and tasks", ICCV 2015; Alvi M. et al., "Turning a blind eye: explicit removal of biases and
+        variation from deep neural network embeddings", ECCV Workshops 2018).
+        """
+        logits = head(features.detach())
+        strength = self.adversarial[name]
+        if self.training and torch.is_grad_enabled() and strength > 0:
+            fixed = {k: v.detach() for k, v in head.named_parameters()}
+            fixed.update(dict(head.named_buffers()))
+            seen = torch.func.functional_call(head, fixed, (features,))
+            self._regularisers[name] = strength * confusion_loss(seen)
+        return logits
 
 
 class ParallelNet(SharedTrunkNet):

@@ -74,6 +74,7 @@ def test_config_is_checked_and_keyed():
         ({"strength": 0.0}, "strength"),
         ({"strength_schedule": "linear"}, "strength_schedule"),
         ({"camera_signature": "blur"}, "camera_signature"),
+        ({"objective": "flip"}, "objective"),
         ({"seeds": (1,)}, "seeds"),
     ):
         with pytest.raises(ValueError, match=words):
@@ -83,6 +84,8 @@ def test_config_is_checked_and_keyed():
     assert base.key() != AdversarialConfig(strength=0.5).key() != AdversarialConfig(site_agreement=0.8).key()
     assert base.key() != AdversarialConfig(strength_schedule="ganin").key()
     assert base.key() != AdversarialConfig(camera_signature="pattern").key()
+    assert base.key() != AdversarialConfig(objective="confusion").key()
+    assert base.key() == "3b13e3b2ba", "fields added later, at their first value, keep the earlier runs' cache"
     assert base.arm_agreement("adversary") == 0.9 and base.arm_agreement("none_independent") == 0.5
     with pytest.raises(ValueError, match="Unknown arm"):
         base.arm_agreement("related")
@@ -150,3 +153,40 @@ def test_the_pattern_signature_marks_only_camera_b_with_a_faint_checkerboard():
             assert inside.any() and torch.allclose(diff[inside], checker.expand_as(diff)[inside], atol=1e-6)
     with pytest.raises(ValueError, match="signature"):
         TwoCameraView(base, "glaucoma", 0.5, signature="blur")
+
+
+def test_the_confusion_adversary_trains_records_its_validation_curves_and_keeps_them_in_the_cache(tmp_path):
+    from dataclasses import replace
+
+    from mtdl_kit.lab import adversarial
+
+    cfg = replace(TINY, objective="confusion", strength=3.0, max_steps=4, eval_every=2)
+    run = run_adversarial_arm(cfg, "adversary", 1)
+    assert run.steps_run >= 2 and set(run.metrics) == {"glaucoma", "camera"}
+    assert set(run.validation) == {"glaucoma/auc", "camera/auc"}
+    assert [step for step, _ in run.validation["camera/auc"]][:2] == [2.0, 4.0] or run.steps_run < 4
+    result = adversarial.run_adversarial(cfg, arms=("none", "adversary"), cache=tmp_path)
+    again = adversarial.run_adversarial(cfg, arms=("none", "adversary"), cache=tmp_path)
+    assert [r.validation for r in again.runs] == [r.validation for r in result.runs]
+
+
+def test_lab_adversarial_command_reruns_experiment_b_on_chosen_seeds(tmp_path, capsys):
+    import pandas as pd
+
+    from mtdl_kit.cli import main
+    from mtdl_kit.lab import default_adversarial_config
+
+    assert default_adversarial_config().objective == "confusion" and default_adversarial_config().n_train == 1024
+    out = tmp_path / "b"
+    assert main(["lab", "adversarial", "--quick", "--seeds", "5-6", "--out", str(out)]) == 0
+    runs = pd.read_csv(out / "runs.csv")
+    assert set(runs["seed"]) == {5, 6} and set(runs["arm"]) == set(ADVERSARIAL_ARMS)
+    summary = pd.read_csv(out / "summary.csv").set_index("contrast")
+    assert {"adversary - none", "adversary - shuffled", "coupling interaction"} <= set(summary.index)
+    printed = capsys.readouterr().out
+    row = summary.loc["adversary - none"]
+    assert f"adversary - none: {row['value']:+.3f} [{row['ci_low']:+.3f}, {row['ci_high']:+.3f}]" in printed
+    assert "camera head on the test set" in printed and "confusion" in (out / "summary.md").read_text()
+    # a bad choice fails clearly, before any training
+    assert main(["lab", "adversarial", "--quick", "--strength", "-1", "--out", str(tmp_path / "x")]) == 2
+    assert "strength must be a positive" in capsys.readouterr().err
