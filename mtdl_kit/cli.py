@@ -314,6 +314,15 @@ def _cmd_data_check(args: argparse.Namespace) -> int:
     return 0
 
 
+def _report_lab_run(paths: Sequence[Path], sentences: Sequence[str]) -> int:
+    """Print the files a lab experiment wrote and its reading (one sentence per line); exit code 0."""
+    for path in paths:
+        print(f"wrote {path}")
+    for sentence in sentences:
+        print(sentence)
+    return 0
+
+
 def _cmd_lab_transfer(args: argparse.Namespace) -> int:
     """Experiment A of the transfer lab on the seeds the user chooses: per-seed CSV and a summary with CIs."""
     from mtdl_kit.lab import QUICK, TransferConfig, configure, parse_seeds, reading, run_transfer, write_outputs
@@ -337,11 +346,7 @@ def _cmd_lab_transfer(args: argparse.Namespace) -> int:
         print(f"budget {run.budget:4d} seed {run.seed:4d} {run.arm:9s} steps {run.best_step:5d}  {score}", flush=True)
 
     result = run_transfer(cfg, cache=out / "cache", on_run=report)
-    for path in write_outputs(result, out):
-        print(f"wrote {path}")
-    for sentence in reading(result):
-        print(sentence)
-    return 0
+    return _report_lab_run(write_outputs(result, out), reading(result))
 
 
 def _cmd_lab_crossover(args: argparse.Namespace) -> int:
@@ -367,11 +372,7 @@ def _cmd_lab_crossover(args: argparse.Namespace) -> int:
         print(f"rule {rule} budget {run.budget:4d} seed {run.seed:4d} {run.arm:9s} steps {run.best_step:5d}  {score}")
 
     result = run_crossover(base, cache=out / "cache", on_run=report)
-    for path in write_crossover_outputs(result, out):
-        print(f"wrote {path}")
-    for sentence in crossover_reading(result):
-        print(sentence)
-    return 0
+    return _report_lab_run(write_crossover_outputs(result, out), crossover_reading(result))
 
 
 def _cmd_lab_starved(args: argparse.Namespace) -> int:
@@ -396,11 +397,7 @@ def _cmd_lab_starved(args: argparse.Namespace) -> int:
         print(f"seed {run.seed:4d} {run.condition:22s} {steps}  {cfg.starved}: {score}", flush=True)
 
     result = run_starved(cfg, cache=out / "cache", on_run=report)
-    for path in write_starved_outputs(result, out):
-        print(f"wrote {path}")
-    for sentence in starved_reading(result):
-        print(sentence)
-    return 0
+    return _report_lab_run(write_starved_outputs(result, out), starved_reading(result))
 
 
 def _cmd_lab_adversarial(args: argparse.Namespace) -> int:
@@ -427,11 +424,7 @@ def _cmd_lab_adversarial(args: argparse.Namespace) -> int:
         print(f"seed {run.seed:4d} {run.arm:22s} steps {run.best_step:5d}/{run.steps_run:5d}  {score}", flush=True)
 
     result = run_adversarial(cfg, cache=out / "cache", on_run=report)
-    for path in write_adversarial_outputs(result, out):
-        print(f"wrote {path}")
-    for sentence in adversarial_reading(result):
-        print(sentence)
-    return 0
+    return _report_lab_run(write_adversarial_outputs(result, out), adversarial_reading(result))
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -441,7 +441,7 @@ def default_adversarial_config(*, quick: bool = False, seeds: tuple[int, ...] | 
 
 def adversarial_reading(result: AdversarialResult) -> list[str]:
     """Plain sentences computed from the contrasts and their intervals (no fixed claims)."""
-    from mtdl_kit.lab.transfer import _verdict_word
+    from mtdl_kit.lab.transfer import interval_text
 
     cfg = result.config
     rows = result.summary.set_index("contrast")
@@ -451,8 +451,7 @@ def adversarial_reading(result: AdversarialResult) -> list[str]:
     out = [f"{cfg.main} {metric}, mean over {len(cfg.seeds)} seeds: {means}."]
     for name in ADVERSARIAL_CONTRASTS:
         if name in rows.index:
-            r = rows.loc[name]
-            out.append(f"{name}: {r['value']:+.3f} [{r['ci_low']:+.3f}, {r['ci_high']:+.3f}] ({_verdict_word(r)}).")
+            out.append(f"{name}: {interval_text(rows.loc[name])}.")
     frame = result.runs_frame
     camera = frame[(frame["task"] == CAMERA_TASK.name) & (frame["metric"] == "auc")]
     for arm, group in camera.groupby("arm", sort=False):

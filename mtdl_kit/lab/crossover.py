@@ -33,7 +33,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from mtdl_kit.lab.transfer import ArmRun, TransferConfig, TransferResult, _row, _verdict_word, run_transfer
+from mtdl_kit.lab.transfer import ArmRun, TransferConfig, TransferResult, _row, interval_text, run_transfer
 
 #: the two label rules: name -> relatedness of the region's coupling
 RULES: dict[str, float] = {"A": 1.0, "B": 0.0}
@@ -169,8 +169,7 @@ def crossover_reading(result: CrossoverResult, *, matched_within: float = 0.03) 
         metric = rows.iloc[0]["metric"]
 
         def fmt(name: str, rows: Any = rows) -> str:
-            r = rows.loc[name]
-            return f"{r['value']:+.3f} [{r['ci_low']:+.3f}, {r['ci_high']:+.3f}] ({_verdict_word(r)})"
+            return interval_text(rows.loc[name])
 
         inter = rows.loc["interaction"]
         effect = (

@@ -377,6 +377,11 @@ def _verdict_word(row: Any) -> str:
     return verdict(row["value"], row["ci_low"], row["ci_high"], unit=row["metric"]).word
 
 
+def interval_text(row: Any) -> str:
+    """``"+0.440 [+0.359, +0.502] (better)"``: a summary row's value, 95 % CI and verdict word."""
+    return f"{row['value']:+.3f} [{row['ci_low']:+.3f}, {row['ci_high']:+.3f}] ({_verdict_word(row)})"
+
+
 def reading(result: TransferResult) -> list[str]:
     """Plain sentences computed from the contrasts and their intervals (no fixed claims)."""
     cfg = result.config
@@ -388,9 +393,7 @@ def reading(result: TransferResult) -> list[str]:
         metric = rows.iloc[0]["metric"]
         parts = [f"{budget} main-task labels ({cfg.main} {metric}, mean over {len(cfg.seeds)} seeds: {means}):"]
         for name in cfg.contrasts:
-            r = rows.loc[name]
-            verdict = _verdict_word(r)
-            parts.append(f"{name} {r['value']:+.3f} [{r['ci_low']:+.3f}, {r['ci_high']:+.3f}] ({verdict})")
+            parts.append(f"{name} {interval_text(rows.loc[name])}")
         out.append(" ".join(parts[:1]) + " " + "; ".join(parts[1:]) + ".")
     return out
 
