@@ -13,9 +13,10 @@ resumable (``--cache``; two processes may share a cache, e.g. one per seed list)
 from the intervals. A seed list whose runs are not all cached is reported as such
 (``--only-cached``), never summarised from a subset.
 
-Cost (2026-12-02, this project's 2-core CPU, one thread per process, two processes): 9–48 s a run
-(validation stopping), about 6 min per 4 seeds × 5 arms per process; the full invocation (16 seeds ×
-5 arms) about 12 min with two processes sharing the cache.
+Cost (measured 2026-12-02 on this project's 2-core CPU, one thread per run, two to three processes
+side by side): 11–46 s a run (validation stopping), 16 min of training for the 40 headline runs and 17
+min for the 40 replication runs; the 60 runs not already cached from the pilots took 15 min of wall
+time in three processes sharing the cache.
 
 Run: ``OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_adversarial.py`` (``--quick`` for a smoke
 run that writes nothing; ``--seeds``, ``--replicate``, ``--cache``, ``--only-cached``).
