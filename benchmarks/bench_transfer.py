@@ -84,8 +84,18 @@ def main() -> None:
     ap.add_argument("--replicate", default=None, help="fresh seeds for the replication, e.g. 100-107 ('' to skip)")
     ap.add_argument("--replicate-budgets", default=None, help="replication budgets (default: the headline ones)")
     ap.add_argument("--cache", default=None, help="folder for finished runs (default: a folder under /tmp)")
+    ap.add_argument(
+        "--select-after-warmup",
+        action="store_true",
+        help="the first min_evaluations evaluations cannot be selected (LabProtocol.select_after_warmup)",
+    )
+    ap.add_argument("--no-write", action="store_true", help="fill the cache only: no CSV, no RESULTS section")
     args = ap.parse_args()
     base = QUICK if args.quick else TransferConfig()
+    if args.select_after_warmup:
+        from dataclasses import replace
+
+        base = replace(base, select_after_warmup=True)
     budgets = tuple(int(b) for b in args.budgets.split(",")) if args.budgets else None
     cfg = configure(base, budgets=budgets, seeds=parse_seeds(args.seeds) if args.seeds else None)
     fresh = args.replicate if args.replicate is not None else ("10-12" if args.quick else "100-107")
@@ -101,6 +111,8 @@ def main() -> None:
         rb = tuple(int(b) for b in args.replicate_budgets.split(",")) if args.replicate_budgets else cfg.budgets
         again = configure(cfg, seeds=parse_seeds(fresh), budgets=rb)
         results.append(("replication", run_transfer(again, cache=cache, on_run=report)))
+    if args.no_write:
+        return
     diagnostic = mask_diagnostic(cfg, cfg.budgets[0], cfg.seeds[0])
     minutes = (time.perf_counter() - t0) / 60
     if not args.quick:

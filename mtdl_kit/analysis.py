@@ -3,7 +3,9 @@
 - Gradient conflict: cosine similarity of task gradients on the shared parameters (Yu et al.,
   "Gradient surgery for multi-task learning", NeurIPS 2020); a negative cosine is a conflict.
   Summarised from a training :class:`~mtdl_kit.history.History`, or measured per shared block
-  (encoder stage) on a batch with :func:`stage_gradient_cosines`.
+  (encoder stage) on a batch with :func:`stage_gradient_cosines`, or for one task pair on all shared
+  parameters, with the lookahead affinities both ways, by :func:`pair_relation` (the transfer lab's
+  experiment F, :mod:`mtdl_kit.lab.conflict`).
 - Task affinity: the lookahead inter-task affinity of Fifty et al., "Efficiently identifying task
   groupings for multi-task learning", NeurIPS 2021 (TAG): how much a step on task *i*'s gradient
   alone lowers task *j*'s loss, ``Z[i, j] = 1 - L_j(theta_s - lr * g_i) / L_j(theta)``.
@@ -17,6 +19,7 @@ Each function returns plain data (pandas / numpy); figures are in :mod:`mtdl_kit
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -128,7 +131,6 @@ def task_affinity(
         Square DataFrame, rows = source task *i*, columns = target task *j*.
     """
     import pandas as pd
-    from torch.func import functional_call
 
     device = next(model.parameters()).device
     shared_ids = {id(p) for p in model.shared_parameters()}
@@ -156,20 +158,105 @@ def task_affinity(
             grads = torch.autograd.grad(
                 losses[src], [named[n] for n in shared_names], retain_graph=True, allow_unused=True
             )
-            params = {n: p.detach() for n, p in named.items()}
-            for n, g in zip(shared_names, grads, strict=True):
-                if g is not None:
-                    params[n] = params[n] - lr * g
-            with torch.no_grad():
-                look = compute_losses(loss_fns, functional_call(model, params, (batch["image"],)), batch)
+            look = _lookahead_losses(model, batch, loss_fns, dict(zip(shared_names, grads, strict=True)), lr)
             for j, dst in enumerate(names):
-                z[i, j] += 1.0 - float(look[dst]) / base[dst] if base[dst] > 0 else 0.0
+                z[i, j] += 1.0 - look[dst] / base[dst] if base[dst] > 0 else 0.0
         count += 1
     if was_training:
         model.train()
     if count == 0:
         raise ValueError("task_affinity got no batch from the data.")
     return pd.DataFrame(z / count, index=names, columns=names)
+
+
+def _lookahead_losses(
+    model: nn.Module,
+    batch: dict[str, torch.Tensor],
+    loss_fns: dict[str, nn.Module],
+    grads: dict[str, torch.Tensor | None],
+    lr: float,
+) -> dict[str, float]:
+    """Every task's loss on ``batch`` after one SGD step of size ``lr`` along ``grads`` (parameter name -> gradient).
+
+    The model is not modified (:func:`torch.func.functional_call` on stepped copies of its parameters).
+    """
+    from torch.func import functional_call
+
+    from mtdl_kit.losses import compute_losses
+
+    params = {n: p.detach() for n, p in model.named_parameters()}
+    for n, g in grads.items():
+        if g is not None:
+            params[n] = params[n] - lr * g
+    with torch.no_grad():
+        look = compute_losses(loss_fns, functional_call(model, params, (batch["image"],)), batch)
+    return {k: float(v) for k, v in look.items()}
+
+
+def pair_relation(
+    model: nn.Module, batch: dict[str, torch.Tensor], first: str, second: str, *, lr: float, region: Any = None
+) -> dict[str, float]:
+    """How two tasks' gradients relate on one batch, as the optimiser would see them now.
+
+    In the model's current mode (a training-mode network normalises by the batch, as in a training
+    step); normalisation statistics are left as they were.
+
+    Args:
+        model: a network with shared parameters.
+        batch: one batch (``"image"`` and the two tasks' targets, with ``<task>__present`` masks if partial).
+        first, second: the two task names.
+        lr: the lookahead's step size per parameter: the source task's gradient is scaled to a
+            root-mean-square of ``lr`` per shared parameter — the size of an Adam step early in
+            training (Kingma & Ba, ICLR 2015), as TAG looks ahead by the optimiser's own update (Fifty
+            et al. NeurIPS 2021). A plain SGD step of the same ``lr`` changes a loss by less than float32
+            resolves.
+
+    Returns:
+        ``cosine``: cosine of the two tasks' gradients on all shared parameters together (Yu et al.
+        NeurIPS 2020; negative = conflict); ``affinity_<first>_to_<second>`` and
+        ``affinity_<second>_to_<first>``: ``1 - L_dst(theta_s - step_src) / L_dst(theta)``, where
+        ``step_src`` is the source task's rescaled gradient (positive = a step for the source helps
+        the destination).
+
+    Raises:
+        ValueError: the model has no shared parameters, or a task's loss does not reach them.
+    """
+    from mtdl_kit.losses import make_losses
+
+    device = next(model.parameters()).device
+    shared_ids = {id(p) for p in model.shared_parameters()}
+    if not shared_ids:
+        raise ValueError(f"The {model.family} model has no shared parameters; gradient relations need them.")
+    named = dict(model.named_parameters())
+    shared_names = [n for n, p in named.items() if id(p) in shared_ids and p.requires_grad]
+    saved = {n: b.detach().clone() for n, b in model.named_buffers()}
+    try:
+        batch = {k: v.to(device) for k, v in batch.items()}
+        losses = _task_losses(model, batch, region, device)
+        grads: dict[str, dict[str, torch.Tensor | None]] = {}
+        for task in (first, second):
+            g = torch.autograd.grad(
+                losses[task], [named[n] for n in shared_names], retain_graph=True, allow_unused=True
+            )
+            if all(x is None for x in g):
+                raise ValueError(f"Task {task!r}'s loss does not reach the shared parameters.")
+            grads[task] = dict(zip(shared_names, g, strict=True))
+        flat = {
+            t: torch.cat([(x if x is not None else torch.zeros_like(named[n])).reshape(-1) for n, x in g.items()])
+            for t, g in grads.items()
+        }
+        denom = float(flat[first].norm() * flat[second].norm())
+        out = {"cosine": float(flat[first] @ flat[second]) / denom if denom > 0 else float("nan")}
+        loss_fns = {k: v.to(device) for k, v in make_losses(model.tasks, region).items()}
+        base = {t: float(losses[t].detach()) for t in (first, second)}
+        for src, dst in ((first, second), (second, first)):
+            rms = float(flat[src].norm()) / math.sqrt(flat[src].numel())
+            look = _lookahead_losses(model, batch, loss_fns, grads[src], lr / rms if rms > 0 else 0.0)
+            out[f"affinity_{src}_to_{dst}"] = 1.0 - look[dst] / base[dst] if base[dst] > 0 else float("nan")
+    finally:
+        for n, b in model.named_buffers():
+            b.copy_(saved[n])
+    return out
 
 
 def case_table(model: nn.Module, data: Dataset, region: Any, *, batch_size: int = 16) -> pd.DataFrame:

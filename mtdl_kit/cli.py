@@ -427,6 +427,40 @@ def _cmd_lab_adversarial(args: argparse.Namespace) -> int:
     return _report_lab_run(write_adversarial_outputs(result, out), adversarial_reading(result))
 
 
+def _cmd_lab_conflict(args: argparse.Namespace) -> int:
+    """Experiment F of the transfer lab: does early gradient conflict predict the crossover's transfer?"""
+    import pandas as pd
+
+    from mtdl_kit.lab import (
+        conflict_reading,
+        default_conflict_config,
+        parse_seeds,
+        run_conflict,
+        write_conflict_outputs,
+    )
+
+    runs_path = Path(args.crossover) / "runs.csv"
+    if not runs_path.is_file():
+        raise FileNotFoundError(
+            f"No crossover runs at {runs_path}: run `mtdl-kit lab crossover --region {args.region} --seeds ... "
+            f"--out {args.crossover}` first (the same seeds{' and --quick' if args.quick else ''})."
+        )
+    config = default_conflict_config(
+        quick=args.quick, regions=(args.region,), seeds=parse_seeds(args.seeds) if args.seeds else None
+    )
+    out = Path(args.out)
+
+    def report(probe) -> None:
+        print(
+            f"rule {probe.rule} {probe.arm:9s} seed {probe.seed:4d} cosine {probe.early('cosine'):+.3f} "
+            f"affinity aux->main {probe.early('affinity_aux_to_main'):+.4f}",
+            flush=True,
+        )
+
+    result = run_conflict(config, {args.region: pd.read_csv(runs_path)}, cache=out / "cache", on_probe=report)
+    return _report_lab_run(write_conflict_outputs(result, out), conflict_reading(result))
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for tests and docs)."""
     p = argparse.ArgumentParser(
@@ -530,8 +564,8 @@ def build_parser() -> argparse.ArgumentParser:
     lab = sub.add_parser(
         "lab",
         help="JupyterLab on the lessons, bound to 127.0.0.1 (needs `pip install 'mtdl-kit[lab]'`); "
-        "`lab transfer` / `lab crossover` / `lab starved` / `lab adversarial` rerun the transfer lab's "
-        "experiments A, C, E and B on seeds you choose",
+        "`lab transfer` / `lab crossover` / `lab starved` / `lab adversarial` / `lab conflict` rerun the transfer "
+        "lab's experiments A, C, E, B and F on seeds you choose",
         description=(
             "Without an EXPERIMENT: start JupyterLab on the bundled lessons. From a wheel install the lessons are "
             f"first copied into ./{_launch.LESSONS_FOLDER} (or --dir), never overwriting a copy you edited; from a "
@@ -571,6 +605,23 @@ def build_parser() -> argparse.ArgumentParser:
     lc.add_argument("--out", required=True, help="folder for runs.csv, summary.csv, summary.md and the run cache")
     lc.add_argument("--quick", action="store_true", help="the small quick configuration (a few minutes on a CPU)")
     lc.set_defaults(func=_cmd_lab_crossover)
+    lf = lab_sub.add_parser(
+        "conflict",
+        help="experiment F: does the early gradient cosine / lookahead affinity of the crossover's networks predict "
+        "their final transfer? (Spearman ρ, seed-bootstrap CI; needs a `lab crossover` run on the same seeds)",
+    )
+    lf.add_argument("--region", default="eye", choices=crossover_regions, help="default: eye")
+    lf.add_argument(
+        "--crossover", required=True, help="the --out folder of a `mtdl-kit lab crossover` run (its runs.csv)"
+    )
+    lf.add_argument(
+        "--seeds", default=None, help="seeds of that crossover run, e.g. 100-107 (default: 0-7; quick: 0-2)"
+    )
+    lf.add_argument(
+        "--out", required=True, help="folder for runs.csv, summary.csv, summary.md, measurements.csv, cache"
+    )
+    lf.add_argument("--quick", action="store_true", help="the quick protocol (for a `lab crossover --quick` run)")
+    lf.set_defaults(func=_cmd_lab_conflict)
     from mtdl_kit.lab.starved import METHODS, REGION_TASKS, TARGETS
 
     ls = lab_sub.add_parser(

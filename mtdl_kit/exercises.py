@@ -16,6 +16,7 @@ Example:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -25,6 +26,7 @@ __all__ = [
     "ExerciseError",
     "check_best_family",
     "check_cdr_from_mask",
+    "check_condition_rho",
     "check_contrast_weights",
     "check_crossover_interaction",
     "check_delta_m",
@@ -697,6 +699,39 @@ def check_replicated(
     if missing:
         raise _fail(f"{missing[0]} is {word!r} in every run ({where(missing[0])}).", "read every condition's rows.")
     _ok(f"{sorted(want) or 'none'}: {word} on every seed set ({', '.join(runs)}).")
+    return want
+
+
+def check_condition_rho(answer: float, runs: Any, predictor: str = "cosine", *, tolerance: float = 1e-9) -> float:
+    """Check Spearman's ρ between each condition's mean early ``predictor`` and its mean final Δ (experiment F).
+
+    Args:
+        answer: the learner's ρ.
+        runs: experiment F's runs table (``load_transfer(experiment="f")``: one row per region, rule,
+            arm and seed, with ``delta`` and the early means).
+        predictor: the early measurement (``"cosine"`` or ``"affinity_aux_to_main"``).
+
+    Returns:
+        The reference ρ.
+
+    Raises:
+        ExerciseError: a value that is not a number, or a different ρ.
+    """
+    from mtdl_kit.lab.conflict import conditions_rho
+
+    want = conditions_rho(runs, predictor)
+    try:
+        got = float(answer)
+    except (TypeError, ValueError):
+        raise _fail(f"answer must be a number, got {answer!r}.", "scipy.stats.spearmanr(x, y).statistic") from None
+    if not math.isclose(got, want, abs_tol=tolerance):
+        n = runs.groupby(["region", "rule", "arm"]).ngroups
+        raise _fail(
+            f"your ρ is {got:+.4f}; over the {n} conditions' means it is {want:+.4f}.",
+            "average the runs of each (region, rule, arm) first — one point per condition, not per run — then "
+            "rank-correlate the mean predictor with the mean delta.",
+        )
+    _ok(f"ρ = {want:+.3f} over the conditions' means.")
     return want
 
 

@@ -26,6 +26,7 @@
 #   and say what a null result does and does not rule out
 # - tell "the related task helps" from "the task helps *because* it is related" with a crossover
 #   design, and design a contrast of your own
+# - test whether early gradient conflict or task affinity predicts the transfer measured at the end
 #
 # **Prerequisites:** `00_start_here.ipynb`, `20_loss_weighting_and_gradient_conflict.ipynb`.
 #
@@ -452,8 +453,94 @@ exercises.check_null_reading(control_word, control_open, control)
 verdicts("relatedness")[["region", "relatedness", "family", "text", "n_seeds"]]
 
 # %% [markdown]
-# Whether early gradient conflict or task affinity (the measurements at the top of this lesson)
-# *predicts* such transfer is the lab's experiment F; its results are not in this release.
+# ## Does early gradient conflict predict transfer? Experiment F
+#
+# The measurements at the top of this lesson — gradient cosines and lookahead affinity — are often
+# used to decide *which tasks to train together* before training them all: gradient surgery (Yu et
+# al. 2020) treats a negative cosine as a conflict to be removed, TAG (Fifty et al. 2021) groups tasks
+# whose early affinity is high. The transfer lab tests the assumption behind both against transfer
+# it has measured. For each of the crossover's 12 multi-task conditions (eye and chest × rule A/B ×
+# related, unrelated or shuffled auxiliary task) and each seed, the crossover run's own network is
+# trained for its first 100 steps while the cosine of the auxiliary and main tasks' gradients on the
+# shared parameters and the lookahead affinity are measured (`mtdl_kit.analysis.pair_relation`,
+# `mtdl-kit lab conflict`). If the heuristic holds, conditions with more agreement early should be the
+# ones that end with more transfer (a positive Spearman ρ over the conditions).
+#
+# The lab's runs table has one row per condition and seed: the early means and the final Δ (the
+# condition's glaucoma/cardiomegaly ROC-AUC minus the single-task network's on the same seed).
+
+# %%
+f_runs = load_transfer(experiment="f", run="headline")
+f_runs.groupby(["region", "rule", "arm"])[["cosine", "affinity_aux_to_main", "delta"]].mean().round(4)
+
+# %% [markdown]
+# ### Exercise 7 — one point per condition
+#
+# Compute `rho_cosine`, Spearman's ρ between each condition's mean early `cosine` and its mean
+# `delta` (12 points, one per region, rule and arm). Before you run it: which arms gained most, and
+# would you expect their early cosines to be the highest?
+
+# %%
+# Exercise 7: Spearman's ρ over the conditions' means
+### BEGIN SOLUTION
+# YOUR CODE HERE
+condition_means = f_runs.groupby(["region", "rule", "arm"])[["cosine", "delta"]].mean()
+rho_cosine = stats.spearmanr(condition_means["cosine"], condition_means["delta"]).statistic
+### END SOLUTION
+rho_cosine
+
+# %%
+exercises.check_condition_rho(rho_cosine, f_runs, "cosine")
+
+# %% [markdown]
+# The lab attaches an interval to that ρ by resampling seeds (the same draw for every condition, as
+# the runs are paired by seed), and repeats everything on fresh seeds. The verdict words are the
+# lab's: for a ρ, "better" would mean a positive association, "no detectable difference" an
+# interval that contains 0.
+
+# %%
+pd.concat(
+    [verdicts(f"transfer_f_{run}")[["contrast", "text"]].assign(seeds=run) for run in ("headline", "replication")]
+)
+
+# %% [markdown]
+# ### Exercise 8 — what does the null result exclude?
+#
+# Read the headline interval of the cosine's ρ (`rho_verdict` below): set `rho_word` to its verdict
+# and `rho_open` to the largest |ρ| it does not rule out (or `None` if it excludes 0). Then decide:
+# does it exclude a positive association as strong as ρ = +0.5, the kind a grouping heuristic needs?
+
+# %%
+from mtdl_kit.verdicts import verdict_of
+
+rho_verdict = verdict_of("transfer_f_headline", contrast="rho: cosine")
+# Exercise 8: the verdict and the largest |ρ| left open
+### BEGIN SOLUTION
+# YOUR CODE HERE
+if rho_verdict.ci_low > 0:
+    rho_word, rho_open = "better", None
+elif rho_verdict.ci_high < 0:
+    rho_word, rho_open = "worse", None
+else:
+    rho_word, rho_open = "no detectable difference", max(abs(rho_verdict.ci_low), abs(rho_verdict.ci_high))
+### END SOLUTION
+rho_word, rho_open
+
+# %%
+exercises.check_null_reading(rho_word, rho_open, rho_verdict)
+print(f"ρ = +0.5 excluded by the headline interval: {rho_verdict.ci_high < 0.5}")
+
+# %% [markdown]
+# ### Why the early gradients miss this transfer
+#
+# The lab's networks transfer through an *output*: the main head reads only the predicted auxiliary
+# mask. That path carries information once the mask is learnt — hundreds of steps after the window
+# measured here. Early on, a step on the auxiliary task barely moves the main loss, and a step on the
+# main task *hurts* the segmentation in every condition, including the four with the largest gain
+# (`benchmarks/RESULTS.md`, "conflict" and "conflict-notes"). Gradient agreement on shared parameters is
+# one channel of transfer (features useful to both tasks); a network can gain through another. What
+# experiment F does not test: a shared-trunk (parallel) network, a later measurement window, and the
+# negative transfer of experiment B.
 #
 # ## Summary
 #
@@ -465,6 +552,8 @@ verdicts("relatedness")[["region", "relatedness", "family", "text", "n_seeds"]]
 # - To show that a task helps *because it is related*, cross the label rules with the auxiliary tasks
 #   (related vs unrelated under each rule) and read the interaction, with single-task difficulty
 #   matched and a shuffled control.
+# - Early gradient cosines and lookahead affinity did not predict the lab's transfer (experiment F,
+#   both seed sets): a grouping heuristic is a hypothesis to test on your networks, not a law.
 
 # %% [markdown]
 # ## References

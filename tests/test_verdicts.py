@@ -101,6 +101,19 @@ def test_experiment_b_tables_are_a_verdict_source() -> None:
         assert set(summary["budget"]) == {1024}, "every training case carries the main label"
 
 
+
+def test_experiment_f_tables_are_a_verdict_source() -> None:
+    """Experiment F's rank correlations (early gradients vs final Δ), headline and replication, in units of ρ."""
+    from mtdl_kit.lab import PREDICTORS
+
+    for run in ("headline", "replication"):
+        got = verdicts(f"transfer_f_{run}")
+        assert set(got["contrast"]) == {f"rho: {p}" for p in PREDICTORS}
+        summary = pd.read_csv(RESULTS / f"transfer_f_{run}_summary.csv")
+        assert list(got["verdict"] != NULL) == [bool(s) for s in summary["significant"]]
+        assert all(" ρ [" in text for text in got["text"])
+        assert (summary["n"] == 12).all(), "the crossover's 12 multi-task conditions"
+
 def test_issue_13_sentences_now_follow_the_numbers() -> None:
     """What the issue found contradicted, stated from the tables."""
     eye = "\n".join(family_reading("eye"))

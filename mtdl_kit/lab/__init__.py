@@ -5,9 +5,9 @@ Paired seeds, validation-based stopping for every arm, paired bootstrap interval
 with a related, a shuffled (information-free) or no auxiliary task; :mod:`.crossover` is experiment C,
 the relatedness crossover (the same two auxiliary tasks, the label following one feature or the other);
 :mod:`.starved` is experiment E, the starved task (a small-loss task under EW, UW, GradNorm, DWA and
-UPGrad, on raw or standardised regression targets); :mod:`.adversarial` holds the building blocks of
-experiment B, a site-adversarial auxiliary task (gradient reversal or domain confusion) whose site is coupled to
-the disease.
+UPGrad, on raw or standardised regression targets); :mod:`.adversarial` is experiment B, a
+site-adversarial auxiliary task (gradient reversal or domain confusion) whose site is coupled to the
+disease; :mod:`.conflict` is experiment F, whether early gradient conflict predicts the crossover's transfer.
 """
 
 from mtdl_kit.lab.adversarial import (
@@ -23,6 +23,20 @@ from mtdl_kit.lab.adversarial import (
     run_adversarial,
     run_adversarial_arm,
     write_adversarial_outputs,
+)
+from mtdl_kit.lab.conflict import (
+    PREDICTORS,
+    PROBED_ARMS,
+    QUICK_CONFLICT,
+    ConflictConfig,
+    ConflictResult,
+    Probe,
+    conflict_reading,
+    crossover_deltas,
+    default_conflict_config,
+    probe_arm,
+    run_conflict,
+    write_conflict_outputs,
 )
 from mtdl_kit.lab.crossover import (
     CROSSOVER_ARMS,
@@ -74,7 +88,10 @@ __all__ = [
     "CONTRASTS",
     "CROSSOVER_ARMS",
     "METHODS",
+    "PREDICTORS",
+    "PROBED_ARMS",
     "QUICK",
+    "QUICK_CONFLICT",
     "REFERENCE",
     "REGION_TASKS",
     "RULES",
@@ -85,7 +102,10 @@ __all__ = [
     "AdversarialResult",
     "AdversarialRun",
     "ArmRun",
+    "ConflictConfig",
+    "ConflictResult",
     "CrossoverResult",
+    "Probe",
     "StarvedConfig",
     "StarvedResult",
     "StarvedRun",
@@ -95,22 +115,28 @@ __all__ = [
     "adversarial_reading",
     "build_network",
     "configure",
+    "conflict_reading",
     "crossover_configs",
+    "crossover_deltas",
     "crossover_reading",
     "default_adversarial_config",
+    "default_conflict_config",
     "default_crossover_config",
     "default_starved_config",
     "parse_seeds",
+    "probe_arm",
     "reading",
     "run_adversarial",
     "run_adversarial_arm",
     "run_arm",
     "run_condition",
+    "run_conflict",
     "run_crossover",
     "run_starved",
     "run_transfer",
     "starved_reading",
     "write_adversarial_outputs",
+    "write_conflict_outputs",
     "write_crossover_outputs",
     "write_outputs",
     "write_starved_outputs",

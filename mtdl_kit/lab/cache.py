@@ -30,6 +30,7 @@ def cached_lab_run(
     build: Callable[..., Run],
     fields: Sequence[str],
     tables: Sequence[str] = ("metrics",),
+    records: bool = True,
 ) -> Run:
     """The run stored at ``stem``, else ``compute()`` stored there (no cache when ``stem`` is ``None``).
 
@@ -39,18 +40,23 @@ def cached_lab_run(
         build: rebuilds a run from the stored ``fields``, ``tables`` and ``records`` (its class).
         fields: the run's plain JSON attributes.
         tables: its ``{task: {name: number}}`` attributes, whose NaNs are stored as ``null``.
+        records: whether the run has test ``records`` (stored beside the json as ``<stem>.npz``).
     """
     from mtdl_kit.evaluation import Records
 
-    if stem is not None and stem.with_suffix(".json").exists() and stem.with_suffix(".npz").exists():
+    done = stem is not None and stem.with_suffix(".json").exists()
+    if done and (not records or stem.with_suffix(".npz").exists()):
         meta = json.loads(stem.with_suffix(".json").read_text())
         for name in tables:
             meta[name] = _unnan(meta[name])
-        return build(**meta, records=Records.load(stem.with_suffix(".npz")))
+        if records:
+            meta["records"] = Records.load(stem.with_suffix(".npz"))
+        return build(**meta)
     run = compute()
     if stem is not None:
         stem.parent.mkdir(parents=True, exist_ok=True)
-        run.records.save(stem.with_suffix(".npz"))  # type: ignore[attr-defined]
+        if records:
+            run.records.save(stem.with_suffix(".npz"))  # type: ignore[attr-defined]
         meta = {name: getattr(run, name) for name in fields}
         for name in tables:
             meta[name] = _finite(getattr(run, name))

@@ -59,6 +59,9 @@ CONTRASTS: dict[str, dict[str, float]] = {
     "shuffled - none": {"shuffled": 1.0, "none": -1.0},
     "related - shuffled": {"related": 1.0, "shuffled": -1.0},
 }
+#: across budgets, at each budget above the smallest: (related − none) at the smallest budget minus
+#: (related − none) at this one — positive when the gain shrinks as main-task labels grow
+SHRINKAGE = "shrinkage: gain at the smallest budget - gain here"
 #: the extra contrasts when the configuration has an ``unrelated`` arm
 UNRELATED_CONTRASTS: dict[str, dict[str, float]] = {
     "unrelated - none": {"unrelated": 1.0, "none": -1.0},
@@ -238,23 +241,26 @@ class ArmRun:
     model: Any = field(repr=False, default=None)
 
 
-def run_arm(
-    cfg: TransferConfig, arm: str, budget: int, seed: int, *, datasets: tuple | None = None, keep_model: bool = False
-) -> ArmRun:
-    """Train and test one arm (see the module docstring); deterministic given the arguments and thread count on a CPU.
+def build_arm(cfg: TransferConfig, arm: str, budget: int, seed: int, train: Any) -> tuple[Any, Any, Any, int]:
+    """The network an arm trains and the training data it sees, before any step.
 
-    ``keep_model=True`` keeps the trained network on the result (for diagnostics).
+    Args:
+        train: the seed's training split (``_datasets(cfg, seed)[0]``).
+
+    Returns:
+        ``(model, tasks, data, batch_size)``: a freshly initialised network (seeded by ``seed``), its
+        :class:`~mtdl_kit.regions.base.TaskSpec` s, the arm's view of ``train`` (the main label on the
+        first ``budget`` cases; the auxiliary masks permuted in the ``shuffled`` arm; only the labelled
+        cases for ``none``) and the batch size.
     """
     import torch
 
-    from mtdl_kit.evaluation import evaluate
     from mtdl_kit.models import build_model
     from mtdl_kit.regions import get_region
 
     if arm not in cfg.arms:
         raise ValueError(f"Unknown arm {arm!r}; the arms of this configuration are {cfg.arms}.")
     region = get_region(cfg.region)
-    train, val, test = datasets or _datasets(cfg, seed)
     tasks = region.select_tasks(list(cfg.arm_tasks(arm)))
     if arm == "none":
         model = build_model("single", tasks, region.in_channels, width=cfg.width, seed=seed, region=region.name)
@@ -268,6 +274,22 @@ def run_arm(
         data = _LabView(train, cfg.main, budget, cfg.auxiliary if arm == "shuffled" else None, seed)
         batch_size = cfg.batch_size
     model.set_regression_scaling(region.regression_stats(tasks))
+    return model, tasks, data, batch_size
+
+
+def run_arm(
+    cfg: TransferConfig, arm: str, budget: int, seed: int, *, datasets: tuple | None = None, keep_model: bool = False
+) -> ArmRun:
+    """Train and test one arm (see the module docstring); deterministic given the arguments and thread count on a CPU.
+
+    ``keep_model=True`` keeps the trained network on the result (for diagnostics).
+    """
+    from mtdl_kit.evaluation import evaluate
+    from mtdl_kit.regions import get_region
+
+    region = get_region(cfg.region)
+    train, val, test = datasets or _datasets(cfg, seed)
+    model, tasks, data, batch_size = build_arm(cfg, arm, budget, seed, train)
     # the same rule for every arm: every task the network trains, by its primary validation metric
     rule = cfg.stopping_rule(tasks)
     history, seconds = cfg.train(model, data, val, seed=seed, region=region, rule=rule, batch_size=batch_size)
@@ -359,6 +381,22 @@ def run_transfer(
         for name, weights in cfg.contrasts.items():
             est = paired_contrast(arms, weights, cfg.main, main_metric, n_boot=cfg.n_boot, seed=budget)
             summary.append(_row(budget, name, cfg.main, main_metric, est.value, est.ci_low, est.ci_high))
+    # the same seeds (nested label subsets) and test cases at every budget: budgets pair like arms
+    by_budget = {
+        f"{r.budget}:{r.arm}": {x.seed: x.records for x in runs if x.arm == r.arm and x.budget == r.budget}
+        for r in runs
+        if r.arm in ("related", "none")
+    }
+    smallest = min(cfg.budgets)
+    for budget in sorted(b for b in cfg.budgets if b != smallest):
+        weights = {
+            f"{smallest}:related": 1.0,
+            f"{smallest}:none": -1.0,
+            f"{budget}:related": -1.0,
+            f"{budget}:none": 1.0,
+        }
+        est = paired_contrast(by_budget, weights, cfg.main, main_metric, n_boot=cfg.n_boot, seed=budget + 1)
+        summary.append(_row(budget, SHRINKAGE, cfg.main, main_metric, est.value, est.ci_low, est.ci_high))
     return TransferResult(cfg, runs, runs_frame, pd.DataFrame(summary))
 
 
@@ -395,6 +433,20 @@ def reading(result: TransferResult) -> list[str]:
         for name in cfg.contrasts:
             parts.append(f"{name} {interval_text(rows.loc[name])}")
         out.append(" ".join(parts[:1]) + " " + "; ".join(parts[1:]) + ".")
+    smallest = min(cfg.budgets)
+    for budget in sorted(b for b in cfg.budgets if b != smallest):
+        row = frame[(frame["budget"] == budget) & (frame["contrast"] == SHRINKAGE)].iloc[0]
+        trend = (
+            "the gain shrinks"
+            if row["ci_low"] > 0
+            else "the gain grows"
+            if row["ci_high"] < 0
+            else "no detectable change"
+        )
+        out.append(
+            f"Gain (related − none) at {smallest} labels minus at {budget}: {interval_text(row)} — {trend} "
+            f"from {smallest} to {budget} main-task labels."
+        )
     return out
 
 

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from mtdl_kit.cli import main
-from mtdl_kit.lab import ARMS, CONTRASTS, QUICK, TransferConfig, configure, parse_seeds
+from mtdl_kit.lab import ARMS, CONTRASTS, QUICK, TransferConfig, configure, parse_seeds, reading
 from mtdl_kit.lab.transfer import _datasets, _LabView
 from mtdl_kit.models import build_model
 from mtdl_kit.regions import get_region
@@ -85,3 +85,23 @@ def test_seed_ranges() -> None:
     for bad in ("a-b", "", "-3"):
         with pytest.raises(ValueError, match="seeds"):
             parse_seeds(bad)
+
+
+def test_the_gain_per_budget_is_compared_across_budgets_paired_by_seed() -> None:
+    """The shrinkage contrast: (related − none) at the smallest budget minus at each larger one, per seed."""
+    from mtdl_kit.lab import run_transfer
+    from mtdl_kit.lab.transfer import SHRINKAGE
+
+    cfg = configure(
+        QUICK, budgets=(4, 8), seeds=(0, 1), n_train=8, n_val=16, n_test=32, max_steps=10, eval_every=5, n_boot=100
+    )
+    result = run_transfer(cfg)
+    rows = result.summary[result.summary["contrast"] == SHRINKAGE]
+    assert rows["budget"].tolist() == [8], "one row per budget above the smallest"
+    auc = result.runs_frame[(result.runs_frame["task"] == "glaucoma") & (result.runs_frame["metric"] == "auc")]
+    per = auc.pivot_table(index="seed", columns=["budget", "arm"], values="value")
+    expected = ((per[(4, "related")] - per[(4, "none")]) - (per[(8, "related")] - per[(8, "none")])).mean()
+    row = rows.iloc[0]
+    assert row["value"] == pytest.approx(expected)
+    assert row["ci_low"] <= row["value"] <= row["ci_high"]
+    assert any(s.startswith("Gain (related − none) at 4 labels minus at 8") for s in reading(result))
