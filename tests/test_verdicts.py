@@ -82,9 +82,13 @@ def test_verdicts_agree_with_the_tables_own_significance(table: str) -> None:
 
 def test_transfer_lab_verdicts() -> None:
     """Experiment A's contrasts, headline and replication (issue 12), read through the same rule."""
+    from mtdl_kit.lab.transfer import SHRINKAGE
+
     for run in ("headline", "replication"):
         got = verdicts(f"transfer_a_{run}")
-        assert set(got["contrast"]) == {"related - none", "shuffled - none", "related - shuffled"}
+        assert set(got["contrast"]) == {"related - none", "shuffled - none", "related - shuffled", SHRINKAGE}
+        # the shrinkage across budgets: one row per budget above the smallest
+        assert sorted(got[got["contrast"] == SHRINKAGE]["budget"]) == sorted(set(got["budget"]))[1:]
         summary = pd.read_csv(RESULTS / f"transfer_a_{run}_summary.csv").dropna(subset=["ci_low"])
         assert list(got["verdict"] != NULL) == [bool(s) for s in summary["significant"]]
 
