@@ -38,6 +38,7 @@ from mtdl_kit.lab import (
     run_crossover,
     write_conflict_outputs,
 )
+from mtdl_kit.lab.conflict import decompose
 
 RESULTS = Path(__file__).resolve().parent / "results"
 DEFAULT_CACHE = Path("/tmp/mtdl-kit-conflict-cache")
@@ -96,22 +97,42 @@ def main() -> None:
     ap.add_argument("--sets", default="headline,replication", help="comma list of seed sets (headline, replication)")
     ap.add_argument("--cache", default=None, help=f"folder for finished probes (default: {DEFAULT_CACHE})")
     ap.add_argument("--no-write", action="store_true", help="fill the cache only: write no CSV and no RESULTS section")
+    ap.add_argument(
+        "--window",
+        default=None,
+        help="a later measurement window START-END, e.g. 400-500 (a diagnostic: tables transfer_f_late_<set>_*, "
+        "section 'conflict-late'); default: the first 100 steps",
+    )
+    ap.add_argument("--regions", default="eye,chest", help="comma list of crossover regions")
     args = ap.parse_args()
+    regions = tuple(r.strip() for r in args.regions.split(",") if r.strip())
+    window = {}
+    if args.window:
+        start, end = (int(x) for x in args.window.split("-"))
+        window = {"window_start": start, "early_steps": end}
     cache = Path(args.cache) if args.cache else DEFAULT_CACHE
     t0 = time.perf_counter()
+    probe = default_conflict_config(regions=regions, **window)
+    steps = (
+        f"for its first {probe.early_steps} steps; before the first step and every {probe.measure_every} steps"
+        if probe.window_start == 0
+        else f"for {probe.early_steps} steps; every {probe.measure_every} steps from step {probe.window_start}"
+    )
     lines = [
         "## The transfer lab, experiment F: does early gradient conflict predict transfer? "
-        "(`benchmarks/bench_conflict.py`)",
+        "(`benchmarks/bench_conflict.py`)"
+        + ("" if not window else f" — a later window, steps {probe.window_start}–{probe.early_steps}"),
         "",
-        f"Machine: {machine()}. For every multi-task condition of the crossover (eye and chest × rule A/B × "
+        f"Machine: {machine()}. For every multi-task condition of the crossover ({' and '.join(regions)} × rule A/B × "
         "`related`, `unrelated`, `shuffled` auxiliary task; rule A's related and shuffled arms are experiment A at "
         "16 labels) and every seed, the crossover run's network (same initial weights, data and optimiser) is trained "
-        "for its first 100 steps; before the first step and every 25 steps, on the 16 labelled cases as the arm sees "
+        f"{steps}, on the 16 labelled cases as the arm sees "
         "them, it measures the cosine of the auxiliary and main (glaucoma / cardiomegaly) tasks' gradients on all "
         "shared parameters (Yu et al. 2020) and the lookahead affinities (TAG, Fifty et al. 2021; an Adam-sized "
-        "step along one task's gradient, the relative change of the other task's loss). A run's early value is the "
-        "mean of its 5 measurements; its transfer is the crossover's final main-task ROC-AUC minus the single-task "
-        "arm's on the same rule and seed (committed `transfer_c_*_runs.csv`). Spearman's ρ over the 12 conditions' "
+        "step along one task's gradient, the relative change of the other task's loss). A run's value is the "
+        "mean of its measurements; its transfer is the crossover's final main-task ROC-AUC minus the single-task "
+        "arm's on the same rule and seed (committed `transfer_c_*_runs.csv`). Spearman's ρ over the "
+        f"{6 * len(regions)} conditions' "
         "means (each over 8 seeds); 95 % CI from a bootstrap that resamples seeds (the same draw for every "
         "condition).",
         "",
@@ -121,7 +142,11 @@ def main() -> None:
     if unknown:
         raise SystemExit(f"unknown seed set(s) {unknown}; choose from {list(SETS)}")
     for name in sets:
-        config = default_conflict_config(quick=args.quick, seeds=None if args.quick else SETS[name])
+        config = default_conflict_config(
+            quick=args.quick,
+            seeds=None if args.quick else SETS[name],
+            **({} if args.quick else {"regions": regions, **window}),
+        )
 
         def report(probe, name: str = name) -> None:
             print(
@@ -142,11 +167,25 @@ def main() -> None:
             paths = write_conflict_outputs(result, Path(tempfile.mkdtemp()))
             for path in paths:
                 if path.suffix == ".csv":
-                    target = RESULTS / f"transfer_f_{name}_{path.stem}.csv"
+                    target = RESULTS / f"transfer_f_{'late_' if window else ''}{name}_{path.stem}.csv"
                     target.write_bytes(path.read_bytes())
         lines += [f"### {name}: seeds {list(config.seeds)}", "", *association_table(result.summary), ""]
         lines += ["Reading (computed from the intervals):", "", *[f"- {s}" for s in conflict_reading(result)], ""]
         lines += ["Each condition (means over seeds):", "", *conditions_table(result), ""]
+        lines += [
+            "The gradient cosine split by the crossover's design (per region: relatedness = the interaction "
+            "½[(related − unrelated) under A + under B]; auxiliary task A − B = segmentation of feature A minus "
+            "of feature B, whatever the rule; mean over seeds, percentile CI from resampling seeds):",
+            "",
+            "| region | contrast | value | 95 % CI | significant |",
+            "|---|---|---:|---|---|",
+        ]
+        for r in decompose(result.table, "cosine", n_boot=config.n_boot).itertuples():
+            lines.append(
+                f"| {r.region} | {r.contrast} | {r.value:+.3f} | [{r.ci_low:+.3f}, {r.ci_high:+.3f}] | "
+                f"{'yes' if r.significant else 'no'} |"
+            )
+        lines.append("")
         seconds = sum(p.seconds for p in result.probes)
         lines += [f"{len(result.probes)} probes, {seconds / 60:.0f} min of probing in all (cached probes reused).", ""]
         lines += [f"Config: `{asdict(config)}`", ""]
@@ -155,7 +194,7 @@ def main() -> None:
     text = "\n".join(lines)
     print(text)
     if not (args.quick or args.no_write):
-        write_section("conflict", text)
+        write_section("conflict-late" if window else "conflict", text)
 
 
 if __name__ == "__main__":

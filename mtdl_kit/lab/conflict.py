@@ -56,6 +56,9 @@ class ConflictConfig:
         early_steps: training steps whose gradients are measured (the crossover's runs stop after
             450–1500 steps; the first evaluation is at step 50).
         measure_every: measurement interval in steps (and one measurement before the first step).
+        window_start: the first step measured (0: before the first step). A later window, e.g. steps
+            400–500 with ``early_steps=500``, asks whether the gradients predict transfer once the
+            auxiliary task has been partly learnt (a diagnostic of why the early window does not).
         n_boot: bootstrap replicates of each ρ.
         quick: the crossover's quick protocol (:data:`~mtdl_kit.lab.QUICK`) instead of the lab's.
     """
@@ -65,6 +68,7 @@ class ConflictConfig:
     budget: int = 16
     early_steps: int = 100
     measure_every: int = 25
+    window_start: int = 0
     n_boot: int = 2000
     quick: bool = False
 
@@ -78,6 +82,8 @@ class ConflictConfig:
             raise ValueError(
                 f"measure_every must lie in [1, early_steps={self.early_steps}], got {self.measure_every}."
             )
+        if not 0 <= self.window_start <= self.early_steps:
+            raise ValueError(f"window_start must lie in [0, early_steps={self.early_steps}], got {self.window_start}.")
         if self.n_boot < 100:
             raise ValueError(f"n_boot must be at least 100, got {self.n_boot}.")
         for region in self.regions:
@@ -99,6 +105,8 @@ class ConflictConfig:
             "early_steps": self.early_steps,
             "measure_every": self.measure_every,
         }
+        if self.window_start:  # left out at its default, so the early window's cached probes stay valid
+            fields["window_start"] = self.window_start
         return hashlib.sha1(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:10]
 
 
@@ -137,6 +145,7 @@ def probe_arm(
     *,
     early_steps: int,
     measure_every: int,
+    window_start: int = 0,
     train: Any = None,
 ) -> Probe:
     """Train the crossover's ``arm`` network for ``early_steps`` and measure its task gradients on the way.
@@ -149,6 +158,7 @@ def probe_arm(
         cfg: one rule's configuration (:meth:`ConflictConfig.rule_configs`); its first budget is used.
         rule: the rule's name (recorded).
         train: the seed's training split (built when ``None``).
+        window_start: the first step measured (0: also before the first step).
     """
     import time
 
@@ -180,13 +190,14 @@ def probe_arm(
         measurements[str(step)] = {names.get(k, k): v for k, v in found.items()}
 
     model.train()
-    measure(0)
+    if window_start == 0:
+        measure(0)
     steps_done = [0]
 
     def on_event(history: Any, event: str) -> None:
         if event == "step":
             steps_done[0] += 1
-            if steps_done[0] % measure_every == 0:
+            if steps_done[0] % measure_every == 0 and steps_done[0] >= window_start:
                 measure(steps_done[0])
 
     fit(
@@ -215,7 +226,14 @@ def cached_probe(
     return cached_lab_run(
         stem,
         lambda: probe_arm(
-            cfg, rule, arm, seed, early_steps=config.early_steps, measure_every=config.measure_every, train=train
+            cfg,
+            rule,
+            arm,
+            seed,
+            early_steps=config.early_steps,
+            measure_every=config.measure_every,
+            window_start=config.window_start,
+            train=train,
         ),
         Probe,
         ("region", "rule", "arm", "seed", "seconds"),
@@ -317,6 +335,50 @@ def association(table: Any, predictor: str, *, n_boot: int, seed: int = 0) -> di
         "ci_high": float(hi),
         "significant": bool(lo > 0 or hi < 0),
     }
+
+
+#: the crossover's two contrasts of a measurement, as weights on ``"rule:arm"``: what relatedness does
+#: (the interaction) and which auxiliary task it is (segmentation of feature A minus that of feature B)
+CROSSOVER_DECOMPOSITION: dict[str, dict[str, float]] = {
+    "relatedness (interaction)": {"A:related": 0.5, "A:unrelated": -0.5, "B:related": 0.5, "B:unrelated": -0.5},
+    "auxiliary task A - B": {"A:related": 0.5, "A:unrelated": -0.5, "B:related": -0.5, "B:unrelated": 0.5},
+}
+
+
+def decompose(table: Any, predictor: str, *, n_boot: int, seed: int = 0) -> Any:
+    """Split a measurement by the crossover's design: relatedness vs which auxiliary task, per region.
+
+    Under rule A the related auxiliary task segments feature A and the unrelated one feature B; under
+    rule B the roles swap. So the same four runs per seed give the interaction (what relatedness
+    changes) and the main effect of the auxiliary task itself (segmentation of A minus of B). A
+    measurement that follows the task rather than its relatedness cannot predict transfer.
+
+    Returns:
+        DataFrame ``region, contrast, value, ci_low, ci_high, significant`` (mean over seeds, percentile
+        95 % CI from resampling seeds).
+    """
+    import numpy as np
+    import pandas as pd
+
+    rows = []
+    for region, frame in table.groupby("region", sort=False):
+        wide = frame.assign(key=frame["rule"] + ":" + frame["arm"]).pivot(index="seed", columns="key", values=predictor)
+        rng = np.random.default_rng(seed)
+        for name, weights in CROSSOVER_DECOMPOSITION.items():
+            per_seed = sum(w * wide[k] for k, w in weights.items()).to_numpy()
+            reps = [per_seed[rng.integers(0, len(per_seed), len(per_seed))].mean() for _ in range(n_boot)]
+            lo, hi = np.percentile(reps, [2.5, 97.5])
+            rows.append(
+                {
+                    "region": region,
+                    "contrast": name,
+                    "value": float(per_seed.mean()),
+                    "ci_low": float(lo),
+                    "ci_high": float(hi),
+                    "significant": bool(lo > 0 or hi < 0),
+                }
+            )
+    return pd.DataFrame(rows)
 
 
 @dataclass
@@ -426,6 +488,11 @@ def run_conflict(
 def conflict_reading(result: ConflictResult) -> list[str]:
     """Plain sentences computed from the intervals: does each early measurement predict the final Δ?"""
     cfg = result.config
+    window = (
+        f"in the first {cfg.early_steps} steps"
+        if cfg.window_start == 0
+        else f"at steps {cfg.window_start}–{cfg.early_steps}"
+    )
     out = []
     for row in result.summary.itertuples():
         if not math.isfinite(row.value):
@@ -435,7 +502,7 @@ def conflict_reading(result: ConflictResult) -> list[str]:
         else:
             verdict = "no detectable association"
         out.append(
-            f"{PREDICTORS[row.predictor]} in the first {cfg.early_steps} steps vs the final main-task Δ, over "
+            f"{PREDICTORS[row.predictor]} {window} vs the final main-task Δ, over "
             f"{row.n} conditions (each a mean over {len(cfg.seeds)} seeds): Spearman ρ {row.value:+.2f} "
             f"[{row.ci_low:+.2f}, {row.ci_high:+.2f}] ({verdict})."
         )

@@ -221,3 +221,37 @@ def test_the_command_relates_probes_to_a_crossover_runs_table(tmp_path, capsys) 
     # no crossover run there: the error names the command that makes one
     assert main(["lab", "conflict", "--crossover", str(tmp_path / "none"), "--out", str(out)]) == 2
     assert "mtdl-kit lab crossover" in capsys.readouterr().err
+
+
+def test_a_later_window_measures_only_inside_it_and_has_its_own_cache_key() -> None:
+    cfg = QUICK_CONFLICT.rule_configs("eye")["A"]
+    late = probe_arm(cfg, "A", "unrelated", 1, early_steps=10, measure_every=5, window_start=5)
+    assert list(late.measurements) == ["5", "10"]
+    early = ConflictConfig(early_steps=100, measure_every=25)
+    later = ConflictConfig(early_steps=500, measure_every=25, window_start=400)
+    rule = early.rule_configs("eye")["A"]
+    assert later.key(rule) != early.key(rule)
+    assert ConflictConfig(early_steps=100, measure_every=25, window_start=0).key(rule) == early.key(rule)
+    with pytest.raises(ValueError, match="window_start must lie"):
+        ConflictConfig(early_steps=100, window_start=200).validate()
+
+
+def test_the_crossover_splits_a_measurement_into_relatedness_and_task_identity() -> None:
+    from mtdl_kit.lab.conflict import decompose
+
+    rows = []
+    for seed in range(6):
+        noise = 0.01 * seed
+        # a measurement that follows the auxiliary task (A's segmentation +1, B's -1) and not relatedness
+        for rule, arm, value in (
+            ("A", "related", 1),
+            ("A", "unrelated", -1),
+            ("B", "related", -1),
+            ("B", "unrelated", 1),
+        ):
+            rows.append({"region": "eye", "rule": rule, "arm": arm, "seed": seed, "cosine": value + noise})
+    got = decompose(pd.DataFrame(rows), "cosine", n_boot=200).set_index("contrast")
+    assert got.loc["auxiliary task A - B", "value"] == pytest.approx(2.0)
+    assert got.loc["auxiliary task A - B", "significant"]
+    assert got.loc["relatedness (interaction)", "value"] == pytest.approx(0.0)
+    assert not got.loc["relatedness (interaction)", "significant"]
