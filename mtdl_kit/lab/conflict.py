@@ -338,10 +338,13 @@ def association(table: Any, predictor: str, *, n_boot: int, seed: int = 0) -> di
 
 
 #: the crossover's two contrasts of a measurement, as weights on ``"rule:arm"``: what relatedness does
-#: (the interaction) and which auxiliary task it is (segmentation of feature A minus that of feature B)
-CROSSOVER_DECOMPOSITION: dict[str, dict[str, float]] = {
-    "relatedness (interaction)": {"A:related": 0.5, "A:unrelated": -0.5, "B:related": 0.5, "B:unrelated": -0.5},
-    "auxiliary task A - B": {"A:related": 0.5, "A:unrelated": -0.5, "B:related": -0.5, "B:unrelated": 0.5},
+#: (the interaction, as in :data:`mtdl_kit.verdicts.CROSSOVER_CONTRASTS`) and which auxiliary task it is
+#: (segmentation of feature A minus that of feature B, whatever the rule)
+AUXILIARY_TASK_CONTRAST: dict[str, float] = {
+    "A:related": 0.5,
+    "A:unrelated": -0.5,
+    "B:related": -0.5,
+    "B:unrelated": 0.5,
 }
 
 
@@ -354,28 +357,30 @@ def decompose(table: Any, predictor: str, *, n_boot: int, seed: int = 0) -> Any:
     measurement that follows the task rather than its relatedness cannot predict transfer.
 
     Returns:
-        DataFrame ``region, contrast, value, ci_low, ci_high, significant`` (mean over seeds, percentile
-        95 % CI from resampling seeds).
+        DataFrame ``region, contrast, value, ci_low, ci_high, significant``: mean over seeds with a
+        percentile CI from resampling seeds (:func:`mtdl_kit.verdicts.seed_contrast`).
     """
-    import numpy as np
     import pandas as pd
 
+    from mtdl_kit.verdicts import CROSSOVER_CONTRASTS, seed_contrast
+
+    contrasts = {
+        "relatedness (interaction)": CROSSOVER_CONTRASTS["interaction"],
+        "auxiliary task A - B": AUXILIARY_TASK_CONTRAST,
+    }
     rows = []
     for region, frame in table.groupby("region", sort=False):
         wide = frame.assign(key=frame["rule"] + ":" + frame["arm"]).pivot(index="seed", columns="key", values=predictor)
-        rng = np.random.default_rng(seed)
-        for name, weights in CROSSOVER_DECOMPOSITION.items():
-            per_seed = sum(w * wide[k] for k, w in weights.items()).to_numpy()
-            reps = [per_seed[rng.integers(0, len(per_seed), len(per_seed))].mean() for _ in range(n_boot)]
-            lo, hi = np.percentile(reps, [2.5, 97.5])
+        for name, weights in contrasts.items():
+            v = seed_contrast(wide, weights, n_boot=n_boot, seed=seed)
             rows.append(
                 {
                     "region": region,
                     "contrast": name,
-                    "value": float(per_seed.mean()),
-                    "ci_low": float(lo),
-                    "ci_high": float(hi),
-                    "significant": bool(lo > 0 or hi < 0),
+                    "value": v.value,
+                    "ci_low": v.ci_low,
+                    "ci_high": v.ci_high,
+                    "significant": v.detectable,
                 }
             )
     return pd.DataFrame(rows)
