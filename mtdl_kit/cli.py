@@ -446,7 +446,10 @@ def _cmd_lab_conflict(args: argparse.Namespace) -> int:
             f"--out {args.crossover}` first (the same seeds{' and --quick' if args.quick else ''})."
         )
     config = default_conflict_config(
-        quick=args.quick, regions=(args.region,), seeds=parse_seeds(args.seeds) if args.seeds else None
+        quick=args.quick,
+        regions=(args.region,),
+        seeds=parse_seeds(args.seeds) if args.seeds else None,
+        budget=args.budget,
     )
     out = Path(args.out)
 
@@ -620,6 +623,7 @@ def build_parser() -> argparse.ArgumentParser:
     lf.add_argument(
         "--out", required=True, help="folder for runs.csv, summary.csv, summary.md, measurements.csv, cache"
     )
+    lf.add_argument("--budget", type=int, default=None, help="the crossover's main-task label budget (default: 16)")
     lf.add_argument("--quick", action="store_true", help="the quick protocol (for a `lab crossover --quick` run)")
     lf.set_defaults(func=_cmd_lab_conflict)
     from mtdl_kit.lab.starved import METHODS, REGION_TASKS, TARGETS

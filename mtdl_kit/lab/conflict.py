@@ -450,8 +450,8 @@ def run_conflict(
         if missing:
             raise ValueError(
                 f"The {region} crossover runs lack {len(missing)} run(s) experiment F needs, e.g. rule "
-                f"{missing[0][0]}, arm {missing[0][1]}, seed {missing[0][2]}: rerun the crossover on seeds "
-                f"{config.seeds}."
+                f"{missing[0][0]}, arm {missing[0][1]}, seed {missing[0][2]} (budget {config.budget}): rerun the "
+                f"crossover on seeds {config.seeds} at that budget."
             )
         deltas.append(found[found["seed"].isin(config.seeds)])
         for seed in config.seeds:
