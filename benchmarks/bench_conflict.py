@@ -21,7 +21,7 @@ import argparse
 import sys
 import tempfile
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -60,8 +60,6 @@ def quick_crossover_runs(config, cache: Path) -> dict:
     out = {}
     for region in config.regions:
         base = default_crossover_config(region, quick=True)
-        from dataclasses import replace
-
         result = run_crossover(replace(base, budgets=(config.budget,), seeds=config.seeds), cache=cache)
         out[region] = pd.concat([res.runs_frame.assign(rule=r) for r, res in result.rules.items()], ignore_index=True)
     return out
@@ -164,11 +162,12 @@ def main() -> None:
             runs = committed_crossover_runs(config.regions, name)
             result = run_conflict(config, runs, cache=cache, on_probe=report)
         if not (args.quick or args.no_write):
-            paths = write_conflict_outputs(result, Path(tempfile.mkdtemp()))
-            for path in paths:
-                if path.suffix == ".csv":
-                    target = RESULTS / f"transfer_f_{'late_' if window else ''}{name}_{path.stem}.csv"
-                    target.write_bytes(path.read_bytes())
+            # the command's own writer, then its CSVs under the benchmark's names (no copy of the writer here)
+            with tempfile.TemporaryDirectory() as tmp:
+                for path in write_conflict_outputs(result, Path(tmp)):
+                    if path.suffix == ".csv":
+                        target = RESULTS / f"transfer_f_{'late_' if window else ''}{name}_{path.stem}.csv"
+                        target.write_bytes(path.read_bytes())
         lines += [f"### {name}: seeds {list(config.seeds)}", "", *association_table(result.summary), ""]
         lines += ["Reading (computed from the intervals):", "", *[f"- {s}" for s in conflict_reading(result)], ""]
         lines += ["Each condition (means over seeds):", "", *conditions_table(result), ""]
