@@ -59,3 +59,26 @@ def contrast_table(summary, keys: tuple[str, ...] = ()) -> list[str]:
         first = "".join(f"| {r[k]} " for k in keys)
         lines.append(f"{first}| {r['contrast']} | {r['value']:+.3f} | {ci} | {sig} |")
     return lines
+
+
+def add_seed_arguments(ap, cache: Path, *, quick_seeds: str = "0-1", quick_fresh: str = "10-11") -> None:
+    """The options every lab benchmark shares: ``--seeds``, ``--replicate``, ``--cache``, ``--only-cached``."""
+    ap.add_argument("--seeds", default=None, help=f"headline seeds (default: 0-7; quick: {quick_seeds})")
+    ap.add_argument("--replicate", default=None, help=f"fresh seeds (default: 100-107; quick: {quick_fresh}; '' skips)")
+    ap.add_argument("--cache", default=None, help=f"folder for finished runs (default: {cache})")
+    ap.add_argument("--only-cached", action="store_true", help="summarise what is cached; train nothing")
+
+
+def seed_sets(args, headline: tuple[int, ...], fresh: tuple[int, ...]) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """(headline seeds, fresh seeds) from :func:`add_seed_arguments`' options; quick runs use two small sets."""
+    from mtdl_kit.lab import parse_seeds
+
+    if args.seeds:
+        headline = parse_seeds(args.seeds)
+    elif args.quick:
+        headline = (0, 1)
+    if args.replicate is not None:
+        fresh = parse_seeds(args.replicate) if args.replicate else ()
+    elif args.quick:
+        fresh = (10, 11)
+    return headline, fresh

@@ -33,9 +33,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _report import contrast_table, machine, write_section
+from _report import add_seed_arguments, contrast_table, machine, seed_sets, write_section
 
-from mtdl_kit.lab import ADVERSARIAL_ARMS, adversarial_reading, default_adversarial_config, parse_seeds, run_adversarial
+from mtdl_kit.lab import ADVERSARIAL_ARMS, adversarial_reading, default_adversarial_config, run_adversarial
 
 RESULTS = Path(__file__).resolve().parent / "results"
 DEFAULT_CACHE = Path("/tmp/mtdl-kit-adversarial-cache")
@@ -73,17 +73,10 @@ def per_seed(result) -> list[str]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--seeds", default=None, help="headline seeds (default: 0-7; quick: 0-1)")
-    ap.add_argument("--replicate", default=None, help="fresh seeds (default: 100-107; quick: 10-11; '' skips)")
-    ap.add_argument("--cache", default=None, help=f"folder for finished runs (default: {DEFAULT_CACHE})")
-    ap.add_argument("--only-cached", action="store_true", help="summarise what is cached; train nothing")
+    add_seed_arguments(ap, DEFAULT_CACHE)
     args = ap.parse_args()
     cache = Path(args.cache) if args.cache else DEFAULT_CACHE
-    headline = parse_seeds(args.seeds) if args.seeds else ((0, 1) if args.quick else HEADLINE)
-    if args.replicate is not None:
-        fresh = parse_seeds(args.replicate) if args.replicate else ()
-    else:
-        fresh = (10, 11) if args.quick else REPLICATION
+    headline, fresh = seed_sets(args, HEADLINE, REPLICATION)
     base = default_adversarial_config(quick=args.quick)
     t0 = time.perf_counter()
     lines = [
@@ -97,7 +90,7 @@ def main() -> None:
         "the harm, `adversary − shuffled` the part due to what the camera label says, the coupling interaction "
         "(adversary − none) − (adversary − none on independent cameras) the part due to the camera's coupling to the "
         "disease. Glaucoma test ROC-AUC, paired hierarchical bootstrap CI over seeds and test cases. The design "
-        "(objective, strength) was chosen on seeds 0–3 (\"adversarial-pilot\"), which the headline seeds include; the "
+        '(objective, strength) was chosen on seeds 0–3 ("adversarial-pilot"), which the headline seeds include; the '
         "replication on fresh seeds is the clean test.",
         "",
     ]

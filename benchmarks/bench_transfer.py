@@ -29,6 +29,7 @@ from _report import contrast_table, machine, write_section
 
 from mtdl_kit.lab import QUICK, TransferConfig, configure, parse_seeds, reading, run_arm, run_transfer
 from mtdl_kit.lab.transfer import _datasets
+from mtdl_kit.regions import get_region
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -79,6 +80,12 @@ def steps_table(result) -> list[str]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true")
+    ap.add_argument(
+        "--region",
+        default="eye",
+        help="eye (default; tables transfer_a_<run>_*, section 'transfer') or another region with a coupled "
+        "segmentation, e.g. chest (tables transfer_a_<region>_<run>_*, section 'transfer-<region>')",
+    )
     ap.add_argument("--budgets", default=None, help="comma list of main-task label budgets")
     ap.add_argument("--seeds", default=None, help="headline seeds, e.g. 0-7")
     ap.add_argument("--replicate", default=None, help="fresh seeds for the replication, e.g. 100-107 ('' to skip)")
@@ -97,7 +104,18 @@ def main() -> None:
 
         base = replace(base, select_after_warmup=True)
     budgets = tuple(int(b) for b in args.budgets.split(",")) if args.budgets else None
-    cfg = configure(base, budgets=budgets, seeds=parse_seeds(args.seeds) if args.seeds else None)
+    coupling = get_region(args.region).coupling
+    cfg = configure(
+        base,
+        region=args.region,
+        main=coupling.classification,
+        auxiliary=coupling.segmentation,
+        budgets=budgets,
+        seeds=parse_seeds(args.seeds) if args.seeds else None,
+    )
+    # the eye's tables predate the region axis and keep their names
+    prefix = "transfer_a" if args.region == "eye" else f"transfer_a_{args.region}"
+    section = "transfer" if args.region == "eye" else f"transfer-{args.region}"
     fresh = args.replicate if args.replicate is not None else ("10-12" if args.quick else "100-107")
     cache = Path(args.cache) if args.cache else Path("/tmp/mtdl-kit-transfer-cache")
     t0 = time.perf_counter()
@@ -113,15 +131,16 @@ def main() -> None:
         results.append(("replication", run_transfer(again, cache=cache, on_run=report)))
     if args.no_write:
         return
-    diagnostic = mask_diagnostic(cfg, cfg.budgets[0], cfg.seeds[0])
+    diagnostic = mask_diagnostic(cfg, cfg.budgets[0], cfg.seeds[0]) if cfg.region == "eye" else None
     minutes = (time.perf_counter() - t0) / 60
     if not args.quick:
         RESULTS.mkdir(exist_ok=True)
         for name, res in results:
-            res.runs_frame.assign(run=name).to_csv(RESULTS / f"transfer_a_{name}_runs.csv", index=False)
-            res.summary.assign(run=name).to_csv(RESULTS / f"transfer_a_{name}_summary.csv", index=False)
+            res.runs_frame.assign(run=name).to_csv(RESULTS / f"{prefix}_{name}_runs.csv", index=False)
+            res.summary.assign(run=name).to_csv(RESULTS / f"{prefix}_{name}_summary.csv", index=False)
     lines = [
-        "## The transfer lab, experiment A: a label-starved main task (`benchmarks/bench_transfer.py`)",
+        "## The transfer lab, experiment A: a label-starved main task (`benchmarks/bench_transfer.py`)"
+        + ("" if cfg.region == "eye" else f" — {cfg.region}"),
         "",
         f"Machine: {machine()}; {minutes:.0f} min in all (cached runs are reused). "
         f"{cfg.region}: main task {cfg.main} (ROC-AUC), auxiliary task {cfg.auxiliary} labelled on all "
@@ -140,18 +159,19 @@ def main() -> None:
         lines += [*contrast_table(res.summary, ("budget",)), ""]
         lines += ["Reading (computed from the intervals):", "", *[f"- {s}" for s in reading(res)], ""]
         lines += ["Steps each arm used (validation stopping):", "", *steps_table(res), ""]
-    lines += [
-        "### Diagnostic: is the information in the predicted mask?",
-        "",
-        f"Related arm, budget {cfg.budgets[0]}, seed {cfg.seeds[0]}: disc/cup Dice {diagnostic['dice']:.3f}; the cup's "
-        f"share of the predicted disc separates {cfg.main} with ROC-AUC {diagnostic['predicted']:.3f} "
-        f"(true masks: {diagnostic['true']:.3f}) — what the network's own {cfg.main} head reached: "
-        f"{diagnostic['head']:.3f}. A gap between the two says the head does not read what the mask holds.",
-    ]
+    if diagnostic is not None:
+        lines += [
+            "### Diagnostic: is the information in the predicted mask?",
+            "",
+            f"Related arm, budget {cfg.budgets[0]}, seed {cfg.seeds[0]}: disc/cup Dice {diagnostic['dice']:.3f}; the "
+            f"cup's share of the predicted disc separates {cfg.main} with ROC-AUC {diagnostic['predicted']:.3f} "
+            f"(true masks: {diagnostic['true']:.3f}) — what the network's own {cfg.main} head reached: "
+            f"{diagnostic['head']:.3f}. A gap between the two says the head does not read what the mask holds.",
+        ]
     text = "\n".join(lines)
     print(text)
     if not args.quick:
-        write_section("transfer", text)
+        write_section(section, text)
 
 
 if __name__ == "__main__":

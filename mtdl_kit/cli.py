@@ -314,6 +314,16 @@ def _cmd_data_check(args: argparse.Namespace) -> int:
     return 0
 
 
+def _budgets(text: str) -> tuple[int, ...]:
+    """``"16,256"`` -> ``(16, 256)``; a clear error for anything else."""
+    try:
+        return tuple(int(b) for b in text.split(",") if b.strip())
+    except ValueError:
+        raise ValueError(
+            f"--budget must be label counts separated by commas, e.g. 16 or 16,256; got {text!r}."
+        ) from None
+
+
 def _report_lab_run(paths: Sequence[Path], sentences: Sequence[str]) -> int:
     """Print the files a lab experiment wrote and its reading (one sentence per line); exit code 0."""
     for path in paths:
@@ -328,7 +338,7 @@ def _cmd_lab_transfer(args: argparse.Namespace) -> int:
     from mtdl_kit.lab import QUICK, TransferConfig, configure, parse_seeds, reading, run_transfer, write_outputs
 
     base = QUICK if args.quick else TransferConfig()
-    budgets = tuple(int(b) for b in args.budget.split(",")) if args.budget else None
+    budgets = _budgets(args.budget) if args.budget else None
     cfg = configure(
         base,
         region=args.region,
@@ -362,7 +372,7 @@ def _cmd_lab_crossover(args: argparse.Namespace) -> int:
 
     region = args.region or "eye"
     base = default_crossover_config(region, quick=args.quick)
-    budgets = tuple(int(b) for b in args.budget.split(",")) if args.budget else (base.budgets if args.quick else (16,))
+    budgets = _budgets(args.budget) if args.budget else (base.budgets if args.quick else (16,))
     base = configure(base, family=args.family, budgets=budgets, seeds=parse_seeds(args.seeds) if args.seeds else None)
     out = Path(args.out)
 
@@ -425,6 +435,26 @@ def _cmd_lab_adversarial(args: argparse.Namespace) -> int:
 
     result = run_adversarial(cfg, cache=out / "cache", on_run=report)
     return _report_lab_run(write_adversarial_outputs(result, out), adversarial_reading(result))
+
+
+def _cmd_lab_cascade(args: argparse.Namespace) -> int:
+    """Experiment D of the transfer lab (a cascade in real stages, degraded masks) on the seeds the user chooses."""
+    from mtdl_kit.lab import cascade_reading, default_cascade_config, parse_seeds, run_cascade, write_cascade_outputs
+
+    cfg = default_cascade_config(
+        args.region,
+        quick=args.quick,
+        seeds=parse_seeds(args.seeds) if args.seeds else None,
+        budgets=_budgets(args.budget) if args.budget else None,
+    )
+    out = Path(args.out)
+
+    def report(run) -> None:
+        steps = f"steps {run.best_step:5d}/{run.steps_run:5d}"
+        print(f"seed {run.seed:4d} {run.stage:10s} budget {run.budget:4d} {steps} {run.seconds:6.1f} s", flush=True)
+
+    result = run_cascade(cfg, cache=out / "cache", on_run=report)
+    return _report_lab_run(write_cascade_outputs(result, out), cascade_reading(result))
 
 
 def _cmd_lab_conflict(args: argparse.Namespace) -> int:
@@ -567,8 +597,8 @@ def build_parser() -> argparse.ArgumentParser:
     lab = sub.add_parser(
         "lab",
         help="JupyterLab on the lessons, bound to 127.0.0.1 (needs `pip install 'mtdl-kit[lab]'`); "
-        "`lab transfer` / `lab crossover` / `lab starved` / `lab adversarial` / `lab conflict` rerun the transfer "
-        "lab's experiments A, C, E, B and F on seeds you choose",
+        "`lab transfer` / `lab crossover` / `lab starved` / `lab adversarial` / `lab cascade` / `lab conflict` rerun "
+        "the transfer lab's experiments A, C, E, B, D and F on seeds you choose",
         description=(
             "Without an EXPERIMENT: start JupyterLab on the bundled lessons. From a wheel install the lessons are "
             f"first copied into ./{_launch.LESSONS_FOLDER} (or --dir), never overwriting a copy you edited; from a "
@@ -657,6 +687,18 @@ def build_parser() -> argparse.ArgumentParser:
     la.add_argument("--out", required=True, help="folder for runs.csv, summary.csv, summary.md and the run cache")
     la.add_argument("--quick", action="store_true", help="the small quick configuration (about a minute on a CPU)")
     la.set_defaults(func=_cmd_lab_adversarial)
+
+    ld = lab_sub.add_parser(
+        "cascade",
+        help="experiment D: a cascade in real stages (segmentation to its plateau, then a classifier on the image, "
+        "the predicted mask or both), scored on predicted, reference and degraded masks (paired seeds, CIs)",
+    )
+    ld.add_argument("--region", default="eye", choices=("eye", "chest"), help="default: eye")
+    ld.add_argument("--budget", default=None, help="main-task label budget(s), e.g. 16 or 16,256 (default: 16,256)")
+    ld.add_argument("--seeds", default=None, help="training seeds, e.g. 100-107 or 1,2,5 (default: 0-7; quick: 0-1)")
+    ld.add_argument("--out", required=True, help="folder for runs.csv, summary.csv, summary.md and the network cache")
+    ld.add_argument("--quick", action="store_true", help="the small quick configuration (about 20 s on a CPU)")
+    ld.set_defaults(func=_cmd_lab_cascade)
 
     r = sub.add_parser("regions", help="list the regions, their tasks and coupling rules")
     r.add_argument("--markdown", action="store_true", help="print a markdown table (as in the README)")

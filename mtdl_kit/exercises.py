@@ -702,6 +702,92 @@ def check_replicated(
     return want
 
 
+def check_mean_weight(
+    answer: float, run: str, condition: str, task: str, *, root: Any = None, tolerance: float = 1e-6
+) -> float:
+    """Check a task's training-averaged loss weight under one condition of experiment E, averaged over seeds.
+
+    Args:
+        answer: the learner's number.
+        run: ``<region>_<run>`` of the starved task's tables, e.g. ``"eye_headline"``.
+        condition: e.g. ``"gradnorm-raw"``.
+        task: e.g. ``"cdr"``.
+        root: folder of the CSVs (default: the bundled ``benchmarks/results/``).
+        tolerance: accepted absolute difference.
+
+    Returns:
+        The reference value: the mean over seeds of the runs' ``weight_mean`` for ``task``.
+
+    Raises:
+        ExerciseError: not a number, or a different value.
+    """
+    from mtdl_kit.results import load_starved
+
+    region, _, which = run.rpartition("_")
+    runs = load_starved("runs", region=region, run=which, root=root)
+    rows = runs[(runs["condition"] == condition) & (runs["task"] == task)].drop_duplicates("seed")
+    if rows.empty:
+        raise ValueError(f"No runs of condition {condition!r} with task {task!r} in starved_{run}_runs.csv.")
+    want = float(rows["weight_mean"].mean())
+    if isinstance(answer, bool) or not isinstance(answer, (int, float)) or not math.isfinite(answer):
+        raise _fail(f"answer must be a finite number, got {answer!r}.", "average the column weight_mean over seeds.")
+    if abs(float(answer) - want) > tolerance:
+        raise _fail(
+            f"you computed {answer:.4f}, the runs give {want:.4f}.",
+            f"keep one row per seed (the runs table has one row per metric) for condition {condition!r} and "
+            f"task {task!r}, then average weight_mean.",
+        )
+    _ok(f"{task}'s training-averaged weight under {condition}, {run.replace('_', ' ')} seeds: {want:.3f}.")
+    return want
+
+
+def check_cascade_contrast(answer: float, run: str, contrast: str, budget: int, *, root: Any = None) -> float:
+    """Check a contrast of experiment D (the cascade in stages) computed by hand from its runs table.
+
+    The learner takes ``transfer_d_<run>_runs.csv``, keeps the main task's primary metric at ``budget``,
+    and averages over seeds the per-seed difference of the two arms the contrast names (e.g.
+    ``"mask_only@dice_0.70 - mask_only@true"``: the classifier reading the mask alone, scored on masks
+    degraded to Dice 0.70, minus the same classifier on the reference masks). The lab's point estimate
+    is that mean, so it must match the summary's ``value``.
+
+    Args:
+        answer: the learner's number (metric units, e.g. AUC points).
+        run: ``<region>_<run>``, e.g. ``"eye_headline"``.
+        contrast: a two-arm contrast of the summary, ``"<arm>@<input> - <arm>@<input>"`` or ``"... - direct"``.
+        budget: the main-task label budget.
+        root: folder of the CSVs (default: the bundled ``benchmarks/results/``).
+
+    Returns:
+        The reference value.
+
+    Raises:
+        ExerciseError: not a number, or a different value (naming the likely slip).
+    """
+    from mtdl_kit.results import load_transfer
+
+    summary = load_transfer("summary", experiment="d", run=run, root=root)
+    rows = summary[(summary["contrast"] == contrast) & (summary["budget"] == budget)]
+    if rows.empty or " - " not in contrast:
+        two_arm = sorted(c for c in summary["contrast"].unique() if " - " in c)
+        raise ValueError(f"No two-arm contrast {contrast!r} at budget {budget}; the contrasts are {two_arm}.")
+    want = float(rows["value"].iloc[0])
+    if isinstance(answer, bool) or not isinstance(answer, (int, float)) or not math.isfinite(answer):
+        raise _fail(f"answer must be a finite number, got {answer!r}.", "a mean of per-seed differences.")
+    tolerance = 1e-6
+    if abs(float(answer) - want) <= tolerance:
+        _ok(f"{contrast} at {budget} labels: {want:+.4f} (mean over seeds of the paired differences).")
+        return want
+    if abs(float(answer) + want) <= tolerance:
+        raise _fail(
+            f"you computed {answer:+.4f}, the lab gives {want:+.4f}.", "the sign is reversed: first arm minus second."
+        )
+    raise _fail(
+        f"you computed {answer:+.4f}, the lab gives {want:+.4f}.",
+        f"keep budget == {budget}, the main task's primary metric (not n_cases), the two (stage, input) pairs "
+        "the contrast names, one value per seed; then average the per-seed differences.",
+    )
+
+
 def check_condition_rho(answer: float, runs: Any, predictor: str = "cosine", *, tolerance: float = 1e-9) -> float:
     """Check Spearman's ρ between each condition's mean early ``predictor`` and its mean final Δ (experiment F).
 

@@ -133,11 +133,38 @@ def load_transfer(
     Raises:
         ValueError: an unknown kind; FileNotFoundError: the table was not generated (with the command).
     """
+    return _lab_table(
+        f"transfer_{experiment}_{run}", kind, root, "the transfer lab: python benchmarks/bench_transfer.py"
+    )
+
+
+def load_starved(
+    kind: str = "runs", *, region: str = "musculoskeletal", run: str = "headline", root: str | Path | None = None
+) -> Any:
+    """A table of the transfer lab's starved-task experiment (E): ``starved_<region>_<run>_<kind>.csv``.
+
+    Args:
+        kind: ``"runs"`` (one row per seed, condition, task and metric, with each run's diagnostics
+            ``loss_early``, ``loss_late`` and ``weight_mean``, the task's training-averaged weight) or
+            ``"summary"`` (each condition minus EW on raw targets, with its CI).
+        region: ``"musculoskeletal"`` or ``"eye"``.
+        run: ``"headline"`` or ``"replication"`` (fresh seeds).
+        root: folder of the CSVs (default :func:`results_dir`).
+
+    Raises:
+        ValueError: an unknown kind; FileNotFoundError: the table was not generated (with the command).
+    """
+    command = "the starved-task experiment: python benchmarks/bench_starved.py"
+    return _lab_table(f"starved_{region}_{run}", kind, root, command)
+
+
+def _lab_table(stem: str, kind: str, root: str | Path | None, command: str) -> Any:
+    """``<stem>_<kind>.csv`` of the results folder; ``command`` is what the missing-file error says to run."""
     import pandas as pd
 
     if kind not in ("runs", "summary"):
         raise ValueError(f"kind must be 'runs' or 'summary', got {kind!r}.")
-    path = Path(root or results_dir()) / f"transfer_{experiment}_{run}_{kind}.csv"
+    path = Path(root or results_dir()) / f"{stem}_{kind}.csv"
     if not path.exists():
-        raise FileNotFoundError(f"{path} does not exist yet; run the transfer lab: python benchmarks/bench_transfer.py")
+        raise FileNotFoundError(f"{path} does not exist yet; run {command}")
     return pd.read_csv(path)

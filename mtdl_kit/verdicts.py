@@ -67,7 +67,7 @@ KEYS: dict[str, tuple[str, ...]] = {
 _TRANSFER = re.compile(r"^transfer_(?P<experiment>[a-z])_(?P<run>[a-z0-9]+(?:_[a-z0-9]+)*)$")
 _TRANSFER_KEYS = ("budget", "contrast", "task", "metric")
 #: the benchmark that writes each experiment's tables (A is bench_transfer.py)
-_TRANSFER_BENCH = {"b": "adversarial", "c": "crossover", "f": "conflict"}
+_TRANSFER_BENCH = {"b": "adversarial", "c": "crossover", "d": "cascade", "f": "conflict"}
 #: the starved task (experiment E): ``starved_musculoskeletal_headline``
 _STARVED = re.compile(r"^starved_(?P<region>[a-z]+)_(?P<run>[a-z0-9]+(?:_[a-z0-9]+)*)$")
 _STARVED_KEYS = ("condition", "contrast", "task", "metric")
@@ -194,10 +194,11 @@ def _matches(frame: Any, where: dict[str, Any]) -> Any:
         if column not in frame.columns:
             raise ValueError(f"No column {column!r}; the columns are {list(frame.columns)}.")
         column_values = frame[column]
+        choices = list(wanted) if isinstance(wanted, (list, tuple, set, frozenset)) else [wanted]
         try:
-            mask = column_values.astype(float) == float(wanted)
+            mask = column_values.astype(float).isin([float(w) for w in choices])
         except (TypeError, ValueError):
-            mask = column_values.astype(str) == str(wanted)
+            mask = column_values.astype(str).isin([str(w) for w in choices])
         frame = frame[mask]
     return frame
 
@@ -215,7 +216,8 @@ def verdicts(table: str, *, root: str | Path | None = None, **where: Any) -> Any
     Args:
         table: one of :data:`mtdl_kit.results.TABLES` or ``transfer_<experiment>_<run>``.
         root: folder of the CSVs (default: the bundled ``benchmarks/results/``).
-        **where: ``column=value`` filters (numbers compare as numbers: ``relatedness=1``).
+        **where: ``column=value`` filters (numbers compare as numbers: ``relatedness=1``); a list or
+            tuple of values keeps the rows matching any of them.
 
     Returns:
         A DataFrame: the table's key columns, ``value``, ``ci_low``, ``ci_high``, ``n_seeds`` (when

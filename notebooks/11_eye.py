@@ -30,7 +30,7 @@
 #
 # **Prerequisites:** `00_start_here.ipynb` and `01_four_families.ipynb`.
 #
-# **Time:** about 30 minutes of reading; the code runs in under a minute in quick mode (pretrained models).
+# **Time:** about 45 minutes of reading; the code runs in under a minute in quick mode (pretrained models).
 
 # %% tags=["parameters"]
 # Run mode. QUICK = True: evaluate the pretrained zoo models on 32 test phantoms at 64 px (< 1 min on 2 CPU cores).
@@ -354,6 +354,107 @@ exercises.check_quick_delta_m(my_delta_m, frame)
 display(Markdown(region_reading(REGION)))
 
 # %% [markdown]
+# ## A cascade in real stages: what a mask buys, and what a wrong mask costs
+#
+# The wiring above suggests letting the disc/cup mask guide the glaucoma decision. The transfer lab's
+# experiment D (`mtdl_kit.lab.cascade`, `benchmarks/bench_cascade.py`) builds the cascade the way it is
+# built in practice, in two stages. **Stage 1**: a disc/cup segmentation network trained on all 256
+# training cases until its validation Dice stops improving, then frozen. **Stage 2**: a glaucoma
+# classifier trained on 16 or 256 labels that reads the image alone (`direct`), stage 1's predicted
+# mask alone (`mask_only`) or both (`image_mask`). The mask-reading classifiers are then tested on
+# stage 1's own masks (`predicted`), on the reference masks (`true`) and on reference masks warped by a
+# smooth random field until their Dice is 0.95, 0.85 or 0.70 (`mtdl_kit.lab.degrade`). Eight headline
+# seeds and eight fresh ones; paired bootstrap CIs. The bullets are computed from
+# `benchmarks/results/transfer_d_eye_*`.
+
+# %%
+from mtdl_kit.results import load_transfer
+from mtdl_kit.verdicts import verdicts
+from mtdl_kit.viz import contrast_figure
+
+CASCADE_RUNS = (f"{REGION}_headline", f"{REGION}_replication")
+display(Markdown(lessons.cascade_readings(REGION)))
+propagation = verdicts(f"transfer_d_{CASCADE_RUNS[0]}", budget=256)
+propagation = propagation[propagation["contrast"].str.contains("@true|robustness", regex=True)]
+contrast_figure(
+    propagation,
+    title=f"{REGION}, 256 labels, headline seeds: the classifier on each kind of mask minus on the reference mask",
+    unit="AUC",
+).show()
+
+# %% [markdown]
+# What the eye shows:
+#
+# - **The mask is worth more than the labels.** With 16 glaucoma labels the direct classifier is at
+#   chance, and reading stage 1's mask alone beats it
+#   <!-- verdict transfer_d_eye_headline budget=16 contrast="mask_only@predicted - direct": better -->
+#   <!-- verdict transfer_d_eye_replication budget=16 contrast="mask_only@predicted - direct": better -->;
+#   with 256 labels too
+#   <!-- verdict transfer_d_eye_headline budget=256 contrast="mask_only@predicted - direct": better -->
+#   <!-- verdict transfer_d_eye_replication budget=256 contrast="mask_only@predicted - direct": better -->.
+#   The cascade gives the classifier the measurement the label is made of.
+# - **Adding the image to the mask is not shown to help.** With 16 labels the headline seeds say it does
+#   <!-- verdict transfer_d_eye_headline budget=16 contrast="image_mask@predicted - mask_only@predicted": better -->,
+#   the fresh seeds do not
+#   <!-- verdict transfer_d_eye_replication budget=16 contrast="image_mask@predicted - mask_only@predicted": no detectable difference -->:
+#   a claim that does not replicate is not one to teach.
+# - **On the eye, a much worse Dice costs little.** With 256 labels, masks warped to Dice 0.70 lower the
+#   mask-only classifier's AUC on both seed sets
+#   <!-- verdict transfer_d_eye_headline budget=256 contrast="mask_only@dice_0.70 - mask_only@true": worse -->
+#   <!-- verdict transfer_d_eye_replication budget=256 contrast="mask_only@dice_0.70 - mask_only@true": worse -->,
+#   but by a few hundredths; with 16 labels the loss is not detectable
+#   <!-- verdict transfer_d_eye_headline budget=16 contrast="mask_only@dice_0.70 - mask_only@true": no detectable difference -->.
+#   Read the second bullet of each seed set: the warped masks' CDR error is about that of stage 1's
+#   own masks. The disc rim and the cup are a few pixels wide at 64 px, so a sub-pixel boundary shift
+#   already costs a lot of Dice while the vertical extents — and so the CDR — barely move. Dice
+#   measures overlap; the classifier needs the measurement.
+# - **The image does not protect the classifier from a wrong mask**: the robustness contrast shows no
+#   detectable difference at Dice 0.70
+#   <!-- verdict transfer_d_eye_headline budget=256 contrast="robustness@dice_0.70": no detectable difference -->
+#   <!-- verdict transfer_d_eye_replication budget=256 contrast="robustness@dice_0.70": no detectable difference -->.
+#
+# ### Exercise 5 — error propagation by hand
+#
+# From the runs table (one row per seed, network `stage`, test `input`, task and metric), compute the
+# mask-only classifier's AUC on masks at Dice 0.70 minus its AUC on the reference masks, per seed, at
+# 256 labels; then average over seeds. The check compares your number with the lab's point estimate.
+
+# %%
+cascade_runs = load_transfer("runs", experiment="d", run=CASCADE_RUNS[0])
+# Exercise 5: mean over seeds of (mask_only on dice_0.70) - (mask_only on true), glaucoma AUC, budget 256
+### BEGIN SOLUTION
+# YOUR CODE HERE
+auc = cascade_runs[
+    (cascade_runs["budget"] == 256) & (cascade_runs["stage"] == "mask_only") & (cascade_runs["metric"] == "auc")
+]
+by_input = auc.pivot_table(index="seed", columns="input", values="value")
+my_drop = float((by_input["dice_0.70"] - by_input["true"]).mean())
+### END SOLUTION
+my_drop
+
+# %%
+exercises.check_cascade_contrast(my_drop, CASCADE_RUNS[0], "mask_only@dice_0.70 - mask_only@true", 256)
+
+# %% [markdown]
+# ### Exercise 6 — does the image protect the classifier?
+#
+# The contrast `robustness@dice_0.70` asks whether the classifier that reads image + mask loses less
+# than the mask-only one when the mask degrades to Dice 0.70. Give its verdict at each label budget
+# (keys 16 and 256) on the headline seeds, from the intervals in `verdicts(...)`.
+
+# %%
+# Exercise 6: {16: verdict, 256: verdict}
+### BEGIN SOLUTION
+# YOUR CODE HERE
+robustness = verdicts(f"transfer_d_{CASCADE_RUNS[0]}", contrast="robustness@dice_0.70")
+my_robustness = {int(r.budget): r.verdict for r in robustness.itertuples()}
+### END SOLUTION
+my_robustness
+
+# %%
+exercises.check_verdicts(my_robustness, f"transfer_d_{CASCADE_RUNS[0]}", by="budget", contrast="robustness@dice_0.70")
+
+# %% [markdown]
 # ## Summary
 #
 # - The region's labels are coupled through a measurement on the mask; the relatedness knob decides
@@ -364,6 +465,8 @@ display(Markdown(region_reading(REGION)))
 # - A one-seed comparison is a demonstration; Δm over seeds with a 95 % CI, read from the benchmark
 #   table, is the number to quote.
 # - A clinical measurement on a predicted mask can be off even when Dice is good: check it.
+# - A cascade in stages hands the classifier the measurement the label is made of; what a wrong mask
+#   costs depends on how far it moves that measurement, which Dice does not say (experiment D).
 
 # %% [markdown]
 # ## References

@@ -30,7 +30,7 @@
 #
 # **Prerequisites:** `00_start_here.ipynb` and `01_four_families.ipynb`.
 #
-# **Time:** about 30 minutes of reading; the code runs in under a minute in quick mode (pretrained models).
+# **Time:** about 45 minutes of reading; the code runs in under a minute in quick mode (pretrained models).
 
 # %% tags=["parameters"]
 # Run mode. QUICK = True: evaluate the pretrained zoo models on 32 test phantoms at 64 px (< 1 min on 2 CPU cores).
@@ -345,6 +345,109 @@ exercises.check_quick_delta_m(my_delta_m, frame)
 display(Markdown(region_reading(REGION)))
 
 # %% [markdown]
+# ## A cascade in real stages: how good must the first stage be?
+#
+# The transfer lab's experiment D (`mtdl_kit.lab.cascade`, `benchmarks/bench_cascade.py`) builds a
+# chest cascade in two stages. **Stage 1**: a lungs/heart segmentation network trained on all 256
+# training cases until its validation Dice stops improving, then frozen. **Stage 2**: a cardiomegaly
+# classifier trained on 16 or 256 labels that reads the image alone (`direct`), stage 1's predicted
+# mask alone (`mask_only`) or both (`image_mask`). The mask-reading classifiers are then tested on
+# stage 1's own masks (`predicted`), on the reference masks (`true`) and on reference masks warped by a
+# smooth random field until their Dice is 0.95, 0.85 or 0.70 (`mtdl_kit.lab.degrade`) — a first stage
+# of known quality. Eight headline seeds and eight fresh ones; paired bootstrap CIs. The bullets are
+# computed from `benchmarks/results/transfer_d_chest_*`.
+
+# %%
+from mtdl_kit.results import load_transfer
+from mtdl_kit.verdicts import verdicts
+from mtdl_kit.viz import contrast_figure
+
+CASCADE_RUNS = (f"{REGION}_headline", f"{REGION}_replication")
+display(Markdown(lessons.cascade_readings(REGION)))
+against_direct = verdicts(f"transfer_d_{CASCADE_RUNS[0]}", budget=256)
+mask_only = against_direct["contrast"].str.startswith("mask_only@")
+against_direct = against_direct[mask_only & against_direct["contrast"].str.endswith("- direct")]
+contrast_figure(
+    against_direct,
+    title=f"{REGION}, 256 labels, headline seeds: the mask-only cascade minus the direct classifier, by mask quality",
+    unit="AUC",
+).show()
+
+# %% [markdown]
+# What the chest shows:
+#
+# - **With stage 1's own masks the cascade beats the direct classifier**, by much with 16 labels
+#   <!-- verdict transfer_d_chest_headline budget=16 contrast="mask_only@predicted - direct": better -->
+#   <!-- verdict transfer_d_chest_replication budget=16 contrast="mask_only@predicted - direct": better -->
+#   and by little with 256
+#   <!-- verdict transfer_d_chest_headline budget=256 contrast="mask_only@predicted - direct": better -->
+#   <!-- verdict transfer_d_chest_replication budget=256 contrast="mask_only@predicted - direct": better -->.
+#   Stage 1 is very good here (Dice about 0.98): the lungs and the heart are large.
+# - **Errors propagate in proportion to what they do to the CTR.** Masks at Dice 0.85 and 0.70 cost
+#   the classifier at both budgets, e.g. with 256 labels
+#   <!-- verdict transfer_d_chest_headline budget=256 contrast="mask_only@dice_0.85 - mask_only@true": worse -->
+#   <!-- verdict transfer_d_chest_replication budget=256 contrast="mask_only@dice_0.85 - mask_only@true": worse -->
+#   <!-- verdict transfer_d_chest_headline budget=256 contrast="mask_only@dice_0.70 - mask_only@true": worse -->
+#   <!-- verdict transfer_d_chest_replication budget=256 contrast="mask_only@dice_0.70 - mask_only@true": worse -->.
+#   Read the second bullet of each seed set: to lose that much overlap on structures this large, the
+#   boundaries must move by pixels, which moves the heart and thorax widths and flips the rule's class
+#   on many cases.
+# - **How good stage 1 must be depends on the labels you have.** With 256 labels the direct
+#   classifier is strong, and a cascade handed masks at Dice 0.85 is already worse than no cascade
+#   <!-- verdict transfer_d_chest_headline budget=256 contrast="mask_only@dice_0.85 - direct": worse -->
+#   <!-- verdict transfer_d_chest_replication budget=256 contrast="mask_only@dice_0.85 - direct": worse -->;
+#   with 16 labels the same masks still beat it
+#   <!-- verdict transfer_d_chest_headline budget=16 contrast="mask_only@dice_0.85 - direct": better -->
+#   <!-- verdict transfer_d_chest_replication budget=16 contrast="mask_only@dice_0.85 - direct": better -->.
+# - **Reading the image does not rescue a wrong mask**: the classifier that sees image + mask loses as
+#   much as the mask-only one
+#   <!-- verdict transfer_d_chest_headline budget=256 contrast="robustness@dice_0.70": no detectable difference -->
+#   <!-- verdict transfer_d_chest_replication budget=256 contrast="robustness@dice_0.70": no detectable difference -->.
+#   Trained on good masks, it learnt to trust the mask. This is the cascade's con in the review's
+#   sense: stage 2 cannot correct stage 1.
+#
+# ### Exercise 5 — error propagation by hand
+#
+# From the runs table (one row per seed, network `stage`, test `input`, task and metric), compute the
+# mask-only classifier's AUC on masks at Dice 0.85 minus the direct classifier's AUC, per seed, at 256
+# labels; then average over seeds. The direct classifier has one test input, `image`.
+
+# %%
+cascade_runs = load_transfer("runs", experiment="d", run=CASCADE_RUNS[0])
+# Exercise 5: mean over seeds of (mask_only on dice_0.85) - (direct on image), cardiomegaly AUC, budget 256
+### BEGIN SOLUTION
+# YOUR CODE HERE
+auc = cascade_runs[(cascade_runs["budget"] == 256) & (cascade_runs["metric"] == "auc")]
+per_seed = auc.pivot_table(index="seed", columns=["stage", "input"], values="value")
+my_gap = float((per_seed[("mask_only", "dice_0.85")] - per_seed[("direct", "image")]).mean())
+### END SOLUTION
+my_gap
+
+# %%
+exercises.check_cascade_contrast(my_gap, CASCADE_RUNS[0], "mask_only@dice_0.85 - direct", 256)
+
+# %% [markdown]
+# ### Exercise 6 — the break-even mask quality
+#
+# For each degraded mask quality, is the mask-only cascade better than, worse than, or not detectably
+# different from the direct classifier with **16** labels (headline seeds)? Give a verdict per
+# contrast `mask_only@dice_0.95 - direct`, `mask_only@dice_0.85 - direct`, `mask_only@dice_0.70 - direct`.
+# Then compare with the figure above (256 labels): where does the break-even move, and why?
+
+# %%
+QUALITIES = [f"mask_only@dice_{q} - direct" for q in ("0.95", "0.85", "0.70")]
+# Exercise 6: {contrast: verdict} for the three contrasts at budget 16
+### BEGIN SOLUTION
+# YOUR CODE HERE
+at_16 = verdicts(f"transfer_d_{CASCADE_RUNS[0]}", budget=16).set_index("contrast")
+my_break_even = {c: at_16.loc[c, "verdict"] for c in QUALITIES}
+### END SOLUTION
+my_break_even
+
+# %%
+exercises.check_verdicts(my_break_even, f"transfer_d_{CASCADE_RUNS[0]}", by="contrast", budget=16, contrast=QUALITIES)
+
+# %% [markdown]
 # ## Summary
 #
 # - The region's labels are coupled through a measurement on the mask; the relatedness knob decides
@@ -355,6 +458,8 @@ display(Markdown(region_reading(REGION)))
 # - A one-seed comparison is a demonstration; Δm over seeds with a 95 % CI, read from the benchmark
 #   table, is the number to quote.
 # - A clinical measurement on a predicted mask can be off even when Dice is good: check it.
+# - A cascade in stages is only as good as its first stage, and how good is good enough depends on
+#   how many labels the direct alternative has (experiment D).
 
 # %% [markdown]
 # ## References

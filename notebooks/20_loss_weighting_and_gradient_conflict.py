@@ -24,10 +24,11 @@
 # - implement PCGrad's projection and check it against TorchJD
 # - measure gradient conflict during training and what each method costs per step
 # - read from paired intervals on two seed sets whether a method rescues a starved task (the transfer lab's experiment E)
+# - separate a method's effect from its mechanism (the eye's CDR and the weight each method gives it)
 #
 # **Prerequisites:** `00_start_here.ipynb`, `01_four_families.ipynb`; the dot product and cosine of two vectors.
 #
-# **Time:** about 30 minutes; the code runs in about a minute in quick mode.
+# **Time:** about 40 minutes; the code runs in about a minute in quick mode.
 
 # %% tags=["parameters"]
 # Run mode. QUICK = True: 32-pixel images, a 20-step run and 4 timed steps per method (~1 min on 2 CPU cores).
@@ -299,6 +300,79 @@ replicated = {c for c in tables[0].index if all(t.get(c) == "better" for t in ta
 exercises.check_replicated(replicated, STARVED_RUNS, task="landmarks")
 
 # %% [markdown]
+# ### The eye: a recovery, but not the one the textbook predicts
+#
+# The eye gives experiment E a second starved-task candidate. The vertical cup-to-disc ratio (CDR) is a
+# regression on values between 0.3 and 0.9. On raw targets its squared error is tiny beside the
+# disc/cup segmentation loss and the glaucoma cross-entropy, so under EW its gradient is a small share
+# of the trunk's update. If starvation were the whole story, a method that helps the CDR would do it
+# by **giving the CDR a larger weight**. The same design as the knee: a parallel network with disc/cup,
+# glaucoma and CDR, 5 headline and 5 fresh seeds, every condition against EW on raw targets.
+
+# %%
+EYE_RUNS = ("eye_headline", "eye_replication")
+for run in EYE_RUNS:
+    display(Markdown(f"**{run.replace('_', ', ')} seeds**\n\n" + starved_table_reading(run)))
+
+# %% [markdown]
+# ### Exercise 4 — which methods recover the CDR on both seed sets?
+#
+# As in exercise 3, but for the eye's `cdr` task (mean absolute error; the contrasts are signed so that
+# + means a smaller error). List the conditions that are **better** than EW on raw targets on *both*
+# seed sets.
+
+# %%
+# Exercise 4: a set of condition names
+### BEGIN SOLUTION
+# YOUR CODE HERE
+eye_tables = [verdicts(f"starved_{run}", task="cdr").set_index("condition")["verdict"] for run in EYE_RUNS]
+eye_replicated = {c for c in eye_tables[0].index if all(t.get(c) == "better" for t in eye_tables)}
+### END SOLUTION
+
+# %%
+eye_reference = exercises.check_replicated(eye_replicated, EYE_RUNS, task="cdr")
+
+# %% [markdown]
+# ### Exercise 5 — is it the starved-task mechanism?
+#
+# Every run recorded each task's weight averaged over training (`weight_mean` in the runs table; under
+# EW every weight is 1). Compute the CDR's training-averaged weight under **GradNorm on raw targets**
+# on the headline seeds: one row per seed (the table has one row per metric), then the mean. Then
+# compare it with EW's weight of 1 and with the other tasks' weights under GradNorm.
+
+# %%
+from mtdl_kit.results import load_starved
+
+eye_runs = load_starved("runs", region="eye", run="headline")
+# Exercise 5: the mean over seeds of weight_mean, task "cdr", condition "gradnorm-raw"
+### BEGIN SOLUTION
+# YOUR CODE HERE
+gradnorm_cdr = eye_runs[(eye_runs["condition"] == "gradnorm-raw") & (eye_runs["task"] == "cdr")]
+cdr_weight = float(gradnorm_cdr.drop_duplicates("seed")["weight_mean"].mean())
+### END SOLUTION
+
+# %%
+reference_weight = exercises.check_mean_weight(cdr_weight, "eye_headline", "gradnorm-raw", "cdr")
+direction = "higher" if reference_weight > 1 else "lower"
+print(f"Under GradNorm the CDR's training-averaged weight is {reference_weight:.2f}: {direction} than under EW (1).")
+# every task's weight under EW, GradNorm and UW (mean over the headline seeds)
+weights = (
+    eye_runs[eye_runs["condition"].isin(["ew-raw", "gradnorm-raw", "uw-raw"])]
+    .drop_duplicates(["seed", "condition", "task"])
+    .pivot_table(index="condition", columns="task", values="weight_mean")
+)
+weights.round(3)
+
+# %% [markdown]
+# How to read it. If GradNorm recovers the CDR on both seed sets (exercise 4) *and* gives it a lower
+# weight than EW (exercise 5), then it does not help by feeding the starved task. It helps by moving
+# weight to the disc/cup segmentation: the CDR *is* a measurement of the disc and cup, so better
+# shared disc/cup features make the CDR head's job easier. The lesson generalises: a method's effect
+# is measured by the contrast, its *mechanism* needs its own diagnostic (here the weights), and the
+# two can disagree with the textbook story. Read also the table's last line: runs still improving when
+# they stopped compare the methods at a budget, not at a plateau, as on the knee.
+
+# %% [markdown]
 # ## Summary
 #
 # - Loss weighting rescales the tasks' losses; gradient aggregation inspects and combines the task
@@ -310,6 +384,9 @@ exercises.check_replicated(replicated, STARVED_RUNS, task="landmarks")
 # - A small-loss task can be starved by equal weighting. Whether a method recovers it is read from a
 #   paired interval on two seed sets, with a count of the runs that were still improving when they
 #   stopped (the starved task above).
+# - A recovery is not yet a mechanism: on the eye, the method that recovers the CDR on both seed sets
+#   is read off the intervals (exercise 4), and its weights (exercise 5) show whether it fed the small
+#   task or strengthened the task the CDR is measured from.
 
 # %% [markdown]
 # ## References

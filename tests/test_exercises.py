@@ -286,6 +286,49 @@ def test_null_reading(capsys: pytest.CaptureFixture[str]) -> None:
     ex.check_null_reading("better", None, verdict(0.3, 0.1, 0.5, unit=""))  # no null result: no bound asked
 
 
+def test_check_cascade_contrast_accepts_the_labs_value_and_names_the_slip(tmp_path):
+    import pandas as pd
+
+    from mtdl_kit.exercises import ExerciseError, check_cascade_contrast
+
+    pd.DataFrame(
+        [
+            {"budget": 256, "contrast": "mask_only@dice_0.70 - mask_only@true", "value": -0.12},
+            {"budget": 16, "contrast": "mask_only@dice_0.70 - mask_only@true", "value": -0.05},
+            {"budget": 256, "contrast": "robustness@dice_0.70", "value": 0.04},
+        ]
+    ).to_csv(tmp_path / "transfer_d_eye_headline_summary.csv", index=False)
+    contrast = "mask_only@dice_0.70 - mask_only@true"
+    assert check_cascade_contrast(-0.12, "eye_headline", contrast, 256, root=tmp_path) == pytest.approx(-0.12)
+    with pytest.raises(ExerciseError, match="sign is reversed"):
+        check_cascade_contrast(0.12, "eye_headline", contrast, 256, root=tmp_path)
+    with pytest.raises(ExerciseError, match="keep budget == 256"):
+        check_cascade_contrast(-0.05, "eye_headline", contrast, 256, root=tmp_path)
+    with pytest.raises(ValueError, match="two-arm contrast"):
+        check_cascade_contrast(0.04, "eye_headline", "robustness@dice_0.70", 256, root=tmp_path)
+
+
+def test_check_mean_weight_averages_one_row_per_seed(tmp_path):
+    import pandas as pd
+
+    from mtdl_kit.exercises import ExerciseError, check_mean_weight
+
+    rows = [
+        {"seed": seed, "condition": "gradnorm-raw", "task": "cdr", "metric": metric, "weight_mean": weight}
+        for seed, weight in ((0, 0.1), (1, 0.3))
+        for metric in ("mae", "n_cases", "r2")
+    ]
+    rows.append({"seed": 0, "condition": "ew-raw", "task": "cdr", "metric": "mae", "weight_mean": 1.0})
+    pd.DataFrame(rows).to_csv(tmp_path / "starved_eye_headline_runs.csv", index=False)
+    assert check_mean_weight(0.2, "eye_headline", "gradnorm-raw", "cdr", root=tmp_path) == pytest.approx(0.2)
+    with pytest.raises(ExerciseError, match=r"the runs give 0\.2000"):
+        check_mean_weight(0.6 / 2.5, "eye_headline", "gradnorm-raw", "cdr", root=tmp_path)
+    with pytest.raises(ExerciseError, match="finite number"):
+        check_mean_weight("0.2", "eye_headline", "gradnorm-raw", "cdr", root=tmp_path)
+    with pytest.raises(ValueError, match="No runs of condition"):
+        check_mean_weight(0.2, "eye_headline", "uw-raw", "cdr", root=tmp_path)
+
+
 def test_check_replicated_accepts_only_what_holds_on_every_seed_set(tmp_path):
     import pandas as pd
 

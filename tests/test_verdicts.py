@@ -372,3 +372,18 @@ def test_starved_table_reading_states_means_verdicts_and_open_ended_runs(tmp_pat
         "still improving when they stopped (best checkpoint at the last evaluation): ew-raw 1 of 2, uw-raw 2 of 2"
         in text
     )
+
+
+def test_a_filter_may_name_several_values(tmp_path) -> None:
+    """``verdicts(..., contrast=[a, b])`` keeps the rows matching any of them (lesson 12's break-even exercise)."""
+    import pandas as pd
+
+    rows = [
+        {"budget": b, "contrast": c, "task": "t", "metric": "auc", "value": v, "ci_low": v - 0.1, "ci_high": v + 0.1}
+        for b in (16, 256)
+        for c, v in (("x - direct", 0.5), ("y - direct", -0.5), ("z - direct", 0.0))
+    ]
+    pd.DataFrame(rows).to_csv(tmp_path / "transfer_d_eye_headline_summary.csv", index=False)
+    got = verdicts("transfer_d_eye_headline", root=tmp_path, budget=16, contrast=["x - direct", "y - direct"])
+    assert list(got["contrast"]) == ["x - direct", "y - direct"] and list(got["verdict"]) == [BETTER, WORSE]
+    assert len(verdicts("transfer_d_eye_headline", root=tmp_path, budget=(16, 256))) == 6

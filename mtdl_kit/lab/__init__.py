@@ -7,7 +7,9 @@ the relatedness crossover (the same two auxiliary tasks, the label following one
 :mod:`.starved` is experiment E, the starved task (a small-loss task under EW, UW, GradNorm, DWA and
 UPGrad, on raw or standardised regression targets); :mod:`.adversarial` is experiment B, a
 site-adversarial auxiliary task (gradient reversal or domain confusion) whose site is coupled to the
-disease; :mod:`.conflict` is experiment F, whether early gradient conflict predicts the crossover's transfer.
+disease; :mod:`.cascade` is experiment D, a cascade trained in real stages and fed deliberately degraded masks
+(:mod:`.degrade`); :mod:`.conflict` is experiment F, whether early gradient conflict predicts the crossover's
+transfer.
 """
 
 from mtdl_kit.lab.adversarial import (
@@ -23,6 +25,17 @@ from mtdl_kit.lab.adversarial import (
     run_adversarial,
     run_adversarial_arm,
     write_adversarial_outputs,
+)
+from mtdl_kit.lab.cascade import (
+    CASCADE_ARMS,
+    QUICK_CASCADE,
+    CascadeConfig,
+    CascadeResult,
+    StageRun,
+    cascade_reading,
+    default_cascade_config,
+    run_cascade,
+    write_cascade_outputs,
 )
 from mtdl_kit.lab.conflict import (
     PREDICTORS,
@@ -85,12 +98,14 @@ __all__ = [
     "ADVERSARIAL_CONTRASTS",
     "ARMS",
     "CAMERA_TASK",
+    "CASCADE_ARMS",
     "CONTRASTS",
     "CROSSOVER_ARMS",
     "METHODS",
     "PREDICTORS",
     "PROBED_ARMS",
     "QUICK",
+    "QUICK_CASCADE",
     "QUICK_CONFLICT",
     "REFERENCE",
     "REGION_TASKS",
@@ -102,10 +117,13 @@ __all__ = [
     "AdversarialResult",
     "AdversarialRun",
     "ArmRun",
+    "CascadeConfig",
+    "CascadeResult",
     "ConflictConfig",
     "ConflictResult",
     "CrossoverResult",
     "Probe",
+    "StageRun",
     "StarvedConfig",
     "StarvedResult",
     "StarvedRun",
@@ -114,12 +132,14 @@ __all__ = [
     "TwoCameraView",
     "adversarial_reading",
     "build_network",
+    "cascade_reading",
     "configure",
     "conflict_reading",
     "crossover_configs",
     "crossover_deltas",
     "crossover_reading",
     "default_adversarial_config",
+    "default_cascade_config",
     "default_conflict_config",
     "default_crossover_config",
     "default_starved_config",
@@ -129,6 +149,7 @@ __all__ = [
     "run_adversarial",
     "run_adversarial_arm",
     "run_arm",
+    "run_cascade",
     "run_condition",
     "run_conflict",
     "run_crossover",
@@ -136,6 +157,7 @@ __all__ = [
     "run_transfer",
     "starved_reading",
     "write_adversarial_outputs",
+    "write_cascade_outputs",
     "write_conflict_outputs",
     "write_crossover_outputs",
     "write_outputs",

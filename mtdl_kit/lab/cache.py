@@ -64,3 +64,34 @@ def cached_lab_run(
         tmp.write_text(json.dumps(meta, allow_nan=False))
         tmp.replace(stem.with_suffix(".json"))
     return run
+
+
+def cached_network(stem: Path | None, compute: Callable[[], tuple[Any, dict[str, Any]]]) -> tuple[Any, dict[str, Any]]:
+    """The trained network stored at ``<stem>.pt`` with its record ``<stem>.json``, else ``compute()`` stored there.
+
+    For experiments whose networks are scored again later on new inputs (experiment D scores each
+    classifier on masks of several qualities): the network is kept, not only its test records. It is
+    saved with :func:`~mtdl_kit.checkpoint.save_checkpoint` and rebuilt with
+    :func:`~mtdl_kit.checkpoint.rebuild_model`, which verifies the sha256 recorded in the json before
+    loading with ``weights_only=True``. The json is written last, through a temporary file.
+
+    Args:
+        stem: path without suffix; ``None`` for no cache.
+        compute: trains the network; returns ``(model, record)`` with a JSON-friendly record.
+
+    Returns:
+        ``(model, record)``.
+    """
+    from mtdl_kit.checkpoint import rebuild_model, save_checkpoint
+
+    if stem is not None and stem.with_suffix(".json").exists() and stem.with_suffix(".pt").exists():
+        record = json.loads(stem.with_suffix(".json").read_text())
+        model = rebuild_model(stem.with_suffix(".pt"), sha256=record.pop("sha256"))
+        return model, record
+    model, record = compute()
+    if stem is not None:
+        digest = save_checkpoint(model, stem.with_suffix(".pt"))
+        tmp = stem.with_suffix(".json.tmp")
+        tmp.write_text(json.dumps({**record, "sha256": digest}, allow_nan=False))
+        tmp.replace(stem.with_suffix(".json"))
+    return model, record

@@ -302,3 +302,19 @@ __all__ = [
     "show_relatedness_case",
     "show_tasks",
 ]
+
+
+def cascade_readings(region: str, runs: Sequence[str] = ("headline", "replication")) -> str:
+    """Markdown: experiment D's reading (:func:`mtdl_kit.lab.cascade.summary_reading`) for each seed set of ``region``.
+
+    Read from the committed ``transfer_d_<region>_<run>_summary.csv``, so the lesson's text follows the
+    numbers when the benchmark is rerun.
+    """
+    from mtdl_kit.lab.cascade import summary_reading
+    from mtdl_kit.results import load_transfer
+
+    parts = []
+    for run in runs:
+        lines = summary_reading(load_transfer("summary", experiment="d", run=f"{region}_{run}"))
+        parts.append(f"**{region}, {run} seeds**\n\n" + "\n".join(f"- {line}" for line in lines))
+    return "\n\n".join(parts)
