@@ -437,6 +437,11 @@ exercises.check_null_reading(control_word, control_open, control)
 # again on fresh seeds
 # <!-- verdict transfer_a_replication budget=256 contrast="shrinkage: gain at the smallest budget - gain here": better -->
 # — because the single-task network learns from 256 labels, not because the related arm gets worse.
+# The chest, with cardiomegaly as the label and lungs/heart as the auxiliary task, repeats the pattern
+# on both seed sets
+# <!-- verdict transfer_a_chest_headline budget=256 contrast="shrinkage: gain at the smallest budget - gain here": better -->
+# <!-- verdict transfer_a_chest_replication budget=256 contrast="shrinkage: gain at the smallest budget - gain here": better -->
+# (`benchmarks/RESULTS.md`, "transfer-chest").
 # At 256 labels the shuffled control is *worse* than the single-task network
 # <!-- verdict transfer_a_headline budget=256 contrast="shuffled - none": worse -->: a head that reads
 # only a mask cannot use the image, so `related − shuffled`, not `related − none`, isolates what the

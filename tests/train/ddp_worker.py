@@ -36,6 +36,10 @@ def main(out_dir: str, weighting: str) -> None:
     if history.config["world_size"] != world:
         raise SystemExit(f"fit() saw world_size {history.config['world_size']}, torchrun started {world}")
     torch.save({k: v.detach().clone() for k, v in model.state_dict().items()}, os.path.join(out_dir, f"{rank}.pt"))
+    # both ranks reach this point before the group is torn down: on a loaded 2-core machine one rank
+    # destroying the group while the other still had gloo work in flight aborted with
+    # "terminate called without an active exception" (clean-clone CI, 2026-12-03)
+    dist.barrier()
     dist.destroy_process_group()
 
 
