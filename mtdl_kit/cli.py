@@ -494,6 +494,33 @@ def _cmd_lab_conflict(args: argparse.Namespace) -> int:
     return _report_lab_run(write_conflict_outputs(result, out), conflict_reading(result))
 
 
+def _cmd_lab_families(args: argparse.Namespace) -> int:
+    """Experiment G of the transfer lab (the families under the lab's protocol, two capacity rules) on chosen seeds."""
+    from mtdl_kit.lab import (
+        default_families_config,
+        families_reading,
+        parse_seeds,
+        run_families,
+        write_families_outputs,
+    )
+
+    families = tuple(f.strip() for f in args.families.split(",") if f.strip()) if args.families else None
+    cfg = default_families_config(
+        args.region,
+        quick=args.quick,
+        seeds=parse_seeds(args.seeds) if args.seeds else None,
+        families=families,
+    )
+    out = Path(args.out)
+
+    def report(arm: str, run) -> None:
+        steps = f"steps {run.best_step:5d}/{run.steps_run:5d}"
+        print(f"seed {run.seed:4d} {arm:18s} {run.trained:30s} {steps} {run.seconds:6.1f} s", flush=True)
+
+    result = run_families(cfg, cache=out / "cache", on_run=report)
+    return _report_lab_run(write_families_outputs(result, out), families_reading(result))
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for tests and docs)."""
     p = argparse.ArgumentParser(
@@ -597,8 +624,8 @@ def build_parser() -> argparse.ArgumentParser:
     lab = sub.add_parser(
         "lab",
         help="JupyterLab on the lessons, bound to 127.0.0.1 (needs `pip install 'mtdl-kit[lab]'`); "
-        "`lab transfer` / `lab crossover` / `lab starved` / `lab adversarial` / `lab cascade` / `lab conflict` rerun "
-        "the transfer lab's experiments A, C, E, B, D and F on seeds you choose",
+        "`lab transfer` / `lab crossover` / `lab starved` / `lab adversarial` / `lab cascade` / `lab conflict` / "
+        "`lab families` rerun the transfer lab's experiments A, C, E, B, D, F and G on seeds you choose",
         description=(
             "Without an EXPERIMENT: start JupyterLab on the bundled lessons. From a wheel install the lessons are "
             f"first copied into ./{_launch.LESSONS_FOLDER} (or --dir), never overwriting a copy you edited; from a "
@@ -699,6 +726,18 @@ def build_parser() -> argparse.ArgumentParser:
     ld.add_argument("--out", required=True, help="folder for runs.csv, summary.csv, summary.md and the network cache")
     ld.add_argument("--quick", action="store_true", help="the small quick configuration (about 20 s on a CPU)")
     ld.set_defaults(func=_cmd_lab_cascade)
+
+    lg = lab_sub.add_parser(
+        "families",
+        help="experiment G: the four families against single-task networks under the lab's protocol (validation "
+        "stopping), at equal total parameters and at equal per-task width (paired seeds, per-task CIs, Δm)",
+    )
+    lg.add_argument("--region", default="eye", choices=REGION_NAMES, help="default: eye")
+    lg.add_argument("--families", default=None, help="comma list (default: parallel,cascaded,interacted,hybrid)")
+    lg.add_argument("--seeds", default=None, help="training seeds, e.g. 100-107 or 1,2,5 (default: 0-7; quick: 0-1)")
+    lg.add_argument("--out", required=True, help="folder for runs.csv, summary.csv, summary.md, curves.csv, cache")
+    lg.add_argument("--quick", action="store_true", help="the small quick configuration (about 40 s on a CPU)")
+    lg.set_defaults(func=_cmd_lab_families)
 
     r = sub.add_parser("regions", help="list the regions, their tasks and coupling rules")
     r.add_argument("--markdown", action="store_true", help="print a markdown table (as in the README)")

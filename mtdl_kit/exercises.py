@@ -770,21 +770,68 @@ def check_cascade_contrast(answer: float, run: str, contrast: str, budget: int, 
     if rows.empty or " - " not in contrast:
         two_arm = sorted(c for c in summary["contrast"].unique() if " - " in c)
         raise ValueError(f"No two-arm contrast {contrast!r} at budget {budget}; the contrasts are {two_arm}.")
-    want = float(rows["value"].iloc[0])
+    return _check_mean_difference(
+        answer,
+        float(rows["value"].iloc[0]),
+        f"{contrast} at {budget} labels",
+        "the sign is reversed: first arm minus second.",
+        f"keep budget == {budget}, the main task's primary metric (not n_cases), the two (stage, input) pairs "
+        "the contrast names, one value per seed; then average the per-seed differences.",
+    )
+
+
+def _check_mean_difference(answer: Any, want: float, label: str, reversed_hint: str, slip_hint: str) -> float:
+    """The shared end of the lab's by-hand contrast checks: ``answer`` must be the lab's mean of per-seed
+    differences ``want`` (to 1e-6); a reversed sign and any other slip get their own hint."""
     if isinstance(answer, bool) or not isinstance(answer, (int, float)) or not math.isfinite(answer):
         raise _fail(f"answer must be a finite number, got {answer!r}.", "a mean of per-seed differences.")
     tolerance = 1e-6
     if abs(float(answer) - want) <= tolerance:
-        _ok(f"{contrast} at {budget} labels: {want:+.4f} (mean over seeds of the paired differences).")
+        _ok(f"{label}: {want:+.4f} (mean over seeds of the paired differences).")
         return want
     if abs(float(answer) + want) <= tolerance:
-        raise _fail(
-            f"you computed {answer:+.4f}, the lab gives {want:+.4f}.", "the sign is reversed: first arm minus second."
-        )
-    raise _fail(
-        f"you computed {answer:+.4f}, the lab gives {want:+.4f}.",
-        f"keep budget == {budget}, the main task's primary metric (not n_cases), the two (stage, input) pairs "
-        "the contrast names, one value per seed; then average the per-seed differences.",
+        raise _fail(f"you computed {answer:+.4f}, the lab gives {want:+.4f}.", reversed_hint)
+    raise _fail(f"you computed {answer:+.4f}, the lab gives {want:+.4f}.", slip_hint)
+
+
+def check_families_contrast(answer: float, run: str, contrast: str, task: str, *, root: Any = None) -> float:
+    """Check a per-task contrast of experiment G (the families under the lab's protocol) computed by hand.
+
+    The learner takes ``transfer_g_<run>_runs.csv``, keeps ``task``'s primary metric, takes per seed the
+    first arm's value minus the second's (``"hybrid - single@params"``), flips the sign when lower is
+    better (MAE: a positive contrast always means the first arm is better), and averages over seeds.
+    The lab's point estimate is that mean, so it must match the summary's ``value``.
+
+    Args:
+        answer: the learner's number (metric units).
+        run: ``<region>_<run>``, e.g. ``"eye_headline"``.
+        contrast: a two-arm contrast of the summary, ``"<arm> - <arm>"``.
+        task: the task (not ``delta_m``: Δm is a ratio of means, not a mean of differences).
+        root: folder of the CSVs (default: the bundled ``benchmarks/results/``).
+
+    Returns:
+        The reference value.
+
+    Raises:
+        ExerciseError: not a number, or a different value (naming the likely slip).
+    """
+    from mtdl_kit.metrics import higher_is_better
+    from mtdl_kit.results import load_transfer
+
+    summary = load_transfer("summary", experiment="g", run=run, root=root)
+    rows = summary[(summary["contrast"] == contrast) & (summary["task"] == task)]
+    if rows.empty or task == "delta_m":
+        named = sorted(c for c in summary["contrast"].unique() if " - " in c)
+        raise ValueError(f"No contrast {contrast!r} for task {task!r}; the contrasts are {named}.")
+    want, metric = float(rows["value"].iloc[0]), str(rows["metric"].iloc[0])
+    flip = " (for a lower-is-better metric such as MAE, flip it)" if not higher_is_better(metric) else ""
+    return _check_mean_difference(
+        answer,
+        want,
+        f"{contrast}, {task} {metric} (+ = better)",
+        f"the sign is reversed: first arm minus second{flip}, so that a positive value means better.",
+        f"keep task == {task!r} and metric == {metric!r}, the two arms the contrast names, one value per seed; "
+        "then average the per-seed differences (sign flipped when lower is better).",
     )
 
 

@@ -322,11 +322,7 @@ def _spec_key(task: TaskSpec) -> tuple[object, ...]:
 def _ordinal_specs() -> frozenset[tuple[object, ...]]:
     from mtdl_kit.regions.base import all_regions
 
-    return frozenset(
-        _spec_key(region.task(name))
-        for region in all_regions().values()
-        for name in region.ordinal_tasks
-    )
+    return frozenset(_spec_key(region.task(name)) for region in all_regions().values() for name in region.ordinal_tasks)
 
 
 def is_ordinal(task: TaskSpec) -> bool:

@@ -125,8 +125,9 @@ def load_transfer(
     Args:
         kind: ``"runs"`` (one row per seed, arm, task and metric: ``budget``, ``seed``, ``arm``,
             ``task``, ``metric``, ``value``, ``best_step``, ``steps_run``, ...) or ``"summary"`` (the
-            paired contrasts with their CIs: ``budget``, ``contrast``, ``value``, ``ci_low``, ``ci_high``).
-        experiment: the experiment's letter (``"a"``: positive transfer).
+            paired contrasts with their CIs: ``budget``, ``contrast``, ``value``, ``ci_low``, ``ci_high``) or
+            ``"curves"`` (experiment G: each run's validation curve, ``arm``, ``seed``, ``task``, ``step``, ``value``).
+        experiment: the experiment's letter (``"a"``: positive transfer; ``"g"``: the families).
         run: ``"headline"`` or ``"replication"`` (fresh seeds).
         root: folder of the CSVs (default :func:`results_dir`).
 
@@ -158,12 +159,16 @@ def load_starved(
     return _lab_table(f"starved_{region}_{run}", kind, root, command)
 
 
+#: the kinds of a lab table (``curves``: experiment G's validation curves)
+LAB_KINDS: tuple[str, ...] = ("runs", "summary", "curves")
+
+
 def _lab_table(stem: str, kind: str, root: str | Path | None, command: str) -> Any:
     """``<stem>_<kind>.csv`` of the results folder; ``command`` is what the missing-file error says to run."""
     import pandas as pd
 
-    if kind not in ("runs", "summary"):
-        raise ValueError(f"kind must be 'runs' or 'summary', got {kind!r}.")
+    if kind not in LAB_KINDS:
+        raise ValueError(f"kind must be one of {LAB_KINDS}, got {kind!r}.")
     path = Path(root or results_dir()) / f"{stem}_{kind}.csv"
     if not path.exists():
         raise FileNotFoundError(f"{path} does not exist yet; run {command}")

@@ -67,7 +67,7 @@ KEYS: dict[str, tuple[str, ...]] = {
 _TRANSFER = re.compile(r"^transfer_(?P<experiment>[a-z])_(?P<run>[a-z0-9]+(?:_[a-z0-9]+)*)$")
 _TRANSFER_KEYS = ("budget", "contrast", "task", "metric")
 #: the benchmark that writes each experiment's tables (A is bench_transfer.py)
-_TRANSFER_BENCH = {"b": "adversarial", "c": "crossover", "d": "cascade", "f": "conflict"}
+_TRANSFER_BENCH = {"b": "adversarial", "c": "crossover", "d": "cascade", "f": "conflict", "g": "families"}
 #: the starved task (experiment E): ``starved_musculoskeletal_headline``
 _STARVED = re.compile(r"^starved_(?P<region>[a-z]+)_(?P<run>[a-z0-9]+(?:_[a-z0-9]+)*)$")
 _STARVED_KEYS = ("condition", "contrast", "task", "metric")
@@ -183,9 +183,11 @@ def _load(table: str, root: str | Path | None) -> tuple[Any, tuple[str, ...]]:
 
 def metric_unit(metric: str) -> str:
     """How a contrast in ``metric`` is labelled: ``"auc"`` → ``"AUC"``, ``"mre_mm"`` → ``"mm"`` (its physical unit),
-    ``"rho"`` → ``"ρ"`` (experiment F's rank correlations)."""
+    ``"rho"`` → ``"ρ"`` (experiment F's rank correlations), ``"delta_m"`` → ``"%"`` (experiment G's Δm)."""
     if metric == "rho":
         return "ρ"
+    if metric == "delta_m":  # experiment G's Δm rows
+        return "%"
     return "mm" if str(metric).endswith("_mm") else str(metric).upper()
 
 

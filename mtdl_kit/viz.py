@@ -546,3 +546,75 @@ def contrast_figure(frame: Any, *, label: str = "contrast", title: str | None = 
         legend={"orientation": "h", "y": -0.3},
     )
     return fig
+
+
+def validation_curves_figure(curves: Any, task: str, *, arms: Sequence[str] | None = None, title: str | None = None):
+    """Validation curves of the transfer lab's runs: one thin line per seed, the median over the seeds
+    still training in bold, one Okabe-Ito colour and dash per arm (so arms never differ by colour alone).
+
+    A curve ends where validation stopping ended the run, so a line that reaches the right edge was
+    still improving at the step cap.
+
+    Args:
+        curves: one row per arm, seed, task and validation step (``arm, seed, task, step, value``:
+            :func:`mtdl_kit.results.load_transfer` ``("curves", experiment="g", ...)``).
+        task: the task whose primary validation metric is drawn.
+        arms: the arms to draw, in this order (default: all of the task's).
+        title: figure title.
+
+    Raises:
+        ValueError: a missing column, an unknown task or arm.
+    """
+    import plotly.graph_objects as go
+
+    needed = ["arm", "seed", "task", "step", "value"]
+    missing = [c for c in needed if c not in getattr(curves, "columns", [])]
+    if missing:
+        raise ValueError(f"validation_curves_figure needs the columns {needed}; missing {missing}.")
+    rows = curves[curves["task"] == task]
+    if rows.empty:
+        raise ValueError(f"No curves for task {task!r}; the tasks are {sorted(set(curves['task']))}.")
+    available = list(dict.fromkeys(rows["arm"]))
+    chosen = list(arms) if arms is not None else available
+    unknown = [a for a in chosen if a not in available]
+    if unknown:
+        raise ValueError(f"No curves for the arms {unknown} of task {task!r}; its arms are {available}.")
+    dashes = ("solid", "dash", "dot", "dashdot", "longdash", "longdashdot")
+    fig = go.Figure()
+    for i, arm in enumerate(chosen):
+        colour = OKABE_ITO[i % len(OKABE_ITO)]
+        dash = dashes[i % len(dashes)]
+        part = rows[rows["arm"] == arm]
+        for seed, one in part.groupby("seed"):
+            fig.add_trace(
+                go.Scatter(
+                    x=one["step"],
+                    y=one["value"],
+                    mode="lines",
+                    line={"color": colour, "width": 1, "dash": dash},
+                    opacity=0.35,
+                    legendgroup=arm,
+                    showlegend=False,
+                    hovertemplate=f"{arm}, seed {seed}: step %{{x}}, %{{y:.3f}}<extra></extra>",
+                )
+            )
+        median = part.groupby("step")["value"].median()
+        fig.add_trace(
+            go.Scatter(
+                x=median.index,
+                y=median.values,
+                mode="lines",
+                name=arm,
+                line={"color": colour, "width": 3, "dash": dash},
+                legendgroup=arm,
+            )
+        )
+    fig.update_layout(
+        title=title or f"{task}: validation metric while training (thin: one seed; bold: median)",
+        xaxis_title="step",
+        yaxis_title=f"{task} (validation)",
+        height=380,
+        margin={"l": 50, "r": 10, "t": 50, "b": 40},
+        legend={"orientation": "h", "y": -0.2},
+    )
+    return fig

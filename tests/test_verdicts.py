@@ -105,7 +105,6 @@ def test_experiment_b_tables_are_a_verdict_source() -> None:
         assert set(summary["budget"]) == {1024}, "every training case carries the main label"
 
 
-
 def test_experiment_f_tables_are_a_verdict_source() -> None:
     """Experiment F's rank correlations (early gradients vs final Δ), headline and replication, in units of ρ."""
     from mtdl_kit.lab import PREDICTORS
@@ -117,6 +116,30 @@ def test_experiment_f_tables_are_a_verdict_source() -> None:
         assert list(got["verdict"] != NULL) == [bool(s) for s in summary["significant"]]
         assert all(" ρ [" in text for text in got["text"])
         assert (summary["n"] == 12).all(), "the crossover's 12 multi-task conditions"
+
+
+def test_experiment_g_tables_are_a_verdict_source() -> None:
+    """Experiment G (the families under the lab's protocol): Δm rows in %, per-task rows in the metric's units,
+    every family under both capacity rules, and the lessons' table and reading read the same CSV."""
+    from mtdl_kit.lab.families import summary_reading
+    from mtdl_kit.services.lessons import families_lab_reading, families_lab_table
+
+    summary = pd.read_csv(RESULTS / "transfer_g_eye_headline_summary.csv")
+    dm = verdicts("transfer_g_eye_headline", task="delta_m")
+    assert len(dm) == 8 and all(" % [" in text for text in dm["text"])
+    assert {c.split(" - ")[1] for c in dm["contrast"]} == {"single@params", "single@width"}
+    auc = verdicts("transfer_g_eye_headline", task="glaucoma")
+    assert all(" AUC [" in text for text in auc["text"])
+    contrasts = summary[summary["contrast"] != "mean"]
+    assert list(verdicts("transfer_g_eye_headline")["verdict"] != NULL) == [
+        bool(s) for s in contrasts[contrasts["ci_low"] != contrasts["ci_high"]]["significant"]
+    ]
+    assert (contrasts["n_seeds"] == 8).all()
+    table = families_lab_table("eye")
+    assert len(table) == 8 and {"Δm", "Δ glaucoma auc", "Δ disc_cup dice", "Δ cdr mae"} <= set(table.columns)
+    reading = families_lab_reading("eye")
+    assert all(line in reading for line in summary_reading(summary))
+
 
 def test_issue_13_sentences_now_follow_the_numbers() -> None:
     """What the issue found contradicted, stated from the tables."""

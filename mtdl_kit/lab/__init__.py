@@ -9,7 +9,8 @@ UPGrad, on raw or standardised regression targets); :mod:`.adversarial` is exper
 site-adversarial auxiliary task (gradient reversal or domain confusion) whose site is coupled to the
 disease; :mod:`.cascade` is experiment D, a cascade trained in real stages and fed deliberately degraded masks
 (:mod:`.degrade`); :mod:`.conflict` is experiment F, whether early gradient conflict predicts the crossover's
-transfer.
+transfer; :mod:`.families` is experiment G, the four families against single-task networks under the protocol at
+two capacity rules.
 """
 
 from mtdl_kit.lab.adversarial import (
@@ -61,6 +62,17 @@ from mtdl_kit.lab.crossover import (
     run_crossover,
     write_crossover_outputs,
 )
+from mtdl_kit.lab.families import (
+    CAPACITY_RULES,
+    QUICK_FAMILIES,
+    FamiliesConfig,
+    FamiliesResult,
+    FamilyRun,
+    default_families_config,
+    families_reading,
+    run_families,
+    write_families_outputs,
+)
 from mtdl_kit.lab.starved import (
     METHODS,
     REFERENCE,
@@ -98,6 +110,7 @@ __all__ = [
     "ADVERSARIAL_CONTRASTS",
     "ARMS",
     "CAMERA_TASK",
+    "CAPACITY_RULES",
     "CASCADE_ARMS",
     "CONTRASTS",
     "CROSSOVER_ARMS",
@@ -107,6 +120,7 @@ __all__ = [
     "QUICK",
     "QUICK_CASCADE",
     "QUICK_CONFLICT",
+    "QUICK_FAMILIES",
     "REFERENCE",
     "REGION_TASKS",
     "RULES",
@@ -122,6 +136,9 @@ __all__ = [
     "ConflictConfig",
     "ConflictResult",
     "CrossoverResult",
+    "FamiliesConfig",
+    "FamiliesResult",
+    "FamilyRun",
     "Probe",
     "StageRun",
     "StarvedConfig",
@@ -142,7 +159,9 @@ __all__ = [
     "default_cascade_config",
     "default_conflict_config",
     "default_crossover_config",
+    "default_families_config",
     "default_starved_config",
+    "families_reading",
     "parse_seeds",
     "probe_arm",
     "reading",
@@ -153,6 +172,7 @@ __all__ = [
     "run_condition",
     "run_conflict",
     "run_crossover",
+    "run_families",
     "run_starved",
     "run_transfer",
     "starved_reading",
@@ -160,6 +180,7 @@ __all__ = [
     "write_cascade_outputs",
     "write_conflict_outputs",
     "write_crossover_outputs",
+    "write_families_outputs",
     "write_outputs",
     "write_starved_outputs",
 ]

@@ -21,6 +21,22 @@ SUBSET_STRIDE = 10_000
 _SPLIT_SPAN = 90_000_000
 
 
+#: the small protocol of the quick modes (tests, a first look): a run takes seconds on one CPU thread
+QUICK_PROTOCOL: dict[str, Any] = {
+    "n_train": 48,
+    "n_val": 32,
+    "n_test": 64,
+    "size": 32,
+    "width": 4,
+    "max_steps": 60,
+    "eval_every": 15,
+    "patience": 2,
+    "min_evaluations": 2,
+    "batch_size": 8,
+    "n_boot": 200,
+}
+
+
 @dataclass(frozen=True)
 class LabProtocol:
     """The training and evaluation protocol every experiment of the lab shares.
@@ -113,6 +129,36 @@ class LabProtocol:
             **options,
         )
         return history, time.perf_counter() - t0
+
+    def splits(self, region: str, tasks: Sequence[str], seed: int) -> tuple[Any, Any, Any]:
+        """The seed's training subset and the fixed validation and test splits of ``region`` (relatedness 1,
+        no label noise), each with the labels of ``tasks``.
+
+        Returns:
+            ``(train, val, test)`` :class:`~mtdl_kit.data.PhantomDataset` s.
+        """
+        from mtdl_kit.data import PhantomDataset
+
+        common = {"size": self.size, "tasks": list(tasks), "cache": True}
+        train = PhantomDataset(region, self.n_train, split="train", base_seed=SUBSET_STRIDE * seed, **common)
+        val = PhantomDataset(region, self.n_val, split="val", **common)
+        test = PhantomDataset(region, self.n_test, split="test", **common)
+        return train, val, test
+
+    def digest(self, experiment: str, skip: Sequence[str]) -> str:
+        """A cache key: the digest of this configuration's fields but ``skip`` (those that do not change a
+        run's result: seeds, arms, ``n_boot``), with the region's generator version and the experiment's name.
+        """
+        import hashlib
+        import json
+        from dataclasses import asdict
+
+        from mtdl_kit.regions import get_region
+
+        fields = self.key_fields({k: v for k, v in asdict(self).items() if k not in skip})
+        fields["generator_version"] = get_region(self.region).generator_version  # type: ignore[attr-defined]
+        fields["experiment"] = experiment
+        return hashlib.sha1(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:10]
 
     def key_fields(self, fields: dict[str, Any]) -> dict[str, Any]:
         """``fields`` without the protocol fields added later that are still at their original value."""

@@ -65,16 +65,14 @@ Research and teaching use only — not for clinical use.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
 import statistics
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from mtdl_kit.lab.protocol import SUBSET_STRIDE, LabProtocol
+from mtdl_kit.lab.protocol import QUICK_PROTOCOL, LabProtocol
 from mtdl_kit.lab.transfer import _verdict_word
 
 #: the weighting methods of the experiment (registry names of :mod:`mtdl_kit.weighting`)
@@ -191,31 +189,12 @@ class StarvedConfig(LabProtocol):
 
     def key(self) -> str:
         """Digest of what changes a run's result (not seeds, methods, targets, n_boot), with the generator version."""
-        from mtdl_kit.regions import get_region
-
-        fields = {k: v for k, v in asdict(self).items() if k not in ("seeds", "methods", "targets", "n_boot")}
-        fields = self.key_fields(fields)
-        fields["generator_version"] = get_region(self.region).generator_version
-        fields["experiment"] = "starved"
-        return hashlib.sha1(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:10]
+        return self.digest("starved", ("seeds", "methods", "targets", "n_boot"))
 
 
 #: a small, fast configuration for tests and a first look (eye: 10 conditions × 2 seeds, about 5 s a run, ~2 min
 #: on one CPU thread; musculoskeletal: 5 conditions)
-QUICK = StarvedConfig(
-    seeds=(0, 1),
-    n_train=48,
-    n_val=32,
-    n_test=64,
-    size=32,
-    width=4,
-    max_steps=60,
-    eval_every=15,
-    patience=2,
-    min_evaluations=2,
-    batch_size=8,
-    n_boot=200,
-)
+QUICK = StarvedConfig(seeds=(0, 1), **QUICK_PROTOCOL)
 
 
 def default_starved_config(region: str = "eye", *, quick: bool = False, **changes: Any) -> StarvedConfig:
@@ -250,13 +229,7 @@ def default_starved_config(region: str = "eye", *, quick: bool = False, **change
 
 
 def _datasets(cfg: StarvedConfig, seed: int) -> tuple[Any, Any, Any]:
-    from mtdl_kit.data import PhantomDataset
-
-    common = {"size": cfg.size, "tasks": list(cfg.tasks), "cache": True}
-    train = PhantomDataset(cfg.region, cfg.n_train, split="train", base_seed=SUBSET_STRIDE * seed, **common)
-    val = PhantomDataset(cfg.region, cfg.n_val, split="val", **common)
-    test = PhantomDataset(cfg.region, cfg.n_test, split="test", **common)
-    return train, val, test
+    return cfg.splits(cfg.region, cfg.tasks, seed)
 
 
 def build_network(cfg: StarvedConfig, targets: str, seed: int) -> Any:

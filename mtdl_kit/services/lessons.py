@@ -285,11 +285,51 @@ def per_task_results(region: str) -> pd.DataFrame:
     return per_task.pivot_table(index="family", columns=["task", "metric"], values="mean").round(3)
 
 
+def families_lab_table(region: str, run: str = "headline") -> pd.DataFrame:
+    """Experiment G's contrasts for ``region`` (the families under the lab's protocol), one row per rule and arm.
+
+    Columns: ``rule``, ``arm``, then per task ``Δ <task>`` and ``Δm`` as interval texts with their verdict
+    (``"+0.012 [-0.004, +0.027] (no detectable difference)"``), read from the committed
+    ``transfer_g_<region>_<run>_summary.csv``.
+    """
+    import pandas as pd
+
+    from mtdl_kit.lab.families import DELTA_M
+    from mtdl_kit.results import load_transfer
+    from mtdl_kit.verdicts import metric_unit, verdict
+
+    summary = load_transfer("summary", experiment="g", run=f"{region}_{run}")
+    contrasts = summary[summary["rule"].isin(("params", "width")) & (summary["contrast"] != "mean")]
+    rows = []
+    for (rule, arm), part in contrasts.groupby(["rule", "arm"], sort=False):
+        row = {"rule": rule, "arm": arm}
+        for _, r in part.iterrows():
+            unit = metric_unit(str(r["metric"]))
+            label = "Δm" if r["task"] == DELTA_M else f"Δ {r['task']} {r['metric']}"
+            row[label] = str(verdict(r["value"], r["ci_low"], r["ci_high"], unit=unit))
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def families_lab_reading(region: str, runs: Sequence[str] = ("headline",)) -> str:
+    """Markdown: experiment G's reading (:func:`mtdl_kit.lab.families.summary_reading`) per seed set of ``region``."""
+    from mtdl_kit.lab.families import summary_reading
+    from mtdl_kit.results import load_transfer
+
+    parts = []
+    for run in runs:
+        lines = summary_reading(load_transfer("summary", experiment="g", run=f"{region}_{run}"))
+        parts.append(f"**{region}, {run} seeds**\n\n" + "\n".join(f"- {line}" for line in lines))
+    return "\n\n".join(parts)
+
+
 __all__ = [
     "FULL_CASES",
     "LESSON_SIZE",
     "QUICK_CASES",
     "case_outputs",
+    "families_lab_reading",
+    "families_lab_table",
     "families_results",
     "measurement_errors",
     "n_test_cases",

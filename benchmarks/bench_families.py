@@ -1,0 +1,174 @@
+"""The transfer lab, experiment G (the families under the lab's protocol, two capacity rules) -> RESULTS "families-lab".
+
+For each region it runs :func:`mtdl_kit.lab.run_families`: per seed the single-task networks of every
+task under each capacity rule, the parallel and hybrid networks, and the cascaded and interacted
+networks at equal total parameters and at equal per-task width, every one trained until its
+validation metrics stop improving (the lab's rule, cap 2,000 steps) and scored on one test split. The
+design (all the region's tasks, EW, seeds 0–7 and 100–107) is :class:`mtdl_kit.lab.FamiliesConfig`'s
+default, fixed before any run. Runs are cached and resumable (``--cache``; processes may share a
+cache, each with its own ``--seeds`` and ``--no-write``, then one summarising invocation). It writes
+``benchmarks/results/transfer_g_<region>_<run>_{runs,summary,curves}.csv`` (the summary is a verdict
+source, :mod:`mtdl_kit.verdicts`) and the sections "families-lab" and "families-lab-<region>" of
+RESULTS.md, whose readings are computed from the intervals. A seed list whose runs are not all cached
+is reported as such with ``--only-cached``, never summarised from a subset.
+
+Run: ``OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_families.py --regions eye`` (``--quick`` for a
+smoke run that writes nothing; ``--seeds``, ``--replicate``, ``--cache``, ``--only-cached``, ``--no-write``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+import time
+from dataclasses import asdict, replace
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _report import add_seed_arguments, machine, seed_sets, write_section
+
+from mtdl_kit.lab.families import (
+    ACROSS,
+    DELTA_M,
+    RULE_WORDS,
+    cached_count,
+    default_families_config,
+    families_reading,
+    run_families,
+)
+
+RESULTS = Path(__file__).resolve().parent / "results"
+DEFAULT_CACHE = Path("/tmp/mtdl-kit-families-cache")
+#: seeds fixed before any run
+HEADLINE: tuple[int, ...] = tuple(range(8))
+REPLICATION: tuple[int, ...] = tuple(range(100, 108))
+
+
+def _cell(row) -> str:
+    digits, unit = (1, " %") if row["metric"] == DELTA_M else (3, "")
+    mark = {"better": " ▲", "worse": " ▼"}.get(row["verdict"], "")
+    return f"{row['value']:+.{digits}f}{unit} [{row['ci_low']:+.{digits}f}, {row['ci_high']:+.{digits}f}]{mark}"
+
+
+def families_table(result) -> list[str]:
+    """Per rule: one row per family — each task's mean metric and its difference from the rule's
+    single-task network with the 95 % CI (▲ better, ▼ worse), Δm, parameters and median steps."""
+    cfg = result.config
+    frame = result.summary
+    tasks = list(cfg.task_names())
+    means = frame[frame["contrast"] == "mean"].set_index(["arm", "task"])
+    metric = {t: means.xs(t, level="task").iloc[0]["metric"] for t in tasks}
+    lines = []
+    for rule in cfg.rules:
+        single = f"single@{rule}"
+        lines += [f"**{RULE_WORDS[rule]}** (`{rule}`); the single-task networks:"]
+        lines += [
+            ", ".join(
+                f"{t} {metric[t]} {means.loc[(single, t), 'value']:.3f} ({int(means.loc[(single, t), 'parameters']):,} "
+                f"parameters, median {means.loc[(single, t), 'median_steps_run']:.0f} steps)"
+                for t in tasks
+            ),
+            "",
+        ]
+        head = "".join(f"| {t} {metric[t]} | Δ {t} " for t in tasks)
+        lines += [
+            f"| family {head}| Δm | parameters | median steps | at cap |",
+            "|---|" + "---:|---:|" * len(tasks) + "---|---:|---:|---:|",
+        ]
+        contrasts = frame[(frame["rule"] == rule) & (frame["contrast"] != "mean")]
+        for arm in dict.fromkeys(contrasts["arm"]):
+            rows = contrasts[contrasts["arm"] == arm].set_index("task")
+            cells = "".join(f"| {means.loc[(arm, t), 'value']:.3f} | {_cell(rows.loc[t])} " for t in tasks)
+            first = means.loc[(arm, tasks[0])]
+            lines.append(
+                f"| {arm} {cells}| {_cell(rows.loc[DELTA_M])} | {int(first['parameters']):,} | "
+                f"{first['median_steps_run']:.0f} | {int(first['runs_at_cap'])} of {int(first['n_seeds'])} |"
+            )
+        lines.append("")
+    across = frame[frame["rule"] == ACROSS]
+    if len(across):
+        lines += ["What the capacity rule changes within an arm (width − params, per task):", ""]
+        lines += ["| contrast | task | value | 95 % CI | verdict |", "|---|---|---:|---|---|"]
+        for _, r in across.iterrows():
+            ci = "" if math.isnan(r["ci_low"]) else f"[{r['ci_low']:+.3f}, {r['ci_high']:+.3f}]"
+            lines.append(f"| {r['contrast']} | {r['task']} | {r['value']:+.3f} | {ci} | {r['verdict']} |")
+        lines.append("")
+    return lines
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--regions", default="eye,chest", help="comma list (default: eye,chest)")
+    add_seed_arguments(ap, DEFAULT_CACHE)
+    ap.add_argument("--no-write", action="store_true", help="fill the cache only: no CSV, no RESULTS section")
+    args = ap.parse_args()
+    cache = Path(args.cache) if args.cache else DEFAULT_CACHE
+    headline, fresh = seed_sets(args, HEADLINE, REPLICATION)
+    write = not (args.quick or args.no_write)
+    regions = [r.strip() for r in args.regions.split(",") if r.strip()]
+    if write:
+        write_section("families-lab", HEADER)  # first, so that a first run lays the sections out in order
+    for region in regions:
+        t0 = time.perf_counter()
+        base = default_families_config(region, quick=args.quick)
+        lines = [f"### {region}: {', '.join(base.task_names())}", ""]
+        for name, seeds in (("headline", headline), ("replication", fresh)):
+            if not seeds:
+                continue
+            cfg = replace(base, seeds=tuple(seeds))
+            have, need = cached_count(cfg, cache)
+            title = f"#### {region}, {name}: seeds {list(cfg.seeds)}"
+            if args.only_cached and have < need:
+                lines += [title, "", f"Incomplete: {have} of {need} networks trained and cached; the rest not yet.", ""]
+                continue
+
+            def report(arm, run, region: str = region) -> None:
+                print(
+                    f"{region} seed {run.seed:4d} {arm:18s} {run.trained:30s} steps "
+                    f"{run.best_step:5d}/{run.steps_run:5d} {run.seconds:6.1f} s",
+                    flush=True,
+                )
+
+            result = run_families(cfg, cache=cache, on_run=report)
+            if write:
+                RESULTS.mkdir(exist_ok=True)
+                stem = RESULTS / f"transfer_g_{region}_{name}"
+                result.runs_frame.to_csv(f"{stem}_runs.csv", index=False)
+                result.summary.to_csv(f"{stem}_summary.csv", index=False)
+                result.curves.to_csv(f"{stem}_curves.csv", index=False)
+            lines += [title, "", *families_table(result)]
+            lines += ["Reading (computed from the intervals):", "", *[f"- {s}" for s in families_reading(result)], ""]
+            lines += [f"Config: `{asdict(cfg)}`", ""]
+        lines.insert(2, f"Machine: {machine()}; {(time.perf_counter() - t0) / 60:.0f} min for this region in this ")
+        lines[2] += "invocation (cached runs are reused)."
+        lines.insert(3, "")
+        text = "\n".join(lines)
+        print(text)
+        if write:
+            write_section(f"families-lab-{region}", text)
+
+
+HEADER = """## The transfer lab, experiment G: the four families under the lab protocol (`benchmarks/bench_families.py`)
+
+Table 1 above compares the families at a fixed 400-step budget on 3 seeds, which measures how fast a
+family learns. Here every network — each task's single-task network and each multi-task family on all
+of the region's tasks — trains until its validation metrics stop improving (the lab's rule: every
+task's primary metric on a fixed validation split, patience 8 evaluations of 50 steps, the first 8
+evaluations a warm-up, cap 2,000 steps, best checkpoint restored), from the seed's training subset
+(256 cases) and initialisation, with equal loss weights, and is scored on one fixed test split (256
+cases). Two capacity rules: **equal total parameters** (`params`: cascaded and interacted sub-networks
+shrunk to the parallel network's total, single-task networks sized like it) and **equal per-task width**
+(`width`: every task's sub-network at width 8, so cascaded and interacted networks are about T times
+larger; single-task networks at width 8). The parallel and hybrid networks are the same under both
+rules; the cascade hands over a detached map (its stages share no layer). Δ per task in the metric's
+units (positive = the family is better; MAE sign flipped), Δm in % over all tasks, paired hierarchical
+bootstrap CIs over seeds and test cases; ▲/▼ mark intervals that exclude 0.
+"""
+
+
+if __name__ == "__main__":
+    main()

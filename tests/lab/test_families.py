@@ -1,0 +1,198 @@
+"""Experiment G: the four families against single-task networks under the lab's protocol, at two capacity rules."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pandas as pd
+import pytest
+
+from mtdl_kit.lab import QUICK_FAMILIES, default_families_config, families_reading, run_families
+from mtdl_kit.lab.families import (
+    ACROSS,
+    DELTA_M,
+    build_network,
+    cached_count,
+    network_digest,
+    networks_of,
+    summary_reading,
+)
+
+
+def test_the_configuration_names_what_is_wrong():
+    with pytest.raises(ValueError, match="families must be distinct names"):
+        default_families_config("eye", quick=True, families=("parallel", "siamese"))
+    with pytest.raises(ValueError, match="rules must be distinct values"):
+        default_families_config("eye", quick=True, rules=("params", "flops"))
+    with pytest.raises(ValueError, match="not tasks of eye"):
+        default_families_config("eye", quick=True, tasks=("disc_cup", "lungs_heart"))
+    with pytest.raises(ValueError, match="at least two distinct tasks"):
+        default_families_config("eye", quick=True, tasks=("glaucoma",))
+    with pytest.raises(ValueError, match="unknown weighting"):
+        default_families_config("eye", quick=True, weighting="magic")
+    with pytest.raises(ValueError, match="seeds must be at least 2"):
+        default_families_config("eye", quick=True, seeds=(3,))
+
+
+def test_the_capacity_rules_build_what_they_say():
+    cfg = default_families_config("chest", quick=True)
+    assert cfg.arms() == (
+        "single@params",
+        "single@width",
+        "parallel",
+        "cascaded@params",
+        "cascaded@width",
+        "interacted@params",
+        "interacted@width",
+        "hybrid",
+    )
+
+    def params(arm: str, key: str = "all") -> int:
+        return build_network(cfg, networks_of(cfg, arm)[key], seed=0).parameter_count()["total"]
+
+    parallel = params("parallel")
+    for family in ("cascaded", "interacted"):
+        matched, wide = params(f"{family}@params"), params(f"{family}@width")
+        assert abs(matched / parallel - 1) <= 0.25, (family, matched, parallel)
+        assert wide > 2 * matched, (family, wide, matched)  # every task's sub-network at full width
+    # the single-task networks: sized like the parallel network under `params`, nominal width under `width`
+    assert params("single@params", "cardiomegaly") > params("single@width", "cardiomegaly")
+    assert abs(params("single@params", "cardiomegaly") / parallel - 1) <= 0.25
+    # a network both rules build alike is one network (trained once per seed); different ones are not
+    seg = [network_digest(cfg, networks_of(cfg, f"single@{r}")["lungs_heart"]) for r in ("params", "width")]
+    cls = [network_digest(cfg, networks_of(cfg, f"single@{r}")["cardiomegaly"]) for r in ("params", "width")]
+    assert seg[0] == seg[1] and cls[0] != cls[1]
+    assert dict(networks_of(cfg, "cascaded@width")["all"].options)["cascade_mode"] == "two_stage"
+    with pytest.raises(ValueError, match="is not one of this configuration's"):
+        networks_of(cfg, "parallel@width")
+
+
+@pytest.fixture(scope="module")
+def quick_result(tmp_path_factory):
+    cache = tmp_path_factory.mktemp("families-cache")
+    trained = []
+    result = run_families(QUICK_FAMILIES, cache=cache, on_run=lambda arm, run: trained.append((run.network, run.seed)))
+    return result, cache, trained
+
+
+def test_every_family_is_compared_per_task_and_in_delta_m_under_both_rules(quick_result):
+    result, _, _ = quick_result
+    cfg = result.config
+    tasks = list(cfg.task_names())
+    summary = result.summary
+    for rule in cfg.rules:
+        for family in cfg.families:
+            arm = family if family in ("parallel", "hybrid") else f"{family}@{rule}"
+            rows = summary[summary["contrast"] == f"{arm} - single@{rule}"]
+            assert sorted(rows["task"]) == sorted([*tasks, DELTA_M]), (arm, rule)
+            assert (rows["ci_low"] <= rows["value"]).all() and (rows["value"] <= rows["ci_high"]).all()
+    # a per-task contrast is the mean over seeds of the per-seed difference, signed so that positive is better
+    runs = result.runs_frame
+    for task, metric, sign in (("glaucoma", "auc", 1.0), ("cdr", "mae", -1.0)):
+        chosen = runs[(runs["task"] == task) & (runs["metric"] == metric)]
+        per_seed = chosen.pivot_table(index="seed", columns="arm", values="value")
+        expected = sign * (per_seed["hybrid"] - per_seed["single@width"]).mean()
+        row = summary[(summary["contrast"] == "hybrid - single@width") & (summary["task"] == task)].iloc[0]
+        assert row["value"] == pytest.approx(expected)
+    # across rules: the networks that differ are compared; the segmentation baseline, built alike, is not
+    across = summary[summary["rule"] == ACROSS]
+    assert set(across["contrast"]) == {
+        "single@width - single@params",
+        "cascaded@width - cascaded@params",
+        "interacted@width - interacted@params",
+    }
+    assert "disc_cup" not in set(across[across["contrast"] == "single@width - single@params"]["task"])
+    assert set(summary["verdict"]) <= {"", "better", "worse", "no detectable difference"}
+
+
+def test_runs_record_their_steps_and_validation_curves(quick_result):
+    result, cache, trained = quick_result
+    cfg = result.config
+    runs = result.runs_frame
+    assert (runs["steps_run"] <= cfg.max_steps).all() and (runs["best_step"] <= runs["steps_run"]).all()
+    assert (runs["at_cap"] == (runs["steps_run"] >= cfg.max_steps)).all()
+    curves = result.curves
+    for (arm, seed), group in curves.groupby(["arm", "seed"]):
+        steps_run = runs[(runs["arm"] == arm) & (runs["seed"] == seed)]["steps_run"].max()
+        assert group["step"].max() <= steps_run
+        assert group["step"].min() == cfg.eval_every
+    # the shared segmentation baseline was trained once per seed, then read from the cache
+    distinct = set(trained)
+    assert len(trained) == len(distinct) + len(cfg.seeds)  # the disc/cup baseline serves both rules
+    assert cached_count(cfg, cache) == (len(distinct), len(distinct))
+    assert any(line.startswith("Networks that reached the") for line in families_reading(result))
+
+
+def test_a_rerun_reads_every_run_from_the_cache(quick_result):
+    result, cache, _ = quick_result
+    again = run_families(QUICK_FAMILIES, cache=cache)
+    pd.testing.assert_frame_equal(again.summary, result.summary)
+    pd.testing.assert_frame_equal(again.curves, result.curves)
+    fewer = replace(QUICK_FAMILIES, seeds=(0, 1, 2))
+    have, need = cached_count(fewer, cache)
+    assert have < need
+
+
+def test_lab_families_command_writes_a_verdict_source(tmp_path, capsys):
+    from mtdl_kit.cli import main
+    from mtdl_kit.verdicts import verdicts
+
+    out = tmp_path / "g"
+    argv = ["lab", "families", "--quick", "--region", "chest", "--families", "parallel", "--seeds", "3-4"]
+    assert main([*argv, "--out", str(out)]) == 0
+    runs = pd.read_csv(out / "runs.csv")
+    assert set(runs["seed"]) == {3, 4} and set(runs["arm"]) == {"single@params", "single@width", "parallel"}
+    assert (out / "curves.csv").exists() and "chest" in (out / "summary.md").read_text()
+    printed = capsys.readouterr().out
+    summary = pd.read_csv(out / "summary.csv")
+    dm = summary[(summary["contrast"] == "parallel - single@params") & (summary["task"] == DELTA_M)].iloc[0]
+    assert f"parallel Δm {dm['value']:+.1f} % [{dm['ci_low']:+.1f}, {dm['ci_high']:+.1f}]" in printed
+    # the lessons read the committed table: the same sentences from the CSV alone
+    for sentence in summary_reading(summary):
+        assert sentence in printed
+    # the lessons read such a table through the one verdict rule: Δm in %, tasks in their metric's units
+    (tmp_path / "transfer_g_chest_test_summary.csv").write_text((out / "summary.csv").read_text())
+    table = verdicts("transfer_g_chest_test", root=tmp_path, contrast="parallel - single@params")
+    row = table[table["task"] == DELTA_M].iloc[0]
+    assert row["text"].endswith("]") and " % [" in row["text"] and row["verdict"] == dm["verdict"]
+    assert main([*argv, "--families", "siamese", "--out", str(tmp_path / "x")]) == 2
+    assert "families must be distinct names" in capsys.readouterr().err
+
+
+def test_the_contrast_exercise_accepts_the_mean_of_paired_differences_only(quick_result, tmp_path):
+    from mtdl_kit.exercises import ExerciseError, check_families_contrast
+
+    result, _, _ = quick_result
+    result.runs_frame.to_csv(tmp_path / "transfer_g_eye_t_runs.csv", index=False)
+    result.summary.to_csv(tmp_path / "transfer_g_eye_t_summary.csv", index=False)
+    runs = pd.read_csv(tmp_path / "transfer_g_eye_t_runs.csv")
+    mae = runs[(runs["task"] == "cdr") & (runs["metric"] == "mae")].pivot_table(
+        index="seed", columns="arm", values="value"
+    )
+    answer = float(-(mae["interacted@width"] - mae["single@width"]).mean())  # lower MAE is better: flipped
+    assert check_families_contrast(answer, "eye_t", "interacted@width - single@width", "cdr", root=tmp_path) == (
+        pytest.approx(answer)
+    )
+    with pytest.raises(ExerciseError, match="sign is reversed"):
+        check_families_contrast(-answer, "eye_t", "interacted@width - single@width", "cdr", root=tmp_path)
+    with pytest.raises(ExerciseError, match="you computed"):
+        check_families_contrast(answer + 0.5, "eye_t", "interacted@width - single@width", "cdr", root=tmp_path)
+    with pytest.raises(ValueError, match="the contrasts are"):
+        check_families_contrast(answer, "eye_t", "interacted@width - single@width", "delta_m", root=tmp_path)
+
+
+def test_the_validation_curves_figure_draws_every_seed_and_a_median_per_arm(quick_result):
+    from mtdl_kit.viz import validation_curves_figure
+
+    curves = quick_result[0].curves
+    fig = validation_curves_figure(curves, "disc_cup", arms=["single@params", "parallel"])
+    named = [t for t in fig.data if t.showlegend is not False]
+    assert [t.name for t in named] == ["single@params", "parallel"]
+    assert len(fig.data) == 2 * (len(QUICK_FAMILIES.seeds) + 1)
+    assert {t.line.dash for t in named} == {"solid", "dash"}, "arms differ by dash, not by colour alone"
+    seed0 = curves[(curves["arm"] == "parallel") & (curves["task"] == "disc_cup") & (curves["seed"] == 0)]
+    assert list(fig.data[3].y) == list(seed0["value"])
+    with pytest.raises(ValueError, match="No curves for task"):
+        validation_curves_figure(curves, "lungs_heart")
+    with pytest.raises(ValueError, match="No curves for the arms"):
+        validation_curves_figure(curves, "disc_cup", arms=["siamese"])
