@@ -395,7 +395,7 @@ def _run_of(runs: dict[str, dict[int, dict[str, FamilyRun]]], arm: str, seed: in
 
 def _records(runs: dict[str, dict[int, dict[str, FamilyRun]]], arm: str, task: str) -> dict[int, Any]:
     """seed -> the records of ``task`` in ``arm`` (its own single-task network for the single-task arm)."""
-    return {seed: (nets["all"] if "all" in nets else nets[task]).records for seed, nets in runs[arm].items()}
+    return {seed: _run_of(runs, arm, seed, task).records for seed in runs[arm]}
 
 
 def summarise(cfg: FamiliesConfig, runs: dict[str, dict[int, dict[str, FamilyRun]]]) -> Any:
@@ -419,7 +419,7 @@ def summarise(cfg: FamiliesConfig, runs: dict[str, dict[int, dict[str, FamilyRun
     for arm in cfg.arms():
         for task in tasks:
             metric = primary_metric(task)
-            nets = [n["all"] if "all" in n else n[task.name] for n in runs[arm].values()]
+            nets = [_run_of(runs, arm, seed, task.name) for seed in runs[arm]]
             value = statistics.fmean(r.metrics[task.name][metric] for r in nets)
             row = summary_row("mean", task.name, metric, value, budget=cfg.n_train, rule=_rule_of(arm), arm=arm)
             add(
