@@ -134,8 +134,10 @@ def base_config(budget: Budget, region: str, **kw: Any) -> RunConfig:
 
 
 def run_key(cfg: RunConfig) -> str:
-    """Stable hash of a config (the cache folder name)."""
-    text = json.dumps(asdict(cfg), sort_keys=True, default=list)
+    """Stable hash of a config and its region's generator version (the cache folder name): a new phantom retrains."""
+    text = json.dumps(
+        {**asdict(cfg), "generator_version": get_region(cfg.region).generator_version}, sort_keys=True, default=list
+    )
     return hashlib.sha1(text.encode()).hexdigest()[:16]
 
 
@@ -743,6 +745,11 @@ def main(argv: Sequence[str] | None = None) -> None:
         tables.update(EXPERIMENTS[name](budget, plan=False))
     for name, frame in tables.items():
         frame.to_csv(out / f"{name}.csv", index=False, float_format="%.6g")
+    import pandas as pd
+
+    pd.DataFrame(
+        [(r, get_region(r).generator_version) for r in REGION_NAMES], columns=["region", "generator_version"]
+    ).to_csv(out / "quality_generators.csv", index=False)  # what the rows describe (verdicts.quality_generator_note)
     from readings import readings as make_readings
 
     texts = make_readings(tables)

@@ -173,6 +173,7 @@ def _cmd_zoo_train(args: argparse.Namespace) -> int:
         [args.region] if args.region else None,
         [args.family] if args.family else list(FAMILIES),
         root=root,
+        recipe=args.recipe,
         steps=args.steps,
         size=args.size,
         batch_size=args.batch_size,
@@ -589,9 +590,16 @@ def build_parser() -> argparse.ArgumentParser:
     zt = zoo_sub.add_parser("train", help="(re)train zoo models and update the manifest")
     zt.add_argument("--region", default=None, choices=REGION_NAMES, help="default: all regions")
     zt.add_argument("--family", default=None, choices=FAMILIES, help="default: all, incl. single-task")
-    zt.add_argument("--steps", type=int, default=_zoo.DEFAULT_STEPS)
-    zt.add_argument("--size", type=int, default=_zoo.DEFAULT_SIZE, help="image size (multiple of 16)")
-    zt.add_argument("--batch-size", type=int, default=_zoo.DEFAULT_BATCH_SIZE)
+    zt.add_argument(
+        "--recipe",
+        default="shipped",
+        choices=sorted(_zoo.RECIPES),
+        help="shipped: 1500 steps at 64 px (the models in data_samples/weights); lab: the transfer lab's validation "
+        "stopping at 128 px (at most 4000 steps; docs/zoo.md)",
+    )
+    zt.add_argument("--steps", type=int, default=None, help="default: the recipe's (an upper bound under lab)")
+    zt.add_argument("--size", type=int, default=None, help="image size (multiple of 16); default: the recipe's")
+    zt.add_argument("--batch-size", type=int, default=None, help="default: the recipe's")
     zt.add_argument("--width", type=int, default=None)
     zt.add_argument("--seed", type=int, default=_zoo.DEFAULT_SEED)
     zt.add_argument(

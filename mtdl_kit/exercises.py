@@ -432,16 +432,17 @@ def check_labels_row(row: Mapping[str, Any], root: Any, *, region: str = "eye", 
 # ------------------------------------------------------------------- region measurements (10-17)
 #: (region, measure() key) -> hint shown when the learner's measurement differs.
 MEASUREMENT_HINTS: dict[tuple[str, str], str] = {
-    ("brain", "oedema_fraction"): "oedema pixels (mask == 1) divided by whole-tumour pixels (mask >= 1, oedema + "
-    "core); return 0 when there is no tumour. A ratio of pixel counts: the spacing cancels.",
+    ("brain", "necrotic_share"): "necrotic-core pixels (mask == 1) divided by tumour-core pixels (mask == 1 or "
+    "mask == 3: necrosis + enhancing tumour; the oedema, 2, is not core); return 0 without a core. A ratio of pixel "
+    "counts: the spacing cancels.",
     ("eye", "cdr"): "vertical extents (last - first row containing the structure, + 1): cup (mask == 2) over "
     "disc (mask >= 1, rim + cup); 0 when there is no disc.",
     ("chest", "ctr"): "horizontal extents (last - first column containing the structure, + 1): heart (mask == 2) "
     "over the lungs together (mask == 1); 0 when there are no lungs.",
     ("cardiac", "remodelling_index"): "areas in mm² (pixel count × spacing²); r_cav = sqrt(A_cavity / π), "
     "thickness = sqrt((A_cavity + A_myocardium) / π) - r_cav, index = r_cav / max(thickness, 1e-3).",
-    ("abdomen", "lesion_diameter_mm"): "the equivalent-circle diameter 2·sqrt(area / π) of the lesion class "
-    "(mask == 2), with the area in pixels, then × spacing_mm.",
+    ("abdomen", "solid_share"): "pixels of the enhancing component (mask == 3) divided by all lesion pixels "
+    "(mask >= 2: non-enhancing part + enhancing component; the liver, 1, is not lesion); 0 without a lesion.",
     ("musculoskeletal", "jsw_medial"): "per column: gap = top tibia row - bottom femur row - 1 (clipped at 0), on "
     "columns with both bones; medial = columns right of centre + 0.1 × tibia width (centre and width from the "
     "first/last column containing tibia); minimum over windows of max(2, round(8 / spacing_mm)) columns of the "

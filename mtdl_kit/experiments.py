@@ -28,6 +28,12 @@ class RunConfig:
     indices (e.g. ``{255: 1}`` for masks saved as 0/255); ``n_train``, ``n_test``, ``relatedness``, ``nuisance`` and
     ``label_noise`` then do not apply. Train/test follow the data's ``split`` values if it has
     any, else a shuffle of the case ids with a fixed seed (the same test set for every run seed).
+
+    With ``n_val > 0`` (phantoms only) the run follows the transfer lab's stopping rule
+    (:class:`~mtdl_kit.stopping.ValidationStopping`): ``steps`` becomes an upper bound, every task's
+    primary metric is validated on ``n_val`` phantoms of the fixed validation split every ``eval_every``
+    steps, the first ``min_evaluations`` evaluations are a warm-up that cannot be selected, training stops
+    after ``patience`` evaluations without improvement, and the best evaluation's weights are kept.
     """
 
     region: str
@@ -52,6 +58,10 @@ class RunConfig:
     data_dir: str | None = None
     task_map: dict[str, str] | None = None
     mask_values: dict[int, int] | None = None
+    n_val: int = 0
+    eval_every: int = 100
+    patience: int = 8
+    min_evaluations: int = 6
 
     def __post_init__(self) -> None:
         # a config read back from config.json has string keys ({"255": 1}); restore the integers
@@ -75,6 +85,24 @@ class RunConfig:
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}.")
+        if isinstance(self.n_val, bool) or not isinstance(self.n_val, int) or self.n_val < 0:
+            raise ValueError(f"n_val must be an integer >= 0 (0: no validation stopping), got {self.n_val!r}.")
+        if self.n_val:
+            for name in ("eval_every", "patience"):
+                value = getattr(self, name)
+                if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                    raise ValueError(f"{name} must be a positive integer, got {value!r}.")
+            if (
+                isinstance(self.min_evaluations, bool)
+                or not isinstance(self.min_evaluations, int)
+                or self.min_evaluations < 0
+            ):
+                raise ValueError(f"min_evaluations must be an integer >= 0, got {self.min_evaluations!r}.")
+            if self.data_dir is not None:
+                raise ValueError(
+                    "n_val (validation stopping) needs the phantoms' validation split; with data_dir set n_val=0 "
+                    "and choose the number of steps."
+                )
         from mtdl_kit.train import LR_SCHEDULES
 
         if self.lr_schedule not in LR_SCHEDULES:
@@ -154,6 +182,16 @@ def _datasets(cfg: RunConfig, tasks: Sequence[str]):
     return train, test
 
 
+def validation_set(cfg: RunConfig, tasks: Sequence[str]) -> Any:
+    """The ``n_val`` phantoms of the fixed validation split (seeds disjoint from training and test), or ``None``."""
+    from mtdl_kit.data import PhantomDataset
+
+    if not cfg.n_val:
+        return None
+    common = {"size": cfg.size, "relatedness": cfg.relatedness, "nuisance": cfg.nuisance, "tasks": list(tasks)}
+    return PhantomDataset(cfg.region, cfg.n_val, split="val", cache=True, **common)
+
+
 def regression_stats(data: Any, tasks: Sequence[Any], region: Any) -> dict[str, tuple[Any, Any]]:
     """(centre, spread) per regression task: the region's for phantoms, the labelled cases' for a folder dataset.
 
@@ -207,6 +245,18 @@ def train_run(cfg: RunConfig, *, out: str | Path | None = None, progress: bool =
     model = build_model(cfg.family, tasks, region.in_channels, seed=cfg.seed, region=region.name, **options)
     model.set_regression_scaling(regression_stats(train, tasks, region))
     folder = Path(out) if out is not None else None
+    val = validation_set(cfg, [t.name for t in tasks])
+    stopping = None
+    if val is not None:
+        from mtdl_kit.metrics import primary_metric
+        from mtdl_kit.stopping import ValidationStopping
+
+        stopping = ValidationStopping(
+            [f"{t.name}/{primary_metric(t)}" for t in tasks],
+            patience=cfg.patience,
+            min_evaluations=cfg.min_evaluations,
+            warmup=cfg.min_evaluations,
+        )
     history = fit(
         model,
         train,
@@ -222,6 +272,10 @@ def train_run(cfg: RunConfig, *, out: str | Path | None = None, progress: bool =
         callbacks=callbacks,
         region=region,
         checkpoint=folder / "model.pt" if folder else None,
+        eval_data=val,
+        eval_every=cfg.eval_every if val is not None else None,
+        stopping=stopping,
+        cosine_every=10 if val is None else 0,
     )
     scored = evaluate(model, test, tasks=tasks, batch_size=cfg.batch_size, spacing_mm=region.spacing_mm(cfg.size))
     metrics, records = scored.metrics, scored.records

@@ -204,6 +204,12 @@ def predict_sample(model: torch.nn.Module, sample: Sample, *, size: int | None =
     image = np.asarray(sample.image)
     if image.ndim != 3:
         raise ValueError(f"sample.image must have shape (C, H, W), got {image.shape}.")
+    model_region = getattr(model, "region", None)
+    if model_region and sample.region not in ("", "custom", model_region):  # "custom": a user's own task set
+        raise ValueError(
+            f"The model was built for region {model_region!r}; the sample is from {sample.region!r}. Use a "
+            f"{sample.region} model (the zoo has one per family), or a sample of the {model_region} region."
+        )
     channels = getattr(model, "in_channels", image.shape[0])
     if image.shape[0] != channels:
         raise ValueError(f"The model expects {channels} channel(s); the sample's image has {image.shape[0]}.")
@@ -641,7 +647,7 @@ def joint_outputs_figure(
         if unknown:
             raise ValueError(f"{name}: predictions for tasks {unknown} that region {reg.name!r} does not have.")
         picture = overlay(
-            sample.image,
+            reg.display_image(sample.image),
             truth=sample.targets.get(seg.name),
             prediction=pred.get(seg.name),
             num_classes=seg.num_outputs,

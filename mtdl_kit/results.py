@@ -35,6 +35,8 @@ from typing import Any
 
 #: The tables :func:`load_results` knows, with their required columns.
 TABLES: dict[str, tuple[str, ...]] = {
+    #: the generator version of each region when the quality tables (1-6) were measured
+    "quality_generators": ("region", "generator_version"),
     "families": ("region", "family", "delta_m", "ci_low", "ci_high", "significant", "n_seeds", "params", "infer_ms"),
     "families_tasks": ("region", "family", "task", "metric", "mean", "sd", "n_seeds"),
     "relatedness": ("region", "relatedness", "family", "delta_m", "ci_low", "ci_high", "significant", "n_seeds"),

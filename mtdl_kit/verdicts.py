@@ -365,12 +365,37 @@ _TABLE_TITLES: dict[str, str] = {
 }
 
 
+def quality_generator_note(region: str, *, root: str | Path | None = None) -> str:
+    """A caveat when the quality tables' rows of ``region`` were measured on an older phantom generator; else ``""``.
+
+    ``benchmarks/bench_quality.py`` records each region's generator version with the tables
+    (``quality_generators.csv``); a region whose generator changed since (e.g. the brain's and the abdomen's
+    medical corrections, version 2) still has rows that describe the old phantom until the tables are rerun.
+    """
+    from mtdl_kit.regions import get_region
+    from mtdl_kit.results import load_results
+
+    measured = load_results("quality_generators", root=root, region=region)
+    if measured.empty:
+        return ""
+    then, now = str(measured["generator_version"].iloc[0]), get_region(region).generator_version
+    if then == now:
+        return ""
+    return (
+        f"*Caveat: the quality tables' {region} rows (tables 1-6) were measured on generator version {then}; the "
+        f"{region} phantom is now version {now} (see `mtdl_kit/regions/{region}.py`), so these rows describe the "
+        f"older phantom until `benchmarks/bench_quality.py` is rerun.*"
+    )
+
+
 def region_reading(region: str, *, root: str | Path | None = None) -> str:
     """Markdown with every verdict of tables 2-6 that has rows for ``region`` (the families are table 1).
 
     Regions without rows in a table are named once at the end, so a learner sees what was not measured.
     """
     parts, absent = [], []
+    if note := quality_generator_note(region, root=root):
+        parts += [note, ""]
     for table in ("relatedness", "data_size", "negative_transfer", "cascade", "weighting"):
         try:
             rows = verdicts(table, root=root, region=region)

@@ -118,7 +118,7 @@ def sample_picture(region: Region, sample: Sample, prediction: np.ndarray | None
     seg = region.coupling.segmentation
     lm = next((t.name for t in region.tasks if t.kind == "landmarks"), None)
     return overlay(
-        sample.image,
+        region.display_image(sample.image),
         truth=sample.targets.get(seg),
         prediction=prediction,
         num_classes=region.task(seg).num_outputs,

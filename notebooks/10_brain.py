@@ -43,15 +43,19 @@ RETRAIN = False
 # %% [markdown]
 # ## The clinical problem
 #
-# Gliomas are graded low (LGG) or high (HGG); on MRI the radiologist delineates the peritumoural
-# oedema and the tumour core, measures them (the BraTS sub-regions and volumes) and reads signs of
-# aggressiveness. The phantom is an axial FLAIR-like slice with a glioma: one network segments the
-# oedema and the tumour core, classifies the grade, regresses the whole-tumour and core areas and
-# reconstructs the clean image from the noisy input (denoising, a supervised auxiliary task: its
-# target is the clean phantom, which real scans do not have; Myronenko's (2018) VAE branch instead
-# reconstructs its own input). The grade follows the *oedema fraction* measured on the mask (a VASARI-style
-# descriptor; the 0.5 threshold is a teaching choice, real grading is histological and molecular).
-# At relatedness 0 it follows central necrosis instead, visible in the image but not in the mask.
+# Gliomas are graded low (LGG) or high (HGG); on MRI the radiologist reads FLAIR, T1 and T1 after
+# contrast (T1c) side by side, delineates the BraTS sub-regions — necrotic core (NCR), peritumoural
+# oedema (ED) and enhancing tumour (ET, where T1c rises above T1) — measures them (the BraTS regions:
+# whole tumour, tumour core, enhancing tumour) and reads signs of aggressiveness. The phantom is an
+# axial slice as three channels (FLAIR, T1, T1c; the pictures show T1c): one network segments the
+# three sub-regions, classifies the grade, regresses the three regions' areas and reconstructs the
+# clean image from the noisy input (denoising, a supervised auxiliary task: its target is the clean
+# phantom, which real scans do not have; Myronenko's (2018) VAE branch instead reconstructs its own
+# input). The grade follows the imaging hallmark of glioblastoma, *necrosis inside a ring of
+# enhancement*, measured on the mask as the necrotic share of the tumour core, NCR / (NCR + ET)
+# (a VASARI-style descriptor; the 0.2 threshold is a teaching choice, real grading is histological
+# and molecular, WHO CNS5). At relatedness 0 it follows how *strongly* the rim enhances instead
+# (mild vs marked), visible in T1c − T1 but not in the mask, which marks the rim whatever its brightness.
 #
 # **Tasks:** `tumour` (segmentation), `grade` (classification), `tumour_area` (regression), `reconstruction` (reconstruction).
 
@@ -70,7 +74,7 @@ from mtdl_kit.inference import (
     tradeoff_figure,
 )
 from mtdl_kit.services import lessons
-from mtdl_kit.verdicts import region_reading
+from mtdl_kit.verdicts import quality_generator_note, region_reading
 
 REGION = "brain"
 region = get_region(REGION)
@@ -202,26 +206,26 @@ relative_table(frame).round(1)
 # ### Exercise 1 — the clinical measurement on a predicted mask
 #
 # The rule that couples this region's labels is measured on the mask. Write
-# `measure_fn(mask, spacing_mm)` that returns the **oedema fraction**: oedema pixels (class 1) over whole-tumour pixels (classes 1 and 2), 0 when there is no tumour. At relatedness 1, HGG ⇔ oedema fraction > 0.5.
-# The check compares it with `region.measure(mask, spacing_mm)["oedema_fraction"]` on ground-truth masks; the
+# `measure_fn(mask, spacing_mm)` that returns the **necrotic share** of the tumour core: necrotic-core pixels (class 1) over tumour-core pixels (classes 1 and 3: necrosis and enhancing tumour; the oedema, class 2, is not core), 0 when there is no core. At relatedness 1, HGG ⇔ necrotic share > 0.2.
+# The check compares it with `region.measure(mask, spacing_mm)["necrotic_share"]` on ground-truth masks; the
 # cell after it applies *your* function to every family's predicted masks.
 
 # %%
 def measure_fn(mask: np.ndarray, spacing_mm: float) -> float:
-    # Exercise 1: oedema fraction from a tumour mask
+    # Exercise 1: necrotic share of the tumour core from a BraTS-style mask
     ### BEGIN SOLUTION
     # YOUR CODE HERE
-    n_oedema = np.count_nonzero(mask == 1)
-    n_whole = np.count_nonzero(mask >= 1)
-    return n_oedema / n_whole if n_whole else 0.0
+    n_necrotic = np.count_nonzero(mask == 1)
+    n_core = np.count_nonzero((mask == 1) | (mask == 3))
+    return n_necrotic / n_core if n_core else 0.0
     ### END SOLUTION
 
 
 # %%
-exercises.check_region_measurement(measure_fn, region=REGION, key="oedema_fraction")
+exercises.check_region_measurement(measure_fn, region=REGION, key="necrotic_share")
 
 # %%
-lessons.measurement_errors(families, REGION, "oedema_fraction", measure_fn, size=SIZE)
+lessons.measurement_errors(families, REGION, "necrotic_share", measure_fn, size=SIZE)
 
 
 # %% [markdown]
@@ -233,16 +237,16 @@ lessons.measurement_errors(families, REGION, "oedema_fraction", measure_fn, size
 # %% [markdown]
 # ### Exercise 2 — the label rule
 #
-# At relatedness 1 the grade is **HGG** when the oedema fraction (exercise 1) is above 0.5, and **LGG** otherwise. Write `rule_fn(measured)`: it takes the dict `region.measure(mask, spacing_mm)` of one phantom (`measured["oedema_fraction"]` is exercise 1's number) and returns the class index of `grade`: 0 = LGG, 1 = HGG.
+# At relatedness 1 the grade is **HGG** when the necrotic share (exercise 1) is above 0.2, and **LGG** otherwise. Write `rule_fn(measured)`: it takes the dict `region.measure(mask, spacing_mm)` of one phantom (`measured["necrotic_share"]` is exercise 1's number) and returns the class index of `grade`: 0 = LGG, 1 = HGG.
 #
 # The check applies it to the ground-truth measurements of 64 phantoms at relatedness 1 and fails on the first label it does not give; the cell after it turns the knob.
 
 # %%
 def rule_fn(measured: dict[str, float]) -> int:
-    # Exercise 2: the grade from the oedema fraction
+    # Exercise 2: the grade from the necrotic share
     ### BEGIN SOLUTION
     # YOUR CODE HERE
-    return int(measured["oedema_fraction"] > 0.5)
+    return int(measured["necrotic_share"] > 0.2)
     ### END SOLUTION
 
 
@@ -270,6 +274,7 @@ lessons.rule_agreement(rule_fn, REGION)
 
 # %%
 results = lessons.families_results(REGION)
+display(Markdown(quality_generator_note(REGION)))
 results.round(2)
 
 # %% [markdown]
@@ -329,11 +334,11 @@ exercises.check_quick_delta_m(my_delta_m, frame)
 # ## What the wiring suggests for the brain region, and what the numbers say
 #
 # The grade depends on a *ratio of two segmented sub-regions*, so one might expect a network that
-# segments the oedema well to get the grade almost for free — by sharing an encoder (parallel) or by
-# handing the mask over (cascaded, hybrid). The reconstruction task is different: it denoises, i.e.
-# reconstructs the clean image from the noisy input, and shares no label with the others; it may
-# regularise the encoder or compete with the other tasks for capacity. A cascade whose first stage
-# misses the thin oedema rim hands its error to the grade.
+# segments the necrotic core and the enhancing rim well to get the grade almost for free — by sharing
+# an encoder (parallel) or by handing the mask over (cascaded, hybrid). The reconstruction task is
+# different: it denoises, i.e. reconstructs the clean image from the noisy input, and shares no label
+# with the others; it may regularise the encoder or compete with the other tasks for capacity. A
+# cascade whose first stage misses a small necrotic centre hands its error to the grade.
 #
 # These are hypotheses drawn from the wiring, not results. Each family's verdict on this region (table 1) is printed under exercise 3 above;
 # the cell below prints every other table with rows for this region (relatedness, training-set size,

@@ -74,7 +74,7 @@ from mtdl_kit.inference import (
     tradeoff_figure,
 )
 from mtdl_kit.services import lessons
-from mtdl_kit.verdicts import region_reading
+from mtdl_kit.verdicts import quality_generator_note, region_reading
 
 REGION = "cardiac"
 region = get_region(REGION)
@@ -280,6 +280,7 @@ lessons.rule_agreement(rule_fn, REGION)
 
 # %%
 results = lessons.families_results(REGION)
+display(Markdown(quality_generator_note(REGION)))
 results.round(2)
 
 # %% [markdown]

@@ -43,19 +43,20 @@ RETRAIN = False
 # %% [markdown]
 # ## The clinical problem
 #
-# A focal liver lesion on contrast-enhanced CT is measured and triaged, and how depends on the
-# patient. In a patient at high risk of hepatocellular carcinoma (cirrhosis, chronic hepatitis B,
-# current or prior HCC), LI-RADS v2018 uses size as one major feature — 10 mm and 20 mm are its
-# size cut-offs — beside arterial-phase hyperenhancement, washout, an enhancing capsule and growth;
-# size is never a category on its own. Outside that population size does not make a lesion
-# suspicious: an incidental lesion is triaged by its imaging features, and a simple cyst is benign
-# at any size. The phantom is an axial CT slice: one network segments the liver and the lesion
-# inside it, classifies the lesion as benign-appearing or suspicious and regresses its diameter;
-# its size rule is LI-RADS's, borrowed for an HCC-risk patient (the phantom's liver is not drawn
-# cirrhotic). The review's
+# A focal liver lesion found on contrast-enhanced CT in a patient *without* risk of hepatocellular
+# carcinoma (say, staging a known colorectal cancer) raises one question: simple cyst or metastasis?
+# A simple cyst is water-like (about 0–20 HU), homogeneous, with an imperceptible wall; a metastasis
+# is soft-tissue-like, often with a rim or "target" of enhancing viable tumour around a necrotic or
+# cystic centre (ACR incidental-findings white paper, Gore et al. 2017). Size is not the question
+# here: the 10 and 20 mm cut-offs of LI-RADS v2018 apply only to patients at high risk of HCC, and a
+# simple cyst is benign at any size. The phantom is an axial CT slice: one network segments the
+# liver and the lesion's non-enhancing part and enhancing component, classifies the lesion as cyst or
+# metastasis and regresses its diameter (a measurement, not a diagnosis). The review's
 # abdominal networks mostly *localise first* and then segment or grade inside the region (HF-UNet,
-# AMTA-Net, MB-FSGAN): hybrid designs. At relatedness 1 the label follows the lesion diameter
-# measured on the mask; at relatedness 0 it follows rim enhancement, visible but not segmented.
+# AMTA-Net, MB-FSGAN): hybrid designs. At relatedness 1 the label follows the enhancing component's
+# share of the lesion measured on the mask (metastasis when above one half; a teaching threshold); at
+# relatedness 0 it follows the density of the non-enhancing part (water-like 5 HU vs soft tissue
+# 45 HU), visible in the image but not in the mask.
 #
 # **Tasks:** `liver_lesion` (segmentation), `malignancy` (classification), `lesion_diameter` (regression).
 
@@ -74,7 +75,7 @@ from mtdl_kit.inference import (
     tradeoff_figure,
 )
 from mtdl_kit.services import lessons
-from mtdl_kit.verdicts import region_reading
+from mtdl_kit.verdicts import quality_generator_note, region_reading
 
 REGION = "abdomen"
 region = get_region(REGION)
@@ -206,25 +207,25 @@ relative_table(frame).round(1)
 # ### Exercise 1 — the clinical measurement on a predicted mask
 #
 # The rule that couples this region's labels is measured on the mask. Write
-# `measure_fn(mask, spacing_mm)` that returns the **lesion diameter**: the equivalent-circle diameter 2·√(area/π) of the lesion class (class 2), area in pixels, times the spacing. At relatedness 1, suspicious ⇔ diameter > 20 mm (a size rule that holds only in an HCC-risk population).
-# The check compares it with `region.measure(mask, spacing_mm)["lesion_diameter_mm"]` on ground-truth masks; the
+# `measure_fn(mask, spacing_mm)` that returns the **enhancing share** of the lesion: pixels of the enhancing component (class 3) over all lesion pixels (classes 2 and 3), 0 when there is no lesion. At relatedness 1, metastasis ⇔ enhancing share > 0.5.
+# The check compares it with `region.measure(mask, spacing_mm)["solid_share"]` on ground-truth masks; the
 # cell after it applies *your* function to every family's predicted masks.
 
 # %%
 def measure_fn(mask: np.ndarray, spacing_mm: float) -> float:
-    # Exercise 1: lesion diameter (mm) from a liver/lesion mask
+    # Exercise 1: the enhancing component's share of the lesion
     ### BEGIN SOLUTION
     # YOUR CODE HERE
-    area_px = np.count_nonzero(mask == 2)
-    return float(2.0 * np.sqrt(area_px / np.pi) * spacing_mm)
+    n_lesion = np.count_nonzero(mask >= 2)
+    return np.count_nonzero(mask == 3) / n_lesion if n_lesion else 0.0
     ### END SOLUTION
 
 
 # %%
-exercises.check_region_measurement(measure_fn, region=REGION, key="lesion_diameter_mm")
+exercises.check_region_measurement(measure_fn, region=REGION, key="solid_share")
 
 # %%
-lessons.measurement_errors(families, REGION, "lesion_diameter_mm", measure_fn, size=SIZE)
+lessons.measurement_errors(families, REGION, "solid_share", measure_fn, size=SIZE)
 
 
 # %% [markdown]
@@ -236,16 +237,16 @@ lessons.measurement_errors(families, REGION, "lesion_diameter_mm", measure_fn, s
 # %% [markdown]
 # ### Exercise 2 — the label rule
 #
-# At relatedness 1 a liver lesion is **suspicious** when its diameter (exercise 1) is above 20 mm, and **benign** otherwise — size-only triage of a liver observation in a patient at high risk of HCC, where LI-RADS v2018 uses 20 mm as a size cut-off (one major feature among several, never a category alone); in other patients size alone does not make a lesion suspicious. Write `rule_fn(measured)`: it takes the dict `region.measure(mask, spacing_mm)` of one phantom (`measured["lesion_diameter_mm"]` is exercise 1's number) and returns the class index of `malignancy`: 0 = benign, 1 = suspicious.
+# At relatedness 1 a liver lesion is a **metastasis** when its enhancing component (exercise 1) is more than half of it, and a **cyst** otherwise. Write `rule_fn(measured)`: it takes the dict `region.measure(mask, spacing_mm)` of one phantom (`measured["solid_share"]` is exercise 1's number) and returns the class index of `malignancy`: 0 = cyst, 1 = metastasis.
 #
 # The check applies it to the ground-truth measurements of 64 phantoms at relatedness 1 and fails on the first label it does not give; the cell after it turns the knob.
 
 # %%
 def rule_fn(measured: dict[str, float]) -> int:
-    # Exercise 2: the size-only triage (HCC-risk patient) from the lesion diameter
+    # Exercise 2: cyst or metastasis from the enhancing share
     ### BEGIN SOLUTION
     # YOUR CODE HERE
-    return int(measured["lesion_diameter_mm"] > 20.0)
+    return int(measured["solid_share"] > 0.5)
     ### END SOLUTION
 
 
@@ -273,6 +274,7 @@ lessons.rule_agreement(rule_fn, REGION)
 
 # %%
 results = lessons.families_results(REGION)
+display(Markdown(quality_generator_note(REGION)))
 results.round(2)
 
 # %% [markdown]
@@ -331,12 +333,13 @@ exercises.check_quick_delta_m(my_delta_m, frame)
 # %% [markdown]
 # ## What the wiring suggests for the abdomen region, and what the numbers say
 #
-# The lesion is small next to the liver, so a shared encoder trained on both classes can spend its
+# The lesion is small next to the liver, so a shared encoder trained on all classes can spend its
 # capacity on the large organ: the situation the review's localise-then-segment (hybrid) designs
-# address. The diameter and the triage decision follow from the lesion mask alone, so an explicit
-# hand-over from the segmentation to the other heads builds the clinical rule into the network —
-# which could help while the rule holds and mislead when the label depends on enhancement the mask
-# does not see. At 64 px the lesion is only a few pixels across, which limits every family.
+# address. The diameter and the cyst/metastasis decision follow from the lesion mask alone, so an
+# explicit hand-over from the segmentation to the other heads builds the clinical rule into the
+# network — which could help while the rule holds and mislead when the label depends on a density the
+# mask does not see. At 64 px the lesion is 3–8 pixels across and its enhancing rim often less than
+# one, which limits every family; the region's 128 px resolves the lesion (5–15 pixels).
 #
 # These are hypotheses drawn from the wiring, not results. Each family's verdict on this region (table 1) is printed under exercise 3 above;
 # the cell below prints every other table with rows for this region (relatedness, training-set size,

@@ -135,11 +135,11 @@ def test_prediction(capsys: pytest.CaptureFixture[str]) -> None:
 # ------------------------------------------------------------------ the region lessons' label rule
 #: the solution of exercise 2 of each region lesson (notebooks/10_brain.py ... 17_other.py)
 RULES = {
-    "brain": lambda m: int(m["oedema_fraction"] > 0.5),
+    "brain": lambda m: int(m["necrotic_share"] > 0.2),
     "eye": lambda m: int(m["cdr"] > 0.6),
     "chest": lambda m: int(m["ctr"] > 0.5),
     "cardiac": lambda m: 0 if m["remodelling_index"] < 2.4 else 2 if m["remodelling_index"] > 3.6 else 1,
-    "abdomen": lambda m: int(m["lesion_diameter_mm"] > 20.0),
+    "abdomen": lambda m: int(m["solid_share"] > 0.5),
     "musculoskeletal": lambda m: sum(m["jsw_medial"] < t for t in (4.5, 3.5, 2.5, 1.5)),
     "pathology": lambda m: 0 if m["mean_nuclear_area_um2"] < 45 else 1 if m["mean_nuclear_area_um2"] < 75 else 2,
     "other": lambda m: int(1.3 * m["asymmetry"] + 0.1 * m["border"] + 0.5 * m["diameter_score"] > 3.95),
@@ -147,11 +147,11 @@ RULES = {
 
 #: a plausible mistake per region: a threshold in the wrong place
 WRONG_THRESHOLD = {
-    "brain": lambda m: int(m["oedema_fraction"] > 0.6),
+    "brain": lambda m: int(m["necrotic_share"] > 0.3),
     "eye": lambda m: int(m["cdr"] > 0.5),
     "chest": lambda m: int(m["ctr"] > 0.55),
     "cardiac": lambda m: 0 if m["remodelling_index"] < 2.0 else 2 if m["remodelling_index"] > 3.6 else 1,
-    "abdomen": lambda m: int(m["lesion_diameter_mm"] > 25.0),
+    "abdomen": lambda m: int(m["solid_share"] > 0.6),
     "musculoskeletal": lambda m: sum(m["jsw_medial"] < t for t in (5.0, 4.0, 3.0, 2.0)),
     "pathology": lambda m: 0 if m["mean_nuclear_area_um2"] < 55 else 1 if m["mean_nuclear_area_um2"] < 75 else 2,
     "other": lambda m: int(1.3 * m["asymmetry"] + 0.1 * m["border"] + 0.5 * m["diameter_score"] > 3.5),
@@ -183,7 +183,7 @@ def test_region_rule_rejects_a_constant_and_reversed_classes(region: str) -> Non
 
 def test_region_rule_rejects_a_class_name_or_an_index_out_of_range() -> None:
     with pytest.raises(ex.ExerciseError, match="class index"):
-        ex.check_region_rule(lambda m: "HGG" if m["oedema_fraction"] > 0.5 else "LGG", region="brain")
+        ex.check_region_rule(lambda m: "HGG" if m["necrotic_share"] > 0.2 else "LGG", region="brain")
     with pytest.raises(ex.ExerciseError, match="class index"):
         ex.check_region_rule(lambda m: 2, region="eye")
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -79,8 +81,11 @@ def test_predict_sample_reconstruction_and_matches_forward() -> None:
 
 def test_predict_sample_rejects_bad_input() -> None:
     net = tiny("eye", "parallel")
+    with pytest.raises(ValueError, match="built for region 'eye'; the sample is from 'brain'"):
+        predict_sample(net, get_region("brain").sample(0, size=SIZE))  # 3 channels like the eye, another region
+    chest = get_region("chest").sample(0, size=SIZE)
     with pytest.raises(ValueError, match="channel"):
-        predict_sample(net, get_region("brain").sample(0, size=SIZE))  # 1 channel, the eye has 3
+        predict_sample(net, replace(chest, region="eye"))  # 1 channel, the eye has 3
     with pytest.raises(ValueError, match="divisible"):
         predict_sample(net, get_region("eye").sample(0, size=40))
     with pytest.raises(ValueError, match="MultiTaskNet"):
@@ -323,16 +328,16 @@ def test_delta_m_summary_never_calls_a_worse_family_negative_transfer() -> None:
 # ---------------------------------------------------------------------------- exercise checks
 def test_check_region_measurement_accepts_and_rejects(capsys: pytest.CaptureFixture[str]) -> None:
     def fraction(mask: np.ndarray, spacing_mm: float) -> float:
-        whole = np.count_nonzero(mask >= 1)
-        return np.count_nonzero(mask == 1) / whole if whole else 0.0
+        core = np.count_nonzero((mask == 1) | (mask == 3))
+        return np.count_nonzero(mask == 1) / core if core else 0.0
 
-    exercises.check_region_measurement(fraction, region="brain", key="oedema_fraction", n_cases=3)
+    exercises.check_region_measurement(fraction, region="brain", key="necrotic_share", n_cases=3)
     assert "✅" in capsys.readouterr().out
-    with pytest.raises(exercises.ExerciseError, match="whole-tumour"):
-        exercises.check_region_measurement(
-            lambda m, s: np.count_nonzero(m == 1) / max(np.count_nonzero(m == 2), 1),
+    with pytest.raises(exercises.ExerciseError, match="tumour-core pixels"):
+        exercises.check_region_measurement(  # a share of the whole tumour, oedema included: the mistake
+            lambda m, s: np.count_nonzero(m == 1) / max(np.count_nonzero(m >= 1), 1),
             region="brain",
-            key="oedema_fraction",
+            key="necrotic_share",
             n_cases=3,
         )
     with pytest.raises(ValueError, match="returns no"):

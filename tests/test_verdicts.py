@@ -410,3 +410,15 @@ def test_a_filter_may_name_several_values(tmp_path) -> None:
     got = verdicts("transfer_d_eye_headline", root=tmp_path, budget=16, contrast=["x - direct", "y - direct"])
     assert list(got["contrast"]) == ["x - direct", "y - direct"] and list(got["verdict"]) == [BETTER, WORSE]
     assert len(verdicts("transfer_d_eye_headline", root=tmp_path, budget=(16, 256))) == 6
+
+
+def test_quality_rows_of_a_changed_generator_carry_a_caveat(tmp_path):
+    """The brain's phantom changed (version 2) after tables 1-6 were measured: its reading says so; the chest's not."""
+    from mtdl_kit.verdicts import quality_generator_note, region_reading
+
+    note = quality_generator_note("brain")
+    assert "generator version 1" in note and "now version 2" in note and "bench_quality.py" in note
+    assert region_reading("brain").startswith(note)
+    assert quality_generator_note("chest") == ""
+    (tmp_path / "quality_generators.csv").write_text("region,generator_version\nbrain,2\n")
+    assert quality_generator_note("brain", root=tmp_path) == ""  # rerun on version 2: no caveat

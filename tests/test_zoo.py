@@ -178,3 +178,20 @@ def test_resume_keeps_models_whose_config_predates_a_new_field(zoo_copy):
     )
     changed = train_zoo(["eye"], ["parallel"], root=zoo_copy, progress=False, **{**TINY, "steps": 4})
     assert changed[0].config["steps"] == 4, "a changed setting still retrains"
+
+
+def test_lab_recipe_trains_by_validation_stopping_and_records_the_seed_ranges(tmp_path):
+    """``recipe="lab"``: 128 px and the lab's validation stopping by default; the manifest holds the seed ranges."""
+    from mtdl_kit.zoo import LAB_RECIPE, RECIPES, SHIPPED_RECIPE
+
+    assert RECIPES["lab"].size == 128 and LAB_RECIPE.n_val > 0 and SHIPPED_RECIPE.n_val == 0
+    tiny = {**TINY, "steps": 12, "size": 32}
+    (entry,) = train_zoo(["eye"], ["parallel"], root=tmp_path, recipe="lab", progress=False, **tiny)
+    assert entry.config["n_val"] == LAB_RECIPE.n_val and entry.config["size"] == 32  # the override wins
+    seeds = entry.phantom_seeds()
+    assert set(seeds) == {"train", "val", "test"} and len(seeds["val"]) == LAB_RECIPE.n_val
+    assert not set(seeds["train"]) & set(seeds["val"]) and not set(seeds["val"]) & set(seeds["test"])
+    kept = train_zoo(["eye"], ["parallel"], root=tmp_path, recipe="lab", progress=False, skip_existing=True, **tiny)
+    assert kept[0].sha256 == entry.sha256, "resumable: a model trained with the same recipe is kept"
+    with pytest.raises(ValueError, match="Unknown zoo recipe 'fast'"):
+        train_zoo(["eye"], ["parallel"], root=tmp_path, recipe="fast", progress=False)

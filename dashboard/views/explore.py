@@ -46,6 +46,8 @@ def sample_only(ctx: Ctx) -> None:
     # no plotly import on the cold path; PNG: JPEG would blur the outlines
     left.image(sample_picture(ctx.region, ctx.sample), width="stretch", output_format="PNG")
     st.markdown(f"Ground truth as outline: {legend_html(ctx.region)}", unsafe_allow_html=True)
+    if note := services.shown_channel_note(ctx.region):
+        st.caption(note)
 
 
 def honesty_checks(ctx: Ctx) -> bool:
@@ -166,7 +168,7 @@ def render(ctx: Ctx) -> None:
             st.image(joint_png(c.key, sha, sample, p, chosen, opacity, sample_id), width="stretch", output_format="PNG")
             st.caption(f"Model `{c.key}`: {c.note}. {p.latency_ms:.1f} ms on {p.device}.")
     truth_txt = "truth as outline, prediction as fill" if sample.targets else "no ground truth for an upload"
-    st.markdown(f"{legend_html(region)} — {truth_txt}.", unsafe_allow_html=True)
+    st.markdown(f"{legend_html(region)} — {truth_txt}. {services.shown_channel_note(region)}", unsafe_allow_html=True)
     if not preds:
         st.info("No trained model for this region yet; the outputs appear as soon as the zoo has them.")
         return

@@ -59,6 +59,7 @@ from mtdl_kit.data.readers.common import (
     MAX_FILE_BYTES,
     MAX_UPLOAD_DECODED_BYTES,
     DataError,
+    RawImage,
     check_file_name,
     display_name,
     format_bytes,
@@ -156,9 +157,24 @@ def read_sample(
             "spacing_from_file": raw.spacing_mm is not None,  # else spacing_mm is the region's, assumed
             **{k: v for k, v in raw.meta.items() if k != "palette_indices"},
             "notes": list(raw.notes),
-            "warnings": list(raw.warnings),
+            "warnings": list(raw.warnings) + _sequence_warnings(reg, raw),
         },
     )
+
+
+def _sequence_warnings(region: Region | None, raw: RawImage) -> list[str]:
+    """A warning when one grey plane feeds a region whose channels are separate sequences (brain: FLAIR, T1, T1c)."""
+    if region is None or not region.channel_names:
+        return []
+    planes = raw.array.shape[-1] if raw.array.ndim == 3 else 1
+    if planes >= len(region.channel_names):
+        return []
+    names = ", ".join(region.channel_names)
+    return [
+        f"The {region.name} models read {len(region.channel_names)} sequences as channels ({names}); this image has "
+        f"one, repeated into all of them, so what needs the others (e.g. enhancement, T1c - T1) is not in it. "
+        f"For faithful predictions give a {len(region.channel_names)}-channel image in that order."
+    ]
 
 
 def read_upload(

@@ -17,7 +17,8 @@ Layouts (:func:`open_dataset` detects which):
 2. **Medical Segmentation Decathlon ``dataset.json``** (Antonelli et al., "The Medical Segmentation
    Decathlon", Nat. Commun. 13:4128, 2022) extended with task keys::
 
-       {"labels": {"0": "background", "1": "liver", "2": "lesion"}, "modality": {"0": "CT"},
+       {"labels": {"0": "background", "1": "liver", "2": "lesion (non-enhancing)", "3": "lesion (enhancing)"},
+        "modality": {"0": "CT"},
         "training": [{"image": "./imagesTr/a.nii.gz", "label": "./labelsTr/a.nii.gz",
                       "malignancy": 1, "lesion_diameter": 23.5, "slice": 40, "split": "train"}]}
 

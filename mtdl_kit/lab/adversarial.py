@@ -136,7 +136,7 @@ class AdversarialConfig(LabProtocol):
         from mtdl_kit.regions import get_region
 
         region = get_region(self.region)
-        if region.in_channels != 3:
+        if region.in_channels != 3 or region.channel_names:  # the brain's three channels are MRI sequences
             raise ValueError(f"Experiment B needs an RGB region (a camera's colour balance); {self.region} is not.")
         task = region.task(self.main) if self.main in region.task_names else None
         if task is None or task.kind != "classification" or task.num_outputs != 2:

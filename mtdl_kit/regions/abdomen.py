@@ -1,4 +1,4 @@
-"""Abdomen: axial contrast-enhanced CT slice with liver / liver-lesion segmentation and lesion triage.
+"""Abdomen: axial contrast-enhanced CT slice with liver / liver-lesion segmentation and lesion characterisation.
 
 Task set modelled on the review's abdominal networks (Zhao et al., Comput. Biol. Med. 2023):
 organ segmentation guiding a target structure, as in AMTA-Net (Xu X. et al., MedIA 2021) and
@@ -10,36 +10,43 @@ The slice is built in Hounsfield units (HU) and then displayed in the soft-tissu
 (about -100), muscle (about 50), liver (65 HU in the late-arterial phase, 110 in the portal-venous
 phase), spleen, pancreas, kidneys with corticomedullary differentiation, aorta and IVC, a
 vertebra with cortical shell (about 800) and trabecular bone, ribs, stomach with an air-fluid
-level, bowel loops with gas, the CT table, and one focal liver lesion. Noise is Gaussian with a
-short correlation length (the reconstruction kernel), its level set by the dose; low dose adds
-photon-starvation streaks through the spine.
+level, bowel loops with gas, the CT table, and one focal liver lesion, 16-48 mm across. Noise is
+Gaussian with a short correlation length (the reconstruction kernel), its level set by the dose;
+low dose adds photon-starvation streaks through the spine.
 
-Clinical rule at relatedness 1: suspicious <=> lesion diameter > 20 mm, the diameter being the
-equivalent-circle diameter of the lesion mask. This size rule holds only in a population at high
-risk of hepatocellular carcinoma (HCC: cirrhosis, chronic hepatitis B, current or prior HCC), the
-population to which LI-RADS applies (American College of Radiology, CT/MRI LI-RADS v2018;
-Chernyak V. et al., Radiology 289:816-830, 2018). There, 10 mm and 20 mm are the observation-size
-cut-offs, and size is one major feature beside arterial-phase hyperenhancement, washout, an
-enhancing capsule and threshold growth -- never a category on its own. Read the label as size-only
-triage of a liver observation in an HCC-risk patient. Outside that population size does not make a
-liver lesion suspicious: an incidental lesion is triaged by its imaging features and the patient's
-risk, and a simple cyst is benign at any size (ACR Incidental Findings Committee, Gore R.M. et al.,
-J. Am. Coll. Radiol. 14:1429-1437, 2017). The phantom's liver is not drawn cirrhotic, so the
-rule is borrowed, not shown.
+The label is the realistic question for a focal liver lesion found in a patient *without* risk of
+hepatocellular carcinoma (e.g. staging of a known extrahepatic cancer): simple cyst or metastasis.
+A simple cyst is water-like (about 0-20 HU), homogeneous, with an imperceptible wall and no
+enhancing component; a metastasis is soft-tissue-like (about 40-60 HU before its necrotic or
+cystic change), with enhancing viable tumour at its periphery -- the rim or "target" pattern
+(ACR Incidental Findings Committee, Gore R.M. et al., J. Am. Coll. Radiol. 14:1429-1437, 2017;
+Silva A.C. et al., RadioGraphics 29:385-402, 2009). The segmentation mirrors that: the lesion's
+non-enhancing part (class 2) and its enhancing component (class 3) inside the liver (class 1).
 
-At relatedness 0 the label follows the lesion's internal appearance instead, which the mask
-does not capture: a simple cyst is homogeneous and water-like (about 5 HU, no rim), a
-metastasis is hypodense but soft-tissue-like (about 45 HU), heterogeneous, with an enhancing
-rim. Nuisances: ``noise`` (dose: noise level and streaks) and ``contrast_phase`` (late arterial
--> portal venous: every organ's enhancement changes, the masks do not).
+Clinical rule at relatedness 1: metastasis <=> the enhancing component makes up more than half of
+the lesion on the slice (class 3 / (class 2 + class 3) > 0.5, measured on the mask). A simple
+cyst has none; the share and its threshold are a teaching choice for "a solid enhancing
+component", not a published cut-off.
 
-Not modelled yet: the realistic discriminator of a patient without HCC risk -- cyst (about 5 HU)
-vs metastasis (about 45 HU, rim enhancement) as *the* label rule -- appears only as the "other"
-feature of relatedness 0, while the default label (relatedness 1) is the size rule above. The
-lesion is also barely resolvable at the models' usual input size: at 64 px the 400 mm field of
-view gives 6.25 mm per pixel, so a 20 mm lesion spans about 3 pixels and neither its size nor its
-internal appearance is well resolved (issue #12 asks for a resolvable lesion; the generator is
-unchanged here).
+At relatedness 0 the label follows the attenuation of the lesion's non-enhancing part instead:
+metastasis <=> above 25 HU (water-like 5 HU ... soft-tissue 45 HU), which is visible in the image
+but not in the mask (the mask marks the non-enhancing part whatever its density). Nuisances:
+``noise`` (dose: noise level and streaks) and ``contrast_phase`` (late arterial -> portal venous:
+every organ's enhancement changes, the masks do not).
+
+What the label is not: a size rule. Version 1 of this generator labelled lesions > 20 mm
+"suspicious"; that cut-off belongs to LI-RADS, which applies only to patients at high risk of HCC
+(cirrhosis, chronic hepatitis B, current or prior HCC; ACR CT/MRI LI-RADS v2018, Chernyak V. et
+al., Radiology 289:816-830, 2018), where size is one major feature among several and never a
+category on its own; a simple cyst is benign at any size. The lesion diameter stays a regression
+task (a measurement, not a diagnosis).
+
+Resolution: at the 400 mm field of view one pixel is 3.1 mm at 128 px (6.25 mm at 64 px), so the
+lesion spans 5-15 pixels at 128 px and its enhancing component at the rule's threshold about
+1-4 pixels; at 64 px the smallest lesions are 2-3 pixels across, too few to read the component.
+
+Generator version 2 (issue #12's medical corrections): version 1 had 6-38 mm lesions, two
+segmentation classes (liver, lesion) and the size rule above at relatedness 1.
 """
 
 from __future__ import annotations
@@ -59,7 +66,10 @@ from mtdl_kit.regions.base import (
     score_to_class,
 )
 
-DIAMETER_THRESHOLD_MM = 20.0
+#: metastasis <=> enhancing component / lesion above this on the mask (a teaching threshold).
+SOLID_SHARE_THRESHOLD = 0.5
+#: HU of the lesion's non-enhancing part: water-like cyst ... soft-tissue metastasis (rule at r = 0: above the middle).
+HU_WATER_LIKE, HU_SOFT_TISSUE = 5.0, 45.0
 WINDOW_LEVEL = 40.0
 WINDOW_WIDTH = 400.0
 #: normalised image units per millimetre (the field of view, 400 mm, spans 2 units).
@@ -136,36 +146,36 @@ def _tube(size: int, p0: tuple[float, float], p1: tuple[float, float], w0: float
 
 @register_region
 class Abdomen(Region):
-    """Abdominal CT phantom: liver and lesion masks, lesion triage label, lesion diameter."""
+    """Abdominal CT phantom: liver and lesion masks (non-enhancing / enhancing), cyst vs metastasis, lesion diameter."""
 
     name = "abdomen"
     title = "Abdomen — axial contrast-enhanced CT"
     modality = "CT (soft-tissue window)"
     in_channels = 1
     field_of_view_mm = 400.0
+    generator_version = "2"
     tasks = (
         TaskSpec(
             "liver_lesion",
             "segmentation",
-            3,
-            "Liver and the focal liver lesion inside it (the lesion is excluded from the liver class).",
-            class_names=("background", "liver", "lesion"),
+            4,
+            "Liver and the focal liver lesion inside it: its non-enhancing part and its enhancing component "
+            "(the lesion is excluded from the liver class).",
+            class_names=("background", "liver", "lesion (non-enhancing)", "lesion (enhancing)"),
         ),
         TaskSpec(
             "malignancy",
             "classification",
             2,
-            "Lesion triage by size in an HCC-risk patient (LI-RADS setting, ACR v2018): benign-appearing vs "
-            "suspicious (> 20 mm at relatedness 1). Outside an HCC-risk population size alone does not make a "
-            "liver lesion suspicious.",
-            class_names=("benign", "suspicious"),
+            "Simple cyst vs metastasis: a focal liver lesion in a patient without HCC risk (at relatedness 1, "
+            "metastasis when an enhancing component makes up more than half the lesion).",
+            class_names=("cyst", "metastasis"),
         ),
         TaskSpec(
             "lesion_diameter",
             "regression",
             1,
-            "Lesion diameter in mm (equivalent-circle diameter of the lesion mask; the 20 mm triage cut-off "
-            "is LI-RADS's, for HCC-risk patients only).",
+            "Lesion diameter in mm (equivalent-circle diameter of the whole lesion on the mask, both parts).",
             output_names=("lesion diameter",),
             units="mm",
         ),
@@ -173,9 +183,10 @@ class Abdomen(Region):
     coupling = Coupling(
         segmentation="liver_lesion",
         classification="malignancy",
-        anatomy_latent="lesion_diameter_mm",
-        other_latent="rim_enhancement",
-        rule="suspicious <=> lesion diameter > 20 mm (LI-RADS size cut-off: HCC-risk population only)",
+        anatomy_latent="solid_share",
+        other_latent="density",
+        rule="metastasis <=> enhancing component / lesion > 0.5 (on the mask)",
+        other_rule="metastasis <=> non-enhancing part above 25 HU (water-like cyst 5 HU ... soft tissue 45 HU)",
     )
     nuisances = ("noise", "contrast_phase")
     references = (
@@ -208,26 +219,33 @@ class Abdomen(Region):
     measured_regression = {"lesion_diameter": (("lesion_diameter_mm",), 1e-4)}
 
     def anatomy_score(self, value: float) -> float:
-        return normalise_at_threshold(value, 5.0, DIAMETER_THRESHOLD_MM, 40.0)
+        return normalise_at_threshold(value, 0.0, SOLID_SHARE_THRESHOLD, 0.9)
 
     def regression_spread(self, task: TaskSpec) -> np.ndarray:
-        return np.array([9.0], dtype=np.float32)
+        return np.array([9.5], dtype=np.float32)
 
     def regression_centre(self, task: TaskSpec) -> np.ndarray:
-        return np.array([21.5], dtype=np.float32)
+        return np.array([32.0], dtype=np.float32)
 
     def measure(self, mask: np.ndarray, spacing_mm: float) -> dict[str, float]:
-        """Lesion diameter (equivalent-circle diameter of class 2, mm), its maximum axis extent and liver area.
+        """The enhancing component's share of the lesion, the lesion diameter (mm), its extent and the liver area.
 
-        The equivalent diameter ``2 sqrt(area / pi)`` is used for the rule because it is stable on
+        The equivalent diameter ``2 sqrt(area / pi)`` of the whole lesion (classes 2 and 3) is stable on
         pixel masks (also on predicted ones); ``lesion_extent_mm`` is the larger of the lesion's
         vertical and horizontal extents, closer to a radiologist's caliper measurement.
         """
-        lesion = mask == 2
+        lesion = mask >= 2
+        n_lesion = int(np.count_nonzero(lesion))
+        solid_share = int(np.count_nonzero(mask == 3)) / n_lesion if n_lesion else 0.0
         diameter = d.equivalent_diameter(lesion) * spacing_mm
         extent = max(d.feret_extent(lesion, 0), d.feret_extent(lesion, 1)) * spacing_mm
         liver_area_cm2 = float(np.count_nonzero(mask >= 1)) * spacing_mm * spacing_mm / 100.0
-        return {"lesion_diameter_mm": diameter, "lesion_extent_mm": extent, "liver_area_cm2": liver_area_cm2}
+        return {
+            "solid_share": solid_share,
+            "lesion_diameter_mm": diameter,
+            "lesion_extent_mm": extent,
+            "liver_area_cm2": liver_area_cm2,
+        }
 
     def hu_slice(self, seed: int, size: int = 128) -> np.ndarray:
         """The slice of ``sample(seed, size=size)`` in Hounsfield units, before windowing (float32 (H, W)).
@@ -244,7 +262,7 @@ class Abdomen(Region):
 
         measured = self.measure(mask, self.spacing_mm(size))
         diameter = measured["lesion_diameter_mm"]
-        z = coupled_score(relatedness, self.anatomy_score(diameter), lat["rim_enhancement"])
+        z = coupled_score(relatedness, self.anatomy_score(measured["solid_share"]), lat["density"])
         if nuisance is not None:
             z = lat[nuisance]  # label follows dose or contrast timing, which the masks ignore
         label = score_to_class(z, 2)
@@ -254,16 +272,17 @@ class Abdomen(Region):
             "malignancy": np.asarray(label, dtype=np.int64),
             "lesion_diameter": np.asarray([diameter], dtype=np.float32),
         }
-        latents = {**lat, "lesion_diameter_mm": diameter, "label_score": z}
+        latents = {**lat, "solid_share": measured["solid_share"], "lesion_diameter_mm": diameter, "label_score": z}
         return img, targets, latents
 
     def _render(self, rng: np.random.Generator, size: int) -> tuple[np.ndarray, np.ndarray, dict[str, float]]:
         """Draw one slice: (HU image float32 (H, W), mask int64 (H, W), latents)."""
         # Independent latents first (fixed order keeps them independent of each other).
         severity = float(rng.random())  # lesion size
-        rim = float(rng.random())  # cyst-like (0) ... metastasis-like (1) appearance
+        solid = float(rng.random())  # thickness of the enhancing component: none (cyst) ... thick rim
         noise = float(rng.random())  # dose: low noise (0) ... high noise + streaks (1)
         phase = float(rng.random())  # late arterial (0) ... portal venous (1)
+        density = float(rng.random())  # non-enhancing part: water-like (0) ... soft tissue (1)
 
         yy, xx = d.grid(size)
         px = 2.0 / size  # one pixel in normalised units
@@ -417,11 +436,11 @@ class Abdomen(Region):
         vein &= liver
         hu[vein] = liver_hu - 30.0 + 75.0 * phase
 
-        diameter_mm = 6.0 + 32.0 * severity
+        diameter_mm = 16.0 + 32.0 * severity
         lr = 0.5 * diameter_mm * _MM
         aspect = float(rng.uniform(0.8, 1.0))
-        les_cy = lcy + float(rng.uniform(-0.15, 0.04))
-        les_cx = lcx + float(rng.uniform(-0.10, 0.10))
+        les_cy = lcy + float(rng.uniform(-0.12, 0.03))
+        les_cx = lcx + float(rng.uniform(-0.08, 0.08))
         sl_l, les_f = _field(
             size, les_cy, les_cx, lr * np.sqrt(aspect), lr / np.sqrt(aspect), float(rng.uniform(0, np.pi)), 1.2
         )
@@ -432,12 +451,14 @@ class Abdomen(Region):
         ix = min(max(int((les_cx + 1.0) / px), 0), size - 1)
         if liver[iy, ix]:
             lesion[iy, ix] = True  # the lesion is never lost at coarse sizes
-        in_les = lesion[sl_l]
-        rho = np.sqrt(les_f[in_les])
-        core_hu = min(5.0 + 40.0 * rim, liver_hu - 20.0)  # water-like cyst ... soft-tissue metastasis
-        core = core_hu + 18.0 * rim * texture[sl_l][in_les]
-        ring = rim * (liver_hu + 30.0 - core_hu) * np.exp(-(((rho - 0.82) / 0.16) ** 2))
-        hu[sl_l][in_les] = core + ring
+        # Enhancing component: the outer part of the lesion (viable tumour around a necrotic or cystic
+        # centre), its thickness 0 (simple cyst) ... 60 % of the radius.
+        rho_full = np.full((size, size), 2.0, dtype=np.float32)
+        rho_full[sl_l] = np.sqrt(les_f)
+        enhancing = lesion & (rho_full > 1.0 - 0.6 * solid)
+        centre_hu = min(HU_WATER_LIKE + (HU_SOFT_TISSUE - HU_WATER_LIKE) * density, liver_hu - 20.0)
+        hu[lesion] = centre_hu + 4.0 * texture[lesion]
+        hu[enhancing] = liver_hu + 55.0 + 6.0 * texture[enhancing]  # rim enhancement, brighter than the liver
 
         # --- CT table under the patient.
         table_y = back + 0.03 + 0.06 * xx * xx
@@ -459,10 +480,13 @@ class Abdomen(Region):
         mask = np.zeros((size, size), dtype=np.int64)
         mask[liver] = 1
         mask[lesion] = 2
+        mask[enhancing] = 3
         latents = {
             "severity": severity,
             "lesion_diameter_drawn_mm": diameter_mm,
-            "rim_enhancement": rim,
+            "solid": solid,
+            "density": density,
+            "centre_hu": centre_hu,
             "noise": noise,
             "noise_sigma_hu": sigma_hu,
             "contrast_phase": phase,

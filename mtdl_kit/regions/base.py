@@ -205,6 +205,10 @@ class Region(ABC):
     references: ClassVar[tuple[Reference, ...]]
     field_of_view_mm: ClassVar[float]
     generator_version: ClassVar[str] = "1"
+    #: what each input channel is, where the channels are not grey or RGB (brain: MRI sequences).
+    channel_names: ClassVar[tuple[str, ...]] = ()
+    #: the channel :meth:`display_image` shows for such regions.
+    display_channel: ClassVar[int] = 0
     default_size: ClassVar[int] = 128
     #: regression task -> (the :meth:`measure` key of each output, absolute tolerance): outputs
     #: that are measurements of the generated mask, checked against it by the tests.
@@ -241,6 +245,16 @@ class Region(ABC):
         if len(set(names)) != len(names):
             raise ValueError(f"Duplicate task names in {list(names)}.")
         return tuple(self.task(n) for n in names)
+
+    def display_image(self, image: np.ndarray) -> np.ndarray:
+        """The (1 or 3, H, W) picture of a (C, H, W) input shown to people: the input itself for grey and RGB.
+
+        Regions whose channels are separate acquisitions (:attr:`channel_names`, e.g. the brain's MRI
+        sequences) show one of them, :attr:`display_channel`, as grey, not a false-colour composite.
+        """
+        if self.channel_names:
+            return image[self.display_channel : self.display_channel + 1]
+        return image
 
     def spacing_mm(self, size: int) -> float:
         """Pixel spacing in millimetres at image size ``size``."""
@@ -316,7 +330,8 @@ class Region(ABC):
         ``labels.csv`` names them after the task's outputs (``tumour_area__0``, :attr:`TaskSpec.label_columns`).
         :attr:`measured_regression` is the one mapping between the two, so labels computed here from
         a user's masks agree with what the phantoms carry and with what :func:`mtdl_kit.data.open_dataset`
-        reads. Brain: ``{"tumour_area__0": whole-tumour area, "tumour_area__1": core area}`` in mm².
+        reads. Brain: ``{"tumour_area__0": whole tumour, "tumour_area__1": tumour core, "tumour_area__2": enhancing
+        tumour}`` areas in mm².
 
         Args:
             mask: (H, W) class indices of the region's segmentation task.

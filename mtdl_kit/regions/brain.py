@@ -1,4 +1,4 @@
-"""Brain: axial FLAIR-like MRI slice with a glioma, tumour sub-region segmentation and grade.
+"""Brain: axial multi-sequence MRI slice (FLAIR, T1, T1 post-contrast) with a glioma, BraTS sub-regions and grade.
 
 Task set modelled on the review's brain networks (Zhao et al., Comput. Biol. Med. 2023): tumour
 sub-region segmentation with an auxiliary image-reconstruction branch that regularises the shared
@@ -6,32 +6,48 @@ encoder (Myronenko, "3D MRI brain tumor segmentation using autoencoder regulariz
 BrainLes 2018, arXiv:1810.11654 -- the VAE branch reconstructs the input image), and joint glioma
 segmentation with a tumour-level classification head (Cheng J. et al., IEEE TMI 2022, glioma
 segmentation + IDH genotyping; OM-Net, Zhou C. et al., IEEE TIP 2020, coarse-to-fine sub-region
-segmentation). Here the classification head predicts the WHO-like grade (LGG vs HGG) and a
-regression head the tumour areas (the 2D analogue of the tumour volumes reported in BraTS).
+segmentation). Here the classification head predicts a grade (LGG vs HGG) and a regression head the
+areas of the three BraTS evaluation regions (the 2D analogue of the tumour volumes).
 
-Clinical rule at relatedness 1: high-grade glioma (HGG) <=> peritumoural oedema fraction > 0.5,
-i.e. the oedema makes up more than half of the whole FLAIR abnormality (oedema / (oedema + core),
-measured on the generated mask). Rationale: the proportion of oedema is a standard visual
-descriptor of gliomas (VASARI feature set, "proportion of oedema", The Cancer Imaging Archive
-wiki), and extensive vasogenic oedema around a relatively small core is typical of high-grade,
-angiogenic tumours, whereas low-grade gliomas are mostly infiltrative tumour with little
-surrounding oedema. The threshold of 0.5 is a teaching choice, not a clinical criterion: real
-grading is histological and molecular (Louis et al., WHO CNS5 classification, Neuro-Oncology
-2021).
+Input channels are three co-registered sequences, as in BraTS (Menze et al., IEEE TMI 34:1993-2024,
+2015; Baid et al., arXiv:2107.02314, 2021, which also has T2): FLAIR (CSF suppressed, oedema
+bright), T1 before contrast and T1 after gadolinium (T1c). *Enhancement* is defined as radiologists
+define it, by comparing T1c with T1: the two differ only where the blood-brain barrier is broken.
 
-At relatedness 0 the label follows central necrosis with ring enhancement instead -- a dark
-necrotic centre inside a bright enhancing rim of the core, the imaging hallmark of glioblastoma
-(necrosis is a WHO grade-4 criterion). It is visible in the image but absent from the mask,
-because the tumour-core class contains enhancing and necrotic tissue alike (BraTS convention).
+Segmentation classes mirror the BraTS labels: necrotic tumour core (BraTS label 1, "NCR"),
+peritumoural oedema / invaded tissue (label 2, "ED") and enhancing tumour (label 4, "ET"), here
+class indices 1, 2, 3 (a BraTS label map is read with ``mask_values={4: 3}``, e.g.
+``--mask-values 4:3`` on the command line). The regression outputs are the areas of the BraTS
+evaluation regions: whole tumour (WT = NCR + ED + ET), tumour core (TC = NCR + ET) and ET.
 
-Appearance (FLAIR-like contrast, CSF suppressed): scalp, dark skull with brighter diploe,
-subarachnoid CSF, folded cortex (sulci warped by fractional Brownian motion, white-matter fingers
-under the gyral crowns), white matter darker than grey matter, deep grey nuclei, ")(" shaped
-lateral ventricles displaced by mass effect, interhemispheric fissure; a lobulated,
-fBm-perturbed tumour core and hyperintense vasogenic oedema that spreads along the white matter
-and spares the cortex. MRI physics: a smooth multiplicative bias field (always present, strength
-latent) and Rician magnitude noise, after SynthSeg's augmentation recipe (Billot et al., MedIA
-2023). The reconstruction target is the clean image before bias and noise.
+Clinical rule at relatedness 1: high-grade glioma (HGG) <=> necrosis inside a ring of enhancement,
+measured on the mask as the necrotic share of the tumour core, NCR / (NCR + ET) > 0.2. Rationale:
+necrosis is a histological grade-4 criterion (Louis et al., WHO CNS5 classification, Neuro-Oncology
+23:1231-1251, 2021), and on imaging central necrosis surrounded by a thick irregular enhancing rim is
+the hallmark of glioblastoma, whereas low-grade gliomas are mostly non-enhancing without necrosis
+(VASARI feature set, features "enhancement quality" and "proportion necrosis", The Cancer Imaging
+Archive wiki; Pope W.B. et al., AJNR 26:2466-2474, 2005). The 0.2 threshold is a teaching choice,
+not a clinical criterion: real grading is histological and molecular (WHO CNS5), and the phantom's
+"LGG" cases still carry a (thin) enhancing rim around their core, which real low-grade gliomas
+mostly lack.
+
+At relatedness 0 the label follows the *strength* of the enhancement instead (VASARI "enhancement
+quality": mild vs marked, the T1c - T1 signal rise of the rim). It is visible in the image but
+absent from the mask: the ET class marks the rim whatever its brightness.
+
+Appearance: scalp (fat: bright on T1), dark skull with fatty diploe, subarachnoid CSF (dark on FLAIR
+and T1), folded cortex (sulci warped by fractional Brownian motion, white-matter fingers under the
+gyral crowns; white matter darker than grey on FLAIR, brighter on T1), deep grey nuclei, ")(" shaped
+lateral ventricles displaced by mass effect, interhemispheric fissure; a lobulated, fBm-perturbed
+tumour core (necrotic centre dark on T1 and T1c, enhancing rim) and vasogenic oedema (bright on
+FLAIR, dark on T1) that spreads along the white matter and spares the cortex. MRI physics: a smooth
+multiplicative bias field shared by the sequences (one coil; strength latent) and Rician magnitude
+noise per sequence, after SynthSeg's augmentation recipe (Billot et al., MedIA 2023). The
+reconstruction target is the clean three-sequence image before bias and noise: a denoising /
+reconstruction task, supervised by the clean image (not self-supervised).
+
+Generator version 2 (issue #12's medical corrections): version 1 was a single FLAIR-like channel with
+two classes (oedema, core) and a grade that followed the oedema fraction, which is not a grading sign.
 """
 
 from __future__ import annotations
@@ -50,12 +66,18 @@ from mtdl_kit.regions.base import (
     score_to_class,
 )
 
-OEDEMA_FRACTION_THRESHOLD = 0.5
+#: HGG <=> NCR / (NCR + ET) above this (the necrotic share of the tumour core; a teaching threshold).
+NECROTIC_SHARE_THRESHOLD = 0.2
+#: the three input sequences, in channel order.
+SEQUENCES: tuple[str, str, str] = ("FLAIR", "T1", "T1c")
 
-# FLAIR-like tissue intensities of the clean image (before bias field and noise).
-_SCALP, _SKULL, _DIPLOE, _CSF = 0.58, 0.05, 0.22, 0.07
-_GM, _WM, _DEEP_GM = 0.54, 0.38, 0.47
-_OEDEMA, _CORE, _NECROSIS = 0.82, 0.62, 0.20
+# Tissue intensities of the clean sequences (before bias field and noise): FLAIR, T1 (pre-contrast).
+# T1c equals T1 except in the enhancing tumour, whose signal rises by the (latent) enhancement.
+_FLAIR = {"scalp": 0.58, "skull": 0.05, "diploe": 0.22, "csf": 0.07, "gm": 0.54, "wm": 0.38, "deep": 0.47}
+_T1 = {"scalp": 0.85, "skull": 0.05, "diploe": 0.68, "csf": 0.10, "gm": 0.45, "wm": 0.62, "deep": 0.50}
+_FLAIR_OEDEMA, _FLAIR_CORE, _FLAIR_NECROSIS = 0.82, 0.66, 0.30
+_T1_OEDEMA, _T1_CORE, _T1_NECROSIS = 0.36, 0.40, 0.16
+_ENHANCEMENT_MILD, _ENHANCEMENT_RANGE = 0.12, 0.36  # T1c - T1 of the rim: mild (0.12) ... marked (0.48)
 
 
 def _harmonic(z: np.ndarray, coeffs: np.ndarray, k0: int) -> np.ndarray:
@@ -68,50 +90,57 @@ def _harmonic(z: np.ndarray, coeffs: np.ndarray, k0: int) -> np.ndarray:
 
 @register_region
 class Brain(Region):
-    """Axial brain MRI phantom: oedema / tumour-core masks, LGG vs HGG grade, clean-image target."""
+    """Axial brain MRI phantom (FLAIR, T1, T1c): BraTS sub-region masks, LGG vs HGG grade, clean-image target."""
 
     name = "brain"
-    title = "Brain — axial MRI (FLAIR-like) with glioma"
-    modality = "MRI (FLAIR-like, single channel)"
-    in_channels = 1
+    title = "Brain — axial MRI (FLAIR, T1, T1c) with glioma"
+    modality = "MRI (FLAIR, T1 and T1 post-contrast as three channels)"
+    in_channels = 3
+    channel_names = SEQUENCES
+    display_channel = 2  # T1c: the enhancing rim and the necrosis that set the grade
     field_of_view_mm = 220.0
+    generator_version = "2"
     tasks = (
         TaskSpec(
             "tumour",
             "segmentation",
-            3,
-            "Glioma sub-regions: peritumoural oedema and tumour core (enhancing rim + necrosis).",
-            class_names=("background", "oedema", "tumour core"),
+            4,
+            "Glioma sub-regions as in BraTS: necrotic core (NCR), peritumoural oedema (ED), enhancing "
+            "tumour (ET; the rim whose T1c signal rises above T1).",
+            class_names=("background", "necrotic core", "oedema", "enhancing tumour"),
         ),
         TaskSpec(
             "grade",
             "classification",
             2,
-            "Glioma grade: low-grade (LGG) vs high-grade (HGG).",
+            "Glioma grade on imaging: low-grade (LGG) vs high-grade (HGG; necrosis inside a ring of enhancement "
+            "at relatedness 1).",
             class_names=("LGG", "HGG"),
         ),
         TaskSpec(
             "tumour_area",
             "regression",
-            2,
-            "Whole-tumour and tumour-core areas on the slice (2D analogue of BraTS volumes).",
-            output_names=("whole-tumour area", "core area"),
+            3,
+            "Areas of the BraTS evaluation regions on the slice: whole tumour (NCR + ED + ET), tumour core "
+            "(NCR + ET) and enhancing tumour (2D analogue of BraTS volumes).",
+            output_names=("whole-tumour area", "tumour-core area", "enhancing-tumour area"),
             units="mm²",
         ),
         TaskSpec(
             "reconstruction",
             "reconstruction",
-            1,
-            "Denoising reconstruction: predict the clean image (no bias field, no noise) from the "
-            "corrupted one, a supervised target like the VAE branch of Myronenko 2018.",
+            3,
+            "Denoising reconstruction: predict the clean three-sequence image (no bias field, no noise) from "
+            "the corrupted one, a supervised target like the VAE branch of Myronenko 2018.",
         ),
     )
     coupling = Coupling(
         segmentation="tumour",
         classification="grade",
-        anatomy_latent="oedema_fraction",
-        other_latent="necrosis",
-        rule="HGG <=> oedema / whole-tumour area > 0.5",
+        anatomy_latent="necrotic_share",
+        other_latent="enhancement",
+        rule="HGG <=> necrotic core / tumour core (NCR / (NCR + ET)) > 0.2",
+        other_rule="HGG <=> marked enhancement (T1c - T1 of the rim above the median)",
     )
     nuisances = ("bias_field", "noise")
     references = (
@@ -140,44 +169,51 @@ class Brain(Region):
         ),
     )
 
-    measured_regression = {"tumour_area": (("whole_tumour_area_mm2", "core_area_mm2"), 1e-2)}
+    measured_regression = {
+        "tumour_area": (("whole_tumour_area_mm2", "tumour_core_area_mm2", "enhancing_tumour_area_mm2"), 1e-2)
+    }
 
     def anatomy_score(self, value: float) -> float:
-        return normalise_at_threshold(value, 0.0, OEDEMA_FRACTION_THRESHOLD, 1.0)
+        return normalise_at_threshold(value, 0.0, NECROTIC_SHARE_THRESHOLD, 0.6)
 
     def regression_spread(self, task: TaskSpec) -> np.ndarray:
-        return np.array([900.0, 350.0], dtype=np.float32)
+        return np.array([800.0, 320.0, 300.0], dtype=np.float32)
 
     def regression_centre(self, task: TaskSpec) -> np.ndarray:
-        return np.array([875.0, 420.0], dtype=np.float32)
+        return np.array([1600.0, 800.0, 600.0], dtype=np.float32)
 
     def measure(self, mask: np.ndarray, spacing_mm: float) -> dict[str, float]:
-        """Oedema fraction = oedema pixels / whole-tumour pixels (oedema + core), and the areas in mm².
+        """The necrotic share of the tumour core and the BraTS regions' areas in mm².
 
         Args:
-            mask: (H, W) class indices (0 background, 1 oedema, 2 tumour core).
+            mask: (H, W) class indices (0 background, 1 necrotic core, 2 oedema, 3 enhancing tumour).
             spacing_mm: pixel spacing in millimetres.
 
         Returns:
-            ``oedema_fraction`` (0 when there is no tumour), ``whole_tumour_area_mm2``,
-            ``core_area_mm2`` and ``oedema_area_mm2``.
+            ``necrotic_share`` = NCR / (NCR + ET) (0 without a tumour core), ``whole_tumour_area_mm2``
+            (NCR + ED + ET), ``tumour_core_area_mm2`` (NCR + ET), ``enhancing_tumour_area_mm2`` (ET),
+            ``oedema_area_mm2`` (ED) and ``oedema_fraction`` = ED / WT.
         """
-        n_oedema = int(np.count_nonzero(mask == 1))
-        n_core = int(np.count_nonzero(mask == 2))
-        n_whole = n_oedema + n_core
+        n_ncr = int(np.count_nonzero(mask == 1))
+        n_ed = int(np.count_nonzero(mask == 2))
+        n_et = int(np.count_nonzero(mask == 3))
+        n_core, n_whole = n_ncr + n_et, n_ncr + n_ed + n_et
         px = spacing_mm * spacing_mm
         return {
-            "oedema_fraction": n_oedema / n_whole if n_whole else 0.0,
+            "necrotic_share": n_ncr / n_core if n_core else 0.0,
             "whole_tumour_area_mm2": n_whole * px,
-            "core_area_mm2": n_core * px,
-            "oedema_area_mm2": n_oedema * px,
+            "tumour_core_area_mm2": n_core * px,
+            "enhancing_tumour_area_mm2": n_et * px,
+            "oedema_area_mm2": n_ed * px,
+            "oedema_fraction": n_ed / n_whole if n_whole else 0.0,
         }
 
     def _generate(self, rng: np.random.Generator, size: int, relatedness: float, nuisance: str | None):
         # All scalar draws come first and do not depend on ``size``, so one seed gives the same case
         # (head, tumour, latents) at every resolution; only the fBm detail differs.
-        oedema_extent = float(rng.random())  # drives the oedema rim (anatomy)
-        necrosis = float(rng.random())  # the "other" visible feature
+        oedema_extent = float(rng.random())  # how far the oedema spreads
+        necrosis = float(rng.random())  # radius of the necrotic centre: the anatomy the mask shows
+        enhancement = float(rng.random())  # T1c - T1 of the rim: the "other" visible feature
         bias_strength = float(rng.random())  # nuisance
         noise_level = float(rng.random())  # nuisance
         cy, cx, tilt = (float(a) for a in rng.normal(0.0, [0.02, 0.02, 0.06]))
@@ -190,9 +226,9 @@ class Brain(Region):
         aw = rng.uniform(0.4, 1.2, 8).astype(np.float32)[:, None, None]
         n_gyri = int(rng.integers(26, 34))
         vsize = float(rng.uniform(0.8, 1.3))
-        t_rho = float(rng.uniform(0.22, 0.58))
+        t_rho = float(rng.uniform(0.2, 0.5))
         t_ang = float(rng.uniform(-np.pi, np.pi))
-        rc = float(rng.uniform(0.055, 0.15))
+        rc = float(rng.uniform(0.09, 0.19))  # core radius 10-21 mm (glioblastomas are mostly 2-6 cm across)
         lob_c = (rng.normal(0.0, 0.06, 4) * np.exp(1j * rng.uniform(-np.pi, np.pi, 4))).astype(np.complex64)
         field = d.bias_field(rng, size, 0.1 + 0.4 * bias_strength)  # draws 5 coefficients
         depth_noise = d.fbm(rng, size, 3.0)
@@ -254,48 +290,56 @@ class Brain(Region):
         third = (np.abs(vs) < 0.01) & (u > 0.0) & (u < 0.12)
         csf_in = brain & (sulci | ventricles | fissure | third)
 
-        # Tumour: lobulated, fBm-perturbed core; oedema along white matter and deep grey, sparing cortex.
+        # Tumour: lobulated, fBm-perturbed core (necrotic centre inside an enhancing rim); oedema along
+        # white matter and deep grey, sparing cortex and ventricles.
         dt_u, dt_v = u - tu, v - tv
         r_t = np.sqrt(dt_u * dt_u + dt_v * dt_v)
         lob = np.clip(1.0 + _harmonic((dt_v + 1j * dt_u) / np.maximum(r_t, 1e-6), lob_c, 2), 0.6, 1.4)
         rough = np.clip(rough, -2.5, 2.5)
         rel_core = r_t / (rc * lob * (1.0 + 0.08 * rough))
         core = brain & (rel_core < 1.0)
+        necrotic = core & (rel_core < 0.85 * necrosis)
+        enhancing = core & ~necrotic
         oedema = brain & ~core & (r_t < ro * lob * (1.0 + 0.18 * rough)) & (wm | deep) & ~ventricles
         mask = np.zeros((size, size), dtype=np.int64)
-        mask[oedema] = 1
-        mask[core] = 2
+        mask[necrotic] = 1
+        mask[oedema] = 2
+        mask[enhancing] = 3
 
-        # Clean FLAIR-like image.
-        img = np.zeros((size, size), dtype=np.float32)
-        img[scalp] = _SCALP
-        img[skull] = _SKULL
-        img[diploe] = _DIPLOE
-        img[sub_csf] = _CSF
-        img[brain] = _GM
-        img[wm] = _WM
-        img[brain & deep & ~wm] = _DEEP_GM
-        img[brain & deep & wm] = 0.5 * (_WM + _DEEP_GM)
-        img[csf_in] = _CSF
-        img *= 1.0 + 0.04 * texture
-        img[oedema] = _OEDEMA * (1.0 + 0.05 * texture[oedema])
-        # Core: enhancing rim brightening with necrosis, dark necrotic centre (the "other" feature).
-        nec_ratio = 0.78 * necrosis
-        rim = np.clip(rel_core[core], 0.0, 1.0)
-        core_val = _CORE + 0.25 * necrosis * np.clip((rim - nec_ratio) / max(1.0 - nec_ratio, 1e-3), 0.0, 1.0)
-        core_val *= 1.0 + 0.06 * texture[core]
-        necrotic = rim < nec_ratio
-        core_val[necrotic] = _NECROSIS * (1.0 + 0.3 * texture[core][necrotic])
-        img[core] = core_val
-        clean = np.clip(d.blur(img, 0.45 * size / 128.0), 0.0, 1.0)
+        # Clean sequences: FLAIR and T1 share the anatomy; T1c = T1 + enhancement in the rim.
+        seqs = []
+        for table, ed, et, ncr in (
+            (_FLAIR, _FLAIR_OEDEMA, _FLAIR_CORE, _FLAIR_NECROSIS),
+            (_T1, _T1_OEDEMA, _T1_CORE, _T1_NECROSIS),
+        ):
+            img = np.zeros((size, size), dtype=np.float32)
+            img[scalp] = table["scalp"]
+            img[skull] = table["skull"]
+            img[diploe] = table["diploe"]
+            img[sub_csf] = table["csf"]
+            img[brain] = table["gm"]
+            img[wm] = table["wm"]
+            img[brain & deep & ~wm] = table["deep"]
+            img[brain & deep & wm] = 0.5 * (table["wm"] + table["deep"])
+            img[csf_in] = table["csf"]
+            img *= 1.0 + 0.04 * texture
+            img[oedema] = ed * (1.0 + 0.05 * texture[oedema])
+            img[enhancing] = et * (1.0 + 0.06 * texture[enhancing])
+            img[necrotic] = ncr * (1.0 + 0.3 * texture[necrotic])
+            seqs.append(img)
+        flair, t1 = seqs
+        t1c = t1.copy()
+        t1c[enhancing] += _ENHANCEMENT_MILD + _ENHANCEMENT_RANGE * enhancement
+        sigma_blur = 0.45 * size / 128.0
+        clean = np.stack([np.clip(d.blur(x, sigma_blur), 0.0, 1.0) for x in (flair, t1, t1c)])
 
-        # Acquisition: multiplicative bias field and Rician noise (both always present).
+        # Acquisition: one multiplicative bias field (one receive coil) and Rician noise per sequence.
         sigma = 0.01 + 0.05 * noise_level
-        noisy = d.rician(rng, clean * field, sigma)
+        noisy = np.stack([d.rician(rng, x * field, sigma) for x in clean])
 
         measured = self.measure(mask, self.spacing_mm(size))
-        frac = measured["oedema_fraction"]
-        z = coupled_score(relatedness, self.anatomy_score(frac), necrosis)
+        share = measured["necrotic_share"]
+        z = coupled_score(relatedness, self.anatomy_score(share), enhancement)
         if nuisance == "bias_field":
             z = bias_strength
         elif nuisance == "noise":
@@ -305,17 +349,26 @@ class Brain(Region):
         targets = {
             "tumour": mask,
             "grade": np.asarray(label, dtype=np.int64),
-            "tumour_area": np.asarray([measured["whole_tumour_area_mm2"], measured["core_area_mm2"]], dtype=np.float32),
-            "reconstruction": clean[None].astype(np.float32),
+            "tumour_area": np.asarray(
+                [
+                    measured["whole_tumour_area_mm2"],
+                    measured["tumour_core_area_mm2"],
+                    measured["enhancing_tumour_area_mm2"],
+                ],
+                dtype=np.float32,
+            ),
+            "reconstruction": clean.astype(np.float32),
         }
         latents = {
-            "oedema_extent": oedema_extent,
-            "oedema_fraction": frac,
-            "core_radius_mm": rc * self.field_of_view_mm / 2.0,
+            "necrotic_share": share,
             "necrosis": necrosis,
+            "enhancement": enhancement,
+            "oedema_extent": oedema_extent,
+            "oedema_fraction": measured["oedema_fraction"],
+            "core_radius_mm": rc * self.field_of_view_mm / 2.0,
             "bias_field": bias_strength,
             "noise": noise_level,
             "noise_sigma": sigma,
             "label_score": z,
         }
-        return noisy[None], targets, latents
+        return noisy, targets, latents

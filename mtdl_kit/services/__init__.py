@@ -55,6 +55,7 @@ from mtdl_kit.services.explore import (
     predict,
     reconstruction_picture,
     regression_rows,
+    shown_channel_note,
 )
 from mtdl_kit.services.ood import TRAINED_ON, OODReference, OODResult, ood_check, processing_notes, reference_for
 from mtdl_kit.services.relationships import pred_vs_true_figure, relationships, sample_records
@@ -151,6 +152,7 @@ __all__ = [
     "run_table",
     "sample_records",
     "session_tradeoff",
+    "shown_channel_note",
     "task_words",
     "training_pool",
     "upload_choices",

@@ -78,7 +78,7 @@ def joint_picture(
     lm = next((t.name for t in region.tasks if t.kind == "landmarks"), None)
     pred = prediction.outputs if prediction is not None else {}
     return overlay(
-        sample.image,
+        region.display_image(sample.image),
         truth=sample.targets.get(seg),
         prediction=pred.get(seg) if seg in shown else None,
         num_classes=region.task(seg).num_outputs,
@@ -153,7 +153,7 @@ def reconstruction_picture(
     img = first.outputs.get(names[0])
     if img is None:
         return None
-    return np.clip(np.asarray(img).transpose(1, 2, 0), 0, 1), f"{names[0]} ({label})"
+    return np.clip(region.display_image(np.asarray(img)).transpose(1, 2, 0), 0, 1), f"{names[0]} ({label})"
 
 
 def latents_table(sample: Sample) -> pd.DataFrame | None:
@@ -176,6 +176,15 @@ def png_bytes(picture: np.ndarray) -> bytes:
     buf = io.BytesIO()
     Image.fromarray(picture).save(buf, format="PNG", compress_level=1)  # fast: pictures are small and cached
     return buf.getvalue()
+
+
+def shown_channel_note(region: Region) -> str:
+    """What a picture of ``region`` shows where its channels are separate sequences (brain: T1c); else ``""``."""
+    if not region.channel_names:
+        return ""
+    shown = region.channel_names[region.display_channel]
+    names = ", ".join(region.channel_names)
+    return f"Pictures show {shown}; the networks read all {len(region.channel_names)} channels ({names})."
 
 
 def contact_sheet(region: Region, samples: Sequence[Sample], *, columns: int = 6) -> bytes:
@@ -205,4 +214,5 @@ __all__ = [
     "predict",
     "reconstruction_picture",
     "regression_rows",
+    "shown_channel_note",
 ]

@@ -264,7 +264,15 @@ def processing_notes(region: Region, sample: Sample, *, model_size: int = MODEL_
         mode = meta.get("mode")
         notes.append(f"Read as {meta.get('format', 'an image')}, {w} × {h} pixels" + (f" ({mode})." if mode else "."))
         colour_in = mode in ("RGB", "RGBA", "P", "CMYK", "YCbCr") if mode else None
-        if region.in_channels == 1 and colour_in:
+        sequences = ", ".join(region.channel_names)
+        if region.channel_names and colour_in:
+            notes.append(
+                f"Its three colour channels were read as the sequences {sequences}, in that order: right only for "
+                "an image stacked from those sequences, not for a colour picture."
+            )
+        elif region.channel_names and colour_in is False:
+            notes.append(f"The grey image was copied into all three sequence channels ({sequences}).")
+        elif region.in_channels == 1 and colour_in:
             notes.append("Converted from colour to grey (luminance), because these models take one grey channel.")
         elif region.in_channels == 3 and colour_in is False:
             notes.append("The grey image was copied into three colour channels, because these models take colour.")

@@ -35,11 +35,13 @@ REGRESSION_FLOORS: dict[str, tuple[Floor, ...]] = {
     "tumour_area": (
         Floor(
             "mae/whole-tumour area",
-            175.0,
+            320.0,
             False,
-            "20 % of the typical whole-tumour area (875 mm²); RANO calls a 25 % size increase progression",
+            "20 % of the typical whole-tumour area (1,600 mm², generator v2); RANO calls a 25 % size increase "
+            "progression",
         ),
-        Floor("mae/core area", 85.0, False, "20 % of the typical core area (420 mm²)"),
+        Floor("mae/tumour-core area", 160.0, False, "20 % of the typical tumour-core area (800 mm²)"),
+        Floor("mae/enhancing-tumour area", 120.0, False, "20 % of the typical enhancing-tumour area (600 mm²)"),
     ),
     "reconstruction": (Floor("mae", 0.05, False, "5 % of the intensity range (auxiliary task, not clinical)"),),
     "cdr": (Floor("mae", 0.10, False, "inter-grader variability of the vertical CDR is about 0.1"),),

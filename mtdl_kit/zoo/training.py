@@ -6,7 +6,7 @@ import json
 import math
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from mtdl_kit.experiments import RunConfig
     from mtdl_kit.models.base import MultiTaskNet
 
-#: Training defaults of the zoo (see docs/zoo.md for the measured budget on a 2-core CPU).
+#: Training defaults of the shipped zoo (see docs/zoo.md for the measured budget on a 2-core CPU).
 DEFAULT_STEPS = 1500
 DEFAULT_SIZE = 64
 DEFAULT_BATCH_SIZE = 8
@@ -26,6 +26,43 @@ DEFAULT_N_TRAIN = 512
 DEFAULT_N_TEST = 128
 DEFAULT_SEED = 0
 DEFAULT_WEIGHTING = "ew"
+
+
+@dataclass(frozen=True)
+class ZooRecipe:
+    """How every zoo model is trained: size, data, and a fixed budget or the lab's validation stopping.
+
+    Attributes:
+        steps: optimisation steps (an upper bound when ``n_val`` > 0).
+        size: image size in pixels (multiple of 16).
+        batch_size: batch size.
+        n_train: training phantoms (seeds ``seed * n_train ...`` of the training split).
+        n_test: held-out phantoms (the fixed test split).
+        n_val: validation phantoms (the fixed validation split); 0 trains exactly ``steps`` steps.
+        eval_every: validation interval in steps.
+        patience: evaluations without improvement before stopping.
+        min_evaluations: warm-up evaluations that are never selected (and before which no run stops).
+    """
+
+    steps: int
+    size: int
+    batch_size: int = DEFAULT_BATCH_SIZE
+    n_train: int = DEFAULT_N_TRAIN
+    n_test: int = DEFAULT_N_TEST
+    n_val: int = 0
+    eval_every: int = 100
+    patience: int = 8
+    min_evaluations: int = 6
+
+
+#: the recipe of the models shipped today: 1500 steps at 64 px (issue 5's budget).
+SHIPPED_RECIPE = ZooRecipe(steps=DEFAULT_STEPS, size=DEFAULT_SIZE)
+#: the transfer lab's protocol (issue #14): 128 px, the size the dashboard shows and at which the brain's,
+#: the abdomen's and the pathology's structures are resolved; every model stops by the lab's validation rule
+#: (every task's primary metric on 64 validation phantoms every 100 steps, 6 warm-up evaluations, patience
+#: 8), with at most 4,000 steps on 1,024 training phantoms.
+LAB_RECIPE = ZooRecipe(steps=4000, size=128, n_train=1024, n_val=64)
+RECIPES: dict[str, ZooRecipe] = {"shipped": SHIPPED_RECIPE, "lab": LAB_RECIPE}
 #: Build options per family. The cascaded zoo models use the detached (``two_stage``) hand-over:
 #: trained end to end, the eye's cascade lost its segmentation entirely (disc/cup Dice 0.00 after
 #: 1500 steps, vs 0.85 two-stage after 600) because the glaucoma and CDR losses, reaching the
@@ -101,11 +138,12 @@ def train_zoo(
     families: Sequence[str] | None = None,
     *,
     root: str | Path | None = None,
-    steps: int = DEFAULT_STEPS,
-    size: int = DEFAULT_SIZE,
-    batch_size: int = DEFAULT_BATCH_SIZE,
-    n_train: int = DEFAULT_N_TRAIN,
-    n_test: int = DEFAULT_N_TEST,
+    recipe: str | ZooRecipe = "shipped",
+    steps: int | None = None,
+    size: int | None = None,
+    batch_size: int | None = None,
+    n_train: int | None = None,
+    n_test: int | None = None,
     width: int | None = None,
     seed: int = DEFAULT_SEED,
     weighting: str | None = None,
@@ -124,7 +162,9 @@ def train_zoo(
         regions: region names (default: all eight).
         families: among :data:`FAMILIES` (default: all, i.e. the four families + single-task baselines).
         root: zoo folder (default :func:`default_root`).
-        steps: optimisation steps per model.
+        recipe: a :class:`ZooRecipe` or a name of :data:`RECIPES` (``"shipped"``: 1500 steps at 64 px;
+            ``"lab"``: the transfer lab's validation stopping at 128 px); the arguments below override it.
+        steps: optimisation steps per model (an upper bound under validation stopping).
         size: image size in pixels (multiple of 16).
         batch_size: batch size.
         n_train: training phantoms (seeds ``seed * n_train ...``).
@@ -149,6 +189,12 @@ def train_zoo(
     from mtdl_kit.experiments import RunConfig, train_run
     from mtdl_kit.regions import REGION_NAMES
 
+    if isinstance(recipe, str):
+        if recipe not in RECIPES:
+            raise ValueError(f"Unknown zoo recipe {recipe!r}; the recipes are {sorted(RECIPES)}.")
+        recipe = RECIPES[recipe]
+    overrides = {"steps": steps, "size": size, "batch_size": batch_size, "n_train": n_train, "n_test": n_test}
+    recipe = replace(recipe, **{k: v for k, v in overrides.items() if v is not None})
     regions = list(regions or REGION_NAMES)
     families = list(families or FAMILIES)
     check_names(regions, families)
@@ -166,11 +212,15 @@ def train_zoo(
             tasks=tasks,
             weighting="ew" if fam == "single" else (weighting or ZOO_REGION_WEIGHTING.get(r, DEFAULT_WEIGHTING)),
             model_options=dict(ZOO_MODEL_OPTIONS.get(fam, {})),
-            steps=steps,
-            batch_size=batch_size,
-            size=size,
-            n_train=n_train,
-            n_test=n_test,
+            steps=recipe.steps,
+            batch_size=recipe.batch_size,
+            size=recipe.size,
+            n_train=recipe.n_train,
+            n_test=recipe.n_test,
+            n_val=recipe.n_val,
+            eval_every=recipe.eval_every,
+            patience=recipe.patience,
+            min_evaluations=recipe.min_evaluations,
             width=width,
             seed=seed,
             device=device,

@@ -134,6 +134,7 @@ def test_decathlon_dataset_json_with_volumes(files):
         label = np.zeros((32, 32, 6), np.uint8)
         label[8:24, 8:24, :] = 1
         label[12:16, 12:16, :] = 2
+        label[12:16, 15, :] = 3  # the lesion's enhancing component (abdomen generator v2)
         files.nifti(f"msd/imagesTr/liver_{i}.nii.gz", hu, affine)
         files.nifti(f"msd/labelsTr/liver_{i}.nii.gz", label, affine)
         entries.append(
@@ -149,7 +150,7 @@ def test_decathlon_dataset_json_with_volumes(files):
     doc = {
         "name": "tiny",
         "modality": {"0": "CT"},
-        "labels": {"0": "background", "1": "liver", "2": "lesion"},
+        "labels": {"0": "background", "1": "liver", "2": "lesion (non-enhancing)", "3": "lesion (enhancing)"},
         "training": entries,
     }
     (files.root / "msd" / "dataset.json").write_text(json.dumps(doc))
@@ -157,11 +158,23 @@ def test_decathlon_dataset_json_with_volumes(files):
     assert ds.layout == "decathlon" and ds.case_ids == ["liver_0", "liver_1", "liver_2"]
     s = ds.sample(1)
     assert s.image.shape == (1, 32, 32) and s.meta["format"] == "NIfTI"
-    assert set(np.unique(s.targets["liver_lesion"]).tolist()) == {0, 1, 2}
+    assert set(np.unique(s.targets["liver_lesion"]).tolist()) == {0, 1, 2, 3}
     assert s.image.min() == 0.0 and abs(float(s.image.max()) - (80 - (40 - 200)) / 400) < 1e-6  # soft-tissue window
     assert s.spacing_mm == pytest.approx(0.8)
     assert "malignancy" not in ds.sample(2).targets and not bool(ds[2]["malignancy__present"])
     assert check_dataset(files.root / "msd", "abdomen", size=32) == []
+    # LiTS / Decathlon Task03_Liver: three labels (no enhancing class) -> refused for the region's 4 classes, read
+    # with a three-class task set and the region's CT window (docs/bring_your_own_data.md, "LiTS")
+    doc["labels"] = {"0": "background", "1": "liver", "2": "tumour"}
+    for e in entries:
+        e.pop("malignancy", None), e.pop("lesion_diameter")
+    (files.root / "msd" / "dataset.json").write_text(json.dumps(doc))
+    with pytest.raises(DataError, match="lists 3 classes"):
+        open_dataset(files.root / "msd", "abdomen", size=32)
+    lits = [TaskSpec("liver_lesion", "segmentation", 3, "LiTS", class_names=("background", "liver", "tumour"))]
+    three = open_dataset(files.root / "msd", "abdomen", tasks=lits, size=32, mask_values={3: 2})
+    assert set(np.unique(three.sample(1).targets["liver_lesion"]).tolist()) == {0, 1, 2}
+    assert abs(float(three.sample(1).image.max()) - (80 - (40 - 200)) / 400) < 1e-6
 
 
 def test_decathlon_4d_image_with_3d_label(files):

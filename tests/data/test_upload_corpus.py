@@ -28,7 +28,7 @@ def test_upload_gives_its_expected_outcome(case):
     if data is None:
         pytest.skip("needs a file or decoder state this installation lacks")
     if case.expect == ACCEPTED:
-        sample = read_upload(case.name, data, "brain", **case.options)
+        sample = read_upload(case.name, data, "cardiac", **case.options)
         said = " ".join(sample.meta["notes"] + sample.meta["warnings"])
         assert case.says in said, said
         assert (
@@ -36,7 +36,7 @@ def test_upload_gives_its_expected_outcome(case):
         )
         return
     with pytest.raises(DataError) as info:
-        read_upload(case.name, data, "brain", **case.options)
+        read_upload(case.name, data, "cardiac", **case.options)
     error = info.value
     message = str(error)
     assert case.expect in message, message
@@ -62,9 +62,9 @@ def test_real_sample_file_is_read_or_refused_for_its_reason(package, rel, path, 
     if len(data) > 20 * 1024 * 1024:
         pytest.skip("larger than an upload")
     if expected == ACCEPTED:
-        sample = read_upload(path.name, data, "brain")
+        sample = read_upload(path.name, data, "cardiac")
         assert sample.image.shape == (1, 128, 128)
         return
     with pytest.raises(DataError) as info:
-        read_upload(path.name, data, "brain")
+        read_upload(path.name, data, "cardiac")
     assert expected in str(info.value) and info.value.hint, str(info.value)

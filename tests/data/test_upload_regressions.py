@@ -48,7 +48,7 @@ def test_pydicom_small_files_with_a_tiff_preamble_are_read_as_dicom_under_either
         raw = read_raw(data, name=shown)
         assert raw.format == "DICOM"
         np.testing.assert_allclose(raw.array, expected, rtol=1e-6)
-        assert read_upload(shown, data, "brain").image.shape == (1, 128, 128)
+        assert read_upload(shown, data, "cardiac").image.shape == (1, 128, 128)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -59,12 +59,12 @@ def test_pydicom_small_files_with_a_tiff_preamble_are_read_as_dicom_under_either
 @pytest.mark.parametrize("kind", ["png_16x20000", "png_20000x16", "png_16x100000", "png_bomb_72mp", "tiff_30000_wide"])
 def test_extreme_images_are_refused_from_the_header_in_milliseconds(kind):
     name, data, _ = _case(kind)
-    read_upload("warm.png", png_bytes(VOLUME[..., 0].astype(np.uint8)), "brain")
+    read_upload("warm.png", png_bytes(VOLUME[..., 0].astype(np.uint8)), "cardiac")
     # memory, not time: a timed test is flaky on a shared machine (the time is measured in
     # benchmarks/bench_bad_inputs.py); refusing from the header allocates no image
     tracemalloc.start()
     with pytest.raises(DataError, match=r"aspect ratio|limit"):
-        read_upload(name, data, "brain")
+        read_upload(name, data, "cardiac")
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
     assert peak < 16 * 2**20, peak
@@ -197,7 +197,7 @@ NOT_SAID = {
 def test_messages_name_the_real_problem(kind, wrong):
     name, data, options = _case(kind)
     with pytest.raises(DataError) as info:
-        read_upload(name, data, "brain", **options)
+        read_upload(name, data, "cardiac", **options)
     assert CASES[kind].expect in str(info.value) and wrong not in str(info.value), str(info.value)
 
 
@@ -210,9 +210,9 @@ def test_error_text_drops_object_reprs():
 @pytest.mark.parametrize("kind", ["png_all_zero", "png_constant_rgb", "dicom_constant", "nifti_constant"])
 def test_a_constant_image_is_accepted_with_a_warning(kind):
     name, data, _ = _case(kind)
-    sample = read_upload(name, data, "brain")
+    sample = read_upload(name, data, "cardiac")
     assert len(sample.meta["warnings"]) == 1 and "it is blank" in sample.meta["warnings"][0]
-    assert not read_upload("fine.png", png_bytes(VOLUME[..., 0].astype(np.uint8)), "brain").meta["warnings"]
+    assert not read_upload("fine.png", png_bytes(VOLUME[..., 0].astype(np.uint8)), "cardiac").meta["warnings"]
 
 
 # --------------------------------------------------------------------------------------------------
@@ -249,9 +249,9 @@ def test_plane_choices_decode_nothing():
 
 def test_a_4d_upload_shows_its_first_volume_and_any_other_on_request():
     name, data, _ = _case("nifti_4d")
-    first = read_upload(name, data, "brain")
+    first = read_upload(name, data, "cardiac")
     assert first.meta["volume"] == 0 and "volume 0 (of 0-4)" in first.meta["notes"][0]
-    third = read_upload(name, data, "brain", volume=2, axis="coronal", slice_index=3)
+    third = read_upload(name, data, "cardiac", volume=2, axis="coronal", slice_index=3)
     assert third.meta["volume"] == 2 and third.meta["axis"] == "coronal" and third.meta["slice"] == 3
     assert "coronal slice 3 (of 0-23)" in third.meta["notes"][0]
     assert not np.array_equal(first.image, third.image)
@@ -261,8 +261,8 @@ def test_a_4d_upload_shows_its_first_volume_and_any_other_on_request():
 
 def test_a_multiframe_upload_says_which_frame_is_shown():
     name, data, _ = _case("dicom_multiframe")
-    middle = read_upload(name, data, "brain")
-    last = read_upload(name, data, "brain", frame=4)
+    middle = read_upload(name, data, "cardiac")
+    last = read_upload(name, data, "cardiac", frame=4)
     assert "5 frames (0-4); frame 2 is shown" in middle.meta["notes"][0]
     assert "frame 4 is shown" in last.meta["notes"][0] and last.meta["frame"] == 4
     assert int(read_raw(data, name=name, frame=4).array[0, 0]) - int(read_raw(data, name=name).array[0, 0]) == 20
@@ -274,7 +274,18 @@ def test_dashboard_services_pass_the_choice_and_never_raise():
     name, data, _ = _case("nifti_4d")
     choices = upload_choices(name, data)
     assert choices is not None and choices.volumes == 5
-    sample, error = upload_sample(name, data, "brain", volume=3)
+    sample, error = upload_sample(name, data, "cardiac", volume=3)
     assert error is None and sample.meta["volume"] == 3
     assert upload_choices("x.png", b"not an image") is None
     assert upload_choices("caf\ufffd.png", data) is None
+
+
+def test_one_grey_plane_for_the_brain_says_the_other_sequences_are_missing():
+    """The brain reads FLAIR, T1, T1c: a grey upload is repeated into the three, with a warning; 3 channels are not."""
+    grey = png_bytes(VOLUME[..., 0].astype(np.uint8))
+    sample = read_upload("flair.png", grey, "brain")
+    assert sample.image.shape == (3, 128, 128) and np.array_equal(sample.image[0], sample.image[2])
+    assert any("FLAIR, T1, T1c" in w and "3-channel image" in w for w in sample.meta["warnings"])
+    stacked = np.stack([VOLUME[..., 0], VOLUME[..., 1], VOLUME[..., 2]], -1).astype(np.uint8)
+    assert not read_upload("sequences.png", png_bytes(stacked), "brain").meta["warnings"]
+    assert not read_upload("flair.png", grey, "cardiac").meta["warnings"]  # one channel is what cardiac reads

@@ -87,12 +87,17 @@ def test_image_features_refuse_a_wrong_shape():
 
 
 def test_processing_notes_say_what_was_done_to_an_upload():
-    sample, _ = upload_sample("holiday.jpg", NON_MEDICAL["holiday.jpg"], "brain", size=128)
-    text = " ".join(processing_notes(get_region("brain"), sample))
+    sample, _ = upload_sample("holiday.jpg", NON_MEDICAL["holiday.jpg"], "cardiac", size=128)
+    text = " ".join(processing_notes(get_region("cardiac"), sample))
     assert "JPEG, 320 × 240" in text and "colour to grey" in text
     assert "Letterboxed" in text and "top and bottom" in text
     assert "Resized from 320 × 320 to 128 × 128 px" in text and "64 × 64 px for the models" in text
     assert "no pixel spacing" in text and "assume" in text and "relatedness 1" in text
+    brain, _ = upload_sample("holiday.jpg", NON_MEDICAL["holiday.jpg"], "brain", size=128)
+    text = " ".join(processing_notes(get_region("brain"), brain))
+    assert "read as the sequences FLAIR, T1, T1c" in text and "not for a colour picture" in text
+    flair, _ = upload_sample("gradient.png", NON_MEDICAL["gradient.png"], "brain", size=128)
+    assert "copied into all three sequence channels" in " ".join(processing_notes(get_region("brain"), flair))
     grey, _ = upload_sample("gradient.png", NON_MEDICAL["gradient.png"], "eye", size=128)
     text = " ".join(processing_notes(get_region("eye"), grey))
     assert "three colour channels" in text and "Letterboxed" not in text

@@ -147,7 +147,9 @@ def test_output_tables_round_numbers_to_their_precision():
     region = get_region("brain")
     s = region.sample(0, size=64)
     pred = Prediction(
-        {"grade": np.array([1e-9, 1 - 1e-9]), "tumour_area": np.array([286.5479, 100.26])}, latency_ms=1.0, device="cpu"
+        {"grade": np.array([1e-9, 1 - 1e-9]), "tumour_area": np.array([286.5479, 100.26, 42.7])},
+        latency_ms=1.0,
+        device="cpu",
     )
     cls = classification_rows(region, s, {"parallel": pred}, ["grade"])[0]
     assert cls["P(LGG)"] == 0.0 and cls["P(HGG)"] == 1.0

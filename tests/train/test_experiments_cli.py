@@ -28,6 +28,36 @@ def test_run_config_validation():
         RunConfig(region="eye", steps=0).validate()
 
 
+def test_train_run_with_validation_stopping_follows_the_lab_rule():
+    """n_val > 0: steps is a cap, every task's primary metric is validated, the best evaluation's weights are kept."""
+    cfg = RunConfig(
+        region="eye", tasks=("disc_cup", "glaucoma"), steps=40, batch_size=4, n_train=8, n_test=6, size=32, width=4,
+        n_val=8, eval_every=5, patience=1, min_evaluations=2, device="cpu",
+    )  # fmt: skip
+    result = train_run(cfg, progress=False)
+    config = result.history.config
+    assert config["steps_run"] <= 40 and 10 <= config["best_step"] <= config["steps_run"]
+    assert config["best_step"] % 5 == 0  # an evaluation step, after the warm-up (2 evaluations)
+    assert {"disc_cup/dice", "glaucoma/auc"} <= set(result.history.names("metric"))
+    fixed = train_run(RunConfig(**{**cfg.__dict__, "n_val": 0, "steps": 7}), progress=False)
+    assert "best_step" not in fixed.history.config  # n_val = 0: exactly `steps` steps, no selection
+
+
+@pytest.mark.parametrize(
+    ("fields", "match"),
+    [
+        ({"n_val": -1}, "n_val must be an integer >= 0"),
+        ({"n_val": 8, "eval_every": 0}, "eval_every must be a positive integer"),
+        ({"n_val": 8, "patience": 0}, "patience must be a positive integer"),
+        ({"n_val": 8, "min_evaluations": -1}, "min_evaluations must be an integer >= 0"),
+        ({"n_val": 8, "data_dir": "."}, "validation split"),
+    ],
+)
+def test_validation_stopping_fields_fail_fast(fields, match):
+    with pytest.raises(ValueError, match=match):
+        RunConfig(region="eye", **fields).validate()
+
+
 def test_compare_tiny_gives_delta_m_with_ci():
     base = RunConfig(
         region="eye", tasks=("disc_cup", "glaucoma"), steps=2, batch_size=4, n_train=8, n_test=8, size=64, width=4
