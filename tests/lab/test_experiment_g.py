@@ -34,6 +34,17 @@ def test_the_configuration_names_what_is_wrong():
         default_families_config("eye", quick=True, seeds=(3,))
 
 
+def test_regions_whose_structures_64_px_does_not_resolve_run_at_128_px():
+    """The brain's necrotic core, the abdomen's enhancing rim and pathology's nuclei need 128 px; the rest 64 px."""
+    assert {r: default_families_config(r).size for r in ("brain", "abdomen", "pathology", "eye", "cardiac")} == {
+        "brain": 128, "abdomen": 128, "pathology": 128, "eye": 64, "cardiac": 64,
+    }  # fmt: skip
+    assert default_families_config("brain", size=64).size == 64  # an explicit size wins
+    assert default_families_config("brain", quick=True).size == QUICK_FAMILIES.size
+    # the size is part of the cache key: 64-px and 128-px runs never share a cached network
+    assert default_families_config("brain").key() != default_families_config("brain", size=64).key()
+
+
 def test_the_capacity_rules_build_what_they_say():
     cfg = default_families_config("chest", quick=True)
     assert cfg.arms() == (
