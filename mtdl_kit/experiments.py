@@ -88,16 +88,14 @@ class RunConfig:
         if isinstance(self.n_val, bool) or not isinstance(self.n_val, int) or self.n_val < 0:
             raise ValueError(f"n_val must be an integer >= 0 (0: no validation stopping), got {self.n_val!r}.")
         if self.n_val:
-            for name in ("eval_every", "patience"):
-                value = getattr(self, name)
-                if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                    raise ValueError(f"{name} must be a positive integer, got {value!r}.")
-            if (
-                isinstance(self.min_evaluations, bool)
-                or not isinstance(self.min_evaluations, int)
-                or self.min_evaluations < 0
+            for name, low, words in (
+                ("eval_every", 1, "a positive integer"),
+                ("patience", 1, "a positive integer"),
+                ("min_evaluations", 0, "an integer >= 0"),
             ):
-                raise ValueError(f"min_evaluations must be an integer >= 0, got {self.min_evaluations!r}.")
+                value = getattr(self, name)
+                if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                    raise ValueError(f"{name} must be {words}, got {value!r}.")
             if self.data_dir is not None:
                 raise ValueError(
                     "n_val (validation stopping) needs the phantoms' validation split; with data_dir set n_val=0 "
@@ -167,7 +165,7 @@ def _datasets(cfg: RunConfig, tasks: Sequence[str]):
             raise DataError(cfg.data_dir, f"{len(problems)} problem(s), the first: {problems[0]}")
         return train, test
 
-    common = {"size": cfg.size, "relatedness": cfg.relatedness, "nuisance": cfg.nuisance, "tasks": list(tasks)}
+    common = _phantom_settings(cfg, tasks)
     # the training set depends on the seed; the test set is fixed so runs are comparable (paired Δm)
     train = PhantomDataset(
         cfg.region,
@@ -188,8 +186,12 @@ def validation_set(cfg: RunConfig, tasks: Sequence[str]) -> Any:
 
     if not cfg.n_val:
         return None
-    common = {"size": cfg.size, "relatedness": cfg.relatedness, "nuisance": cfg.nuisance, "tasks": list(tasks)}
-    return PhantomDataset(cfg.region, cfg.n_val, split="val", cache=True, **common)
+    return PhantomDataset(cfg.region, cfg.n_val, split="val", cache=True, **_phantom_settings(cfg, tasks))
+
+
+def _phantom_settings(cfg: RunConfig, tasks: Sequence[str]) -> dict[str, Any]:
+    """What every phantom split of a run shares: size, relatedness, nuisance and the tasks' labels."""
+    return {"size": cfg.size, "relatedness": cfg.relatedness, "nuisance": cfg.nuisance, "tasks": list(tasks)}
 
 
 def regression_stats(data: Any, tasks: Sequence[Any], region: Any) -> dict[str, tuple[Any, Any]]:
@@ -248,14 +250,10 @@ def train_run(cfg: RunConfig, *, out: str | Path | None = None, progress: bool =
     val = validation_set(cfg, [t.name for t in tasks])
     stopping = None
     if val is not None:
-        from mtdl_kit.metrics import primary_metric
         from mtdl_kit.stopping import ValidationStopping
 
-        stopping = ValidationStopping(
-            [f"{t.name}/{primary_metric(t)}" for t in tasks],
-            patience=cfg.patience,
-            min_evaluations=cfg.min_evaluations,
-            warmup=cfg.min_evaluations,
+        stopping = ValidationStopping.on_primary_metrics(
+            tasks, patience=cfg.patience, min_evaluations=cfg.min_evaluations, warmup=cfg.min_evaluations
         )
     history = fit(
         model,

@@ -79,6 +79,25 @@ class ValidationStopping:
         if isinstance(self.warmup, bool) or not isinstance(self.warmup, int) or self.warmup < 0:
             raise ValueError(f"warmup must be an integer >= 0, got {self.warmup!r}.")
 
+    @classmethod
+    def on_primary_metrics(
+        cls, tasks: Sequence[Any], *, patience: int, min_evaluations: int, warmup: int = 0
+    ) -> ValidationStopping:
+        """The rule the transfer lab and the zoo stop by: every task's primary validation metric watched together.
+
+        Args:
+            tasks: the network's :class:`~mtdl_kit.regions.base.TaskSpec` s.
+            patience, min_evaluations, warmup: as in the class.
+        """
+        from mtdl_kit.metrics import primary_metric
+
+        return cls(
+            [f"{t.name}/{primary_metric(t)}" for t in tasks],
+            patience=patience,
+            min_evaluations=min_evaluations,
+            warmup=warmup,
+        )
+
     def improvement(self, values: dict[str, float]) -> float:
         """Mean signed relative change of ``values`` against the best so far (``inf`` at the first evaluation).
 

@@ -84,11 +84,10 @@ class LabProtocol:
         Returns:
             A fresh :class:`~mtdl_kit.stopping.ValidationStopping`.
         """
-        from mtdl_kit.metrics import primary_metric
         from mtdl_kit.stopping import ValidationStopping
 
-        return ValidationStopping(
-            [f"{t.name}/{primary_metric(t)}" for t in tasks],
+        return ValidationStopping.on_primary_metrics(
+            tasks,
             patience=self.patience,
             min_evaluations=self.min_evaluations,
             warmup=self.min_evaluations if self.select_after_warmup else 0,
