@@ -85,6 +85,16 @@ class SiteError(RuntimeError):
 # --- 1. execution ---------------------------------------------------------------------------------
 
 
+#: kernel starts per lesson: parallel workers each pick "free" ports for their kernel, and two can pick the
+#: same one between the check and the bind (ZMQError "Address already in use", then "Kernel died before
+#: replying to kernel_info"); such a start is retried, a lesson that fails once running never is.
+KERNEL_START_ATTEMPTS = 3
+
+
+def _kernel_start_race(exc: Exception) -> bool:
+    return isinstance(exc, RuntimeError) and "before replying to kernel_info" in str(exc)
+
+
 def execute_lesson(src: Path, dest: Path) -> tuple[float, str]:
     """Execute one notebook in QUICK mode into ``dest``; returns the seconds it took and where they went.
 
@@ -109,15 +119,22 @@ def execute_lesson(src: Path, dest: Path) -> tuple[float, str]:
         cells[cell_index] = time.perf_counter() - cells[cell_index]
 
     with tempfile.TemporaryDirectory(prefix="mtdl-site-") as work:  # the lessons write nothing into the tree
-        client = notebook_client(
-            nb, cwd=work, timeout=CELL_TIMEOUT, on_cell_execute=cell_started, on_cell_executed=cell_done
-        )
-        try:
-            client.execute()
-        except CellExecutionError as exc:
-            raise SiteError(f"{src.name} failed while building the site (QUICK mode); fix the lesson:\n{exc}") from None
-        except Exception as exc:  # a kernel that dies or a cell that times out
-            raise SiteError(f"{src.name} could not be executed: {type(exc).__name__}: {exc}") from None
+        for attempt in range(1, KERNEL_START_ATTEMPTS + 1):
+            client = notebook_client(
+                nb, cwd=work, timeout=CELL_TIMEOUT, on_cell_execute=cell_started, on_cell_executed=cell_done
+            )
+            try:
+                client.execute()
+                break
+            except CellExecutionError as exc:
+                raise SiteError(
+                    f"{src.name} failed while building the site (QUICK mode); fix the lesson:\n{exc}"
+                ) from None
+            except Exception as exc:  # a kernel that dies or a cell that times out
+                if not first_cell and attempt < KERNEL_START_ATTEMPTS and _kernel_start_race(exc):
+                    print(f"   {src.name}: the kernel did not start ({exc}); starting another", flush=True)
+                    continue
+                raise SiteError(f"{src.name} could not be executed: {type(exc).__name__}: {exc}") from None
     nbformat.write(static_outputs(nb, src.stem), dest)
     seconds = time.perf_counter() - start
     kernel = (first_cell[0] - start) if first_cell else seconds

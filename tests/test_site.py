@@ -174,3 +174,11 @@ def test_the_review_catalog_is_a_page_of_the_site(tmp_path: Path) -> None:
     assert page.read_text(encoding="utf-8") == (ROOT / "docs" / "review.md").read_text(encoding="utf-8")
     assert '"Review catalog": "review.md"' in config.read_text(encoding="utf-8")
     assert "](review.md)" in (tmp_path / "src" / "docs" / "index.md").read_text(encoding="utf-8")
+
+
+def test_only_a_kernel_that_never_started_is_started_again():
+    """Parallel lesson workers can race for a kernel port; that start is retried, a failing lesson is not."""
+    assert build_site._kernel_start_race(RuntimeError("Kernel died before replying to kernel_info"))
+    assert not build_site._kernel_start_race(RuntimeError("Kernel died"))  # mid-lesson: the lesson's problem
+    assert not build_site._kernel_start_race(TimeoutError("Cell execution timed out"))
+    assert build_site.KERNEL_START_ATTEMPTS >= 2
