@@ -195,3 +195,26 @@ def test_lab_recipe_trains_by_validation_stopping_and_records_the_seed_ranges(tm
     assert kept[0].sha256 == entry.sha256, "resumable: a model trained with the same recipe is kept"
     with pytest.raises(ValueError, match="Unknown zoo recipe 'fast'"):
         train_zoo(["eye"], ["parallel"], root=tmp_path, recipe="fast", progress=False)
+
+
+def _add_entries_in_a_process(root: str, entry_json: dict, start: int) -> None:
+    from mtdl_kit.zoo import ZooEntry, add_entry
+
+    for i in range(start, start + 20):
+        add_entry(root, ZooEntry.from_json({**entry_json, "file": f"model-{i}.pt"}))
+
+
+def test_add_entry_from_concurrent_processes_keeps_every_entry(zoo, tmp_path):
+    """Two trainers sharing one zoo folder (``zoo train`` once per core) never drop each other's entries."""
+    import multiprocessing
+
+    _, entries = zoo
+    template = entries[0].to_json()
+    ctx = multiprocessing.get_context("spawn")
+    procs = [ctx.Process(target=_add_entries_in_a_process, args=(str(tmp_path), template, s)) for s in (0, 20)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(timeout=120)
+        assert p.exitcode == 0
+    assert set(read_manifest(tmp_path)) == {f"model-{i}" for i in range(40)}

@@ -12,21 +12,22 @@ from mtdl_kit import DISCLAIMER, get_region, services
 from mtdl_kit.services import transfer_findings
 from mtdl_kit.zoo import zoo_key
 
-from .common import Ctx, model_for, zoo_families
+from .common import Ctx, manifest, model_for, model_size, zoo_families
 
 
 @st.cache_resource(show_spinner=False, max_entries=8)
-def held_out_cases(region: str) -> list:
+def held_out_cases(region: str, size: int) -> list:
     """:data:`~mtdl_kit.services.N_HELD_OUT` phantoms of the demo split at the models' size: seeds no zoo model saw."""
     from mtdl_kit.data.samples import demo_seed
 
     reg = get_region(region)
-    return [reg.sample(demo_seed(i), size=services.MODEL_SIZE) for i in range(services.N_HELD_OUT)]
+    return [reg.sample(demo_seed(i), size=size) for i in range(services.N_HELD_OUT)]
 
 
 @st.cache_data(show_spinner=f"Scoring the models on {services.N_HELD_OUT} held-out phantoms…", max_entries=64)
 def case_scores(region: str, key: str, sha256: str) -> dict:
-    return services.evaluate_on_samples(model_for(key), get_region(region), held_out_cases(region))
+    size = manifest()[key].image_size
+    return services.evaluate_on_samples(model_for(key), get_region(region), held_out_cases(region, size), size=size)
 
 
 @st.cache_data(show_spinner="Bootstrapping the intervals…", max_entries=64)
@@ -74,7 +75,7 @@ def render(ctx: Ctx) -> None:
     for t in region.task_names:
         sk = zoo_key(region_name, "single", [t])
         singles[t] = case_scores(region_name, sk, man[sk].sha256)["records"] if sk in man else None
-    n = len(held_out_cases(region_name))
+    n = len(held_out_cases(region_name, model_size(region_name)))
     rows = comparisons(
         region_name,
         family,
@@ -89,7 +90,7 @@ def render(ctx: Ctx) -> None:
     if table:
         st.dataframe(pd.DataFrame(table), hide_index=True, key="comparison_table")
     st.caption(
-        f"{n} held-out phantoms (seeds no zoo model was trained or tested on) at {services.MODEL_SIZE} px. "
+        f"{n} held-out phantoms (seeds no zoo model was trained or tested on) at {model_size(region_name)} px. "
         f"Better or worse only when the 95 % interval of the difference excludes 0. {services.COMPARISON_NOTE}"
     )
     for task, (probs, labels) in multi["probs"].items():

@@ -89,6 +89,15 @@ def manifest() -> dict:
     return _manifest(*zoo_models.manifest_stamp())
 
 
+def model_size(region: str) -> int:
+    """The image side the region's zoo models were trained at (their manifest entries); a mixed zoo stops the page."""
+    try:
+        return zoo_models.region_model_size(region, manifest())
+    except ValueError as exc:
+        st.error(str(exc))
+        st.stop()
+
+
 @st.cache_resource(show_spinner=False, max_entries=4)
 def _manifest(path: str, mtime: int) -> dict:  # keyed by the file's path and modification time
     """Shared read-only (a resource, not a per-call copy: read a few times in every rerun)."""
@@ -114,7 +123,7 @@ def shared_prediction(key: str, sha256: str, region: str, sample_id: tuple, _sam
     """
     from mtdl_kit.services import predict
 
-    p = predict(model_for(key), _sample)
+    p = predict(model_for(key), _sample, size=manifest()[key].image_size)
     for array in p.outputs.values():
         array.setflags(write=False)
     return p
@@ -152,7 +161,7 @@ def prediction(key: str, sample, source: str, sample_id: tuple, sha256: str | No
     if k not in cache:
         if len(cache) > 32:
             cache.clear()
-        cache[k] = predict(model_for(key), sample)
+        cache[k] = predict(model_for(key), sample, size=manifest()[key].image_size)
     return cache[k]
 
 

@@ -15,7 +15,17 @@ from mtdl_kit.models import MULTI_TASK_FAMILIES
 from mtdl_kit.services import warmup
 from mtdl_kit.viz import describe_targets, sample_picture, segmentation_legend
 
-from .common import ALL_FAMILIES, DEFAULT_OPACITY, Ctx, joint_png, manifest, ood_reference, prediction, wiring_figure
+from .common import (
+    ALL_FAMILIES,
+    DEFAULT_OPACITY,
+    Ctx,
+    joint_png,
+    manifest,
+    model_size,
+    ood_reference,
+    prediction,
+    wiring_figure,
+)
 
 
 def task_toggles(ctx: Ctx, prefix: str) -> list[str]:
@@ -79,7 +89,7 @@ def honesty_checks(ctx: Ctx) -> bool:
             icon="⚠️",
         )
     with st.expander("What was done to this image before the models saw it", expanded=upload):
-        for note in services.processing_notes(region, sample):
+        for note in services.processing_notes(region, sample, model_size=model_size(region.name)):
             st.markdown(f"- {note}")
     if not check.out_of_distribution:
         return True
@@ -174,7 +184,7 @@ def render(ctx: Ctx) -> None:
         return
     st.caption(
         f"Device: {services.device_label()}. "
-        f"Latency: one forward pass at {services.MODEL_SIZE} px (cached per sample after the first run)."
+        f"Latency: one forward pass at {model_size(region.name)} px (cached per sample after the first run)."
     )
     cls = services.classification_rows(region, sample, preds, chosen)
     if cls:

@@ -10,12 +10,13 @@ import streamlit as st
 from mtdl_kit import get_region, services
 from mtdl_kit.zoo import zoo_key
 
-from .common import Ctx, bundled, model_for, zoo_families
+from .common import Ctx, bundled, manifest, model_for, zoo_families
 
 
 @st.cache_data(show_spinner="Analysing the bundled samples…", max_entries=64)
 def relationship_results(region: str, key: str, sha256: str) -> dict:
-    return services.relationships(model_for(key), get_region(region), bundled(region))
+    size = manifest()[key].image_size
+    return services.relationships(model_for(key), get_region(region), bundled(region), size=size)
 
 
 def render(ctx: Ctx) -> None:
@@ -34,7 +35,7 @@ def render(ctx: Ctx) -> None:
     n = len(bundled(region_name))
     st.caption(
         f"Model `{key}` on the region's {n} bundled held-out phantoms (seeds it was not trained or tested on), "
-        f"resized to {services.MODEL_SIZE} px."
+        f"resized to {man[key].image_size} px."
     )
     st.markdown("**Predicted vs target, per task**")
     st.plotly_chart(services.pred_vs_true_figure(res["table"]), key="pred_vs_true")

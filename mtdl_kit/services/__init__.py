@@ -80,7 +80,6 @@ from mtdl_kit.services.training import (
 )
 from mtdl_kit.services.uploads import read_dashboard_upload, upload_choices, upload_sample
 from mtdl_kit.services.zoo_models import (
-    MODEL_SIZE,
     ZOO_ORDER_NOTE,
     ModelChoice,
     available_families,
@@ -88,6 +87,7 @@ from mtdl_kit.services.zoo_models import (
     load_shared_model,
     manifest_stamp,
     read_manifest_or_empty,
+    region_model_size,
     resolve_model,
 )
 
@@ -98,7 +98,6 @@ __all__ = [
     "GPU_STEP_CAP",
     "LIVE_STEPS",
     "METRIC_WORDS",
-    "MODEL_SIZE",
     "NOTEBOOK_DIR",
     "N_HELD_OUT",
     "TRAINED_ON",
@@ -143,6 +142,7 @@ __all__ = [
     "read_manifest_or_empty",
     "reconstruction_picture",
     "reference_for",
+    "region_model_size",
     "region_notebook",
     "regression_rows",
     "relationships",

@@ -23,7 +23,6 @@ import numpy as np
 
 from mtdl_kit.palette import OKABE_ITO, OKABE_ITO_NAMED
 from mtdl_kit.services.relationships import sample_records
-from mtdl_kit.services.zoo_models import MODEL_SIZE
 from mtdl_kit.verdicts import BETTER, NULL, WORSE
 from mtdl_kit.verdicts import verdict as library_verdict
 
@@ -39,7 +38,7 @@ METRIC_WORDS = {"dice": "Dice", "auc": "ROC-AUC", "mae": "mean absolute error", 
 
 
 def evaluate_on_samples(
-    model: Any, region: Region, samples: Sequence[Sample], *, size: int = MODEL_SIZE, batch_size: int = 16
+    model: Any, region: Region, samples: Sequence[Sample], *, size: int, batch_size: int = 16
 ) -> dict[str, dict[str, Any]]:
     """Metrics and class probabilities of ``model`` on ``samples`` (resized to ``size``, in batches of ``batch_size``).
 

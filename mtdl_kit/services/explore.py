@@ -19,8 +19,6 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from mtdl_kit.services.zoo_models import MODEL_SIZE
-
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -41,8 +39,10 @@ class Prediction:
     device: str
 
 
-def predict(model: Any, sample: Sample, *, size: int = MODEL_SIZE) -> Prediction:
+def predict(model: Any, sample: Sample, *, size: int) -> Prediction:
     """Run ``model`` on ``sample`` at ``size`` with :func:`mtdl_kit.inference.predict_sample`, timed.
+
+    ``size`` is the side the model was trained at (a zoo model's :attr:`~mtdl_kit.zoo.ZooEntry.image_size`).
 
     The model is only read (eval mode, ``torch.inference_mode``); outputs are mapped back to the
     sample's displayed size (class maps nearest, points scaled, images bilinear).

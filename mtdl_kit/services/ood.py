@@ -1,13 +1,13 @@
 """Is this image like the phantoms the zoo models were trained on? An out-of-distribution check, and what
 was done to an image before the models saw it.
 
-The zoo models were trained on one region's phantoms at relatedness 1, without nuisance, at
-:data:`~mtdl_kit.services.zoo_models.MODEL_SIZE` px. Whatever else they are shown — a photo, a
+The zoo models were trained on one region's phantoms at relatedness 1, without nuisance, at one
+size (:attr:`~mtdl_kit.zoo.ZooEntry.image_size`). Whatever else they are shown — a photo, a
 grey gradient, a scan from a real scanner — they still answer, confidently. :func:`ood_check`
 says when an image is unlike their training data:
 
-1. :func:`image_features`: simple image statistics of the image *as the model sees it* (resized
-   to the model's size): grey-level mean, spread and percentiles, the share of black and white
+1. :func:`image_features`: simple image statistics of the image, resized to
+   :data:`FEATURE_SIZE` px: grey-level mean, spread and percentiles, the share of black and white
    pixels, edge and fine-detail energy, the border against the centre, a 4 × 4 grid of mean
    brightness (the layout), and for colour regions the channel means and the colour spread.
 2. :func:`fit_reference`: the mean and (ridge-regularised) covariance of these features over
@@ -35,8 +35,6 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from mtdl_kit.services.zoo_models import MODEL_SIZE
-
 if TYPE_CHECKING:
     from mtdl_kit.regions.base import Region, Sample
 
@@ -50,10 +48,13 @@ OOD_MARGIN = 1.5
 N_REFERENCE = 96
 #: held-out phantoms (validation split) behind the threshold, per size in :data:`CALIBRATION_SIZES`.
 N_CALIBRATION = 32
-#: sizes the reference phantoms are generated at, in turn: the models' size and the dashboard's.
-REFERENCE_SIZES = (MODEL_SIZE, 128)
+#: side (px) the image statistics are computed at: coarse enough that the statistics describe the
+#: image's kind, not its fine detail, whatever size the image or the models have.
+FEATURE_SIZE = 64
+#: sizes the reference phantoms are generated at, in turn: the shipped zoo's first size and the dashboard's.
+REFERENCE_SIZES = (64, 128)
 #: sizes the held-out phantoms are generated at: every size the dashboard offers.
-CALIBRATION_SIZES = (MODEL_SIZE, 128, 256)
+CALIBRATION_SIZES = (64, 128, 256)
 #: what the zoo models were trained on, in words (every zoo model: relatedness 1, no nuisance).
 TRAINED_ON = "phantoms of this region at relatedness 1, without nuisance"
 
@@ -75,8 +76,8 @@ def _to_size(image: np.ndarray, size: int) -> np.ndarray:
     return np.stack(out).astype(np.float32)
 
 
-def image_features(image: np.ndarray, *, size: int = MODEL_SIZE) -> np.ndarray:
-    """Image statistics of a (C, H, W) image in [0, 1] at ``size`` px (what the model sees).
+def image_features(image: np.ndarray, *, size: int = FEATURE_SIZE) -> np.ndarray:
+    """Image statistics of a (C, H, W) image in [0, 1] resized to ``size`` px.
 
     Returns:
         float64 vector: grey mean, std, 1/10/50/90/99th percentiles, share below 0.05 and above
@@ -152,10 +153,10 @@ def fit_reference(
 ) -> OODReference:
     """Fit the reference on training-split phantoms and calibrate the threshold on validation-split phantoms.
 
-    Training split: seeds ``0 ...`` at :data:`REFERENCE_SIZES` in turn (the zoo trained at
-    :data:`MODEL_SIZE`; the dashboard shows 128 px, resized for the models), relatedness 1, no
-    nuisance, as the zoo was trained. Held out: validation-split seeds at each of
-    :data:`CALIBRATION_SIZES`; the threshold is :data:`OOD_MARGIN` × their distances' ``percentile``.
+    Training split: seeds ``0 ...`` at :data:`REFERENCE_SIZES` in turn (every image's statistics
+    are taken at :data:`FEATURE_SIZE`), relatedness 1, no nuisance, as the zoo was trained. Held
+    out: validation-split seeds at each of :data:`CALIBRATION_SIZES`; the threshold is
+    :data:`OOD_MARGIN` × their distances' ``percentile``.
 
     Raises:
         ValueError: too few phantoms for the number of features, or a percentile outside (0, 100].
@@ -225,7 +226,7 @@ def ood_check(region: Region, sample: Sample, reference: OODReference | None = N
 
     Args:
         region: the region whose models will see the image.
-        sample: the image (any size; resized to the models' size as they see it).
+        sample: the image (any size; resized to :data:`FEATURE_SIZE` for the statistics).
         reference: a fitted reference (default: :func:`reference_for` the region).
     """
     ref = reference or reference_for(region.name)
@@ -247,7 +248,7 @@ def ood_check(region: Region, sample: Sample, reference: OODReference | None = N
     return OODResult(dist, ref.threshold, bool(ood), message)
 
 
-def processing_notes(region: Region, sample: Sample, *, model_size: int = MODEL_SIZE) -> list[str]:
+def processing_notes(region: Region, sample: Sample, *, model_size: int) -> list[str]:
     """What was done to an upload before the models saw it, one plain sentence each.
 
     Format and original size; a grey/colour conversion to the region's channels; a letterbox
@@ -305,6 +306,7 @@ def processing_notes(region: Region, sample: Sample, *, model_size: int = MODEL_
 
 __all__ = [
     "CALIBRATION_SIZES",
+    "FEATURE_SIZE",
     "N_CALIBRATION",
     "N_REFERENCE",
     "OOD_MARGIN",

@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from mtdl_kit.palette import OKABE_ITO, OKABE_ITO_NAMED
-from mtdl_kit.services.zoo_models import MODEL_SIZE
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -26,7 +25,7 @@ if TYPE_CHECKING:
     from mtdl_kit.regions.base import Region, Sample
 
 
-def sample_records(samples: Sequence[Sample], region: Region, tasks: Sequence[str], size: int = MODEL_SIZE) -> list:
+def sample_records(samples: Sequence[Sample], region: Region, tasks: Sequence[str], size: int) -> list:
     """Samples as the tensor dicts models and :mod:`mtdl_kit.analysis` consume, resized to ``size``."""
     from mtdl_kit.data import sample_to_tensors
     from mtdl_kit.inference import resize_sample
@@ -35,8 +34,8 @@ def sample_records(samples: Sequence[Sample], region: Region, tasks: Sequence[st
     return [sample_to_tensors(resize_sample(s, size), specs) for s in samples]
 
 
-def relationships(model: Any, region: Region, samples: Sequence[Sample], *, size: int = MODEL_SIZE) -> dict[str, Any]:
-    """Case table, output correlation, gradient conflict and task affinity of ``model`` on ``samples``.
+def relationships(model: Any, region: Region, samples: Sequence[Sample], *, size: int) -> dict[str, Any]:
+    """Case table, output correlation, gradient conflict and task affinity of ``model`` on ``samples`` at ``size`` px.
 
     Gradients are taken on a private copy of the model (the shared one is never touched). Keys:
     ``table`` (per-case predictions and truths), ``correlation``, ``conflict`` (task × task mean

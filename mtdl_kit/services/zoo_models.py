@@ -7,6 +7,8 @@
 - :func:`available_families`: the multi-task families of a region the zoo has.
 - :func:`manifest_stamp` / :func:`read_manifest_or_empty`: the manifest file and its version (the
   zoo may still be training: a page re-reads it when it changes), read without ever raising.
+- :func:`region_model_size`: the image size a region's zoo models were trained at (from the manifest:
+  one size per region, because a page compares its models on the same cases).
 - :func:`load_shared_model`: a zoo model loaded once for every session — eval mode, on the best
   device, every parameter frozen (sessions only read it; live training builds its own models).
 
@@ -27,8 +29,6 @@ from mtdl_kit.zoo import DEFAULT_SIZE, zoo_key
 if TYPE_CHECKING:
     from mtdl_kit.zoo import ZooEntry
 
-#: image side the zoo models were trained at (:data:`mtdl_kit.zoo.DEFAULT_SIZE`).
-MODEL_SIZE = DEFAULT_SIZE
 #: regions in the order the zoo job trains them (for the "not trained yet" message).
 ZOO_ORDER_NOTE = "the zoo is trained region by region (brain, eye, chest, cardiac, …)"
 
@@ -122,6 +122,29 @@ def available_families(region: str, manifest: Mapping[str, Any]) -> list[str]:
     return [f for f in MULTI_TASK_FAMILIES if zoo_key(region, f) in manifest]
 
 
+def region_model_size(region: str, manifest: Mapping[str, ZooEntry]) -> int:
+    """The image side (px) ``region``'s zoo models were trained at, read from their manifest entries.
+
+    A region without zoo models gets the zoo's default size (:data:`mtdl_kit.zoo.DEFAULT_SIZE`; its
+    pages show the "not trained yet" message anyway).
+
+    Raises:
+        ValueError: the region's models were trained at different sizes (a page compares them on the
+            same cases, so one region's zoo must come from one recipe).
+    """
+    sizes: dict[int, list[str]] = {}
+    for key, entry in manifest.items():
+        if entry.region == region:
+            sizes.setdefault(entry.image_size, []).append(key)
+    if len(sizes) > 1:
+        found = "; ".join(f"{s} px: {', '.join(sorted(keys))}" for s, keys in sorted(sizes.items()))
+        raise ValueError(
+            f"The {region} zoo models were trained at different image sizes ({found}); retrain the region with one "
+            f"recipe, e.g. `mtdl-kit zoo train --region {region} --recipe lab`."
+        )
+    return next(iter(sizes), DEFAULT_SIZE)
+
+
 def manifest_stamp() -> tuple[str, int]:
     """``(path, modification time in ns)`` of the zoo manifest (0 while it does not exist): a cache key."""
     from mtdl_kit.zoo import MANIFEST, default_root
@@ -180,7 +203,6 @@ def device_label() -> str:
 
 
 __all__ = [
-    "MODEL_SIZE",
     "ZOO_ORDER_NOTE",
     "ModelChoice",
     "available_families",
@@ -188,5 +210,6 @@ __all__ = [
     "load_shared_model",
     "manifest_stamp",
     "read_manifest_or_empty",
+    "region_model_size",
     "resolve_model",
 ]

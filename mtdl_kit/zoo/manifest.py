@@ -82,6 +82,11 @@ class ZooEntry:
             raise ValueError(f"Zoo manifest entry {data.get('file', '?')!r} lacks the fields {missing}.")
         return cls(**{**{n: data[n] for n in names}, "tasks": tuple(data["tasks"])})
 
+    @property
+    def image_size(self) -> int:
+        """The image side (px) the model was trained at: what it must be shown (``config["size"]``)."""
+        return int(self.config["size"])
+
     def run_config(self) -> RunConfig:
         """The :class:`~mtdl_kit.experiments.RunConfig` the model was trained with."""
         from mtdl_kit.experiments import RunConfig
@@ -136,7 +141,29 @@ def read_manifest(root: str | Path | None = None) -> dict[str, ZooEntry]:
     return {k: ZooEntry.from_json(v) for k, v in data.get("entries", {}).items()}
 
 
+def add_entry(root: str | Path, entry: ZooEntry) -> dict[str, ZooEntry]:
+    """Add (or replace) one entry in the manifest under an exclusive lock, and return the manifest.
+
+    The manifest is read again under the lock, so several ``mtdl-kit zoo train`` processes working on
+    different models in one folder (e.g. one per core) never overwrite each other's entries.
+    """
+    import fcntl
+
+    root = Path(root)
+    root.mkdir(parents=True, exist_ok=True)
+    with open(root / f".{MANIFEST}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            entries = read_manifest(root)
+            entries[entry.key] = entry
+            write_manifest(root, entries)
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+    return entries
+
+
 def write_manifest(root: Path, entries: dict[str, ZooEntry]) -> None:
+    """Write the whole manifest atomically (a temporary file, then a rename)."""
     from mtdl_kit import __version__
 
     payload = {

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mtdl_kit.models import FAMILIES
-from mtdl_kit.zoo.manifest import ZooEntry, default_root, read_manifest, write_manifest
+from mtdl_kit.zoo.manifest import ZooEntry, add_entry, default_root, read_manifest
 from mtdl_kit.zoo.naming import check_names, model_file
 
 if TYPE_CHECKING:
@@ -269,8 +269,7 @@ def train_zoo(
                 train_seconds=round(seconds, 2),
                 device=_device_name(result.model),
             )
-            entries[key] = entry
-            write_manifest(root, entries)
+            entries = add_entry(root, entry)  # re-read under a lock: other processes may share the folder
             done.append(entry)
             if on_model is not None:
                 on_model(entry)

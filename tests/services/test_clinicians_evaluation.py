@@ -39,11 +39,12 @@ def test_compare_with_single_in_plain_words_with_an_interval():
     if not all(k in zoo for k in keys):
         pytest.skip("the eye models of the zoo are not trained yet")
     region = get_region("eye")
-    cases = [region.sample(demo_seed(i), size=64) for i in range(32)]
-    multi = evaluate_on_samples(load_shared_model(zoo[keys[0]]), region, cases)["records"]
+    size = zoo[keys[0]].image_size
+    cases = [region.sample(demo_seed(i), size=size) for i in range(32)]
+    multi = evaluate_on_samples(load_shared_model(zoo[keys[0]]), region, cases, size=size)["records"]
     single = {
-        "disc_cup": evaluate_on_samples(load_shared_model(zoo[keys[1]]), region, cases)["records"],
-        "glaucoma": evaluate_on_samples(load_shared_model(zoo[keys[2]]), region, cases)["records"],
+        "disc_cup": evaluate_on_samples(load_shared_model(zoo[keys[1]]), region, cases, size=size)["records"],
+        "glaucoma": evaluate_on_samples(load_shared_model(zoo[keys[2]]), region, cases, size=size)["records"],
         "cdr": None,
     }
     rows = compare_with_single(region, "parallel", multi, single, n_boot=200)

@@ -88,20 +88,24 @@ def test_image_features_refuse_a_wrong_shape():
 
 def test_processing_notes_say_what_was_done_to_an_upload():
     sample, _ = upload_sample("holiday.jpg", NON_MEDICAL["holiday.jpg"], "cardiac", size=128)
-    text = " ".join(processing_notes(get_region("cardiac"), sample))
+    text = " ".join(processing_notes(get_region("cardiac"), sample, model_size=64))
     assert "JPEG, 320 × 240" in text and "colour to grey" in text
     assert "Letterboxed" in text and "top and bottom" in text
     assert "Resized from 320 × 320 to 128 × 128 px" in text and "64 × 64 px for the models" in text
     assert "no pixel spacing" in text and "assume" in text and "relatedness 1" in text
     brain, _ = upload_sample("holiday.jpg", NON_MEDICAL["holiday.jpg"], "brain", size=128)
-    text = " ".join(processing_notes(get_region("brain"), brain))
+    text = " ".join(processing_notes(get_region("brain"), brain, model_size=64))
     assert "read as the sequences FLAIR, T1, T1c" in text and "not for a colour picture" in text
     flair, _ = upload_sample("gradient.png", NON_MEDICAL["gradient.png"], "brain", size=128)
-    assert "copied into all three sequence channels" in " ".join(processing_notes(get_region("brain"), flair))
+    assert "copied into all three sequence channels" in " ".join(
+        processing_notes(get_region("brain"), flair, model_size=64)
+    )
     grey, _ = upload_sample("gradient.png", NON_MEDICAL["gradient.png"], "eye", size=128)
-    text = " ".join(processing_notes(get_region("eye"), grey))
+    text = " ".join(processing_notes(get_region("eye"), grey, model_size=64))
     assert "three colour channels" in text and "Letterboxed" not in text
-    phantom = " ".join(processing_notes(get_region("eye"), get_region("eye").sample(demo_seed(1), size=128)))
+    phantom = " ".join(
+        processing_notes(get_region("eye"), get_region("eye").sample(demo_seed(1), size=128), model_size=64)
+    )
     assert "Read as" not in phantom and "128 × 128 to 64 × 64" in phantom
 
 
@@ -111,5 +115,5 @@ def test_processing_notes_use_the_spacing_a_dicom_header_gives(tmp_path):
     path = write_ct_dicom(tmp_path / "ct.dcm", np.full((64, 64), 40.0, np.float32), spacing_mm=(0.7, 0.7))
     sample, error = upload_sample("ct.dcm", path.read_bytes(), "abdomen", size=128)
     assert error is None, error
-    text = " ".join(processing_notes(get_region("abdomen"), sample))
+    text = " ".join(processing_notes(get_region("abdomen"), sample, model_size=64))
     assert "from the file's header" in text and "no pixel spacing" not in text

@@ -9,7 +9,6 @@ from mtdl_kit import get_region
 from mtdl_kit.data import DataError
 from mtdl_kit.inference import resize_sample
 from mtdl_kit.services import (
-    MODEL_SIZE,
     calibration_note,
     classification_rows,
     joint_picture,
@@ -23,9 +22,10 @@ from mtdl_kit.services import (
 from mtdl_kit.zoo import ZooEntry
 
 
-def _entry(region, family, tasks, metrics=None):
+def _entry(region, family, tasks, metrics=None, size=64):
     file = f"{region}-{family}.pt" if family != "single" else f"{region}-single-{tasks[0]}.pt"
-    return ZooEntry(region, family, tuple(tasks), {}, 0, "0", metrics or {}, file, "0" * 64, 1, 1.0, "cpu")
+    config = {"size": size}
+    return ZooEntry(region, family, tuple(tasks), config, 0, "0", metrics or {}, file, "0" * 64, 1, 1.0, "cpu")
 
 
 EYE = ("disc_cup", "glaucoma", "cdr")
@@ -52,6 +52,27 @@ def test_resolve_model_exact_hidden_single_missing():
         resolve_model("eye", "parallel", [], MANIFEST)
 
 
+def test_region_model_size_comes_from_the_manifest_one_size_per_region():
+    from mtdl_kit.services import region_model_size
+    from mtdl_kit.zoo import DEFAULT_SIZE, read_manifest
+
+    assert region_model_size("eye", MANIFEST) == 64
+    big = {
+        e.key: e
+        for e in (_entry("brain", "parallel", ("tumour",), size=128), _entry("brain", "single", ("tumour",), size=128))
+    }
+    assert region_model_size("brain", {**MANIFEST, **big}) == 128
+    assert region_model_size("chest", MANIFEST) == DEFAULT_SIZE  # no chest model: the zoo's default
+    mixed = {**MANIFEST, "eye-hybrid": _entry("eye", "hybrid", EYE, size=128)}
+    with pytest.raises(
+        ValueError, match=r"different image sizes \(64 px: eye-parallel, eye-single-glaucoma; 128 px: eye-hybrid\)"
+    ):
+        region_model_size("eye", mixed)
+    bundled = read_manifest()
+    for region in {e.region for e in bundled.values()}:  # the shipped zoo: one size per region
+        assert region_model_size(region, bundled) in (64, 128)
+
+
 def test_resize_sample_keeps_labels_consistent():
     s = get_region("musculoskeletal").sample(3, size=128)
     small = resize_sample(s, 64)
@@ -70,7 +91,7 @@ def test_predict_and_joint_outputs():
     region = get_region("eye")
     model = build_for_region("eye", "parallel", width=4).eval()
     s = region.sample(0, size=128)
-    p = predict(model, s)
+    p = predict(model, s, size=64)
     assert p.outputs["disc_cup"].shape == (128, 128) and p.outputs["glaucoma"].shape == (2,)
     assert p.latency_ms > 0 and p.device == "cpu"
     pic = joint_picture(region, s, p, ["glaucoma"], opacity=0.5)
@@ -79,7 +100,6 @@ def test_predict_and_joint_outputs():
     assert rows[0]["decision"] in region.task("glaucoma").class_names
     assert regression_rows(region, s, {"parallel": p}, ["glaucoma"]) == []
     assert len(regression_rows(region, s, {"parallel": p}, ["cdr"])) == 1
-    assert MODEL_SIZE == 64
 
 
 def test_calibration_note_and_reliability():
