@@ -39,6 +39,18 @@ def _cell(value: float | None, passed: bool | None) -> str:
     return text if passed else f"**{text}** ✗"
 
 
+def _recipe_words(cfg: dict) -> str:
+    """A model's training recipe in words, from its recorded config."""
+    if cfg.get("n_val"):
+        return (
+            f"the lab's validation stopping (every task's primary metric on {cfg['n_val']} validation phantoms every "
+            f"{cfg['eval_every']} steps, {cfg['min_evaluations']} warm-up evaluations, patience {cfg['patience']}, the "
+            f"best evaluation's weights kept; at most {cfg['steps']} steps), batch {cfg['batch_size']}, "
+            f"{cfg['n_train']} training phantoms, {cfg['size']} px"
+        )
+    return f"{cfg['steps']} steps, batch {cfg['batch_size']}, {cfg['n_train']} training phantoms, {cfg['size']} px"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--no-verify", action="store_true", help="skip the re-evaluation (table only)")
@@ -73,14 +85,16 @@ def main() -> None:
     devices = sorted({e.device for e in entries.values()})
     n_pass = sum(1 for r in rows if r["passed"])
     cfg = next(iter(entries.values())).config
+    recipes = {_recipe_words(e.config) for e in entries.values()}
+    if len(recipes) != 1:
+        raise SystemExit(f"The zoo mixes recipes ({sorted(recipes)}); retrain it with one (`mtdl-kit zoo train`).")
     lines = [
         "## Pretrained zoo (issue 5)",
         "",
         f"Measured {machine()}. {len(entries)} models, {total_mb:.1f} MB of fp16 weights (limit 25 MB), "
-        f"trained in {train_min:.0f} min in total on {', '.join(devices)} (one process, one thread, while other "
-        "jobs shared the two cores). Budget per model: "
-        f"{cfg['steps']} steps, batch {cfg['batch_size']}, "
-        f"{cfg['size']} px, seed 0, EW (UW for the musculoskeletal multi-task models: "
+        f"trained in {train_min:.0f} min in total on {', '.join(devices)} (one thread per process, while other "
+        "jobs shared the two cores). Recipe per model: "
+        f"{recipes.pop()}, seed 0, EW (UW for the musculoskeletal multi-task models: "
         "`mtdl_kit.zoo.ZOO_REGION_WEIGHTING`); cascaded models use the two-stage hand-over "
         "(see `mtdl_kit.zoo.ZOO_MODEL_OPTIONS`). Metrics on the fixed held-out phantom test set "
         f"({cfg['n_test']} cases, relatedness 1), measured on the stored fp16 weights.",

@@ -128,7 +128,11 @@ class RunConfig:
 
 @dataclass
 class RunResult:
-    """A trained model with its History, test metrics and per-case test records."""
+    """A trained model with its History, test metrics and per-case test records.
+
+    ``stopping``: with validation stopping (``n_val > 0``), how the run ended —
+    :meth:`~mtdl_kit.stopping.ValidationStopping.summary` plus ``steps_run``; ``None`` otherwise.
+    """
 
     config: RunConfig
     model: Any
@@ -136,6 +140,7 @@ class RunResult:
     metrics: dict[str, dict[str, float]]
     records: Any
     folder: Path | None = None
+    stopping: dict[str, Any] | None = None
 
 
 #: seed of the train/test shuffle of a user's dataset: fixed, so every run sees the same test set.
@@ -277,7 +282,8 @@ def train_run(cfg: RunConfig, *, out: str | Path | None = None, progress: bool =
     )
     scored = evaluate(model, test, tasks=tasks, batch_size=cfg.batch_size, spacing_mm=region.spacing_mm(cfg.size))
     metrics, records = scored.metrics, scored.records
-    result = RunResult(cfg, model, history, metrics, records, folder)
+    ended = None if stopping is None else {**stopping.summary(), "steps_run": history.steps}
+    result = RunResult(cfg, model, history, metrics, records, folder, stopping=ended)
     if folder is not None:
         folder.mkdir(parents=True, exist_ok=True)
         # strict JSON: an undefined metric (e.g. the AUC of a one-class test set) is null, never NaN

@@ -34,7 +34,7 @@
 # **Time:** about 55 minutes of reading; the code runs in under a minute in quick mode (pretrained models).
 
 # %% tags=["parameters"]
-# Run mode. QUICK = True: evaluate the pretrained zoo models on 32 test phantoms at 64 px (< 1 min on 2 CPU cores).
+# Run mode. QUICK = True: evaluate the pretrained zoo models on 32 test phantoms at their size (about a minute on 2 CPU cores).
 # QUICK = False: the zoo's whole held-out test set (128 phantoms).
 # RETRAIN = True: train every model again with the zoo's recorded configuration instead of loading it
 # (the cell that loads the models prints how long the zoo's own training took).
@@ -73,7 +73,7 @@ from mtdl_kit.verdicts import quality_generator_note, region_reading
 
 REGION = "chest"
 region = get_region(REGION)
-SIZE = lessons.LESSON_SIZE  # the zoo models were trained at 64 px
+SIZE = lessons.lesson_size(REGION)  # the size the zoo models were trained at (their manifest)
 N_CASES = lessons.n_test_cases(QUICK)
 print(region.describe())
 

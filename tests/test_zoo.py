@@ -191,10 +191,25 @@ def test_lab_recipe_trains_by_validation_stopping_and_records_the_seed_ranges(tm
     seeds = entry.phantom_seeds()
     assert set(seeds) == {"train", "val", "test"} and len(seeds["val"]) == LAB_RECIPE.n_val
     assert not set(seeds["train"]) & set(seeds["val"]) and not set(seeds["val"]) & set(seeds["test"])
+    # 12 steps with an evaluation every 100: only the final one, so the run reaches the cap
+    assert entry.training == {"steps_run": 12, "best_step": 12, "evaluations": 1, "stopped_early": False}
+    assert read_manifest(tmp_path)["eye-parallel"].training == entry.training
     kept = train_zoo(["eye"], ["parallel"], root=tmp_path, recipe="lab", progress=False, skip_existing=True, **tiny)
     assert kept[0].sha256 == entry.sha256, "resumable: a model trained with the same recipe is kept"
     with pytest.raises(ValueError, match="Unknown zoo recipe 'fast'"):
         train_zoo(["eye"], ["parallel"], root=tmp_path, recipe="fast", progress=False)
+
+
+def test_a_manifest_entry_without_the_optional_training_record_still_reads(zoo):
+    """Entries written before ``training`` existed (fixed-step recipes) read with ``training=None``."""
+    _, entries = zoo
+    data = entries[0].to_json()
+    assert data["training"] is None  # the shipped recipe has no validation stopping
+    data.pop("training")
+    assert ZooEntry.from_json(data) == entries[0]
+    data.pop("sha256")
+    with pytest.raises(ValueError, match=r"lacks the fields \['sha256'\]"):
+        ZooEntry.from_json(data)
 
 
 def _add_entries_in_a_process(root: str, entry_json: dict, start: int) -> None:

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from mtdl_kit.models.base import MultiTaskNet
     from mtdl_kit.regions.base import Region, Sample
 
-#: image size of the zoo models, which the lessons evaluate at (px)
+#: default image size (px) of the lessons' pictures; the evaluations use :func:`lesson_size`
 LESSON_SIZE = 64
 #: held-out test phantoms evaluated in quick mode and in a full run
 QUICK_CASES = 32
@@ -39,6 +39,21 @@ def _region(region: str | Region) -> Region:
     from mtdl_kit.regions import get_region
 
     return get_region(region) if isinstance(region, str) else region
+
+
+def lesson_size(region: str | Region) -> int:
+    """The image size (px) a lesson evaluates ``region``'s zoo models at: the size they were trained at.
+
+    Read from the zoo manifest (:func:`mtdl_kit.services.zoo_models.region_model_size`), so a lesson
+    follows the zoo when it is retrained at another size.
+
+    Raises:
+        ValueError: the region's zoo models were trained at different sizes.
+    """
+    from mtdl_kit.services.zoo_models import region_model_size
+    from mtdl_kit.zoo import read_manifest
+
+    return region_model_size(_region(region).name, read_manifest())
 
 
 def n_test_cases(quick: bool) -> int:
@@ -331,6 +346,7 @@ __all__ = [
     "families_lab_reading",
     "families_lab_table",
     "families_results",
+    "lesson_size",
     "measurement_errors",
     "n_test_cases",
     "parameter_table",

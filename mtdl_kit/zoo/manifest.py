@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from dataclasses import asdict, dataclass, fields
+from dataclasses import MISSING, asdict, dataclass, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -47,6 +47,9 @@ class ZooEntry:
         size_bytes: file size.
         train_seconds: wall-clock training time (without the evaluation).
         device: the device it was trained on (e.g. ``cpu``, ``cuda:0 (NVIDIA H100)``).
+        training: how a run under validation stopping ended: ``steps_run``, ``best_step`` (the
+            evaluation whose weights were kept), ``evaluations``, ``stopped_early`` (``False``: it ran
+            to the step cap); ``None`` for a fixed-step recipe.
     """
 
     region: str
@@ -61,6 +64,7 @@ class ZooEntry:
     size_bytes: int
     train_seconds: float
     device: str
+    training: dict[str, Any] | None = None
 
     @property
     def key(self) -> str:
@@ -77,10 +81,11 @@ class ZooEntry:
     def from_json(cls, data: dict[str, Any]) -> ZooEntry:
         """Inverse of :meth:`to_json`; raises ``ValueError`` naming missing fields."""
         names = [f.name for f in fields(cls)]
-        missing = [n for n in names if n not in data]
+        optional = {f.name for f in fields(cls) if f.default is not MISSING}
+        missing = [n for n in names if n not in data and n not in optional]
         if missing:
             raise ValueError(f"Zoo manifest entry {data.get('file', '?')!r} lacks the fields {missing}.")
-        return cls(**{**{n: data[n] for n in names}, "tasks": tuple(data["tasks"])})
+        return cls(**{**{n: data[n] for n in names if n in data}, "tasks": tuple(data["tasks"])})
 
     @property
     def image_size(self) -> int:

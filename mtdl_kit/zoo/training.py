@@ -268,6 +268,7 @@ def train_zoo(
                 size_bytes=path.stat().st_size,
                 train_seconds=round(seconds, 2),
                 device=_device_name(result.model),
+                training=_how_it_ended(result.stopping),
             )
             entries = add_entry(root, entry)  # re-read under a lock: other processes may share the folder
             done.append(entry)
@@ -278,6 +279,13 @@ def train_zoo(
     if bar is not None:
         bar.close()
     return done
+
+
+def _how_it_ended(stopping: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The manifest's record of a validation-stopped run (the best values are in the metrics already)."""
+    if stopping is None:
+        return None
+    return {k: stopping[k] for k in ("steps_run", "best_step", "evaluations", "stopped_early")}
 
 
 def _same_config(stored: dict[str, Any], cfg: Any) -> bool:
