@@ -26,6 +26,7 @@ from mtdl_kit.zoo import (  # noqa: E402
     DEFAULT_TOLERANCE,
     REGRESSION_FLOORS,
     default_root,
+    miss_diagnoses,
     quality_report,
     read_manifest,
     verify_zoo,
@@ -110,6 +111,38 @@ def main() -> None:
     for key, rs in sorted(by_model.items()):
         cells = ", ".join(f"{r['task']} {r['metric']} {_cell(r['value'], r['passed'])}" for r in rs)
         lines.append(f"| {key} | {cells} |")
+    misses = miss_diagnoses()
+    if misses:
+        readings = defaultdict(int)
+        for m in misses:
+            readings[m["reading"]] += 1
+        lines += [
+            "",
+            "**Every miss, read against the rest of the zoo** (`mtdl_kit.zoo.miss_diagnoses`): "
+            + ", ".join(f"{n} {reading}" for reading, n in sorted(readings.items(), key=lambda kv: -kv[1]))
+            + ". One training seed per model, so a reading is a pointer, not a test: *family cost* — the "
+            "task's single-task network meets the bar; *task limit* — it misses too (*and family cost* when the "
+            "family is further off); *other tasks help* — a single-task network misses where a multi-task model "
+            "of its region meets the bar; *budget* — the run reached its step cap still improving.",
+            "",
+            "| model | task | metric | value | bar | reading | compared with | diagnosis |",
+            "|---|---|---|---:|---:|---|---|---|",
+        ]
+        for m in misses:
+            bar = f"{'≥' if m['higher_is_better'] else '≤'} {m['threshold']:g}"
+            lines.append(
+                f"| {m['key']} | {m['task']} | {m['metric']} | {_cell(m['value'], True)} | {bar} | {m['reading']} | "
+                f"{m['compare']} | {m['diagnosis']} |"
+            )
+    stopped = [e.training for e in entries.values() if e.training is not None]
+    if stopped:
+        steps = sorted(t["steps_run"] for t in stopped)
+        at_cap = sum(1 for t in stopped if not t["stopped_early"])
+        lines += [
+            "",
+            f"Validation stopping: {len(stopped)} models, steps run median {steps[len(steps) // 2]} "
+            f"(range {steps[0]}–{steps[-1]}); {at_cap} ran to the step cap.",
+        ]
     lines += ["", "| task | metric | bar | why |", "|---|---|---|---|"]
     for task, floors in REGRESSION_FLOORS.items():
         for f in floors:

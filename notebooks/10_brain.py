@@ -33,7 +33,7 @@
 # **Time:** about 30 minutes of reading; the code runs in under a minute in quick mode (pretrained models).
 
 # %% tags=["parameters"]
-# Run mode. QUICK = True: evaluate the pretrained zoo models on 32 test phantoms at their size (about a minute on 2 CPU cores).
+# Run mode. QUICK = True: evaluate the pretrained zoo models on 32 test phantoms at their size (~1 min on 2 CPU cores).
 # QUICK = False: the zoo's whole held-out test set (128 phantoms).
 # RETRAIN = True: train every model again with the zoo's recorded configuration instead of loading it
 # (the cell that loads the models prints how long the zoo's own training took).

@@ -233,3 +233,53 @@ def test_add_entry_from_concurrent_processes_keeps_every_entry(zoo, tmp_path):
         p.join(timeout=120)
         assert p.exitcode == 0
     assert set(read_manifest(tmp_path)) == {f"model-{i}" for i in range(40)}
+
+
+def test_miss_diagnoses_read_each_miss_against_the_rest_of_the_zoo(tmp_path):
+    """Every missed bar gets a reading: budget, family cost, task limit (and family cost) or other tasks help."""
+    from mtdl_kit.zoo import miss_diagnoses, write_manifest
+
+    def entry(family, tasks, metrics, training=None):
+        file = f"eye-{family}.pt" if family != "single" else f"eye-single-{tasks[0]}.pt"
+        return ZooEntry(
+            "eye", family, tuple(tasks), {"size": 128}, 0, "0", metrics, file, "0" * 64, 1, 1.0, "cpu", training
+        )
+
+    ended = {"steps_run": 1000, "best_step": 400, "evaluations": 10, "stopped_early": True}
+    capped = {**ended, "steps_run": 4000, "best_step": 4000, "stopped_early": False}
+    entries = [
+        entry(
+            "parallel",
+            EYE.task_names,
+            {"disc_cup": {"dice": 0.80}, "glaucoma": {"auc": 0.85}, "cdr": {"mae": 0.05}},
+            ended,
+        ),
+        entry(
+            "hybrid",
+            EYE.task_names,
+            {"disc_cup": {"dice": 0.90}, "glaucoma": {"auc": 0.70}, "cdr": {"mae": 0.08}},
+            capped,
+        ),
+        entry("single", ["disc_cup"], {"disc_cup": {"dice": 0.90}}, ended),
+        entry("single", ["glaucoma"], {"glaucoma": {"auc": 0.80}}, ended),
+        entry("single", ["cdr"], {"cdr": {"mae": 0.15}}, ended),
+    ]
+    write_manifest(tmp_path, {e.key: e for e in entries})
+    got = {(r["key"], r["task"]): r for r in miss_diagnoses(tmp_path)}
+    assert set(got) == {
+        ("eye-parallel", "disc_cup"),
+        ("eye-parallel", "glaucoma"),
+        ("eye-hybrid", "glaucoma"),
+        ("eye-single-glaucoma", "glaucoma"),
+        ("eye-single-cdr", "cdr"),
+    }
+    assert got["eye-parallel", "disc_cup"]["reading"] == "family cost"
+    assert "single-task network meets the bar (0.9)" in got["eye-parallel", "disc_cup"]["diagnosis"]
+    assert got["eye-parallel", "glaucoma"]["reading"] == "task limit"  # 0.85 beats the single-task 0.80
+    assert got["eye-hybrid", "glaucoma"]["reading"] == "budget"  # capped overrides, the comparison stays
+    assert "4000-step cap" in got["eye-hybrid", "glaucoma"]["diagnosis"]
+    assert "further off" in got["eye-hybrid", "glaucoma"]["diagnosis"]  # 0.70 below the single-task 0.80
+    assert got["eye-single-glaucoma", "glaucoma"]["reading"] == "task limit"
+    assert "best eye-parallel, 0.85" in got["eye-single-glaucoma", "glaucoma"]["diagnosis"]
+    assert got["eye-single-cdr", "cdr"]["reading"] == "other tasks help"
+    assert got["eye-single-cdr", "cdr"]["compare"] == "eye-parallel: 0.05"

@@ -21,7 +21,7 @@ Layout (``data_samples/weights/``, or ``$MTDL_KIT_ZOO``; keys from :func:`zoo_ke
 Research and teaching use only — not for clinical use.
 """
 
-from mtdl_kit.zoo.floors import REGRESSION_FLOORS, Floor, quality_floors, quality_report, zoo_table
+from mtdl_kit.zoo.floors import REGRESSION_FLOORS, Floor, miss_diagnoses, quality_floors, quality_report, zoo_table
 from mtdl_kit.zoo.loading import find_entry, load_entry, load_pretrained
 from mtdl_kit.zoo.manifest import (
     DEFAULT_TOLERANCE,
@@ -85,6 +85,7 @@ __all__ = [
     "held_out_test_set",
     "load_entry",
     "load_pretrained",
+    "miss_diagnoses",
     "model_file",
     "quality_floors",
     "quality_report",

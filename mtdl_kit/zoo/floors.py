@@ -126,6 +126,104 @@ def quality_report(root: str | Path | None = None) -> list[dict[str, Any]]:
     return rows
 
 
+def _passes(value: float | None, floor_row: dict[str, Any]) -> bool | None:
+    if value is None:
+        return None
+    return value >= floor_row["threshold"] if floor_row["higher_is_better"] else value <= floor_row["threshold"]
+
+
+def miss_diagnoses(root: str | Path | None = None) -> list[dict[str, Any]]:
+    """For every bar a zoo model misses, what the rest of the zoo says about why.
+
+    Three readings, from the manifest alone:
+
+    - **budget**: the model ran to its step cap with its validation metrics still improving
+      (``ZooEntry.training["stopped_early"]`` is ``False``), so more steps might reach the bar;
+    - for a multi-task model, the single-task network of the task: if it meets the bar, the miss is
+      **a cost of the family** on this task (of sharing; for a cascade, of its matched, narrower
+      sub-networks); if it misses too, **a limit of the task** at this size and recipe (made worse
+      by the family when the family is further off than the single-task network);
+    - for a single-task network, the multi-task models of its region: if one meets the bar, **the
+      other tasks help** here; if none does, a limit of the task.
+
+    Returns:
+        One row per miss: the :func:`quality_report` row plus ``reading`` (``"budget"``, ``"family
+        cost"``, ``"task limit"``, ``"task limit and family cost"`` or ``"other tasks help"``),
+        ``compare`` (what it was compared with and its value) and ``diagnosis`` (a sentence).
+    """
+    from mtdl_kit.zoo.naming import zoo_key
+
+    entries = read_manifest(root)
+    rows = quality_report(root)
+    value_of = {(r["key"], r["task"], r["metric"]): r["value"] for r in rows}
+    out = []
+    for r in rows:
+        if r["passed"] is not False:
+            continue
+        entry = entries[r["key"]]
+        capped = entry.training is not None and not entry.training.get("stopped_early", True)
+        budget = (
+            f"it ran to its {entry.training['steps_run']}-step cap with its validation metrics still improving"
+            if capped
+            else ""
+        )
+        if entry.family != "single":
+            single_key = zoo_key(entry.region, "single", [r["task"]])
+            single = value_of.get((single_key, r["task"], r["metric"]))
+            meets = _passes(single, r)
+            what = {
+                "cascaded": "its matched, narrower sub-networks",
+                "interacted": "its narrower per-task columns",
+            }.get(entry.family, "sharing its trunk")
+            if meets is None:
+                reading, compare, sentence = "task limit", "—", "no single-task network to compare with"
+            elif meets:
+                reading = "family cost"
+                compare = f"{single_key}: {single:.3g}"
+                sentence = (
+                    f"the single-task network meets the bar ({single:.3g}): the {entry.family} network pays for {what}"
+                )
+            elif _passes(r["value"], {**r, "threshold": single}):  # at least as good as the single-task network
+                reading = "task limit"
+                compare = f"{single_key}: {single:.3g}"
+                sentence = (
+                    f"the single-task network misses it too ({single:.3g}): a limit of the task at this size and "
+                    "recipe, not of multi-task learning"
+                )
+            else:
+                reading = "task limit and family cost"
+                compare = f"{single_key}: {single:.3g}"
+                sentence = (
+                    f"the single-task network misses it too ({single:.3g}) and the {entry.family} network is further "
+                    f"off: a limit of the task at this size and recipe, made worse by {what}"
+                )
+        else:
+            others = {
+                k: value_of[(k, r["task"], r["metric"])]
+                for k, e in entries.items()
+                if e.region == entry.region and e.family != "single" and (k, r["task"], r["metric"]) in value_of
+            }
+            good = {k: v for k, v in others.items() if _passes(v, r)}
+            if good:
+                best = max(good, key=lambda k: good[k] if r["higher_is_better"] else -good[k])
+                reading, compare = "other tasks help", f"{best}: {good[best]:.3g}"
+                sentence = (
+                    f"{len(good)} multi-task model(s) meet it (best {best}, {good[best]:.3g}): the other tasks help"
+                )
+            else:
+                known = {k: v for k, v in others.items() if v is not None}
+                best = max(known, key=lambda k: known[k] if r["higher_is_better"] else -known[k]) if known else None
+                reading = "task limit"
+                compare = f"{best}: {known[best]:.3g}" if best else "—"
+                sentence = "no multi-task model meets it either" + (
+                    f" (best {best}, {known[best]:.3g})" if best else ""
+                )
+        if capped:
+            reading, sentence = "budget", f"{budget}; {sentence}"
+        out.append({**r, "reading": reading, "compare": compare, "diagnosis": sentence[0].upper() + sentence[1:] + "."})
+    return out
+
+
 def zoo_table(root: str | Path | None = None) -> list[dict[str, Any]]:
     """One row per zoo model: key, tasks, primary metrics, size and training time (for ``zoo list``)."""
     from mtdl_kit.metrics import primary_metric
