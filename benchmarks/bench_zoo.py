@@ -86,16 +86,27 @@ def main() -> None:
     devices = sorted({e.device for e in entries.values()})
     n_pass = sum(1 for r in rows if r["passed"])
     cfg = next(iter(entries.values())).config
-    recipes = {_recipe_words(e.config) for e in entries.values()}
-    if len(recipes) != 1:
-        raise SystemExit(f"The zoo mixes recipes ({sorted(recipes)}); retrain it with one (`mtdl-kit zoo train`).")
+    by_recipe: dict[str, set[str]] = defaultdict(set)
+    for e in entries.values():
+        by_recipe[_recipe_words(e.config)].add(e.region)
+    for words, regions in by_recipe.items():
+        for other, also in by_recipe.items():
+            if other != words and regions & also:
+                raise SystemExit(f"Regions {sorted(regions & also)} mix recipes; retrain them with one.")
+    if len(by_recipe) == 1:
+        recipe_text = next(iter(by_recipe))
+    else:
+        recipe_text = "; ".join(
+            f"{', '.join(sorted(regions))}: {words}"
+            for words, regions in sorted(by_recipe.items(), key=lambda kv: sorted(kv[1]))
+        )
     lines = [
         "## Pretrained zoo (issue 5)",
         "",
         f"Measured {machine()}. {len(entries)} models, {total_mb:.1f} MB of fp16 weights (limit 25 MB), "
         f"trained in {train_min:.0f} min in total on {', '.join(devices)} (one thread per process, while other "
         "jobs shared the two cores). Recipe per model: "
-        f"{recipes.pop()}, seed 0, EW (UW for the musculoskeletal multi-task models: "
+        f"{recipe_text}; seed 0, EW (UW for the musculoskeletal multi-task models: "
         "`mtdl_kit.zoo.ZOO_REGION_WEIGHTING`); cascaded models use the two-stage hand-over "
         "(see `mtdl_kit.zoo.ZOO_MODEL_OPTIONS`). Metrics on the fixed held-out phantom test set "
         f"({cfg['n_test']} cases, relatedness 1), measured on the stored fp16 weights.",

@@ -219,6 +219,21 @@ def _cmd_lab(args: argparse.Namespace) -> int:
     return run_lab(args.port, folder=args.dir, open_browser=not args.no_browser)
 
 
+def _cmd_zoo_import(args: argparse.Namespace) -> int:
+    from mtdl_kit.zoo import MANIFEST as MANIFEST_NAME
+    from mtdl_kit.zoo import ZooError, default_root, import_region
+
+    root = Path(args.root) if args.root else default_root()
+    try:
+        entries = import_region(args.source, root, args.region)
+    except ZooError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    size = entries[0].image_size
+    print(f"imported {len(entries)} {args.region} model(s) ({size} px) from {args.source} into {root / MANIFEST_NAME}")
+    return 0
+
+
 def _cmd_zoo_list(args: argparse.Namespace) -> int:
     from mtdl_kit.zoo import default_root, zoo_table
 
@@ -624,6 +639,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     zv.add_argument("--quiet", action="store_true", help="no progress bar")
     zv.set_defaults(func=_cmd_zoo_verify)
+    zi = zoo_sub.add_parser(
+        "import", help="swap a region's complete model set trained in another folder (`zoo train --root DIR`) in"
+    )
+    zi.add_argument("--from", dest="source", required=True, help="the zoo folder the region was trained in")
+    zi.add_argument("--region", required=True, choices=REGION_NAMES)
+    zi.add_argument(
+        "--root", default=None, help="zoo folder to update (default: data_samples/weights or $MTDL_KIT_ZOO)"
+    )
+    zi.set_defaults(func=_cmd_zoo_import)
     zl = zoo_sub.add_parser("list", help="the zoo's models with their held-out primary metrics")
     zl.add_argument("--root", default=None, help="zoo folder (default: data_samples/weights or $MTDL_KIT_ZOO)")
     zl.set_defaults(func=_cmd_zoo_list)

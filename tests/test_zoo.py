@@ -283,3 +283,32 @@ def test_miss_diagnoses_read_each_miss_against_the_rest_of_the_zoo(tmp_path):
     assert "best eye-parallel, 0.85" in got["eye-single-glaucoma", "glaucoma"]["diagnosis"]
     assert got["eye-single-cdr", "cdr"]["reading"] == "other tasks help"
     assert got["eye-single-cdr", "cdr"]["compare"] == "eye-parallel: 0.05"
+
+
+def test_import_region_swaps_a_complete_region_in_and_refuses_an_incomplete_one(zoo_copy, tmp_path, capsys):
+    """``zoo import``: a region retrained in its own folder replaces the zoo's entries of that region only."""
+    from mtdl_kit.zoo import ZooError, import_region, write_manifest
+
+    target = tmp_path / "shipped"
+    old = read_manifest(zoo_copy)["eye-parallel"]
+    stale_subset = ZooEntry.from_json({**old.to_json(), "tasks": ["disc_cup", "glaucoma"], "file": "eye-parallel-x.pt"})
+    other_region = ZooEntry.from_json({**old.to_json(), "region": "chest", "file": "chest-parallel.pt"})
+    write_manifest(target, {e.key: e for e in (stale_subset, other_region)})
+    with pytest.raises(ZooError, match=r"'eye-cascaded', 'eye-interacted'\] are not trained yet.*--skip-existing"):
+        import_region(zoo_copy, target, "eye")
+    assert main(["zoo", "import", "--from", str(zoo_copy), "--region", "eye", "--root", str(target)]) == 1
+    assert "not trained yet" in capsys.readouterr().err
+
+    train_zoo(["eye"], ["cascaded", "interacted"], root=zoo_copy, progress=False, **TINY)
+    assert main(["zoo", "import", "--from", str(zoo_copy), "--region", "eye", "--root", str(target)]) == 0
+    assert "imported 7 eye model(s) (32 px)" in capsys.readouterr().out
+    after = read_manifest(target)
+    assert "chest-parallel" in after and "eye-parallel-x" not in after  # other regions kept, old subsets gone
+    assert {k for k, e in after.items() if e.region == "eye"} == {k for k in read_manifest(zoo_copy)}
+    assert verify_zoo(target, regions=["eye"], progress=False) == []  # files copied with their digests
+
+    (zoo_copy / "eye-hybrid.pt").write_bytes(b"damaged")
+    with pytest.raises(ZooError, match=r"eye-hybrid\.pt: missing or not the file the manifest records"):
+        import_region(zoo_copy, target, "eye")
+    with pytest.raises(ZooError, match="the same folder"):
+        import_region(target, target, "eye")

@@ -22,6 +22,7 @@ Research and teaching use only — not for clinical use.
 """
 
 from mtdl_kit.zoo.floors import REGRESSION_FLOORS, Floor, miss_diagnoses, quality_floors, quality_report, zoo_table
+from mtdl_kit.zoo.importing import import_region
 from mtdl_kit.zoo.loading import find_entry, load_entry, load_pretrained
 from mtdl_kit.zoo.manifest import (
     DEFAULT_TOLERANCE,
@@ -83,6 +84,7 @@ __all__ = [
     "find_entry",
     "held_out_metrics",
     "held_out_test_set",
+    "import_region",
     "load_entry",
     "load_pretrained",
     "miss_diagnoses",
