@@ -104,10 +104,12 @@ def test_task_toggle_switches_model_or_hides_head(app):
 def test_single_family_sample_change_and_opacity(app):
     app.radio(key="explore_family").set_value("hybrid").run()
     assert "`brain-hybrid`" in captions(app) and "`brain-parallel`" not in captions(app)
-    before = app.dataframe[0].value.copy()
+    before = [d.value.copy() for d in app.dataframe]  # outputs and latents (a confident grade can repeat)
     app.slider(key="case").set_value(7).run()
     assert not app.exception
-    assert not before.equals(app.dataframe[0].value), "another case gives other outputs"
+    after = [d.value for d in app.dataframe]
+    assert len(after) == len(before)
+    assert not all(a.equals(b) for a, b in zip(before, after, strict=True)), "another case gives other outputs"
     app.slider(key="opacity").set_value(0.9).run()
     app.checkbox(key="show_wiring").set_value(False).run()
     assert not app.exception and not app.get("plotly_chart")
