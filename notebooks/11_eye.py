@@ -337,7 +337,7 @@ exercises.check_quick_delta_m(my_delta_m, frame)
 # one-line measurement of it, so a hybrid network — the segmentation's map guiding the classification
 # and regression heads (Chakravarty & Sivaswamy 2018) — is a natural design to try. Whether it pays
 # is measured, not assumed: compare the hybrid's `disc_cup` Dice with the single-task network's in the
-# per-task table above. The cup is a few pixels tall at 64 px, so a small segmentation error moves
+# per-task table above. The cup is a few pixels tall at the 64 px of table 1, so a small segmentation error moves
 # the CDR across the 0.6 threshold; and when the label follows the other sign (low relatedness), a
 # path from the mask to the classifier carries nothing the label needs.
 #

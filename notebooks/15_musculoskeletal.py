@@ -351,7 +351,8 @@ exercises.check_quick_delta_m(my_delta_m, frame)
 # Four tasks of four kinds — segmentation, five-class grading, regression and landmarks — share
 # one encoder, and the quantity that decides the grade is a gap of a few pixels *between* the two
 # segmented bones. A mask that is good by Dice can still place the two edges a pixel apart from the
-# truth, which is a large JSW error at 64 px. The hybrid's hand-over of the mask to the other heads
+# truth, which is a large JSW error at the 64 px of table 1 (2.3 mm per pixel; the zoo's 128 px halves
+# it). The hybrid's hand-over of the mask to the other heads
 # lets the grade read the geometry as a reader does (no family here guides a head by the landmarks);
 # the five ordered classes also make AUC a coarse summary of how far off a wrong grade is.
 #
