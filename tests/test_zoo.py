@@ -251,7 +251,11 @@ def test_miss_diagnoses_read_each_miss_against_the_rest_of_the_zoo(tmp_path):
         entry(
             "parallel",
             EYE.task_names,
-            {"disc_cup": {"dice": 0.80}, "glaucoma": {"auc": 0.85}, "cdr": {"mae": 0.05}},
+            {
+                "disc_cup": {"dice": 0.80, "dice/disc": 0.95, "dice/cup": 0.65},
+                "glaucoma": {"auc": 0.85},
+                "cdr": {"mae": 0.05},
+            },
             ended,
         ),
         entry(
@@ -275,6 +279,7 @@ def test_miss_diagnoses_read_each_miss_against_the_rest_of_the_zoo(tmp_path):
     }
     assert got["eye-parallel", "disc_cup"]["reading"] == "family cost"
     assert "single-task network meets the bar (0.9)" in got["eye-parallel", "disc_cup"]["diagnosis"]
+    assert "its weakest class is cup (Dice 0.65; the others ≥ 0.95)" in got["eye-parallel", "disc_cup"]["diagnosis"]
     assert got["eye-parallel", "glaucoma"]["reading"] == "task limit"  # 0.85 beats the single-task 0.80
     assert got["eye-hybrid", "glaucoma"]["reading"] == "budget"  # capped overrides, the comparison stays
     assert "4000-step cap" in got["eye-hybrid", "glaucoma"]["diagnosis"]

@@ -150,6 +150,8 @@ def miss_diagnoses(root: str | Path | None = None) -> list[dict[str, Any]]:
     - for a single-task network, the multi-task models of its region: if one meets the bar, **the
       other tasks help** here; if none does, a limit of the task.
 
+    A missed mean Dice also names its weakest class (the structure that pulls the mean down).
+
     Returns:
         One row per miss: the :func:`quality_report` row plus ``reading`` (``"budget"``, ``"family
         cost"``, ``"task limit"``, ``"task limit and family cost"`` or ``"other tasks help"``),
@@ -222,6 +224,15 @@ def miss_diagnoses(root: str | Path | None = None) -> list[dict[str, Any]]:
                 sentence = "no multi-task model meets it either" + (
                     f" (best {best}, {known[best]:.3g})" if best else ""
                 )
+        per_class = {
+            k.removeprefix("dice/"): v
+            for k, v in entry.metrics.get(r["task"], {}).items()
+            if r["metric"] == "dice" and k.startswith("dice/") and v is not None
+        }
+        if len(per_class) > 1:  # which structure pulls the mean Dice down
+            weakest = min(per_class, key=per_class.get)
+            rest = min(v for k, v in per_class.items() if k != weakest)
+            sentence += f"; its weakest class is {weakest} (Dice {per_class[weakest]:.3g}; the others ≥ {rest:.3g})"
         if capped:
             reading, sentence = "budget", f"{budget}; {sentence}"
         out.append({**r, "reading": reading, "compare": compare, "diagnosis": sentence[0].upper() + sentence[1:] + "."})
