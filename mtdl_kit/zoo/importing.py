@@ -37,7 +37,7 @@ def import_region(source: str | Path, target: str | Path, region: str) -> list[Z
     from mtdl_kit.checkpoint import sha256_file
     from mtdl_kit.models import FAMILIES
     from mtdl_kit.zoo.naming import check_names, zoo_key
-    from mtdl_kit.zoo.training import _plan
+    from mtdl_kit.zoo.training import zoo_plan
 
     check_names([region], list(FAMILIES))
     source, target = Path(source), Path(target)
@@ -45,7 +45,7 @@ def import_region(source: str | Path, target: str | Path, region: str) -> list[Z
         raise ZooError(f"{source}: the source and the target zoo are the same folder.")
     available = read_manifest(source)
     wanted = [
-        zoo_key(r, family, tasks if family == "single" else None) for r, family, tasks in _plan([region], FAMILIES)
+        zoo_key(r, family, tasks if family == "single" else None) for r, family, tasks in zoo_plan([region], FAMILIES)
     ]
     missing = [k for k in wanted if k not in available]
     if missing:

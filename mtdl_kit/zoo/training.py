@@ -110,7 +110,8 @@ def held_out_metrics(model: MultiTaskNet, cfg: RunConfig) -> dict[str, dict[str,
     return {name: {k: _clean(v) for k, v in metrics.items()} for name, metrics in scored.metrics.items()}
 
 
-def _plan(regions: Sequence[str], families: Sequence[str]) -> list[tuple[str, str, tuple[str, ...]]]:
+def zoo_plan(regions: Sequence[str], families: Sequence[str]) -> list[tuple[str, str, tuple[str, ...]]]:
+    """The models a zoo of ``regions`` × ``families`` holds: ``(region, family, tasks)``, one per single task."""
     from mtdl_kit.regions import get_region
 
     plan = []
@@ -203,7 +204,7 @@ def train_zoo(
     if weighting is not None and weighting not in available_weightings():
         raise ValueError(f"Unknown weighting {weighting!r}; available: {sorted(available_weightings())}.")
     root = Path(root or default_root())
-    plan = _plan(regions, families)
+    plan = zoo_plan(regions, families)
     configs = []
     for r, fam, tasks in plan:
         cfg = RunConfig(
