@@ -281,6 +281,7 @@ def test_miss_diagnoses_read_each_miss_against_the_rest_of_the_zoo(tmp_path):
     assert "single-task network meets the bar (0.9)" in got["eye-parallel", "disc_cup"]["diagnosis"]
     assert "its weakest class is cup (Dice 0.65; the others ≥ 0.95)" in got["eye-parallel", "disc_cup"]["diagnosis"]
     assert got["eye-parallel", "glaucoma"]["reading"] == "task limit"  # 0.85 beats the single-task 0.80
+    assert "the parallel network does better" in got["eye-parallel", "glaucoma"]["diagnosis"]
     assert got["eye-hybrid", "glaucoma"]["reading"] == "budget"  # capped overrides, the comparison stays
     assert "4000-step cap" in got["eye-hybrid", "glaucoma"]["diagnosis"]
     assert "further off" in got["eye-hybrid", "glaucoma"]["diagnosis"]  # 0.70 below the single-task 0.80

@@ -192,9 +192,12 @@ def miss_diagnoses(root: str | Path | None = None) -> list[dict[str, Any]]:
             elif _passes(r["value"], {**r, "threshold": single}):  # at least as good as the single-task network
                 reading = "task limit"
                 compare = f"{single_key}: {single:.3g}"
+                eased = r["value"] != single
                 sentence = (
-                    f"the single-task network misses it too ({single:.3g}): a limit of the task at this size and "
-                    "recipe, not of multi-task learning"
+                    f"the single-task network misses it too ({single:.3g})"
+                    + (f" and the {entry.family} network does better" if eased else "")
+                    + ": a limit of the task at this size and recipe"
+                    + (", which the other tasks ease" if eased else ", not of multi-task learning")
                 )
             else:
                 reading = "task limit and family cost"
