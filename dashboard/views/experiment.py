@@ -116,7 +116,8 @@ def same_budget_baselines(pool, run, snap) -> None:
     )
     st.caption(
         "Each baseline is trained once per budget on this server and shared by every session that trains the "
-        "same budget; the zoo's baselines (1500 steps) would not be a fair comparison for a live run."
+        "same budget; the zoo's baselines (trained longer, up to 4,000 steps) would not be a fair comparison for a "
+        "live run."
     )
 
 

@@ -718,7 +718,7 @@ class TrainingPool:
 
         A multi-task run is compared with single-task networks trained on the same steps, batch size,
         learning-rate schedule, image size, training cases and seed (:attr:`LiveRun.budget`), not with
-        the zoo's (1500 steps): one baseline per region, task and budget for the pool's lifetime. The
+        the zoo's (trained longer): one baseline per region, task and budget for the pool's lifetime. The
         first request queues it without an owner (it counts against nobody's limit); later requests,
         from any session, get the same run; a failed or cancelled one is trained again on the next
         request. ``train=False`` only looks it up (``None`` if never requested).
