@@ -110,9 +110,7 @@ def quality_report(root: str | Path | None = None) -> list[dict[str, Any]]:
         for t in e.tasks:
             for floor in quality_floors(reg.task(t)):
                 value = e.metrics.get(t, {}).get(floor.metric)
-                passed = None
-                if value is not None:
-                    passed = value >= floor.threshold if floor.higher_is_better else value <= floor.threshold
+                passed = _passes(value, {"threshold": floor.threshold, "higher_is_better": floor.higher_is_better})
                 rows.append(
                     {
                         "key": key,

@@ -12,11 +12,10 @@ Research and teaching use only — not for clinical use.
 
 from __future__ import annotations
 
-import fcntl
 import shutil
 from pathlib import Path
 
-from mtdl_kit.zoo.manifest import MANIFEST, ZooEntry, ZooError, read_manifest, write_manifest
+from mtdl_kit.zoo.manifest import ZooEntry, ZooError, manifest_lock, read_manifest, write_manifest
 
 
 def import_region(source: str | Path, target: str | Path, region: str) -> list[ZooEntry]:
@@ -61,20 +60,15 @@ def import_region(source: str | Path, target: str | Path, region: str) -> list[Z
     sizes = {e.image_size for e in entries}
     if len(sizes) > 1:
         raise ZooError(f"{source}: the {region} models were trained at different sizes {sorted(sizes)}; retrain them.")
-    target.mkdir(parents=True, exist_ok=True)
-    with open(target / f".{MANIFEST}.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            for e in entries:  # files first: the old manifest never points at a file that is not there yet
-                for name in (e.file, f"{e.file}.sha256"):
-                    if (source / name).exists():
-                        shutil.copy2(source / name, target / f".{name}.importing")
-                        (target / f".{name}.importing").replace(target / name)
-            current = {k: v for k, v in read_manifest(target).items() if v.region != region}
-            current.update({e.key: e for e in entries})
-            write_manifest(target, current)
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
+    with manifest_lock(target):
+        for e in entries:  # files first: the old manifest never points at a file that is not there yet
+            for name in (e.file, f"{e.file}.sha256"):
+                if (source / name).exists():
+                    shutil.copy2(source / name, target / f".{name}.importing")
+                    (target / f".{name}.importing").replace(target / name)
+        current = {k: v for k, v in read_manifest(target).items() if v.region != region}
+        current.update({e.key: e for e in entries})
+        write_manifest(target, current)
     return entries
 
 

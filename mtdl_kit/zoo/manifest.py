@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import MISSING, asdict, dataclass, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -146,11 +148,11 @@ def read_manifest(root: str | Path | None = None) -> dict[str, ZooEntry]:
     return {k: ZooEntry.from_json(v) for k, v in data.get("entries", {}).items()}
 
 
-def add_entry(root: str | Path, entry: ZooEntry) -> dict[str, ZooEntry]:
-    """Add (or replace) one entry in the manifest under an exclusive lock, and return the manifest.
+@contextmanager
+def manifest_lock(root: str | Path) -> Iterator[Path]:
+    """Hold the zoo folder's exclusive manifest lock (a ``flock`` on ``.manifest.json.lock``); yields the folder.
 
-    The manifest is read again under the lock, so several ``mtdl-kit zoo train`` processes working on
-    different models in one folder (e.g. one per core) never overwrite each other's entries.
+    Every read-modify-write of a manifest that other processes may share goes under it.
     """
     import fcntl
 
@@ -159,11 +161,21 @@ def add_entry(root: str | Path, entry: ZooEntry) -> dict[str, ZooEntry]:
     with open(root / f".{MANIFEST}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
-            entries = read_manifest(root)
-            entries[entry.key] = entry
-            write_manifest(root, entries)
+            yield root
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def add_entry(root: str | Path, entry: ZooEntry) -> dict[str, ZooEntry]:
+    """Add (or replace) one entry in the manifest under an exclusive lock, and return the manifest.
+
+    The manifest is read again under the lock, so several ``mtdl-kit zoo train`` processes working on
+    different models in one folder (e.g. one per core) never overwrite each other's entries.
+    """
+    with manifest_lock(root) as folder:
+        entries = read_manifest(folder)
+        entries[entry.key] = entry
+        write_manifest(folder, entries)
     return entries
 
 
