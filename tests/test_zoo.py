@@ -318,3 +318,39 @@ def test_import_region_swaps_a_complete_region_in_and_refuses_an_incomplete_one(
         import_region(zoo_copy, target, "eye")
     with pytest.raises(ZooError, match="the same folder"):
         import_region(target, target, "eye")
+
+
+def test_composite_reading_finds_the_term_a_prediction_ignores():
+    """A prediction that is the exact score reads every term (≈ 1); one blind to a term reads it ≈ 0."""
+    import numpy as np
+
+    from mtdl_kit.zoo import composite_reading
+
+    rng = np.random.default_rng(0)
+    terms = {"a": rng.integers(0, 3, 200).astype(float), "c": rng.integers(1, 7, 200).astype(float)}
+    weights = {"a": 1.3, "c": 0.5}
+    exact = 1.3 * terms["a"] + 0.5 * terms["c"]
+    full = composite_reading(exact, terms, weights, n_boot=200).set_index("term")
+    np.testing.assert_allclose(full["read"], [1.0, 1.0], atol=1e-9)
+    blind = composite_reading(0.5 * terms["c"] + rng.normal(0, 0.1, 200), terms, weights, n_boot=200).set_index("term")
+    a = blind.loc["a"]
+    assert abs(a["read"]) < 0.1 and a["ci_low"] < a["coefficient"] < a["ci_high"]
+    assert blind.loc["c", "read"] == pytest.approx(1.0, abs=0.05)
+    assert full.loc["a", "mae_without"] == pytest.approx(1.3 * np.abs(terms["a"] - np.median(terms["a"])).mean())
+    with pytest.raises(ValueError, match="No values for the term"):
+        composite_reading(exact, {"a": terms["a"]}, weights)
+    with pytest.raises(ValueError, match="one value per case"):
+        composite_reading(exact[:10], terms, weights)
+
+
+def test_zoo_composite_readings_score_the_same_cases_as_the_manifest(tmp_path):
+    """Each skin model with the ABCD-like score gets one row per term, and its MAE is the manifest's."""
+    from mtdl_kit.zoo import zoo_composite_readings
+
+    torch.set_num_threads(1)
+    trained = train_zoo(["other"], ["single"], root=tmp_path, progress=False, **TINY)
+    (entry,) = [e for e in trained if e.tasks == ("abcd",)]
+    readings = zoo_composite_readings(tmp_path, n_boot=50)
+    assert list(readings["term"]) == ["asymmetry", "border", "colours", "diameter_score"]
+    assert set(readings["key"]) == {entry.key} and set(readings["task"]) == {"abcd"}
+    assert readings["mae"].iloc[0] == pytest.approx(entry.metrics["abcd"]["mae"], rel=1e-3)

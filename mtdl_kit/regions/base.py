@@ -213,6 +213,10 @@ class Region(ABC):
     #: regression task -> (the :meth:`measure` key of each output, absolute tolerance): outputs
     #: that are measurements of the generated mask, checked against it by the tests.
     measured_regression: ClassVar[dict[str, tuple[tuple[str, ...], float]]] = {}
+    #: regression task -> {latent: weight}: targets that are a weighted sum of generator latents
+    #: (skin: the ABCD-like score 1.3 A + 0.1 B + 0.5 C + 0.5 D'); checked by the tests, read by
+    #: :func:`mtdl_kit.zoo.composite_reading` to see which terms a network's prediction follows.
+    composite_regression: ClassVar[dict[str, dict[str, float]]] = {}
 
     @property
     def task_names(self) -> tuple[str, ...]:

@@ -182,6 +182,7 @@ class Skin(Region):
     )
 
     measured_regression = {"diameter": (("diameter_mm",), 1e-4)}
+    composite_regression = {"abcd": {"asymmetry": 1.3, "border": 0.1, "colours": 0.5, "diameter_score": 0.5}}
 
     def anatomy_score(self, value: float) -> float:
         return normalise_at_threshold(value, 0.5, SHAPE_THRESHOLD, 5.9)

@@ -21,6 +21,7 @@ Layout (``data_samples/weights/``, or ``$MTDL_KIT_ZOO``; keys from :func:`zoo_ke
 Research and teaching use only — not for clinical use.
 """
 
+from mtdl_kit.zoo.composite import composite_reading, zoo_composite_readings
 from mtdl_kit.zoo.floors import REGRESSION_FLOORS, Floor, miss_diagnoses, quality_floors, quality_report, zoo_table
 from mtdl_kit.zoo.importing import import_region
 from mtdl_kit.zoo.loading import find_entry, load_entry, load_pretrained
@@ -80,6 +81,7 @@ __all__ = [
     "ZooRecipe",
     "add_entry",
     "check_names",
+    "composite_reading",
     "default_root",
     "find_entry",
     "held_out_metrics",
@@ -99,6 +101,7 @@ __all__ = [
     "verify_zoo",
     "verify_zoo_quick",
     "write_manifest",
+    "zoo_composite_readings",
     "zoo_key",
     "zoo_table",
 ]

@@ -105,6 +105,18 @@ def test_mask_measurements_agree_with_targets(name):
 
 
 @pytest.mark.parametrize("name", REGION_NAMES)
+def test_composite_targets_are_their_weighted_latents(name):
+    """A ``composite_regression`` target equals the weighted sum of the latents it names (skin: ABCD-like score)."""
+    r = get_region(name)
+    for task, weights in r.composite_regression.items():
+        assert r.task(task).kind == "regression" and r.task(task).num_outputs == 1
+        for seed in range(10):
+            s = r.sample(seed, size=64)
+            expected = sum(w * s.latents[k] for k, w in weights.items())
+            assert float(s.targets[task][0]) == pytest.approx(expected, abs=1e-4), f"{name}.{task} seed {seed}"
+
+
+@pytest.mark.parametrize("name", REGION_NAMES)
 def test_measure_labels_are_named_as_labels_csv_columns(name):
     """``measure_labels`` gives every measured regression output under its labels.csv column, equal to the target."""
     from mtdl_kit.data import label_columns
