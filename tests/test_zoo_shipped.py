@@ -47,6 +47,20 @@ def test_every_region_family_and_baseline_is_there(manifest) -> None:
             assert zoo_key(region, "single", [task]) in manifest, f"missing baseline {region}-single-{task}"
 
 
+def test_bundled_cases_are_at_their_zoo_models_size(manifest) -> None:
+    """Each region's bundled cases are stored at the size its zoo models see (the dashboard shows them so)."""
+    from mtdl_kit.data.samples import load_manifest, sample_size
+    from mtdl_kit.services.zoo_models import region_model_size
+
+    stored = load_manifest()["regions"]
+    for region in REGION_NAMES:
+        model_size = region_model_size(region, manifest)
+        assert stored[region]["size"] == sample_size(region) == model_size, (
+            f"{region}: bundled cases at {stored[region]['size']} px, zoo models at {model_size} px; set "
+            "mtdl_kit.data.samples.REGION_SAMPLE_SIZES and rewrite the cases (`mtdl-kit samples`)"
+        )
+
+
 def test_size_budget_and_hashes(manifest) -> None:
     root = default_root()
     total = 0

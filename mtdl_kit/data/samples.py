@@ -37,6 +37,17 @@ from mtdl_kit.regions.base import REGION_NAMES, Region, Sample, TaskSpec, get_re
 
 SAMPLES_PER_REGION = 24
 SAMPLE_SIZE = 128
+#: Regions whose bundled cases are not :data:`SAMPLE_SIZE` px: each region's cases are stored at the
+#: size its zoo models were trained at, so the dashboard shows them at the models' resolution
+#: (a test checks the bundled store against the shipped zoo).
+REGION_SAMPLE_SIZES: dict[str, int] = {}
+
+
+def sample_size(region: str) -> int:
+    """The image side (px) of ``region``'s bundled cases: :data:`REGION_SAMPLE_SIZES`, else :data:`SAMPLE_SIZE`."""
+    return REGION_SAMPLE_SIZES.get(region, SAMPLE_SIZE)
+
+
 MANIFEST = "manifest.json"
 STORE_VERSION = 2
 #: First seed of the demo range: the bundled cases and the dashboard's generated phantoms.
@@ -188,7 +199,7 @@ def write_samples(root: Path | None = None, regions: Iterable[str] = REGION_NAME
 
         names = tqdm(names, desc="writing samples", unit="region")
     for name in names:
-        manifest["regions"][name] = write_region_samples(get_region(name), root)
+        manifest["regions"][name] = write_region_samples(get_region(name), root, size=sample_size(name))
     manifest["regions"] = dict(sorted(manifest["regions"].items(), key=lambda kv: REGION_NAMES.index(kv[0])))
     manifest_path.write_text(to_json(manifest, indent=1) + "\n")  # strict JSON (hashes and counts)
     return manifest
