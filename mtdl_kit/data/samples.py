@@ -42,18 +42,17 @@ SAMPLE_SIZE = 128
 #: (a test checks the bundled store against the shipped zoo).
 REGION_SAMPLE_SIZES: dict[str, int] = {}
 
-
-def sample_size(region: str) -> int:
-    """The image side (px) of ``region``'s bundled cases: :data:`REGION_SAMPLE_SIZES`, else :data:`SAMPLE_SIZE`."""
-    return REGION_SAMPLE_SIZES.get(region, SAMPLE_SIZE)
-
-
 MANIFEST = "manifest.json"
 STORE_VERSION = 2
 #: First seed of the demo range: the bundled cases and the dashboard's generated phantoms.
 DEMO_SEED_OFFSET = 300_000_000
 #: Number of seeds in the demo range.
 DEMO_SEED_SPAN = 100_000_000
+
+
+def sample_size(region: str) -> int:
+    """The image side (px) of ``region``'s bundled cases: :data:`REGION_SAMPLE_SIZES`, else :data:`SAMPLE_SIZE`."""
+    return REGION_SAMPLE_SIZES.get(region, SAMPLE_SIZE)
 
 
 def demo_seed(number: int) -> int:
