@@ -336,8 +336,9 @@ def sidebar(view: str) -> Ctx:
                 help=f"Phantom n is generated with seed {DEMO_SEED_OFFSET:,} + n: a held-out seed, never used "
                 "to train or test the zoo models.",
             )
-            size = _query("size", int, 128)
-            size = st.select_slider("Size (px)", SIZES, value=size if size in SIZES else 128, key="size")
+            shown_size = model_size(region_name)  # the phantom starts at the size the region's models see
+            size = _query("size", int, shown_size)
+            size = st.select_slider("Size (px)", SIZES, value=size if size in SIZES else shown_size, key="size")
             relatedness = st.slider(
                 "Relatedness",
                 0.0,
@@ -376,7 +377,9 @@ def sidebar(view: str) -> Ctx:
                 if cached is not None and cached[0] == key:
                     sample, upload_error = cached[1], cached[2]
                 else:
-                    sample, upload_error = upload_sample(up.name, up.getvalue(), region_name, size=128, **plane)
+                    sample, upload_error = upload_sample(
+                        up.name, up.getvalue(), region_name, size=model_size(region_name), **plane
+                    )
                     st.session_state["_upload"] = (key, sample, upload_error)
                 sample_id = ("upload", *key)
             else:
