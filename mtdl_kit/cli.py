@@ -607,10 +607,10 @@ def build_parser() -> argparse.ArgumentParser:
     zt.add_argument("--family", default=None, choices=FAMILIES, help="default: all, incl. single-task")
     zt.add_argument(
         "--recipe",
-        default="shipped",
+        default="lab",
         choices=sorted(_zoo.RECIPES),
-        help="shipped: 1500 steps at 64 px (the models in data_samples/weights); lab: the transfer lab's validation "
-        "stopping at 128 px (at most 4000 steps; docs/zoo.md)",
+        help="lab (the models in data_samples/weights): the transfer lab's validation stopping at 128 px, 256 px "
+        "for the abdomen (at most 4000 steps; docs/zoo.md); fixed: wave 1's 1500 steps at 64 px",
     )
     zt.add_argument("--steps", type=int, default=None, help="default: the recipe's (an upper bound under lab)")
     zt.add_argument("--size", type=int, default=None, help="image size (multiple of 16); default: the recipe's")

@@ -23,7 +23,16 @@ from mtdl_kit.zoo import (
 )
 
 EYE = get_region("eye")
-TINY = {"steps": 3, "size": 32, "batch_size": 4, "n_train": 8, "n_test": 8, "width": 4, "device": "cpu"}
+TINY = {
+    "recipe": "fixed",
+    "steps": 3,
+    "size": 32,
+    "batch_size": 4,
+    "n_train": 8,
+    "n_test": 8,
+    "width": 4,
+    "device": "cpu",
+}
 
 
 @pytest.fixture(scope="module")
@@ -181,12 +190,17 @@ def test_resume_keeps_models_whose_config_predates_a_new_field(zoo_copy):
 
 
 def test_lab_recipe_trains_by_validation_stopping_and_records_the_seed_ranges(tmp_path):
-    """``recipe="lab"``: 128 px and the lab's validation stopping by default; the manifest holds the seed ranges."""
-    from mtdl_kit.zoo import LAB_RECIPE, RECIPES, SHIPPED_RECIPE
+    """``recipe="lab"`` (the default): 128 px (256 for the abdomen) and the lab's validation stopping; the
+    manifest holds the seed ranges."""
+    import inspect
 
-    assert RECIPES["lab"].size == 128 and LAB_RECIPE.n_val > 0 and SHIPPED_RECIPE.n_val == 0
-    tiny = {**TINY, "steps": 12, "size": 32}
-    (entry,) = train_zoo(["eye"], ["parallel"], root=tmp_path, recipe="lab", progress=False, **tiny)
+    from mtdl_kit.zoo import FIXED_RECIPE, LAB_RECIPE, RECIPES
+
+    assert inspect.signature(train_zoo).parameters["recipe"].default == "lab"
+    assert RECIPES["lab"].size == 128 and LAB_RECIPE.n_val > 0 and FIXED_RECIPE.n_val == 0
+    assert LAB_RECIPE.size_for("abdomen") == 256 and LAB_RECIPE.size_for("eye") == 128
+    tiny = {**TINY, "recipe": "lab", "steps": 12, "size": 32}
+    (entry,) = train_zoo(["eye"], ["parallel"], root=tmp_path, progress=False, **tiny)
     assert entry.config["n_val"] == LAB_RECIPE.n_val and entry.config["size"] == 32  # the override wins
     seeds = entry.phantom_seeds()
     assert set(seeds) == {"train", "val", "test"} and len(seeds["val"]) == LAB_RECIPE.n_val
@@ -194,17 +208,29 @@ def test_lab_recipe_trains_by_validation_stopping_and_records_the_seed_ranges(tm
     # 12 steps with an evaluation every 100: only the final one, so the run reaches the cap
     assert entry.training == {"steps_run": 12, "best_step": 12, "evaluations": 1, "stopped_early": False}
     assert read_manifest(tmp_path)["eye-parallel"].training == entry.training
-    kept = train_zoo(["eye"], ["parallel"], root=tmp_path, recipe="lab", progress=False, skip_existing=True, **tiny)
+    kept = train_zoo(["eye"], ["parallel"], root=tmp_path, progress=False, skip_existing=True, **tiny)
     assert kept[0].sha256 == entry.sha256, "resumable: a model trained with the same recipe is kept"
     with pytest.raises(ValueError, match="Unknown zoo recipe 'fast'"):
         train_zoo(["eye"], ["parallel"], root=tmp_path, recipe="fast", progress=False)
+
+
+def test_a_recipe_trains_a_region_at_its_own_size_unless_a_size_is_given(tmp_path):
+    """``ZooRecipe.region_sizes`` sets one region's size (the lab's abdomen: 256 px); an explicit size holds for all."""
+    from mtdl_kit.zoo import ZooRecipe
+
+    recipe = ZooRecipe(steps=2, size=32, batch_size=4, n_train=8, n_test=8, region_sizes={"chest": 48})
+    tiny = {"width": 4, "device": "cpu", "progress": False}
+    got = train_zoo(["eye", "chest"], ["parallel"], root=tmp_path / "a", recipe=recipe, **tiny)
+    assert {e.region: e.image_size for e in got} == {"eye": 32, "chest": 48}
+    (forced,) = train_zoo(["chest"], ["parallel"], root=tmp_path / "b", recipe=recipe, size=64, **tiny)
+    assert forced.image_size == 64
 
 
 def test_a_manifest_entry_without_the_optional_training_record_still_reads(zoo):
     """Entries written before ``training`` existed (fixed-step recipes) read with ``training=None``."""
     _, entries = zoo
     data = entries[0].to_json()
-    assert data["training"] is None  # the shipped recipe has no validation stopping
+    assert data["training"] is None  # the fixed recipe has no validation stopping
     data.pop("training")
     assert ZooEntry.from_json(data) == entries[0]
     data.pop("sha256")

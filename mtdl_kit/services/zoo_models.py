@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mtdl_kit.models import MULTI_TASK_FAMILIES
-from mtdl_kit.zoo import DEFAULT_SIZE, zoo_key
+from mtdl_kit.zoo import LAB_RECIPE, zoo_key
 
 if TYPE_CHECKING:
     from mtdl_kit.zoo import ZooEntry
@@ -125,8 +125,9 @@ def available_families(region: str, manifest: Mapping[str, Any]) -> list[str]:
 def region_model_size(region: str, manifest: Mapping[str, ZooEntry]) -> int:
     """The image side (px) ``region``'s zoo models were trained at, read from their manifest entries.
 
-    A region without zoo models gets the zoo's default size (:data:`mtdl_kit.zoo.DEFAULT_SIZE`; its
-    pages show the "not trained yet" message anyway).
+    A region without zoo models gets the size the zoo's recipe would train them at
+    (:meth:`mtdl_kit.zoo.LAB_RECIPE.size_for <mtdl_kit.zoo.ZooRecipe.size_for>`; its pages show the
+    "not trained yet" message anyway).
 
     Raises:
         ValueError: the region's models were trained at different sizes (a page compares them on the
@@ -142,7 +143,7 @@ def region_model_size(region: str, manifest: Mapping[str, ZooEntry]) -> int:
             f"The {region} zoo models were trained at different image sizes ({found}); retrain the region with one "
             f"recipe, e.g. `mtdl-kit zoo train --region {region} --recipe lab`."
         )
-    return next(iter(sizes), DEFAULT_SIZE)
+    return next(iter(sizes), LAB_RECIPE.size_for(region))
 
 
 def manifest_stamp() -> tuple[str, int]:

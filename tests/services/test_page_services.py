@@ -54,7 +54,7 @@ def test_resolve_model_exact_hidden_single_missing():
 
 def test_region_model_size_comes_from_the_manifest_one_size_per_region():
     from mtdl_kit.services import region_model_size
-    from mtdl_kit.zoo import DEFAULT_SIZE, read_manifest
+    from mtdl_kit.zoo import LAB_RECIPE, read_manifest
 
     assert region_model_size("eye", MANIFEST) == 64
     big = {
@@ -62,7 +62,7 @@ def test_region_model_size_comes_from_the_manifest_one_size_per_region():
         for e in (_entry("brain", "parallel", ("tumour",), size=128), _entry("brain", "single", ("tumour",), size=128))
     }
     assert region_model_size("brain", {**MANIFEST, **big}) == 128
-    assert region_model_size("chest", MANIFEST) == DEFAULT_SIZE  # no chest model: the zoo's default
+    assert region_model_size("chest", MANIFEST) == LAB_RECIPE.size_for("chest")  # no chest model: the recipe's
     mixed = {**MANIFEST, "eye-hybrid": _entry("eye", "hybrid", EYE, size=128)}
     with pytest.raises(
         ValueError, match=r"different image sizes \(64 px: eye-parallel, eye-single-glaucoma; 128 px: eye-hybrid\)"
