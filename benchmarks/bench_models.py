@@ -259,6 +259,11 @@ def main(argv: list[str] | None = None) -> int:
         help="time only single-image inference of the region x family networks (RESULTS.md section 'models-inference')",
     )
     ap.add_argument("--out", default="RESULTS.md", help="'RESULTS.md' (its 'models' section), a markdown file, or '-'")
+    ap.add_argument(
+        "--section",
+        default="models-inference",
+        help="the RESULTS.md section --inference-only writes (e.g. 'models-inference-256' for the abdomen at 256 px)",
+    )
     args = ap.parse_args(argv)
 
     torch.set_num_threads(args.threads)
@@ -350,7 +355,7 @@ def main(argv: list[str] | None = None) -> int:
                 *inference_text(args, rows_, header, rule, ratio_text, within, total),
             ]
         )
-        return _write(args.out, "models-inference", text)
+        return _write(args.out, args.section, text)
 
     rows: list[str] = []
     single_rows: list[str] = []

@@ -168,8 +168,9 @@ def main() -> None:
             "**Every miss, read against the rest of the zoo** (`mtdl_kit.zoo.miss_diagnoses`): "
             + ", ".join(f"{n} {reading}" for reading, n in sorted(readings.items(), key=lambda kv: -kv[1]))
             + ". One training seed per model, so a reading is a pointer, not a test: *family cost* — the "
-            "task's single-task network meets the bar; *task limit* — it misses too (*and family cost* when the "
-            "family is further off); *other tasks help* — a single-task network misses where a multi-task model "
+            "task's single-task network meets the bar, or another family of the region does; *task limit* — "
+            "nothing of the region meets it (*and family cost* when the family is further off than the single-task "
+            "network); *other tasks help* — a single-task network misses where a multi-task model "
             "of its region meets the bar; *budget* — the run reached its step cap still improving.",
             "",
             "| model | task | metric | value | bar | reading | compared with | diagnosis |",

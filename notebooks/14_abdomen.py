@@ -339,10 +339,13 @@ exercises.check_quick_delta_m(my_delta_m, frame)
 # explicit hand-over from the segmentation to the other heads builds the clinical rule into the
 # network — which could help while the rule holds and mislead when the label depends on a density the
 # mask does not see. At 64 px the lesion is 3–8 pixels across and its enhancing rim often less than
-# one, which limits every family (table 1 ran at 64 px). The zoo's 128 px shows the lesion at 5–15
-# pixels, but a rim at the label's threshold (an enhancing share of 0.5 is a rim about 0.3 of the
-# radius thick, 2–7 mm) is still 1–2 pixels of 3.1 mm: the enhancing class is the zoo's weakest
-# (`benchmarks/RESULTS.md`, "Pretrained zoo"), and no model reaches the malignancy bar there.
+# one, which limits every family (table 1 ran at 64 px). At 128 px the lesion is 5–15 pixels, but a
+# rim at the label's threshold (an enhancing share of 0.5 is a rim about 0.3 of the radius thick,
+# 2–7 mm) is still 1–2 pixels of 3.1 mm, and no zoo model reached the segmentation bar there. That is
+# why this region's zoo models — and the cases in this lesson — are at 256 px (1.56 mm per pixel,
+# the rim 1.5–4.5 pixels): `SIZE` above is read from the zoo's manifest. Resolution is a design
+# choice with a price: four times the pixels, about four times the training and inference time
+# (`benchmarks/RESULTS.md`, "Pretrained zoo", has the numbers of every model).
 #
 # These are hypotheses drawn from the wiring, not results. Each family's verdict on this region (table 1) is printed under exercise 3 above;
 # the cell below prints every other table with rows for this region (relatedness, training-set size,

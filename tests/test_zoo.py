@@ -290,6 +290,12 @@ def test_miss_diagnoses_read_each_miss_against_the_rest_of_the_zoo(tmp_path):
             {"disc_cup": {"dice": 0.90}, "glaucoma": {"auc": 0.70}, "cdr": {"mae": 0.08}},
             capped,
         ),
+        entry(
+            "interacted",
+            EYE.task_names,
+            {"disc_cup": {"dice": 0.90}, "glaucoma": {"auc": 0.82}, "cdr": {"mae": 0.15}},
+            ended,
+        ),
         entry("single", ["disc_cup"], {"disc_cup": {"dice": 0.90}}, ended),
         entry("single", ["glaucoma"], {"glaucoma": {"auc": 0.80}}, ended),
         entry("single", ["cdr"], {"cdr": {"mae": 0.15}}, ended),
@@ -300,6 +306,8 @@ def test_miss_diagnoses_read_each_miss_against_the_rest_of_the_zoo(tmp_path):
         ("eye-parallel", "disc_cup"),
         ("eye-parallel", "glaucoma"),
         ("eye-hybrid", "glaucoma"),
+        ("eye-interacted", "glaucoma"),
+        ("eye-interacted", "cdr"),
         ("eye-single-glaucoma", "glaucoma"),
         ("eye-single-cdr", "cdr"),
     }
@@ -311,6 +319,10 @@ def test_miss_diagnoses_read_each_miss_against_the_rest_of_the_zoo(tmp_path):
     assert got["eye-hybrid", "glaucoma"]["reading"] == "budget"  # capped overrides, the comparison stays
     assert "4000-step cap" in got["eye-hybrid", "glaucoma"]["diagnosis"]
     assert "further off" in got["eye-hybrid", "glaucoma"]["diagnosis"]  # 0.70 below the single-task 0.80
+    # the single-task network misses too, but another family meets it: the interacted network's own cost
+    assert got["eye-interacted", "cdr"]["reading"] == "family cost"
+    assert got["eye-interacted", "cdr"]["compare"] == "eye-parallel: 0.05"
+    assert "misses it too (0.15), but 2 other multi-task network(s)" in got["eye-interacted", "cdr"]["diagnosis"]
     assert got["eye-single-glaucoma", "glaucoma"]["reading"] == "task limit"
     assert "best eye-parallel, 0.85" in got["eye-single-glaucoma", "glaucoma"]["diagnosis"]
     assert got["eye-single-cdr", "cdr"]["reading"] == "other tasks help"

@@ -40,7 +40,7 @@ SAMPLE_SIZE = 128
 #: Regions whose bundled cases are not :data:`SAMPLE_SIZE` px: each region's cases are stored at the
 #: size its zoo models were trained at, so the dashboard shows them at the models' resolution
 #: (a test checks the bundled store against the shipped zoo).
-REGION_SAMPLE_SIZES: dict[str, int] = {}
+REGION_SAMPLE_SIZES: dict[str, int] = {"abdomen": 256}
 
 MANIFEST = "manifest.json"
 STORE_VERSION = 2

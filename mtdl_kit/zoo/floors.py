@@ -143,8 +143,10 @@ def miss_diagnoses(root: str | Path | None = None) -> list[dict[str, Any]]:
       (``ZooEntry.training["stopped_early"]`` is ``False``), so more steps might reach the bar;
     - for a multi-task model, the single-task network of the task: if it meets the bar, the miss is
       **a cost of the family** on this task (of sharing; for a cascade, of its matched, narrower
-      sub-networks); if it misses too, **a limit of the task** at this size and recipe (made worse
-      by the family when the family is further off than the single-task network);
+      sub-networks); if it misses too but another family of the region meets the bar, also **a cost
+      of the family** (the task is within reach of a multi-task network; this one does not pass the
+      other tasks' help on); if nothing meets it, **a limit of the task** at this size and recipe
+      (made worse by the family when the family is further off than the single-task network);
     - for a single-task network, the multi-task models of its region: if one meets the bar, **the
       other tasks help** here; if none does, a limit of the task.
 
@@ -179,8 +181,25 @@ def miss_diagnoses(root: str | Path | None = None) -> list[dict[str, Any]]:
                 "cascaded": "its matched, narrower sub-networks",
                 "interacted": "its narrower per-task columns",
             }.get(entry.family, "sharing its trunk")
+            sibling_values = {
+                k: value_of[(k, r["task"], r["metric"])]
+                for k, e in entries.items()
+                if e.region == entry.region
+                and e.family not in ("single", entry.family)
+                and (k, r["task"], r["metric"]) in value_of
+            }
+            siblings = {k: v for k, v in sibling_values.items() if _passes(v, r)}
             if meets is None:
                 reading, compare, sentence = "task limit", "—", "no single-task network to compare with"
+            elif not meets and siblings:
+                best = max(siblings, key=lambda k: siblings[k] if r["higher_is_better"] else -siblings[k])
+                reading = "family cost"
+                compare = f"{best}: {siblings[best]:.3g}"
+                sentence = (
+                    f"the single-task network misses it too ({single:.3g}), but {len(siblings)} other multi-task "
+                    f"network(s) of the region meet it (best {best}, {siblings[best]:.3g}): the task is within reach "
+                    f"when tasks share, and the {entry.family} network pays for {what}"
+                )
             elif meets:
                 reading = "family cost"
                 compare = f"{single_key}: {single:.3g}"
