@@ -58,7 +58,11 @@ REGRESSION_FLOORS: dict[str, tuple[Floor, ...]] = {
     ),
     "lesion_diameter": (
         Floor(
-            "mae", 6.25, False, "6.25 mm: one pixel at 64 px, two at 128 px; RECIST progression needs +5 mm and +20 %"
+            "mae",
+            6.25,
+            False,
+            "6.25 mm: one pixel at 64 px, two at 128 px, four at 256 px (the zoo's abdomen); RECIST progression "
+            "needs +5 mm and +20 %",
         ),
     ),
     "jsw": (

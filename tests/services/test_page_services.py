@@ -69,8 +69,8 @@ def test_region_model_size_comes_from_the_manifest_one_size_per_region():
     ):
         region_model_size("eye", mixed)
     bundled = read_manifest()
-    for region in {e.region for e in bundled.values()}:  # the shipped zoo: one size per region
-        assert region_model_size(region, bundled) in (64, 128)
+    for region in {e.region for e in bundled.values()}:  # the shipped zoo: one size per region, the recipe's
+        assert region_model_size(region, bundled) == LAB_RECIPE.size_for(region)
 
 
 def test_resize_sample_keeps_labels_consistent():
