@@ -84,7 +84,7 @@ bench: venv
 quality: venv
 	$(PY) benchmarks/bench_quality.py $(if $(QUICK),--quick,)
 
-# re-train the pretrained zoo into data_samples/weights/ (about an hour on a 2-core CPU)
+# re-train the pretrained zoo into data_samples/weights/ with the lab recipe (about 5 h of training on a 2-core CPU; resumable)
 zoo: venv
 	$(VENV)/bin/mtdl-kit zoo train
 
