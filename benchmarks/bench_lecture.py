@@ -1334,9 +1334,14 @@ def report(r: dict[str, Any]) -> str:
         "## Lecture: the real server under a class (`benchmarks/bench_lecture.py`)",
         "",
         f"Machine: {machine()}. Run started {r['started']}; load average (1/5/15 min) {r['load_before']} before, "
-        f"{r['load_after']} after. **This machine was shared** ({r.get('beside') or 'other jobs ran at the same time'})"
-        ": the numbers are upper bounds for a quiet machine; rerun there to "
-        "confirm. The simulated students run in the benchmark's own process on the same cores "
+        f"{r['load_after']} after. "
+        + (
+            f"**This machine was shared** ({r['beside']}): the numbers are upper bounds for a quiet machine; rerun "
+            "there to confirm. "
+            if r.get("beside")
+            else "Nothing else was started on the machine during the run (`--beside` names what was). "
+        )
+        + "The simulated students run in the benchmark's own process on the same cores "
         f"({r['bench_cpu_s']:.0f} s of CPU in all).",
         "",
         "Server: `mtdl-kit dashboard`'s command line (`streamlit run dashboard/app.py`, `--runner.postScriptGC "
