@@ -98,9 +98,8 @@ def zoo_composite_readings(root: str | Path | None = None, *, n_boot: int = 2000
         region declares a composite target or no zoo model has one.
     """
     import pandas as pd
-    import torch
 
-    from mtdl_kit.inference import predict_sample
+    from mtdl_kit.evaluation import evaluate
     from mtdl_kit.regions import get_region
     from mtdl_kit.zoo.loading import load_entry
     from mtdl_kit.zoo.manifest import read_manifest
@@ -112,17 +111,17 @@ def zoo_composite_readings(root: str | Path | None = None, *, n_boot: int = 2000
         for task, weights in region.composite_regression.items():
             if task not in entry.tasks:
                 continue
-            model = load_entry(entry, root=root)
             cfg = entry.run_config()
             test = held_out_test_set(cfg, entry.tasks)
-            samples = [test.sample(i) for i in range(len(test))]
-            with torch.inference_mode():
-                predicted = np.array([float(predict_sample(model, s, size=cfg.size)[task][0]) for s in samples])
-            truth = np.array([float(s.targets[task][0]) for s in samples])
-            terms = {k: [s.latents[k] for s in samples] for k in weights}
+            # the one evaluation path (what the manifest's metrics come from): per-case predictions in task units
+            scored = evaluate(load_entry(entry, root=root), test, batch_size=cfg.batch_size)
+            records = scored.records.tasks[task]
+            predicted = records.values["pred"][:, 0]
+            cases = [test.sample(int(i)) for i in records.cases]
+            terms = {k: [s.latents[k] for s in cases] for k in weights}
             frame = composite_reading(predicted, terms, weights, n_boot=n_boot)
             frame.insert(0, "task", task)
             frame.insert(0, "key", key)
-            frame["mae"] = float(np.abs(predicted - truth).mean())
+            frame["mae"] = float(scored.metrics[task]["mae"])
             frames.append(frame)
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
