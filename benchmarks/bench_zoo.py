@@ -59,7 +59,6 @@ def _composite_lines() -> list[str]:
     if readings.empty:
         return []
     terms = list(dict.fromkeys(readings["term"]))
-    first = readings.drop_duplicates("task").set_index("task")
     lines = [
         "",
         "**Composite targets: which terms the networks read** (`mtdl_kit.zoo.zoo_composite_readings`, the same "
@@ -78,7 +77,7 @@ def _composite_lines() -> list[str]:
             for _, r in by_term.loc[terms].iterrows()
         ]
         lines.append(f"| {key} | {task} | {frame['mae'].iloc[0]:.3f} | " + " | ".join(cells) + " |")
-    for task in first.index:
+    for task in readings["task"].unique():
         rows = readings[readings["task"] == task].drop_duplicates("term").set_index("term")
         lines.append(
             f"| *without it* | {task} | | "

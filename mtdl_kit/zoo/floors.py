@@ -138,6 +138,16 @@ def _passes(value: float | None, floor_row: dict[str, Any]) -> bool | None:
     return value >= floor_row["threshold"] if floor_row["higher_is_better"] else value <= floor_row["threshold"]
 
 
+def _region_values(entries: dict, value_of: dict, region: str, row: dict[str, Any], skip: set[str]) -> dict:
+    """``{key: value}`` of ``row``'s task and metric for the region's models whose family is not in ``skip``."""
+    wanted = (row["task"], row["metric"])
+    return {
+        k: value_of[(k, *wanted)]
+        for k, e in entries.items()
+        if e.region == region and e.family not in skip and (k, *wanted) in value_of
+    }
+
+
 def miss_diagnoses(root: str | Path | None = None) -> list[dict[str, Any]]:
     """For every bar a zoo model misses, what the rest of the zoo says about why.
 
@@ -185,13 +195,7 @@ def miss_diagnoses(root: str | Path | None = None) -> list[dict[str, Any]]:
                 "cascaded": "its matched, narrower sub-networks",
                 "interacted": "its narrower per-task columns",
             }.get(entry.family, "sharing its trunk")
-            sibling_values = {
-                k: value_of[(k, r["task"], r["metric"])]
-                for k, e in entries.items()
-                if e.region == entry.region
-                and e.family not in ("single", entry.family)
-                and (k, r["task"], r["metric"]) in value_of
-            }
+            sibling_values = _region_values(entries, value_of, entry.region, r, {"single", entry.family})
             siblings = {k: v for k, v in sibling_values.items() if _passes(v, r)}
             if meets is None:
                 reading, compare, sentence = "task limit", "—", "no single-task network to compare with"
@@ -228,11 +232,7 @@ def miss_diagnoses(root: str | Path | None = None) -> list[dict[str, Any]]:
                     f"off: a limit of the task at this size and recipe, made worse by {what}"
                 )
         else:
-            others = {
-                k: value_of[(k, r["task"], r["metric"])]
-                for k, e in entries.items()
-                if e.region == entry.region and e.family != "single" and (k, r["task"], r["metric"]) in value_of
-            }
+            others = _region_values(entries, value_of, entry.region, r, {"single"})
             good = {k: v for k, v in others.items() if _passes(v, r)}
             if good:
                 best = max(good, key=lambda k: good[k] if r["higher_is_better"] else -good[k])
