@@ -344,8 +344,9 @@ exercises.check_quick_delta_m(my_delta_m, frame)
 # 2–7 mm) is still 1–2 pixels of 3.1 mm, and no zoo model reached the segmentation bar there. That is
 # why this region's zoo models — and the cases in this lesson — are at 256 px (1.56 mm per pixel,
 # the rim 1.5–4.5 pixels): `SIZE` above is read from the zoo's manifest. Resolution is a design
-# choice with a price: four times the pixels, about four times the training and inference time
-# (`benchmarks/RESULTS.md`, "Pretrained zoo", has the numbers of every model).
+# choice with a price: four times the pixels, and on the course's 2-core CPU about 3.5 times the
+# training time of the region's models (`benchmarks/RESULTS.md`, "Pretrained zoo", and docs/zoo.md
+# have the numbers of every model).
 #
 # These are hypotheses drawn from the wiring, not results. Each family's verdict on this region (table 1) is printed under exercise 3 above;
 # the cell below prints every other table with rows for this region (relatedness, training-set size,
