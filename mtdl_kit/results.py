@@ -23,6 +23,8 @@ table                      columns
                            waited, task, metric, value, target, met (``benchmarks/bench_live.py``: the
                            live recipe through the dashboard's worker pool; ``family == "single"`` rows
                            are the same-budget baselines)
+``live_gpu``               the same columns, measured on a CUDA GPU (the same benchmark on a machine
+                           with one; the ``device`` column names the card)
 ========================= ==================================================================================
 
 Research and teaching use only — not for clinical use.
@@ -69,10 +71,14 @@ TABLES: dict[str, tuple[str, ...]] = {
         "met",
     ),
 }
+TABLES["live_gpu"] = TABLES["live"]
 
 REBUILD = "python benchmarks/bench_quality.py  (or: make quality; --quick for a smoke run)"
 #: tables written by another benchmark than :data:`REBUILD`'s.
-REBUILD_FOR = {"live": "python benchmarks/bench_live.py"}
+REBUILD_FOR = {
+    "live": "python benchmarks/bench_live.py",
+    "live_gpu": "python benchmarks/bench_live.py  (on a machine with a CUDA GPU)",
+}
 
 
 def results_dir() -> Path:

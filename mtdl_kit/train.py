@@ -255,7 +255,9 @@ def fit(
     groups = [{"params": model_params, "weight_decay": weight_decay}]
     if method_params:  # the weighting's own parameters (UW's log-variances): never decayed
         groups.append({"params": method_params, "weight_decay": 0.0})
-    optimizer = torch.optim.Adam(groups, lr=lr)
+    # the fused kernel on CUDA: one launch for all parameters instead of a few per tensor (a small
+    # network's step is bound by kernel launches there); the same update rule
+    optimizer = torch.optim.Adam(groups, lr=lr, fused=dev.type == "cuda")
     loader = _make_loader(data, batch_size, seed, num_workers, distributed, rank, world)
     if len(loader) == 0:
         raise ValueError(
@@ -320,8 +322,11 @@ def fit(
                 losses = compute_losses(loss_fns, outputs, batch)
                 for name, term in net.take_regularisers().items():  # e.g. an adversary's confusion term
                     losses[name] = losses[name] + term
-            for name, value in losses.items():
-                v = float(value.detach())
+            # one device synchronisation for all the losses' values (each float() on a GPU tensor is one)
+            loss_values = dict(
+                zip(losses, torch.stack([v.detach().float() for v in losses.values()]).tolist(), strict=True)
+            )
+            for name, v in loss_values.items():
                 if not math.isfinite(v):
                     raise TrainingDivergedError(
                         f"Loss of task {name!r} is {v} at step {step} (epoch {epoch}); training stopped. "
@@ -339,19 +344,19 @@ def fit(
             optimizer.step()
             if distributed:
                 _sync_weighting_state(method, world)
-            history.add_many(step, epoch, "loss", {k: float(v.detach()) for k, v in losses.items()})
+            history.add_many(step, epoch, "loss", loss_values)
             history.add_many(step, epoch, "weight", {k: float(v) for k, v in weights.items()})
             history.add(step, epoch, "lr", "lr", optimizer.param_groups[0]["lr"])
             if scheduler is not None:
                 scheduler.step()
             history.add(step, epoch, "step_time", "seconds", time.perf_counter() - t0)
-            for k, v in losses.items():
-                epoch_sums[k] += float(v.detach())
+            for k, v in loss_values.items():
+                epoch_sums[k] += v
             epoch_batches += 1
             step += 1
             if bar is not None:
                 bar.update(1)
-                bar.set_postfix({k: f"{float(v.detach()):.3f}" for k, v in losses.items()})
+                bar.set_postfix({k: f"{v:.3f}" for k, v in loss_values.items()})
             for cb in callbacks:
                 cb(history, "step")
             if eval_data is not None and eval_every and step % eval_every == 0 and step < total:

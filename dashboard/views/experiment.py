@@ -135,7 +135,8 @@ def render(ctx: Ctx) -> None:
         family = c1.selectbox("Family", list(FAMILIES), key="exp_family")
         methods = sorted(available_weightings())
         weighting = c2.selectbox("Weighting", methods, index=methods.index("ew"), key="exp_weighting")
-        steps = c3.number_input("Steps", 1, services.GPU_STEP_CAP, services.LIVE_STEPS, 50, key="exp_steps")
+        default_steps = services.live_recipe().steps  # the recipe of the device the runs train on
+        steps = c3.number_input("Steps", 1, services.GPU_STEP_CAP, default_steps, 50, key="exp_steps")
         tasks = st.multiselect(
             "Tasks", region.task_names, default=list(region.task_names), key=f"exp_tasks:{region_name}"
         )

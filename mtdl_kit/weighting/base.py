@@ -321,7 +321,10 @@ class Weighting(nn.Module, ABC):
         """Raise :class:`FloatingPointError` if a ``.grad`` of ``params`` holds NaN or inf (the losses were finite).
 
         A finite loss can still have a non-finite gradient (``sqrt`` or ``log`` at 0, a division by a
-        zero norm). One ``isfinite(...).all()`` per tensor and one device synchronisation for all. On
+        zero norm). The test is exact and fused: ``0 * g`` is 0 where ``g`` is finite and NaN where it is
+        NaN or ±inf, so the norm of ``0 * g`` is finite exactly when ``g`` is; the multi-tensor
+        ``_foreach`` kernels (as in ``torch.nn.utils.clip_grad_norm_``) take a handful of launches for
+        all tensors instead of two per tensor, and one device synchronisation reads the result. On
         failure the ``.grad`` fields of ``params`` are cleared (set to ``None``), so that an optimizer
         step taken anyway changes nothing; the message names the tasks whose parameters hold the
         non-finite values where the model says (``task_parameters``), else the parameters.
@@ -329,7 +332,8 @@ class Weighting(nn.Module, ABC):
         with_grad = [p for p in params if p.grad is not None]
         if not with_grad:
             return
-        flags = torch.stack([torch.isfinite(p.grad).all() for p in with_grad])  # type: ignore[arg-type]
+        grads = [p.grad for p in with_grad]
+        flags = torch.stack(torch._foreach_norm(torch._foreach_mul(grads, 0.0))).isfinite()  # type: ignore[arg-type]
         if bool(flags.all()):
             return
         bad = [p for p, ok in zip(with_grad, flags.tolist(), strict=True) if not ok]

@@ -103,7 +103,7 @@ def test_budget_tells_fair_baselines_apart():
 
 
 def test_live_recipe_note_reads_the_measured_table(tmp_path):
-    assert "not been measured" in training.live_recipe_note(root=tmp_path)
+    assert "not been measured" in training.live_recipe_note(root=tmp_path, device_type="cpu")
     rows = []
     for seed, (seconds, dice, met) in enumerate([(31.0, 0.90, True), (29.0, 0.88, True), (40.0, 0.84, False)]):
         for task, metric, value, target in (("disc_cup", "dice", dice, 0.85), ("glaucoma", "auc", 0.95, 0.90)):
@@ -112,9 +112,39 @@ def test_live_recipe_note_reads_the_measured_table(tmp_path):
             )
     header = "measured,device,region,family,seed,steps,seconds,task,metric,value,target,met"
     (tmp_path / "live.csv").write_text("\n".join([header, *rows]) + "\n")
-    note = training.live_recipe_note(root=tmp_path)
+    note = training.live_recipe_note(root=tmp_path, device_type="cpu")
     assert "met the target in 2 of 3 runs" in note
     assert "median of 31 s" in note and "lowest 0.84" in note and "cpu (AMD)" in note
+    assert training.CPU_RECIPE.text() in note and "On a GPU" not in note, "no GPU sentence without a GPU table"
+    gpu_rows = [
+        f"2026-12-04,NVIDIA H200,eye,parallel,{seed},300,{seconds},{task},{metric},{value},{target},True"
+        for seed, seconds in enumerate([6.2, 5.8, 7.1])
+        for task, metric, value, target in (("disc_cup", "dice", 0.9, 0.85), ("glaucoma", "auc", 0.97, 0.90))
+    ]
+    (tmp_path / "live_gpu.csv").write_text("\n".join([header, *gpu_rows]) + "\n")
+    note = training.live_recipe_note(root=tmp_path, device_type="cpu")
+    assert note.index("median of 31 s") < note.index("On a GPU"), "this server's device comes first"
+    assert f"On a GPU the recipe is {training.GPU_RECIPE.text()}; measured on NVIDIA H200" in note
+    assert "median of 6.2 s" in note and '"live-gpu"' in note
+    on_gpu = training.live_recipe_note(root=tmp_path, device_type="cuda")
+    assert on_gpu.startswith(f"Defaults on this server's GPU (the live recipe): {training.GPU_RECIPE.text()}")
+    assert on_gpu.index("median of 6.2 s") < on_gpu.index("On a CPU the recipe is") < on_gpu.index("median of 31 s")
+
+
+def test_live_recipe_follows_the_device():
+    assert training.live_recipe("cuda") is training.GPU_RECIPE
+    assert training.live_recipe("cpu") is training.live_recipe("mps") is training.CPU_RECIPE
+    gpu = training.GPU_RECIPE
+    # same images seen in fewer, larger steps (a GPU step costs about the same at batch 16 or 32)
+    assert gpu.steps * gpu.batch_size == training.CPU_RECIPE.steps * training.CPU_RECIPE.batch_size
+    run = training.LiveRun("eye", "parallel", ("disc_cup",), device="cpu")
+    assert (run.steps, run.batch_size, run.lr) == (training.LIVE_STEPS, training.LIVE_BATCH_SIZE, training.LIVE_LR)
+    assert run.config().n_train == training.CPU_RECIPE.max_train
+    mine = training.LiveRun("eye", "parallel", ("disc_cup",), device="cpu", steps=100, batch_size=64, lr=1e-3)
+    cfg = mine.config()
+    assert (cfg.steps, cfg.batch_size, cfg.lr) == (100, 64, 1e-3), "a choice the user made is kept"
+    assert cfg.n_train == training.CPU_RECIPE.max_train, "at most max_train phantoms are generated"
+    assert training.LiveRun("eye", "parallel", ("disc_cup",), device="cpu", steps=3).config().n_train == 64
 
 
 def test_owner_tokens():

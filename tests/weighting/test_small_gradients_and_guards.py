@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from torchjd.aggregation import CAGrad, UPGrad
 from weighting_toys import Problem
 
@@ -174,3 +176,29 @@ def test_freezing_part_of_the_trunk_after_the_build_trains_the_rest(name):
     w.backward(losses, features=feats)
     assert first.grad is None and all(q.grad is None for q in rest)
     assert all(q.grad is not None for q in p.model.encoder[2].parameters())
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    shapes=st.lists(st.lists(st.integers(1, 5), min_size=0, max_size=3), min_size=1, max_size=6),
+    planted=st.lists(st.tuples(st.integers(0, 5), st.integers(0, 124), st.sampled_from(["nan", "inf", "-inf"]))),
+    scale=st.sampled_from([1e-30, 1.0, 1e30, 3e38]),
+)
+def test_the_fused_gradient_check_agrees_with_isfinite_per_tensor(shapes, planted, scale):
+    """check_gradients' fused test (norm of 0 * g) flags exactly the tensors that hold NaN or ±inf,
+    also when finite values are huge (a plain norm would overflow to inf there) or tiny."""
+    params = [torch.nn.Parameter(torch.zeros(s)) for s in shapes]
+    for p in params:
+        p.grad = torch.randn(p.shape, generator=torch.Generator().manual_seed(p.numel())) * scale
+    for which, pos, value in planted:
+        grad = params[which % len(params)].grad.view(-1)
+        grad[pos % grad.numel()] = float(value)
+    w = build_weighting("ew", ["a", "b"], model=None)
+    expected_bad = [p for p in params if not bool(torch.isfinite(p.grad).all())]
+    if not expected_bad:
+        w.check_gradients(params)
+        assert all(p.grad is not None for p in params), "a finite step keeps its gradients"
+        return
+    with pytest.raises(FloatingPointError, match="non-finite gradient"):
+        w.check_gradients(params)
+    assert all(p.grad is None for p in params)
