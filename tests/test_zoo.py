@@ -215,14 +215,22 @@ def test_lab_recipe_trains_by_validation_stopping_and_records_the_seed_ranges(tm
 
 
 def test_a_recipe_trains_a_region_at_its_own_size_unless_a_size_is_given(tmp_path):
-    """``ZooRecipe.region_sizes`` sets one region's size (the lab's abdomen: 256 px); an explicit size holds for all."""
+    """``at_region_size``: each region at the larger of the recipe's size and the region's ``default_size``
+    (the lab's abdomen: 256 px); an explicit size holds for all."""
+    from dataclasses import replace
+
+    from mtdl_kit.regions import get_region
     from mtdl_kit.zoo import ZooRecipe
 
-    recipe = ZooRecipe(steps=2, size=32, batch_size=4, n_train=8, n_test=8, region_sizes={"chest": 48})
+    recipe = ZooRecipe(steps=2, size=32, batch_size=4, n_train=8, n_test=8, at_region_size=True)
+    assert recipe.size_for("abdomen") == get_region("abdomen").default_size == 256
+    assert recipe.size_for("eye") == get_region("eye").default_size == 128
+    assert ZooRecipe(steps=2, size=160, at_region_size=True).size_for("eye") == 160, "the larger of the two"
+    assert replace(recipe, at_region_size=False).size_for("abdomen") == 32
     tiny = {"width": 4, "device": "cpu", "progress": False}
-    got = train_zoo(["eye", "chest"], ["parallel"], root=tmp_path / "a", recipe=recipe, **tiny)
-    assert {e.region: e.image_size for e in got} == {"eye": 32, "chest": 48}
-    (forced,) = train_zoo(["chest"], ["parallel"], root=tmp_path / "b", recipe=recipe, size=64, **tiny)
+    (got,) = train_zoo(["eye"], ["parallel"], root=tmp_path / "a", recipe=recipe, **tiny)
+    assert got.image_size == 128
+    (forced,) = train_zoo(["abdomen"], ["parallel"], root=tmp_path / "b", recipe=recipe, size=64, **tiny)
     assert forced.image_size == 64
 
 

@@ -57,7 +57,7 @@ def test_bundled_cases_are_at_their_zoo_models_size(manifest) -> None:
         model_size = region_model_size(region, manifest)
         assert stored[region]["size"] == sample_size(region) == model_size, (
             f"{region}: bundled cases at {stored[region]['size']} px, zoo models at {model_size} px; set "
-            "mtdl_kit.data.samples.REGION_SAMPLE_SIZES and rewrite the cases (`mtdl-kit samples`)"
+            "the region's default_size and rewrite the cases (`mtdl-kit samples`)"
         )
 
 

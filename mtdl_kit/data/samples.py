@@ -37,10 +37,6 @@ from mtdl_kit.regions.base import REGION_NAMES, Region, Sample, TaskSpec, get_re
 
 SAMPLES_PER_REGION = 24
 SAMPLE_SIZE = 128
-#: Regions whose bundled cases are not :data:`SAMPLE_SIZE` px: each region's cases are stored at the
-#: size its zoo models were trained at, so the dashboard shows them at the models' resolution
-#: (a test checks the bundled store against the shipped zoo).
-REGION_SAMPLE_SIZES: dict[str, int] = {"abdomen": 256}
 
 MANIFEST = "manifest.json"
 STORE_VERSION = 2
@@ -51,8 +47,12 @@ DEMO_SEED_SPAN = 100_000_000
 
 
 def sample_size(region: str) -> int:
-    """The image side (px) of ``region``'s bundled cases: :data:`REGION_SAMPLE_SIZES`, else :data:`SAMPLE_SIZE`."""
-    return REGION_SAMPLE_SIZES.get(region, SAMPLE_SIZE)
+    """The image side (px) of ``region``'s bundled cases: its :attr:`~mtdl_kit.regions.base.Region.default_size`.
+
+    Each region's cases are stored at the size its zoo models were trained at, so the dashboard shows
+    them at the models' resolution (a test checks the bundled store against the shipped zoo).
+    """
+    return get_region(region).default_size
 
 
 def demo_seed(number: int) -> int:

@@ -138,26 +138,24 @@ class FamiliesConfig(LabProtocol):
 QUICK_FAMILIES = FamiliesConfig(seeds=(0, 1), **QUICK_PROTOCOL)
 
 
-#: image size of the full experiment where 64 px does not resolve the region's structures (the brain's
-#: necrotic core, pathology's nuclei: 128 px; the abdomen's enhancing rim: 256 px, since at 128 px no zoo
-#: model reached the segmentation bar and at 256 px the single-task network did, docs/zoo.md); fixed before
-#: any run of these regions. At 256 px a run costs about four times its 128-px time.
-RESOLVING_SIZE: dict[str, int] = {"brain": 128, "abdomen": 256, "pathology": 128}
-
-
 def default_families_config(region: str = "eye", *, quick: bool = False, **changes: Any) -> FamiliesConfig:
     """The experiment's configuration for ``region``, validated (``None`` values in ``changes`` are ignored).
 
-    The full experiment runs at :data:`RESOLVING_SIZE` where a region needs it (about four times the cost
-    of 64 px), else at the protocol's 64 px; ``size=`` overrides it.
+    The full experiment runs at the region's :attr:`~mtdl_kit.regions.base.Region.resolving_size` where
+    64 px does not resolve its structures (the brain's necrotic core and pathology's nuclei: 128 px; the
+    abdomen's enhancing rim: 256 px; fixed before any run of these regions; about four times the cost per
+    doubling), else at the protocol's 64 px; ``size=`` overrides it.
 
     Raises:
         ValueError: an unknown region or a bad field.
     """
     changes = {k: v for k, v in changes.items() if v is not None}
-    if not quick and region in RESOLVING_SIZE:
-        changes.setdefault("size", RESOLVING_SIZE[region])
-    cfg = replace(QUICK_FAMILIES if quick else FamiliesConfig(), region=region, **changes)
+    from mtdl_kit.regions import REGION_NAMES, get_region
+
+    base = QUICK_FAMILIES if quick else FamiliesConfig()
+    if not quick and region in REGION_NAMES:
+        changes.setdefault("size", max(base.size, get_region(region).resolving_size))
+    cfg = replace(base, region=region, **changes)
     cfg.validate()
     return cfg
 

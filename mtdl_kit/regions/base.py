@@ -209,7 +209,12 @@ class Region(ABC):
     channel_names: ClassVar[tuple[str, ...]] = ()
     #: the channel :meth:`display_image` shows for such regions.
     display_channel: ClassVar[int] = 0
+    #: the image side (px) of the region's shipped models, its bundled cases and its loaded files: the zoo's
+    #: lab recipe trains each region at this size and the dashboard shows it there.
     default_size: ClassVar[int] = 128
+    #: the smallest image side (px) at which the region's structures are resolved: the transfer lab's
+    #: experiments run here (64 px where nothing needs more; every extra doubling costs about four times).
+    resolving_size: ClassVar[int] = 64
     #: regression task -> (the :meth:`measure` key of each output, absolute tolerance): outputs
     #: that are measurements of the generated mask, checked against it by the tests.
     measured_regression: ClassVar[dict[str, tuple[tuple[str, ...], float]]] = {}

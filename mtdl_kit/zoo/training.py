@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 import math
 import time
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -43,8 +43,9 @@ class ZooRecipe:
         eval_every: validation interval in steps.
         patience: evaluations without improvement before stopping.
         min_evaluations: warm-up evaluations that are never selected (and before which no run stops).
-        region_sizes: regions trained at another size than ``size`` (a region whose structures need
-            more pixels); :meth:`size_for` reads it.
+        at_region_size: train each region at the larger of ``size`` and its
+            :attr:`~mtdl_kit.regions.base.Region.default_size` (the abdomen's 256 px); :meth:`size_for`
+            reads it. ``False``: every region at ``size``.
     """
 
     steps: int
@@ -56,22 +57,27 @@ class ZooRecipe:
     eval_every: int = 100
     patience: int = 8
     min_evaluations: int = 6
-    region_sizes: Mapping[str, int] = field(default_factory=dict)
+    at_region_size: bool = False
 
     def size_for(self, region: str) -> int:
         """The image size ``region``'s models are trained at under this recipe."""
-        return int(self.region_sizes.get(region, self.size))
+        if not self.at_region_size:
+            return self.size
+        from mtdl_kit.regions import get_region
+
+        return max(self.size, get_region(region).default_size)
 
 
 #: wave 1's fixed budget: 1500 steps at 64 px, no validation split (issue 5; the zoo shipped until 2026-12-02).
 FIXED_RECIPE = ZooRecipe(steps=DEFAULT_STEPS, size=DEFAULT_SIZE)
-#: the transfer lab's protocol (issue #14): 128 px, the size at which the brain's and the pathology's
-#: structures are resolved, and 256 px for the abdomen, whose lesion's enhancing rim at the label's
-#: threshold is 1-2 pixels at 128 px (liver/lesion Dice 0.731 single-task at 128 px, 0.866 at 256 px; seed 0,
-#: docs/zoo.md); every model stops by the lab's validation rule (every task's primary metric on 64
-#: validation phantoms every 100 steps, 6 warm-up evaluations, patience 8), with at most 4,000 steps on
-#: 1,024 training phantoms. The dashboard shows each region at its models' size.
-LAB_RECIPE = ZooRecipe(steps=4000, size=128, n_train=1024, n_val=64, region_sizes={"abdomen": 256})
+#: the transfer lab's protocol (issue #14): each region at its ``default_size`` -- 128 px, the size at
+#: which the brain's and the pathology's structures are resolved, and 256 px for the abdomen, whose
+#: lesion's enhancing rim at the label's threshold is 1-2 pixels at 128 px (liver/lesion Dice 0.731
+#: single-task at 128 px, 0.866 at 256 px; seed 0, docs/zoo.md); every model stops by the lab's
+#: validation rule (every task's primary metric on 64 validation phantoms every 100 steps, 6 warm-up
+#: evaluations, patience 8), with at most 4,000 steps on 1,024 training phantoms. The dashboard shows
+#: each region at its models' size.
+LAB_RECIPE = ZooRecipe(steps=4000, size=128, n_train=1024, n_val=64, at_region_size=True)
 RECIPES: dict[str, ZooRecipe] = {"lab": LAB_RECIPE, "fixed": FIXED_RECIPE}
 #: Build options per family. The cascaded zoo models use the detached (``two_stage``) hand-over:
 #: trained end to end, the eye's cascade lost its segmentation entirely (disc/cup Dice 0.00 after
@@ -208,7 +214,7 @@ def train_zoo(
     overrides = {"steps": steps, "size": size, "batch_size": batch_size, "n_train": n_train, "n_test": n_test}
     recipe = replace(recipe, **{k: v for k, v in overrides.items() if v is not None})
     if size is not None:  # an explicit size holds for every region
-        recipe = replace(recipe, region_sizes={})
+        recipe = replace(recipe, at_region_size=False)
     regions = list(regions or REGION_NAMES)
     families = list(families or FAMILIES)
     check_names(regions, families)
