@@ -400,3 +400,24 @@ def test_zoo_composite_readings_score_the_same_cases_as_the_manifest(tmp_path):
     assert list(readings["term"]) == ["asymmetry", "border", "colours", "diameter_score"]
     assert set(readings["key"]) == {entry.key} and set(readings["task"]) == {"abcd"}
     assert readings["mae"].iloc[0] == pytest.approx(entry.metrics["abcd"]["mae"], rel=1e-3)
+
+
+def test_unstopped_run_retrains_a_stopped_model_to_its_cap(tmp_path, zoo):
+    """``unstopped_run``: the recorded config without the early stop runs every step and evaluates throughout."""
+    from mtdl_kit.zoo import ZooRecipe, unstopped_run
+
+    recipe = ZooRecipe(
+        steps=12, size=32, batch_size=4, n_train=8, n_test=8, n_val=4, eval_every=2, patience=1, min_evaluations=0
+    )
+    (entry,) = train_zoo(["eye"], ["parallel"], root=tmp_path, recipe=recipe, width=4, device="cpu", progress=False)
+    run = unstopped_run("eye-parallel", tmp_path)
+    assert run["steps_run"] == 12 and run["key"] == "eye-parallel"
+    assert entry.training["steps_run"] <= 12
+    assert sorted({step for step, _, _ in run["curve"]}) == [2, 4, 6, 8, 10, 12], "every evaluation, to the cap"
+    assert run["best_step"] in {2, 4, 6, 8, 10, 12}
+    assert set(run["metrics"]) == set(entry.tasks) and run["metrics"]["glaucoma"]["n_cases"] == 8
+    with pytest.raises(KeyError, match="No zoo model 'eye-cascaded'"):
+        unstopped_run("eye-cascaded", tmp_path)
+    root, _ = zoo  # the fixture's models are trained for a fixed number of steps
+    with pytest.raises(ValueError, match="fixed number of steps"):
+        unstopped_run("eye-parallel", root)

@@ -54,6 +54,7 @@ from mtdl_kit.zoo.training import (
     held_out_metrics,
     held_out_test_set,
     train_zoo,
+    unstopped_run,
 )
 from mtdl_kit.zoo.verify import QUICK_FAMILY, quick_keys, verify_files, verify_zoo, verify_zoo_quick
 
@@ -97,6 +98,7 @@ __all__ = [
     "read_manifest",
     "rebuild_command",
     "train_zoo",
+    "unstopped_run",
     "verify_files",
     "verify_zoo",
     "verify_zoo_quick",

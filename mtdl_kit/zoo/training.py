@@ -301,6 +301,47 @@ def train_zoo(
     return done
 
 
+def unstopped_run(key: str, root: str | Path | None = None, *, device: str = "cpu") -> dict[str, Any]:
+    """Retrain the zoo model ``key`` from its recorded config without the early stop: does the rule cut it off?
+
+    The same data, seed and validation evaluations as the shipped model, but patience longer than the
+    step cap, so the run goes to its cap and keeps the best validation evaluation's weights (the
+    checkpoint selection of the lab's rule without its stop). A network whose validation metric stays
+    at chance through the warm-up and the patience window is stopped there by the rule; if it reaches
+    the bar later, the miss is the rule's, not the task's.
+
+    Returns:
+        ``key``, ``steps_run``, ``best_step``, ``seconds``, ``metrics`` (held-out test set, the same
+        cases as the shipped model) and ``curve``: the validation evaluations as ``(step, "task/metric",
+        value)``.
+
+    Raises:
+        KeyError: ``key`` is not in the zoo's manifest.
+        ValueError: the model was trained without a validation split (nothing to select on).
+    """
+    from mtdl_kit.experiments import RunConfig, train_run
+    from mtdl_kit.zoo.manifest import read_manifest
+
+    entries = read_manifest(root)
+    if key not in entries:
+        raise KeyError(f"No zoo model {key!r}; the models are {sorted(entries)}.")
+    stored = entries[key].config
+    if not stored.get("n_val"):
+        raise ValueError(f"{key} was trained for a fixed number of steps (n_val=0): there is no stop to remove.")
+    cfg = RunConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in stored.items()})
+    cfg = replace(cfg, patience=cfg.steps // cfg.eval_every + 1, device=device)
+    t0 = time.perf_counter()
+    result = train_run(cfg, progress=False)
+    return {
+        "key": key,
+        "steps_run": result.history.config.get("steps_run", cfg.steps),
+        "best_step": result.history.config.get("best_step"),
+        "seconds": time.perf_counter() - t0,
+        "metrics": result.metrics,
+        "curve": [(row[0], row[3], row[4]) for row in result.history.rows if row[2] == "metric"],
+    }
+
+
 def _how_it_ended(stopping: dict[str, Any] | None) -> dict[str, Any] | None:
     """The manifest's record of a validation-stopped run (the best values are in the metrics already)."""
     if stopping is None:
