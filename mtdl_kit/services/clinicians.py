@@ -220,6 +220,15 @@ def compare_with_single(
                 f" Caution: the single-task model ranks worse than chance (AUC {a:.2f} < 0.5); "
                 "a comparison against it says little."
             )
+        unstopped = _unstopped_baseline(region.name, task, metric)
+        if unstopped is not None:
+            shipped, retrained = unstopped
+            sentence += (
+                " The model trained on this task alone was also retrained without the validation rule's early "
+                f"stop (to its step cap, its best validation evaluation kept): {_num(retrained, digits, unit)} "
+                f"against the shipped model's {_num(shipped, digits, unit)} on the zoo's test cases "
+                '(benchmarks/RESULTS.md, "zoo-unstopped"; one training seed).'
+            )
         rows.append(
             {
                 "task": words,
@@ -337,6 +346,19 @@ def reliability_figure(table: pd.DataFrame, title: str = "") -> go.Figure:
         yaxis={"range": [0, 1.05]},
     )
     return fig
+
+
+def _unstopped_baseline(region: str, task: str, metric: str) -> tuple[float, float] | None:
+    """``(shipped, retrained)``: the single-task baseline's ``metric`` as shipped and retrained without the early
+    stop (results table ``zoo_unstopped``), else ``None``."""
+    from mtdl_kit.results import load_results
+    from mtdl_kit.zoo import zoo_key
+
+    try:
+        rows = load_results("zoo_unstopped", key=zoo_key(region, "single", [task]), task=task, metric=metric)
+    except (FileNotFoundError, ValueError):
+        return None
+    return None if rows.empty else (float(rows["shipped"].iloc[0]), float(rows["unstopped"].iloc[0]))
 
 
 __all__ = [

@@ -25,7 +25,7 @@ def test_evaluate_on_samples_returns_plain_metrics_and_probabilities():
     assert reliability_table(probs, labels)["cases"].sum() == 6
 
 
-def test_compare_with_single_in_plain_words_with_an_interval():
+def test_compare_with_single_in_plain_words_with_an_interval(tmp_path, monkeypatch):
     import dataclasses
 
     import pytest
@@ -68,3 +68,16 @@ def test_compare_with_single_in_plain_words_with_an_interval():
     rows = compare_with_single(region, "parallel", multi, {**single, "glaucoma": worse}, n_boot=200)
     glaucoma = next(r for r in rows if r["task"] == "Glaucoma suspect")
     assert "worse than chance" in glaucoma["sentence"]
+    assert "early stop" not in glaucoma["sentence"], "no retrained baseline is recorded for the eye"
+    # a baseline retrained without the early stop (bench_zoo --unstopped) is quoted beside it
+    (tmp_path / "zoo_unstopped.csv").write_text(
+        "key,task,metric,shipped,unstopped,unstopped_best_step,meets_bar_unstopped\n"
+        "eye-single-glaucoma,glaucoma,auc,0.412,0.934,2700,True\n"
+    )
+    monkeypatch.setenv("MTDL_KIT_RESULTS", str(tmp_path))
+    rows = compare_with_single(region, "parallel", multi, single, n_boot=200)
+    glaucoma = next(r for r in rows if r["task"] == "Glaucoma suspect")
+    assert "retrained without the validation rule's early stop" in glaucoma["sentence"]
+    assert "0.93 against the shipped model's 0.41" in glaucoma["sentence"]
+    disc = next(r for r in rows if r["task"] == "Optic disc rim and optic cup")
+    assert "early stop" not in disc["sentence"], "only the task whose baseline was retrained"
