@@ -201,6 +201,10 @@ show_tasks(region.task_names[:1])  # drawn once without interaction: the first t
 tradeoff_figure(frame, region=region).show()
 relative_table(frame).round(1)
 
+# %%
+# where the zoo's single-task baselines were retrained without the early stop, what it changed
+display(Markdown(lessons.retrained_baselines(REGION)))
+
 
 # %% [markdown]
 # ### Exercise 1 — the clinical measurement on a predicted mask

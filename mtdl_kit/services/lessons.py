@@ -300,6 +300,52 @@ def per_task_results(region: str) -> pd.DataFrame:
     return per_task.pivot_table(index="family", columns=["task", "metric"], values="mean").round(3)
 
 
+def retrained_baselines(region: str) -> str:
+    """Markdown: the region's single-task baselines that were retrained without the early stop, and what it changed.
+
+    Read from the results table ``zoo_unstopped`` (``benchmarks/bench_zoo.py --unstopped``): the shipped
+    baseline's metric and the same network's trained to its step cap (the best validation evaluation
+    kept). Where the retrained network meets the quality bar and the shipped one does not, the shipped
+    baseline was stopped before it learned, and a relative change against it credits the other tasks with
+    part of what the stopping rule did. Empty when none of the region's baselines was retrained.
+    """
+    from mtdl_kit.results import load_results
+    from mtdl_kit.zoo import quality_floors
+
+    try:
+        rows = load_results("zoo_unstopped")
+    except FileNotFoundError:
+        return ""
+    reg = _region(region)
+    rows = rows[rows["key"].str.startswith(f"{reg.name}-single-")]
+    lines = []
+    for r in rows.itertuples():
+        floor = next(f for f in quality_floors(reg.task(r.task)) if f.metric == r.metric)
+        sign = 1.0 if floor.higher_is_better else -1.0
+        shipped_meets = sign * (r.shipped - floor.threshold) >= 0
+        retrained_meets = sign * (r.unstopped - floor.threshold) >= 0
+        bar = f"{'≥' if floor.higher_is_better else '≤'} {floor.threshold:g}"
+        text = (
+            f"- **{r.task}**: the single-task network's {r.metric} is {r.shipped:.3f} as shipped and "
+            f"{r.unstopped:.3f} when the same network is retrained to its step cap (best validation evaluation "
+            f"at step {r.unstopped_best_step}; bar {bar}). "
+        )
+        if retrained_meets and not shipped_meets:
+            text += (
+                "The shipped baseline was stopped by the validation rule before it reached the bar: a change "
+                "against it credits the other tasks with part of what the stopping rule did."
+            )
+        elif not retrained_meets:
+            text += "Trained to the cap it still misses the bar: the task is hard to learn alone at this budget."
+        lines.append(text)
+    if not lines:
+        return ""
+    return (
+        "**A caution on the single-task baselines** (`benchmarks/bench_zoo.py --unstopped`, RESULTS.md "
+        '"zoo-unstopped"; one training seed each):\n\n' + "\n".join(lines)
+    )
+
+
 def families_lab_table(region: str, run: str = "headline") -> pd.DataFrame:
     """Experiment G's contrasts for ``region`` (the families under the lab's protocol), one row per rule and arm.
 

@@ -60,3 +60,22 @@ def test_zoo_models_outputs_and_measurement_errors(capsys: pytest.CaptureFixture
     assert list(exact.columns) == ["mean |error| of cdr", "max |error|"] and list(exact.index) == list(families)
     assert np.all(np.isfinite(exact.to_numpy())) and np.all(exact.to_numpy() >= 0.0)
     assert np.all(zero.to_numpy() == 0.0), "the given measurement is used on the truth and on the predictions"
+
+
+def test_retrained_baselines_reads_the_unstopped_runs(tmp_path, monkeypatch) -> None:
+    """The caution follows the table: a baseline that reaches its bar when trained to the cap is called stopped
+    early; one that still misses is called hard to learn alone; a region without retrained baselines gets none."""
+    (tmp_path / "zoo_unstopped.csv").write_text(
+        "key,task,metric,shipped,unstopped,unstopped_best_step,meets_bar_unstopped\n"
+        "brain-single-grade,grade,auc,0.445,0.938,2700,True\n"
+        "abdomen-single-malignancy,malignancy,auc,0.426,0.489,1600,False\n"
+    )
+    monkeypatch.setenv("MTDL_KIT_RESULTS", str(tmp_path))
+    brain = lessons.retrained_baselines("brain")
+    assert "0.445 as shipped and 0.938" in brain and "before it reached the bar" in brain
+    abdomen = lessons.retrained_baselines("abdomen")
+    assert "0.426 as shipped and 0.489" in abdomen and "still misses the bar" in abdomen
+    assert "before it reached" not in abdomen
+    assert lessons.retrained_baselines("eye") == ""
+    (tmp_path / "zoo_unstopped.csv").unlink()
+    assert lessons.retrained_baselines("brain") == "", "no table, no caution"
