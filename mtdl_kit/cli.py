@@ -610,7 +610,8 @@ def build_parser() -> argparse.ArgumentParser:
         default="lab",
         choices=sorted(_zoo.RECIPES),
         help="lab (the models in data_samples/weights): the transfer lab's validation stopping at 128 px, 256 px "
-        "for the abdomen (at most 4000 steps; docs/zoo.md); fixed: wave 1's 1500 steps at 64 px",
+        "for the abdomen (at most 4000 steps; docs/zoo.md); lab-to-cap: the same without the early stop (every "
+        "model to 4000 steps, its best validation evaluation kept); fixed: wave 1's 1500 steps at 64 px",
     )
     zt.add_argument("--steps", type=int, default=None, help="default: the recipe's (an upper bound under lab)")
     zt.add_argument("--size", type=int, default=None, help="image size (multiple of 16); default: the recipe's")

@@ -421,3 +421,18 @@ def test_unstopped_run_retrains_a_stopped_model_to_its_cap(tmp_path, zoo):
     root, _ = zoo  # the fixture's models are trained for a fixed number of steps
     with pytest.raises(ValueError, match="fixed number of steps"):
         unstopped_run("eye-parallel", root)
+
+
+def test_a_recipe_without_the_early_stop_trains_to_its_cap(tmp_path):
+    """``patience=None`` (the ``lab-to-cap`` recipe): every run goes to its step cap and keeps its best evaluation."""
+    from mtdl_kit.zoo import LAB_RECIPE, RECIPES, ZooRecipe
+
+    assert RECIPES["lab-to-cap"].patience is None
+    assert {**vars(RECIPES["lab-to-cap"]), "patience": LAB_RECIPE.patience} == vars(LAB_RECIPE), "only the stop differs"
+    recipe = ZooRecipe(
+        steps=12, size=32, batch_size=4, n_train=8, n_test=8, n_val=4, eval_every=2, patience=None, min_evaluations=0
+    )
+    (entry,) = train_zoo(["eye"], ["parallel"], root=tmp_path, recipe=recipe, width=4, device="cpu", progress=False)
+    assert entry.config["patience"] == 12 // 2 + 1, "recorded as a patience longer than the run"
+    assert entry.training["steps_run"] == 12 and entry.training["stopped_early"] is False
+    assert entry.training["evaluations"] == 6
