@@ -436,3 +436,22 @@ def test_a_recipe_without_the_early_stop_trains_to_its_cap(tmp_path):
     assert entry.config["patience"] == 12 // 2 + 1, "recorded as a patience longer than the run"
     assert entry.training["steps_run"] == 12 and entry.training["stopped_early"] is False
     assert entry.training["evaluations"] == 6
+
+
+def test_the_rebuild_command_names_the_recipe_a_model_was_trained_with():
+    from mtdl_kit.zoo import LAB_RECIPE, rebuild_command
+    from mtdl_kit.zoo.training import recipe_of
+
+    lab = {
+        "steps": 4000, "size": 256, "batch_size": LAB_RECIPE.batch_size, "n_train": 1024, "n_test": LAB_RECIPE.n_test,
+        "n_val": 64, "eval_every": 100, "patience": 8, "min_evaluations": 6,
+    }  # fmt: skip
+    assert recipe_of("abdomen", lab) == "lab"
+    assert recipe_of("eye", lab) is None, "the eye's lab models are 128 px"
+    assert recipe_of("abdomen", {**lab, "patience": 41}) == "lab-to-cap"
+    assert recipe_of("abdomen", {**lab, "patience": 12}) is None
+    assert (
+        rebuild_command("brain", "single", "lab-to-cap")
+        == "mtdl-kit zoo train --recipe lab-to-cap --region brain --family single"
+    )
+    assert rebuild_command("brain", "single", "lab") == rebuild_command("brain", "single", None)

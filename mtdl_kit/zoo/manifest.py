@@ -126,8 +126,10 @@ class ZooEntry:
         return seeds
 
     def rebuild_command(self) -> str:
-        """The command line that re-trains this model."""
-        return rebuild_command(self.region, self.family)
+        """The command line that re-trains this model: with the named recipe whose settings its config records."""
+        from mtdl_kit.zoo.training import recipe_of
+
+        return rebuild_command(self.region, self.family, recipe_of(self.region, self.config))
 
 
 def default_root() -> Path:

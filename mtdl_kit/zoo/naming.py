@@ -45,9 +45,10 @@ def model_file(region: str, family: str, tasks: Sequence[str] | None = None) -> 
     return f"{zoo_key(region, family, tasks)}.pt"
 
 
-def rebuild_command(region: str, family: str) -> str:
-    """``mtdl-kit zoo train --region R --family F``."""
-    return f"mtdl-kit zoo train --region {region} --family {family}"
+def rebuild_command(region: str, family: str, recipe: str | None = None) -> str:
+    """``mtdl-kit zoo train --region R --family F`` (with ``--recipe NAME`` for another than the default)."""
+    chosen = f"--recipe {recipe} " if recipe is not None and recipe != "lab" else ""
+    return f"mtdl-kit zoo train {chosen}--region {region} --family {family}"
 
 
 def check_names(regions: Sequence[str], families: Sequence[str]) -> None:

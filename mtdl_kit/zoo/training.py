@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -87,6 +87,27 @@ LAB_RECIPE = ZooRecipe(steps=4000, size=128, n_train=1024, n_val=64, at_region_s
 #: and the rule stopped it at 1,600 (test AUC 0.445 shipped, 0.938 trained to the cap).
 LAB_TO_CAP_RECIPE = replace(LAB_RECIPE, patience=None)
 RECIPES: dict[str, ZooRecipe] = {"lab": LAB_RECIPE, "lab-to-cap": LAB_TO_CAP_RECIPE, "fixed": FIXED_RECIPE}
+
+
+def recipe_of(region: str, config: Mapping[str, Any]) -> str | None:
+    """The name in :data:`RECIPES` whose settings a model's recorded ``config`` shows, else ``None``."""
+    for name, recipe in RECIPES.items():
+        patience = recipe.patience if recipe.patience is not None else recipe.steps // recipe.eval_every + 1
+        wanted = {
+            "steps": recipe.steps,
+            "size": recipe.size_for(region),
+            "batch_size": recipe.batch_size,
+            "n_train": recipe.n_train,
+            "n_test": recipe.n_test,
+            "n_val": recipe.n_val,
+        }
+        if recipe.n_val:
+            wanted |= {"eval_every": recipe.eval_every, "patience": patience, "min_evaluations": recipe.min_evaluations}
+        if all(config.get(k) == v for k, v in wanted.items()):
+            return name
+    return None
+
+
 #: Build options per family. The cascaded zoo models use the detached (``two_stage``) hand-over:
 #: trained end to end, the eye's cascade lost its segmentation entirely (disc/cup Dice 0.00 after
 #: 1500 steps, vs 0.85 two-stage after 600) because the glaucoma and CDR losses, reaching the
