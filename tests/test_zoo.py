@@ -234,6 +234,24 @@ def test_a_recipe_trains_a_region_at_its_own_size_unless_a_size_is_given(tmp_pat
     assert forced.image_size == 64
 
 
+def test_a_model_trained_to_the_cap_reads_as_budget_only_with_a_late_best_evaluation():
+    """Without the early stop every run reaches the cap; "still improving" needs its best evaluation within the
+    lab rule's patience window (8 evaluations) of the end."""
+    from mtdl_kit.zoo.floors import _still_improving_at_cap
+
+    def entry(best_step, stopped_early=False, patience=41):
+        training = {"steps_run": 4000, "best_step": best_step, "evaluations": 40, "stopped_early": stopped_early}
+        config = {"size": 128, "patience": patience, "eval_every": 100}
+        return ZooEntry(
+            "eye", "parallel", EYE.task_names, config, 0, "0", {}, "f.pt", "0" * 64, 1, 1.0, "cpu", training
+        )
+
+    assert _still_improving_at_cap(entry(3900))
+    assert not _still_improving_at_cap(entry(900)), "to the cap with an early best: not a budget limit"
+    assert not _still_improving_at_cap(entry(3900, stopped_early=True))
+    assert _still_improving_at_cap(entry(3300, patience=8)), "the lab rule: not stopped means a best in the window"
+
+
 def test_a_manifest_entry_without_the_optional_training_record_still_reads(zoo):
     """Entries written before ``training`` existed (fixed-step recipes) read with ``training=None``."""
     _, entries = zoo

@@ -148,6 +148,20 @@ def _region_values(entries: dict, value_of: dict, region: str, row: dict[str, An
     }
 
 
+def _still_improving_at_cap(entry: Any) -> bool:
+    """Whether a validation-stopped model ran to its cap with its best evaluation within the lab rule's
+    patience window of the end (a model trained without the early stop runs to the cap anyway; only a late
+    best evaluation says it was still improving)."""
+    from mtdl_kit.zoo.training import LAB_RECIPE
+
+    t = entry.training
+    if t is None or t.get("stopped_early", True):
+        return False
+    cfg = entry.config
+    window = min(int(cfg.get("patience") or LAB_RECIPE.patience), LAB_RECIPE.patience) * int(cfg.get("eval_every", 100))
+    return t["best_step"] > t["steps_run"] - window
+
+
 def miss_diagnoses(root: str | Path | None = None) -> list[dict[str, Any]]:
     """For every bar a zoo model misses, what the rest of the zoo says about why.
 
@@ -181,7 +195,7 @@ def miss_diagnoses(root: str | Path | None = None) -> list[dict[str, Any]]:
         if r["passed"] is not False:
             continue
         entry = entries[r["key"]]
-        capped = entry.training is not None and not entry.training.get("stopped_early", True)
+        capped = _still_improving_at_cap(entry)
         budget = (
             f"it ran to its {entry.training['steps_run']}-step cap with its validation metrics still improving"
             if capped
