@@ -241,7 +241,7 @@ def test_a_model_trained_to_the_cap_reads_as_budget_only_with_a_late_best_evalua
 
     def entry(best_step, stopped_early=False, patience=41):
         training = {"steps_run": 4000, "best_step": best_step, "evaluations": 40, "stopped_early": stopped_early}
-        config = {"size": 128, "patience": patience, "eval_every": 100}
+        config = {"size": 128, "patience": patience, "eval_every": 100, "n_val": 64, "steps": 4000}
         return ZooEntry(
             "eye", "parallel", EYE.task_names, config, 0, "0", {}, "f.pt", "0" * 64, 1, 1.0, "cpu", training
         )
@@ -250,6 +250,7 @@ def test_a_model_trained_to_the_cap_reads_as_budget_only_with_a_late_best_evalua
     assert not _still_improving_at_cap(entry(900)), "to the cap with an early best: not a budget limit"
     assert not _still_improving_at_cap(entry(3900, stopped_early=True))
     assert _still_improving_at_cap(entry(3300, patience=8)), "the lab rule: not stopped means a best in the window"
+    assert entry(900).trained_to_cap and not entry(900, patience=8).trained_to_cap
 
 
 def test_a_manifest_entry_without_the_optional_training_record_still_reads(zoo):

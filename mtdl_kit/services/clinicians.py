@@ -350,14 +350,11 @@ def reliability_figure(table: pd.DataFrame, title: str = "") -> go.Figure:
 
 def _unstopped_baseline(region: str, task: str, metric: str) -> tuple[float, float] | None:
     """``(shipped, retrained)``: the single-task baseline's ``metric`` as shipped and retrained without the early
-    stop (results table ``zoo_unstopped``), else ``None``."""
-    from mtdl_kit.results import load_results
-    from mtdl_kit.zoo import zoo_key
+    stop (:func:`~mtdl_kit.services.zoo_models.unstopped_baselines`), else ``None``."""
+    from mtdl_kit.services.zoo_models import unstopped_baselines
 
-    try:
-        rows = load_results("zoo_unstopped", key=zoo_key(region, "single", [task]), task=task, metric=metric)
-    except (FileNotFoundError, ValueError):
-        return None
+    rows = unstopped_baselines(region)
+    rows = rows[(rows["task"] == task) & (rows["metric"] == metric)]
     return None if rows.empty else (float(rows["shipped"].iloc[0]), float(rows["unstopped"].iloc[0]))
 
 

@@ -309,15 +309,11 @@ def retrained_baselines(region: str) -> str:
     baseline was stopped before it learned, and a relative change against it credits the other tasks with
     part of what the stopping rule did. Empty when none of the region's baselines was retrained.
     """
-    from mtdl_kit.results import load_results
+    from mtdl_kit.services.zoo_models import unstopped_baselines
     from mtdl_kit.zoo import quality_floors
 
-    try:
-        rows = load_results("zoo_unstopped")
-    except FileNotFoundError:
-        return ""
     reg = _region(region)
-    rows = rows[rows["key"].str.startswith(f"{reg.name}-single-")]
+    rows = unstopped_baselines(reg.name)
     lines = []
     for r in rows.itertuples():
         floor = next(f for f in quality_floors(reg.task(r.task)) if f.metric == r.metric)

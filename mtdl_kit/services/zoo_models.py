@@ -146,6 +146,31 @@ def region_model_size(region: str, manifest: Mapping[str, ZooEntry]) -> int:
     return next(iter(sizes), LAB_RECIPE.size_for(region))
 
 
+def unstopped_baselines(region: str) -> Any:
+    """The region's single-task baselines retrained without the early stop that the shipped zoo still holds stopped.
+
+    Rows of the results table ``zoo_unstopped`` (``benchmarks/bench_zoo.py --unstopped``: ``key``, ``task``,
+    ``metric``, ``shipped``, ``unstopped``, ``unstopped_best_step``, ...) whose model in the zoo's manifest
+    is still the early-stopped one (a model since retrained to its cap, :attr:`ZooEntry.trained_to_cap`, is
+    itself the retrained network: nothing to add). Empty when the table was not written.
+    """
+    import pandas as pd
+
+    from mtdl_kit.results import load_results
+    from mtdl_kit.zoo import read_manifest
+
+    try:
+        rows = load_results("zoo_unstopped")
+    except FileNotFoundError:
+        return pd.DataFrame(columns=["key", "task", "metric", "shipped", "unstopped", "unstopped_best_step"])
+    manifest = read_manifest()
+    keep = [
+        str(key).startswith(f"{region}-single-") and key in manifest and not manifest[key].trained_to_cap
+        for key in rows["key"]
+    ]
+    return rows[keep].reset_index(drop=True)
+
+
 def manifest_stamp() -> tuple[str, int]:
     """``(path, modification time in ns)`` of the zoo manifest (0 while it does not exist): a cache key."""
     from mtdl_kit.zoo import MANIFEST, default_root

@@ -125,6 +125,15 @@ class ZooEntry:
             seeds["val"] = range(SPLIT_OFFSETS["val"], SPLIT_OFFSETS["val"] + int(cfg["n_val"]))
         return seeds
 
+    @property
+    def trained_to_cap(self) -> bool:
+        """Whether the model was trained without the early stop: validation evaluations, and a patience
+        longer than the run (every run reaches its step cap; e.g. the ``lab-to-cap`` recipe)."""
+        cfg = self.config
+        if not cfg.get("n_val"):
+            return False
+        return int(cfg["patience"]) * int(cfg["eval_every"]) > int(cfg["steps"])
+
     def rebuild_command(self) -> str:
         """The command line that re-trains this model: with the named recipe whose settings its config records."""
         from mtdl_kit.zoo.training import recipe_of

@@ -71,11 +71,18 @@ def test_retrained_baselines_reads_the_unstopped_runs(tmp_path, monkeypatch) -> 
         "abdomen-single-malignancy,malignancy,auc,0.426,0.489,1600,False\n"
     )
     monkeypatch.setenv("MTDL_KIT_RESULTS", str(tmp_path))
+    from types import SimpleNamespace
+
+    stopped = SimpleNamespace(trained_to_cap=False)
+    zoo = {"brain-single-grade": stopped, "abdomen-single-malignancy": stopped}
+    monkeypatch.setattr("mtdl_kit.zoo.read_manifest", lambda root=None: zoo)
     brain = lessons.retrained_baselines("brain")
     assert "0.445 as shipped and 0.938" in brain and "before it reached the bar" in brain
     abdomen = lessons.retrained_baselines("abdomen")
     assert "0.426 as shipped and 0.489" in abdomen and "still misses the bar" in abdomen
     assert "before it reached" not in abdomen
     assert lessons.retrained_baselines("eye") == ""
+    zoo["brain-single-grade"] = SimpleNamespace(trained_to_cap=True)
+    assert lessons.retrained_baselines("brain") == "", "a zoo retrained to the cap ships the retrained network"
     (tmp_path / "zoo_unstopped.csv").unlink()
     assert lessons.retrained_baselines("brain") == "", "no table, no caution"
