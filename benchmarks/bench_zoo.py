@@ -43,6 +43,13 @@ def _cell(value: float | None, passed: bool | None) -> str:
 
 def _recipe_words(cfg: dict) -> str:
     """A model's training recipe in words, from its recorded config."""
+    if cfg.get("n_val") and cfg["patience"] * cfg["eval_every"] > cfg["steps"]:
+        return (
+            f"the lab's validation evaluations without the early stop (`--recipe lab-to-cap`: all {cfg['steps']} "
+            f"steps, every task's primary metric on {cfg['n_val']} validation phantoms every {cfg['eval_every']} "
+            f"steps, the best evaluation's weights kept after {cfg['min_evaluations']} warm-up evaluations), batch "
+            f"{cfg['batch_size']}, {cfg['n_train']} training phantoms, {cfg['size']} px"
+        )
     if cfg.get("n_val"):
         return (
             f"the lab's validation stopping (every task's primary metric on {cfg['n_val']} validation phantoms every "
@@ -314,11 +321,17 @@ def main() -> None:
     stopped = [e.training for e in entries.values() if e.training is not None]
     if stopped:
         steps = sorted(t["steps_run"] for t in stopped)
-        at_cap = sum(1 for t in stopped if not t["stopped_early"])
+        to_cap = sum(1 for e in entries.values() if e.trained_to_cap)
+        at_cap = sum(
+            1
+            for e in entries.values()
+            if e.training is not None and not e.trained_to_cap and not e.training["stopped_early"]
+        )
         lines += [
             "",
-            f"Validation stopping: {len(stopped)} models, steps run median {steps[len(steps) // 2]} "
-            f"(range {steps[0]}–{steps[-1]}); {at_cap} ran to the step cap.",
+            f"Validation evaluations: {len(stopped)} models, steps run median {steps[len(steps) // 2]} "
+            f"(range {steps[0]}–{steps[-1]}); {to_cap} trained to the cap by their recipe (no early stop), and of "
+            f"the {len(stopped) - to_cap} under the early stop {at_cap} ran to the cap still improving.",
         ]
     lines += ["", "| task | metric | bar | why |", "|---|---|---|---|"]
     for task, floors in REGRESSION_FLOORS.items():
