@@ -29,6 +29,11 @@ DEFAULT_SEED = 0
 DEFAULT_WEIGHTING = "ew"
 
 
+def patience_to_cap(steps: int, eval_every: int) -> int:
+    """A patience longer than a run of ``steps`` evaluated every ``eval_every``: the run never stops early."""
+    return steps // eval_every + 1
+
+
 @dataclass(frozen=True)
 class ZooRecipe:
     """How every zoo model is trained: size, data, and a fixed budget or the lab's validation stopping.
@@ -59,6 +64,11 @@ class ZooRecipe:
     patience: int | None = 8
     min_evaluations: int = 6
     at_region_size: bool = False
+
+    @property
+    def run_patience(self) -> int:
+        """The patience a run records: :attr:`patience`, or for ``None`` one longer than the run."""
+        return self.patience if self.patience is not None else patience_to_cap(self.steps, self.eval_every)
 
     def size_for(self, region: str) -> int:
         """The image size ``region``'s models are trained at under this recipe."""
@@ -92,7 +102,7 @@ RECIPES: dict[str, ZooRecipe] = {"lab": LAB_RECIPE, "lab-to-cap": LAB_TO_CAP_REC
 def recipe_of(region: str, config: Mapping[str, Any]) -> str | None:
     """The name in :data:`RECIPES` whose settings a model's recorded ``config`` shows, else ``None``."""
     for name, recipe in RECIPES.items():
-        patience = recipe.patience if recipe.patience is not None else recipe.steps // recipe.eval_every + 1
+        patience = recipe.run_patience
         wanted = {
             "steps": recipe.steps,
             "size": recipe.size_for(region),
@@ -268,7 +278,7 @@ def train_zoo(
             n_test=recipe.n_test,
             n_val=recipe.n_val,
             eval_every=recipe.eval_every,
-            patience=recipe.patience if recipe.patience is not None else recipe.steps // recipe.eval_every + 1,
+            patience=recipe.run_patience,
             min_evaluations=recipe.min_evaluations,
             width=width,
             seed=seed,
@@ -358,7 +368,7 @@ def unstopped_run(key: str, root: str | Path | None = None, *, device: str = "cp
     if not stored.get("n_val"):
         raise ValueError(f"{key} was trained for a fixed number of steps (n_val=0): there is no stop to remove.")
     cfg = RunConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in stored.items()})
-    cfg = replace(cfg, patience=cfg.steps // cfg.eval_every + 1, device=device)
+    cfg = replace(cfg, patience=patience_to_cap(cfg.steps, cfg.eval_every), device=device)
     t0 = time.perf_counter()
     result = train_run(cfg, progress=False)
     return {
