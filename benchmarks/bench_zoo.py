@@ -25,6 +25,7 @@ from _report import machine, write_section  # noqa: E402
 from mtdl_kit.zoo import (  # noqa: E402
     DEFAULT_TOLERANCE,
     REGRESSION_FLOORS,
+    ZooEntry,
     default_root,
     miss_diagnoses,
     quality_report,
@@ -41,9 +42,10 @@ def _cell(value: float | None, passed: bool | None) -> str:
     return text if passed else f"**{text}** ✗"
 
 
-def _recipe_words(cfg: dict) -> str:
+def _recipe_words(entry: ZooEntry) -> str:
     """A model's training recipe in words, from its recorded config."""
-    if cfg.get("n_val") and cfg["patience"] * cfg["eval_every"] > cfg["steps"]:
+    cfg = entry.config
+    if entry.trained_to_cap:
         return (
             f"the lab's validation evaluations without the early stop (`--recipe lab-to-cap`: all {cfg['steps']} "
             f"steps, every task's primary metric on {cfg['n_val']} validation phantoms every {cfg['eval_every']} "
@@ -161,8 +163,8 @@ def unstopped_section(keys: list[str], jobs: int) -> None:
             for floor in quality_floors(region.task(task)):
                 shipped = entry.metrics[task][floor.metric]
                 after = run["metrics"][task][floor.metric]
-                ok_before = shipped >= floor.threshold if floor.higher_is_better else shipped <= floor.threshold
-                ok_after = after >= floor.threshold if floor.higher_is_better else after <= floor.threshold
+                ok_before = floor.met_by(shipped)
+                ok_after = floor.met_by(after)
                 n_bars += 1
                 met_before += ok_before
                 met_after += ok_after
@@ -182,8 +184,8 @@ def unstopped_section(keys: list[str], jobs: int) -> None:
                 )
                 curve = {step: value for step, name, value in run["curve"] if name == f"{task}/{floor.metric}"}
                 lines.append(
-                    f"| {run['key']} | {task} | {floor.metric} | {'≥' if floor.higher_is_better else '≤'} "
-                    f"{floor.threshold:g} | {_cell(shipped, ok_before)} ({entry.training['best_step']} / "
+                    f"| {run['key']} | {task} | {floor.metric} | {floor.bar} | {_cell(shipped, ok_before)} "
+                    f"({entry.training['best_step']} / "
                     f"{entry.training['steps_run']}) | {_cell(after, ok_after)} ({run['best_step']}) | "
                     + " | ".join(f"{curve[s]:.3f}" if s in curve else "—" for s in CURVE_STEPS)
                     + " |"
@@ -249,7 +251,7 @@ def main() -> None:
     cfg = next(iter(entries.values())).config
     by_recipe: dict[str, set[str]] = defaultdict(set)
     for e in entries.values():
-        by_recipe[_recipe_words(e.config)].add(e.region)
+        by_recipe[_recipe_words(e)].add(e.region)
     for words, regions in by_recipe.items():
         for other, also in by_recipe.items():
             if other != words and regions & also:

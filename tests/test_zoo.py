@@ -8,12 +8,15 @@ from dataclasses import fields
 
 import pytest
 import torch
+from hypothesis import given
+from hypothesis import strategies as st
 
 from mtdl_kit.cli import main
 from mtdl_kit.experiments import train_run
 from mtdl_kit.regions import get_region
 from mtdl_kit.zoo import (
     MANIFEST,
+    Floor,
     ZooEntry,
     ZooError,
     load_pretrained,
@@ -474,3 +477,18 @@ def test_the_rebuild_command_names_the_recipe_a_model_was_trained_with():
         == "mtdl-kit zoo train --recipe lab-to-cap --region brain --family single"
     )
     assert rebuild_command("brain", "single", "lab") == rebuild_command("brain", "single", None)
+
+
+@given(
+    threshold=st.floats(-1e3, 1e3, allow_nan=False),
+    value=st.floats(-1e3, 1e3, allow_nan=False),
+    higher_is_better=st.booleans(),
+)
+def test_a_floor_is_met_on_its_own_side_and_at_the_bar(threshold, value, higher_is_better):
+    floor = Floor("m", threshold, higher_is_better, "")
+    assert floor.met_by(threshold) is True, "a value at the bar meets it"
+    assert floor.met_by(None) is None, "an undefined metric is neither met nor missed"
+    better = value > threshold if higher_is_better else value < threshold
+    if value != threshold:
+        assert floor.met_by(value) is better
+    assert floor.bar == f"{'≥' if higher_is_better else '≤'} {threshold:g}"

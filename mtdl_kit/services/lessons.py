@@ -317,10 +317,9 @@ def retrained_baselines(region: str) -> str:
     lines = []
     for r in rows.itertuples():
         floor = next(f for f in quality_floors(reg.task(r.task)) if f.metric == r.metric)
-        sign = 1.0 if floor.higher_is_better else -1.0
-        shipped_meets = sign * (r.shipped - floor.threshold) >= 0
-        retrained_meets = sign * (r.unstopped - floor.threshold) >= 0
-        bar = f"{'≥' if floor.higher_is_better else '≤'} {floor.threshold:g}"
+        shipped_meets = floor.met_by(r.shipped)
+        retrained_meets = floor.met_by(r.unstopped)
+        bar = floor.bar
         text = (
             f"- **{r.task}**: the single-task network's {r.metric} is {r.shipped:.3f} as shipped and "
             f"{r.unstopped:.3f} when the same network is retrained to its step cap (best validation evaluation "

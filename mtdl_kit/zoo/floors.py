@@ -25,6 +25,17 @@ class Floor:
     higher_is_better: bool
     why: str
 
+    def met_by(self, value: float | None) -> bool | None:
+        """Whether ``value`` meets the bar; ``None`` when the metric is undefined (``value`` is ``None``)."""
+        if value is None:
+            return None
+        return value >= self.threshold if self.higher_is_better else value <= self.threshold
+
+    @property
+    def bar(self) -> str:
+        """The bar as a reader writes it: ``"≥ 0.85"``, ``"≤ 4.7"``."""
+        return f"{'≥' if self.higher_is_better else '≤'} {self.threshold:g}"
+
 
 _SEG_FLOOR = Floor("dice", 0.85, True, "issue 5: main segmentation structures Dice >= 0.85")
 _CLS_FLOOR = Floor("auc", 0.90, True, "issue 5: classification ROC-AUC >= 0.90")
@@ -114,7 +125,7 @@ def quality_report(root: str | Path | None = None) -> list[dict[str, Any]]:
         for t in e.tasks:
             for floor in quality_floors(reg.task(t)):
                 value = e.metrics.get(t, {}).get(floor.metric)
-                passed = _passes(value, {"threshold": floor.threshold, "higher_is_better": floor.higher_is_better})
+                passed = floor.met_by(value)
                 rows.append(
                     {
                         "key": key,
@@ -133,9 +144,8 @@ def quality_report(root: str | Path | None = None) -> list[dict[str, Any]]:
 
 
 def _passes(value: float | None, floor_row: dict[str, Any]) -> bool | None:
-    if value is None:
-        return None
-    return value >= floor_row["threshold"] if floor_row["higher_is_better"] else value <= floor_row["threshold"]
+    """:meth:`Floor.met_by` for a report row (whose threshold may be replaced, e.g. by a single-task value)."""
+    return Floor(floor_row["metric"], floor_row["threshold"], floor_row["higher_is_better"], "").met_by(value)
 
 
 def _region_values(entries: dict, value_of: dict, region: str, row: dict[str, Any], skip: set[str]) -> dict:
