@@ -795,19 +795,24 @@ def _check_mean_difference(answer: Any, want: float, label: str, reversed_hint: 
     raise _fail(f"you computed {answer:+.4f}, the lab gives {want:+.4f}.", slip_hint)
 
 
-def check_families_contrast(answer: float, run: str, contrast: str, task: str, *, root: Any = None) -> float:
+def check_families_contrast(
+    answer: float, run: str, contrast: str, task: str, *, metric: str | None = None, root: Any = None
+) -> float:
     """Check a per-task contrast of experiment G (the families under the lab's protocol) computed by hand.
 
     The learner takes ``transfer_g_<run>_runs.csv``, keeps ``task``'s primary metric, takes per seed the
     first arm's value minus the second's (``"hybrid - single@params"``), flips the sign when lower is
     better (MAE: a positive contrast always means the first arm is better), and averages over seeds.
-    The lab's point estimate is that mean, so it must match the summary's ``value``.
+    The lab's point estimate is that mean, so it must match the summary's ``value``. For another metric
+    of the runs table (``metric``, e.g. the quadratic weighted κ of an ordinal grade beside its AUC), the
+    summary has no row, and the reference is the same mean of per-seed differences computed from the runs.
 
     Args:
         answer: the learner's number (metric units).
         run: ``<region>_<run>``, e.g. ``"eye_headline"``.
         contrast: a two-arm contrast of the summary, ``"<arm> - <arm>"``.
         task: the task (not ``delta_m``: Δm is a ratio of means, not a mean of differences).
+        metric: a metric of the runs table (default: the task's metric in the summary, its primary one).
         root: folder of the CSVs (default: the bundled ``benchmarks/results/``).
 
     Returns:
@@ -824,7 +829,10 @@ def check_families_contrast(answer: float, run: str, contrast: str, task: str, *
     if rows.empty or task == "delta_m":
         named = sorted(c for c in summary["contrast"].unique() if " - " in c)
         raise ValueError(f"No contrast {contrast!r} for task {task!r}; the contrasts are {named}.")
-    want, metric = float(rows["value"].iloc[0]), str(rows["metric"].iloc[0])
+    want, primary = float(rows["value"].iloc[0]), str(rows["metric"].iloc[0])
+    if metric is not None and metric != primary:
+        want = _runs_mean_difference(load_transfer("runs", experiment="g", run=run, root=root), contrast, task, metric)
+    metric = metric or primary
     flip = " (for a lower-is-better metric such as MAE, flip it)" if not higher_is_better(metric) else ""
     return _check_mean_difference(
         answer,
@@ -834,6 +842,20 @@ def check_families_contrast(answer: float, run: str, contrast: str, task: str, *
         f"keep task == {task!r} and metric == {metric!r}, the two arms the contrast names, one value per seed; "
         "then average the per-seed differences (sign flipped when lower is better).",
     )
+
+
+def _runs_mean_difference(runs: Any, contrast: str, task: str, metric: str) -> float:
+    """The mean over seeds of ``first - second`` arm on ``task``'s ``metric`` (sign flipped when lower is better)."""
+    from mtdl_kit.metrics import higher_is_better
+
+    first, _, second = contrast.partition(" - ")
+    values = runs[(runs["task"] == task) & (runs["metric"] == metric)]
+    if values.empty:
+        known = sorted(runs.loc[runs["task"] == task, "metric"].unique())
+        raise ValueError(f"The runs table has no metric {metric!r} for task {task!r}; it has {known}.")
+    per_seed = values.pivot_table(index="seed", columns="arm", values="value")
+    sign = 1.0 if higher_is_better(metric) else -1.0
+    return float((sign * (per_seed[first] - per_seed[second])).mean())
 
 
 def check_condition_rho(answer: float, runs: Any, predictor: str = "cosine", *, tolerance: float = 1e-9) -> float:

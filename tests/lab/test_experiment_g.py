@@ -190,6 +190,20 @@ def test_the_contrast_exercise_accepts_the_mean_of_paired_differences_only(quick
         check_families_contrast(answer + 0.5, "eye_t", "interacted@width - single@width", "cdr", root=tmp_path)
     with pytest.raises(ValueError, match="the contrasts are"):
         check_families_contrast(answer, "eye_t", "interacted@width - single@width", "delta_m", root=tmp_path)
+    # another metric of the runs table (no summary row): the same mean of per-seed differences
+    rmse = runs[(runs["task"] == "cdr") & (runs["metric"] == "rmse")].pivot_table(
+        index="seed", columns="arm", values="value"
+    )
+    by_rmse = float(-(rmse["interacted@width"] - rmse["single@width"]).mean())
+    assert by_rmse != pytest.approx(answer)
+    contrast = "interacted@width - single@width"
+    assert check_families_contrast(by_rmse, "eye_t", contrast, "cdr", metric="rmse", root=tmp_path) == (
+        pytest.approx(by_rmse)
+    )
+    with pytest.raises(ExerciseError, match="you computed"):
+        check_families_contrast(answer, "eye_t", contrast, "cdr", metric="rmse", root=tmp_path)
+    with pytest.raises(ValueError, match="no metric 'kappa'"):
+        check_families_contrast(answer, "eye_t", contrast, "cdr", metric="kappa", root=tmp_path)
 
 
 def test_the_validation_curves_figure_draws_every_seed_and_a_median_per_arm(quick_result):
