@@ -13,7 +13,8 @@ RESULTS.md, whose readings are computed from the intervals. A seed list whose ru
 is reported as such with ``--only-cached``, never summarised from a subset.
 
 Run: ``OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_families.py --regions eye`` (``--quick`` for a
-smoke run that writes nothing; ``--seeds``, ``--replicate``, ``--cache``, ``--only-cached``, ``--no-write``).
+smoke run that writes nothing; ``--seeds``, ``--replicate``, ``--cache``, ``--only-cached``, ``--no-write``,
+``--reuse-committed`` to summarise a seed set from its committed CSVs when its runs are no longer cached).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import sys
 import time
 from dataclasses import asdict, replace
 from pathlib import Path
+from types import SimpleNamespace
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -38,6 +40,8 @@ from mtdl_kit.lab.families import (
     default_families_config,
     families_reading,
     run_families,
+    summary_reading,
+    unstopped_run,
 )
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -99,17 +103,141 @@ def families_table(result) -> list[str]:
     return lines
 
 
+def _committed_lines(cfg, stem: Path) -> list[str]:
+    """A seed set's table and reading rebuilt from the CSVs an earlier invocation wrote (``stem``), after
+    checking that they hold exactly ``cfg``'s seeds; nothing is trained and the CSVs are not rewritten.
+
+    Raises:
+        SystemExit: the CSVs are missing or hold other seeds (train them, or drop ``--reuse-committed``).
+    """
+    import pandas as pd
+
+    runs_csv, summary_csv = Path(f"{stem}_runs.csv"), Path(f"{stem}_summary.csv")
+    if not (runs_csv.exists() and summary_csv.exists()):
+        raise SystemExit(
+            f"--reuse-committed: {runs_csv.name} or {summary_csv.name} is missing; train the seeds instead."
+        )
+    seeds = tuple(sorted(int(s) for s in pd.read_csv(runs_csv)["seed"].unique()))
+    if seeds != tuple(sorted(cfg.seeds)):
+        raise SystemExit(f"--reuse-committed: {runs_csv.name} holds seeds {list(seeds)}, not {list(cfg.seeds)}.")
+    committed = SimpleNamespace(config=cfg, summary=pd.read_csv(summary_csv))
+    return [
+        f"Summarised from `{summary_csv.name}`, written by an earlier invocation (not retrained in this one).",
+        "",
+        *families_table(committed),
+        "Reading (computed from the intervals):",
+        "",
+        *[f"- {s}" for s in summary_reading(committed.summary)],
+        "",
+        f"Config: `{asdict(cfg)}`",
+        "",
+    ]
+
+
+def _one_unstopped(job: tuple) -> dict:
+    """Worker: one early-stopped run trained again to the cap (a fresh process, one thread)."""
+    import torch
+
+    torch.set_num_threads(1)
+    cfg, arm, seed, task, metric, cache = job
+    run = unstopped_run(cfg, arm, seed, task, cache=cache)
+    return {
+        "unstopped": run.metrics[task][metric],
+        "unstopped_best_step": run.best_step,
+        "unstopped_steps_run": run.steps_run,
+        "unstopped_seconds": round(run.seconds, 1),
+    }
+
+
+def unstopped_section(region: str, task: str, arms: list[str], cache: Path, jobs: int) -> None:
+    """Retrain the headline runs of ``task`` that stopped before the cap, to the cap; write the CSV and section."""
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor
+
+    import pandas as pd
+
+    from mtdl_kit.metrics import primary_metric
+    from mtdl_kit.regions import get_region
+    from mtdl_kit.services.lessons import families_lab_unstopped_reading
+
+    cfg = default_families_config(region)
+    metric = primary_metric(get_region(region).task(task))
+    runs = pd.read_csv(RESULTS / f"transfer_g_{region}_headline_runs.csv")
+    stopped = runs[(runs["task"] == task) & (runs["metric"] == metric) & ~runs["at_cap"].astype(bool)]
+    if arms:
+        unknown = sorted(set(arms) - set(cfg.arms()))
+        if unknown:
+            raise SystemExit(f"--arms {unknown} are not arms of {region}: {list(cfg.arms())}.")
+        stopped = stopped[stopped["arm"].isin(arms)]
+    stopped = stopped.reset_index(drop=True)
+    work = [(cfg, r.arm, int(r.seed), task, metric, str(cache)) for r in stopped.itertuples()]
+    t0 = time.perf_counter()
+    with ProcessPoolExecutor(max_workers=max(1, jobs), mp_context=mp.get_context("spawn")) as pool:
+        done = list(pool.map(_one_unstopped, work))
+    wall = time.perf_counter() - t0
+    table = pd.concat([stopped[["arm", "seed", "value", "best_step", "steps_run"]], pd.DataFrame(done)], axis=1)
+    table = table.rename(
+        columns={"value": "stopped", "best_step": "stopped_best_step", "steps_run": "stopped_steps_run"}
+    )
+    table.insert(2, "task", task)
+    table.insert(3, "metric", metric)
+    table.to_csv(RESULTS / f"transfer_g_{region}_headline_unstopped.csv", index=False)
+    lines = [
+        f"### {region}: the runs of {task} that the stopping rule ended early, trained to the cap "
+        "(`bench_families.py --unstopped`)",
+        "",
+        f"Measured {machine()}; {len(work)} runs in {wall / 60:.0f} min ({jobs} processes, one thread each; "
+        f"runs already in the cache are read, not retrained; their training took "
+        f"{table['unstopped_seconds'].sum() / 60:.0f} min summed over runs). Each "
+        "is the same network, seed, training subset and validation evaluations as the headline run "
+        "(`mtdl_kit.lab.unstopped_run`), with a patience longer than the run (`mtdl_kit.lab.to_cap`): it trains "
+        f"to the {cfg.max_steps}-step cap and keeps its best validation evaluation; scored on the same test split.",
+        "",
+        f"| arm | seed | {metric} as stopped (best / stopped at) | {metric} to the cap (best step) |",
+        "|---|---:|---:|---:|",
+    ]
+    for r in table.itertuples():
+        lines.append(
+            f"| {r.arm} | {r.seed} | {r.stopped:.3f} ({r.stopped_best_step} / {r.stopped_steps_run}) | "
+            f"{r.unstopped:.3f} ({r.unstopped_best_step}) |"
+        )
+    lines += ["", "Per arm (computed from the table; the bar is the zoo's, fixed before these runs):", ""]
+    lines += [families_lab_unstopped_reading(region)]
+    text = "\n".join(lines)
+    print(text)
+    write_section(f"families-lab-unstopped-{region}", text)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--regions", default="eye,chest", help="comma list (default: eye,chest)")
     add_seed_arguments(ap, DEFAULT_CACHE)
     ap.add_argument("--no-write", action="store_true", help="fill the cache only: no CSV, no RESULTS section")
+    ap.add_argument(
+        "--unstopped",
+        metavar="TASK",
+        help="diagnostic: retrain every headline run of TASK that the stopping rule ended early to the cap "
+        "(arms from --arms), one region; writes RESULTS 'families-lab-unstopped-<region>'",
+    )
+    ap.add_argument("--arms", default="", help="with --unstopped: comma list of arms (default: all)")
+    ap.add_argument("--jobs", type=int, default=2, help="with --unstopped: processes (one thread each)")
+    ap.add_argument(
+        "--reuse-committed",
+        action="store_true",
+        help="a seed set missing from the cache is summarised from its committed CSVs (same seeds) instead of trained",
+    )
     args = ap.parse_args()
     cache = Path(args.cache) if args.cache else DEFAULT_CACHE
     headline, fresh = seed_sets(args, HEADLINE, REPLICATION)
     write = not (args.quick or args.no_write)
     regions = [r.strip() for r in args.regions.split(",") if r.strip()]
+    if args.unstopped:
+        if len(regions) != 1:
+            raise SystemExit("--unstopped takes one region (--regions R).")
+        arms = [a.strip() for a in args.arms.split(",") if a.strip()]
+        unstopped_section(regions[0], args.unstopped, arms, cache, args.jobs)
+        return
     if write:
         write_section("families-lab", HEADER)  # first, so that a first run lays the sections out in order
     for region in regions:
@@ -122,6 +250,10 @@ def main() -> None:
             cfg = replace(base, seeds=tuple(seeds))
             have, need = cached_count(cfg, cache)
             title = f"#### {region}, {name}: seeds {list(cfg.seeds)}"
+            if args.reuse_committed and have < need:
+                stem = RESULTS / f"transfer_g_{region}_{name}"
+                lines += [title, "", *_committed_lines(cfg, stem)]
+                continue
             if args.only_cached and have < need:
                 lines += [title, "", f"Incomplete: {have} of {need} networks trained and cached; the rest not yet.", ""]
                 continue

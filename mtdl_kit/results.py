@@ -147,7 +147,9 @@ def load_transfer(
         kind: ``"runs"`` (one row per seed, arm, task and metric: ``budget``, ``seed``, ``arm``,
             ``task``, ``metric``, ``value``, ``best_step``, ``steps_run``, ...) or ``"summary"`` (the
             paired contrasts with their CIs: ``budget``, ``contrast``, ``value``, ``ci_low``, ``ci_high``) or
-            ``"curves"`` (experiment G: each run's validation curve, ``arm``, ``seed``, ``task``, ``step``, ``value``).
+            ``"curves"`` (experiment G: each run's validation curve, ``arm``, ``seed``, ``task``, ``step``, ``value``)
+            or ``"unstopped"`` (experiment G: runs the stopping rule ended early, trained again to the step cap,
+            ``benchmarks/bench_families.py --unstopped``).
         experiment: the experiment's letter (``"a"``: positive transfer; ``"g"``: the families).
         run: ``"headline"`` or ``"replication"`` (fresh seeds).
         root: folder of the CSVs (default :func:`results_dir`).
@@ -181,7 +183,7 @@ def load_starved(
 
 
 #: the kinds of a lab table (``curves``: experiment G's validation curves)
-LAB_KINDS: tuple[str, ...] = ("runs", "summary", "curves")
+LAB_KINDS: tuple[str, ...] = ("runs", "summary", "curves", "unstopped")
 
 
 def _lab_table(stem: str, kind: str, root: str | Path | None, command: str) -> Any:

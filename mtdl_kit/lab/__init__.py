@@ -71,6 +71,9 @@ from mtdl_kit.lab.families import (
     default_families_config,
     families_reading,
     run_families,
+    stop_outcomes,
+    to_cap,
+    unstopped_run,
     write_families_outputs,
 )
 from mtdl_kit.lab.starved import (
@@ -176,6 +179,9 @@ __all__ = [
     "run_starved",
     "run_transfer",
     "starved_reading",
+    "stop_outcomes",
+    "to_cap",
+    "unstopped_run",
     "write_adversarial_outputs",
     "write_cascade_outputs",
     "write_conflict_outputs",

@@ -327,6 +327,73 @@ def cached_run(
     )
 
 
+def to_cap(cfg: FamiliesConfig) -> FamiliesConfig:
+    """``cfg`` without the early stop: a patience longer than the run, so every network trains to the step
+    cap and keeps its best validation evaluation (the diagnostic for a task that learns late; the zoo's
+    ``lab-to-cap`` recipe is the same idea). Its :meth:`~FamiliesConfig.key` differs, so its runs are cached apart.
+    """
+    return replace(cfg, patience=cfg.max_steps // cfg.eval_every + 1)
+
+
+def unstopped_run(cfg: FamiliesConfig, arm: str, seed: int, task: str, cache: str | Path | None = None) -> FamilyRun:
+    """The network that trained ``task`` in ``arm`` on ``seed``, trained again under :func:`to_cap` (same data,
+    initialisation and validation evaluations; only the stop differs).
+
+    Raises:
+        ValueError: an arm or task that is not in ``cfg``.
+    """
+    if task not in cfg.task_names():
+        raise ValueError(f"task {task!r} is not one of {cfg.task_names()}.")
+    nets = networks_of(cfg, arm)
+    uncapped = to_cap(cfg)
+    return cached_run(uncapped, nets["all"] if "all" in nets else nets[task], seed, cache)
+
+
+def stop_outcomes(runs: Any, task: str, metric: str) -> Any:
+    """Per arm: ``task``'s runs that the stopping rule ended before the step cap against those that reached it.
+
+    A task that learns late — a landmark heat map that stays blank for hundreds of steps — loses runs to
+    a patience rule: the validation metric does not move on the plateau, patience runs out, and the best
+    (blank) checkpoint is kept. This table shows whether an arm's poor mean comes from such runs.
+
+    Args:
+        runs: a runs table of experiment G (:attr:`FamiliesResult.runs_frame`, or its committed CSV).
+        task: the task.
+        metric: one of its metrics in the table.
+
+    Returns:
+        One row per arm: ``runs``, ``stopped_early`` (runs that ended before the cap), ``median_stopped`` and
+        ``median_at_cap`` (the metric's median over each group; NaN for an empty group), ``latest_best_stopped``
+        (the latest best step among the early-stopped runs) and ``earliest_best_at_cap``.
+
+    Raises:
+        ValueError: no rows for ``task`` and ``metric``.
+    """
+    import pandas as pd
+
+    rows = runs[(runs["task"] == task) & (runs["metric"] == metric)]
+    if rows.empty:
+        raise ValueError(
+            f"no runs of task {task!r} with metric {metric!r}; the table's tasks are {sorted(runs['task'].unique())}."
+        )
+    out = []
+    for arm, part in rows.groupby("arm", sort=False):
+        capped = part["at_cap"].astype(bool)
+        early, full = part[~capped], part[capped]
+        out.append(
+            {
+                "arm": arm,
+                "runs": len(part),
+                "stopped_early": len(early),
+                "median_stopped": early["value"].median() if len(early) else float("nan"),
+                "median_at_cap": full["value"].median() if len(full) else float("nan"),
+                "latest_best_stopped": early["best_step"].max() if len(early) else float("nan"),
+                "earliest_best_at_cap": full["best_step"].min() if len(full) else float("nan"),
+            }
+        )
+    return pd.DataFrame(out)
+
+
 @dataclass
 class FamiliesResult:
     """All runs of experiment G and their contrasts.

@@ -22,6 +22,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     import pandas as pd
     import plotly.graph_objects as go
 
@@ -367,6 +369,36 @@ def families_lab_table(region: str, run: str = "headline") -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def families_lab_unstopped_reading(region: str, run: str = "headline", *, root: str | Path | None = None) -> str:
+    """Markdown bullets: experiment G's early-stopped runs of one task trained again to the cap, per arm.
+
+    Reads ``transfer_g_<region>_<run>_unstopped.csv`` (``benchmarks/bench_families.py --unstopped TASK``):
+    per arm the metric's median as stopped and trained to the cap, and how many runs meet the zoo's quality
+    bar for the task (:func:`mtdl_kit.zoo.quality_floors`) each way — a bar fixed before these runs, so
+    "learnt" is not a threshold picked from them.
+    """
+    from mtdl_kit.results import load_transfer
+    from mtdl_kit.zoo import quality_floors
+
+    table = load_transfer("unstopped", experiment="g", run=f"{region}_{run}", root=root)
+    reg = _region(region)
+    lines = []
+    for (task, metric), rows in table.groupby(["task", "metric"], sort=False):
+        floor = next((f for f in quality_floors(reg.task(task)) if f.metric == metric), None)
+        for arm, part in rows.groupby("arm", sort=False):
+            runs = f"{len(part)} run{'s' if len(part) != 1 else ''}"
+            text = (
+                f"- **{arm}**, {task}: {runs} stopped early; {metric} median {part['stopped'].median():.3g} "
+                f"as stopped, {part['unstopped'].median():.3g} trained to the cap"
+            )
+            if floor is not None:
+                before = sum(bool(floor.met_by(v)) for v in part["stopped"])
+                after = sum(bool(floor.met_by(v)) for v in part["unstopped"])
+                text += f"; meeting the zoo's bar ({floor.bar}): {before} of {len(part)} as stopped, {after} to the cap"
+            lines.append(text + ".")
+    return "\n".join(lines)
+
+
 def families_lab_reading(region: str, runs: Sequence[str] = ("headline",)) -> str:
     """Markdown: experiment G's reading (:func:`mtdl_kit.lab.families.summary_reading`) per seed set of ``region``."""
     from mtdl_kit.lab.families import summary_reading
@@ -386,6 +418,7 @@ __all__ = [
     "case_outputs",
     "families_lab_reading",
     "families_lab_table",
+    "families_lab_unstopped_reading",
     "families_results",
     "lesson_size",
     "measurement_errors",

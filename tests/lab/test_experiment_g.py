@@ -221,3 +221,52 @@ def test_the_validation_curves_figure_draws_every_seed_and_a_median_per_arm(quic
         validation_curves_figure(curves, "lungs_heart")
     with pytest.raises(ValueError, match="No curves for the arms"):
         validation_curves_figure(curves, "disc_cup", arms=["siamese"])
+
+
+def test_stop_outcomes_split_each_arm_at_the_step_cap():
+    from mtdl_kit.lab import stop_outcomes
+
+    rows = [
+        # arm, seed, value, best_step, steps_run, at_cap
+        ("single@params", 0, 3.0, 1700, 2000, True),
+        ("single@params", 1, 20.0, 450, 850, False),
+        ("single@params", 2, 21.0, 550, 950, False),
+        ("parallel", 0, 20.5, 1900, 2000, True),
+    ]
+    runs = pd.DataFrame(
+        [
+            {"arm": a, "seed": s, "task": "landmarks", "metric": "mre_mm", "value": v, "best_step": b}
+            | {"steps_run": n, "at_cap": c}
+            for a, s, v, b, n, c in rows
+        ]
+    )
+    other_metric = runs.assign(metric="mre_mm/medial", value=0.0)
+    table = stop_outcomes(pd.concat([runs, other_metric]), "landmarks", "mre_mm").set_index("arm")
+    assert table.loc["single@params", ["runs", "stopped_early"]].tolist() == [3, 2]
+    assert table.loc["single@params", "median_stopped"] == 20.5 and table.loc["single@params", "median_at_cap"] == 3.0
+    assert table.loc["single@params", "latest_best_stopped"] == 550
+    assert table.loc["single@params", "earliest_best_at_cap"] == 1700
+    assert table.loc["parallel", "stopped_early"] == 0 and pd.isna(table.loc["parallel", "median_stopped"])
+    with pytest.raises(ValueError, match="the table's tasks are"):
+        stop_outcomes(runs, "landmarks", "dice")
+
+
+def test_an_unstopped_run_repeats_the_stopped_one_and_trains_on_to_the_cap(tmp_path):
+    from mtdl_kit.lab import to_cap, unstopped_run
+    from mtdl_kit.lab.families import cached_run
+
+    # patience 1 after one warm-up evaluation: the quick segmentation network stops at its first non-improving one
+    cfg = default_families_config("chest", quick=True, max_steps=150, patience=1, min_evaluations=1, seeds=(0, 1))
+    task = "ctr"
+    original = cached_run(cfg, networks_of(cfg, "single@params")[task], 0, tmp_path)
+    again = unstopped_run(cfg, "single@params", 0, task, cache=tmp_path)
+    assert again.steps_run == cfg.max_steps
+    assert again.network == original.network, "the same network: only the stop differs"
+    # the same data, initialisation and evaluations: the curve up to the original stop is the original's
+    shared = {step: v for step, v in again.curve[task].items() if int(step) <= original.steps_run}
+    assert shared == pytest.approx(original.curve[task])
+    assert original.steps_run < cfg.max_steps, "this design must stop the original early, or the test shows nothing"
+    assert to_cap(cfg).key() != cfg.key(), "cached apart from the stopped runs"
+    assert unstopped_run(cfg, "single@params", 0, task, cache=tmp_path).seconds == again.seconds  # from the cache
+    with pytest.raises(ValueError, match="is not one of"):
+        unstopped_run(cfg, "single@params", 0, "glaucoma", cache=tmp_path)

@@ -86,3 +86,25 @@ def test_retrained_baselines_reads_the_unstopped_runs(tmp_path, monkeypatch) -> 
     assert lessons.retrained_baselines("brain") == "", "a zoo retrained to the cap ships the retrained network"
     (tmp_path / "zoo_unstopped.csv").unlink()
     assert lessons.retrained_baselines("brain") == "", "no table, no caution"
+
+
+def test_the_unstopped_reading_counts_runs_against_the_zoo_bar(tmp_path) -> None:
+    import pandas as pd
+
+    rows = [
+        ("single@params", 3, 20.2, 2.6),
+        ("single@params", 6, 19.2, 3.6),
+        ("parallel", 0, 20.6, 20.6),
+    ]
+    pd.DataFrame(
+        [
+            {"arm": a, "seed": s, "task": "landmarks", "metric": "mre_mm", "stopped": b, "unstopped": u}
+            for a, s, b, u in rows
+        ]
+    ).to_csv(tmp_path / "transfer_g_musculoskeletal_headline_unstopped.csv", index=False)
+    text = lessons.families_lab_unstopped_reading("musculoskeletal", root=tmp_path)
+    single, parallel = text.splitlines()
+    assert "**single@params**, landmarks: 2 runs" in single
+    assert "median 19.7 as stopped, 3.1 trained to the cap" in single
+    assert "bar (≤ 4.7): 0 of 2 as stopped, 2 to the cap" in single
+    assert "1 run stopped early" in parallel and "0 of 1 as stopped, 0 to the cap" in parallel
