@@ -41,6 +41,7 @@ from mtdl_kit.lab.families import (
     families_reading,
     run_families,
     summary_reading,
+    train_families,
     unstopped_run,
 )
 
@@ -265,6 +266,9 @@ def main() -> None:
                     flush=True,
                 )
 
+            if args.no_write:
+                train_families(cfg, cache=cache, on_run=report)  # fill the cache; the summarising run compares
+                continue
             result = run_families(cfg, cache=cache, on_run=report)
             if write:
                 RESULTS.mkdir(exist_ok=True)

@@ -73,6 +73,7 @@ from mtdl_kit.lab.families import (
     run_families,
     stop_outcomes,
     to_cap,
+    train_families,
     unstopped_run,
     write_families_outputs,
 )
@@ -181,6 +182,7 @@ __all__ = [
     "starved_reading",
     "stop_outcomes",
     "to_cap",
+    "train_families",
     "unstopped_run",
     "write_adversarial_outputs",
     "write_cascade_outputs",

@@ -548,13 +548,14 @@ def summarise(cfg: FamiliesConfig, runs: dict[str, dict[int, dict[str, FamilyRun
     return pd.DataFrame(rows).reindex(columns=columns)
 
 
-def run_families(
+def train_families(
     cfg: FamiliesConfig,
     *,
     cache: str | Path | None = None,
     on_run: Callable[[str, FamilyRun], None] | None = None,
-) -> FamiliesResult:
-    """Run experiment G: every arm × seed (resumable through ``cache``), then the contrasts.
+) -> dict[str, dict[int, dict[str, FamilyRun]]]:
+    """Every arm × seed of experiment G, trained or read from ``cache``, without the contrasts (a process
+    that only fills a shared cache needs no bootstrap). Returns arm -> seed -> network key -> run.
 
     Args:
         cfg: the configuration (:data:`QUICK_FAMILIES` or :func:`default_families_config`).
@@ -573,6 +574,17 @@ def run_families(
                 runs[arm][seed][key] = run
                 if on_run is not None:
                     on_run(arm, run)
+    return runs
+
+
+def run_families(
+    cfg: FamiliesConfig,
+    *,
+    cache: str | Path | None = None,
+    on_run: Callable[[str, FamilyRun], None] | None = None,
+) -> FamiliesResult:
+    """Run experiment G: every arm × seed (:func:`train_families`, resumable through ``cache``), then the contrasts."""
+    runs = train_families(cfg, cache=cache, on_run=on_run)
     return FamiliesResult(cfg, runs, runs_frame(cfg, runs), summarise(cfg, runs), curves_frame(runs))
 
 

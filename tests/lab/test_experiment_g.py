@@ -270,3 +270,16 @@ def test_an_unstopped_run_repeats_the_stopped_one_and_trains_on_to_the_cap(tmp_p
     assert unstopped_run(cfg, "single@params", 0, task, cache=tmp_path).seconds == again.seconds  # from the cache
     with pytest.raises(ValueError, match="is not one of"):
         unstopped_run(cfg, "single@params", 0, "glaucoma", cache=tmp_path)
+
+
+def test_train_families_fills_and_reads_the_cache_that_run_families_summarises(quick_result):
+    from mtdl_kit.lab import train_families
+
+    result, cache, trained = quick_result
+    before = len(trained)
+    runs = train_families(result.config, cache=cache, on_run=lambda arm, run: trained.append((run.network, run.seed)))
+    assert len(trained) - before == sum(len(nets) for by_seed in runs.values() for nets in by_seed.values())
+    for arm, by_seed in result.runs.items():
+        for seed, nets in by_seed.items():
+            for key, run in nets.items():
+                assert runs[arm][seed][key].metrics == run.metrics and runs[arm][seed][key].seconds == run.seconds
