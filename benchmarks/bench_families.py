@@ -25,7 +25,6 @@ import sys
 import time
 from dataclasses import asdict, replace
 from pathlib import Path
-from types import SimpleNamespace
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -58,11 +57,9 @@ def _cell(row) -> str:
     return f"{row['value']:+.{digits}f}{unit} [{row['ci_low']:+.{digits}f}, {row['ci_high']:+.{digits}f}]{mark}"
 
 
-def families_table(result) -> list[str]:
+def families_table(cfg, frame) -> list[str]:
     """Per rule: one row per family — each task's mean metric and its difference from the rule's
     single-task network with the 95 % CI (▲ better, ▼ worse), Δm, parameters and median steps."""
-    cfg = result.config
-    frame = result.summary
     tasks = list(cfg.task_names())
     means = frame[frame["contrast"] == "mean"].set_index(["arm", "task"])
     metric = {t: means.xs(t, level="task").iloc[0]["metric"] for t in tasks}
@@ -121,14 +118,14 @@ def _committed_lines(cfg, stem: Path) -> list[str]:
     seeds = tuple(sorted(int(s) for s in pd.read_csv(runs_csv)["seed"].unique()))
     if seeds != tuple(sorted(cfg.seeds)):
         raise SystemExit(f"--reuse-committed: {runs_csv.name} holds seeds {list(seeds)}, not {list(cfg.seeds)}.")
-    committed = SimpleNamespace(config=cfg, summary=pd.read_csv(summary_csv))
+    summary = pd.read_csv(summary_csv)
     return [
         f"Summarised from `{summary_csv.name}`, written by an earlier invocation (not retrained in this one).",
         "",
-        *families_table(committed),
+        *families_table(cfg, summary),
         "Reading (computed from the intervals):",
         "",
-        *[f"- {s}" for s in summary_reading(committed.summary)],
+        *[f"- {s}" for s in summary_reading(summary)],
         "",
         f"Config: `{asdict(cfg)}`",
         "",
@@ -276,7 +273,7 @@ def main() -> None:
                 result.runs_frame.to_csv(f"{stem}_runs.csv", index=False)
                 result.summary.to_csv(f"{stem}_summary.csv", index=False)
                 result.curves.to_csv(f"{stem}_curves.csv", index=False)
-            lines += [title, "", *families_table(result)]
+            lines += [title, "", *families_table(cfg, result.summary)]
             lines += ["Reading (computed from the intervals):", "", *[f"- {s}" for s in families_reading(result)], ""]
             lines += [f"Config: `{asdict(cfg)}`", ""]
         lines.insert(2, f"Machine: {machine()}; {(time.perf_counter() - t0) / 60:.0f} min for this region in this ")
