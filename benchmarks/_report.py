@@ -82,3 +82,21 @@ def seed_sets(args, headline: tuple[int, ...], fresh: tuple[int, ...]) -> tuple[
     elif args.quick:
         fresh = (10, 11)
     return headline, fresh
+
+
+def chance_lines(cfg, region: str, tasks, seeds, runs, stem: Path, *, write: bool, group: str = "arm") -> list[str]:
+    """A lab seed set's chance-level bullets (:func:`mtdl_kit.lab.chance.chance_reading`: each seed's image-blind
+    predictor on the test split, and the runs that do not beat it); with ``write`` the levels go to
+    ``<stem>_chance.csv``. The levels are computed from phantoms, never trained, so they are cheap to redo."""
+    from mtdl_kit.lab.chance import chance_frame, chance_reading
+
+    chance = chance_frame(cfg, region, list(tasks), list(seeds))
+    if write:
+        chance.to_csv(f"{stem}_chance.csv", index=False)
+    reading = chance_reading(runs, chance, group=group)
+    return [
+        "Chance (computed from the runs and each seed's image-blind predictor):",
+        "",
+        *[f"- {s}" for s in reading],
+        "",
+    ]

@@ -7,8 +7,9 @@ validation metrics stop improving (the lab's rule, cap 2,000 steps) and scored o
 design (all the region's tasks, EW, seeds 0–7 and 100–107) is :class:`mtdl_kit.lab.FamiliesConfig`'s
 default, fixed before any run. Runs are cached and resumable (``--cache``; processes may share a
 cache, each with its own ``--seeds`` and ``--no-write``, then one summarising invocation). It writes
-``benchmarks/results/transfer_g_<region>_<run>_{runs,summary,curves}.csv`` (the summary is a verdict
-source, :mod:`mtdl_kit.verdicts`) and the sections "families-lab" and "families-lab-<region>" of
+``benchmarks/results/transfer_g_<region>_<run>_{runs,summary,curves,chance}.csv`` (the summary is a verdict
+source, :mod:`mtdl_kit.verdicts`; ``chance`` is each seed's image-blind predictor on the test split,
+:mod:`mtdl_kit.lab.chance`) and the sections "families-lab" and "families-lab-<region>" of
 RESULTS.md, whose readings are computed from the intervals. A seed list whose runs are not all cached
 is reported as such with ``--only-cached``, never summarised from a subset.
 
@@ -29,7 +30,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _report import add_seed_arguments, machine, seed_sets, write_section
+from _report import add_seed_arguments, chance_lines, machine, seed_sets, write_section
 
 from mtdl_kit.lab.families import (
     ACROSS,
@@ -101,7 +102,7 @@ def families_table(cfg, frame) -> list[str]:
     return lines
 
 
-def _committed_lines(cfg, stem: Path) -> list[str]:
+def _committed_lines(cfg, stem: Path, *, write: bool) -> list[str]:
     """A seed set's table and reading rebuilt from the CSVs an earlier invocation wrote (``stem``), after
     checking that they hold exactly ``cfg``'s seeds; nothing is trained and the CSVs are not rewritten.
 
@@ -127,9 +128,63 @@ def _committed_lines(cfg, stem: Path) -> list[str]:
         "",
         *[f"- {s}" for s in summary_reading(summary)],
         "",
+        *chance_lines(cfg, cfg.region, cfg.task_names(), cfg.seeds, pd.read_csv(runs_csv), stem, write=write),
         f"Config: `{asdict(cfg)}`",
         "",
     ]
+
+
+def guard_section(regions: list[str], seed_sets: dict[str, tuple[int, ...]]) -> None:
+    """RESULTS "families-lab-guard": which committed runs the chance guard would change (nothing is trained).
+
+    For each region and seed set with committed CSVs, :func:`mtdl_kit.lab.chance.replay_chance_guard` feeds every
+    network's validation curve through the rule it ran under and through the rule with the chance guard
+    (patience waits while a task is at its validation chance level); writes
+    ``transfer_g_<region>_<run>_guard.csv``.
+    """
+    import pandas as pd
+
+    from mtdl_kit.lab.chance import chance_frame, replay_chance_guard
+
+    t0 = time.perf_counter()
+    lines = [
+        "### The chance guard replayed on the committed curves (`bench_families.py --replay-guard`)",
+        "",
+        "",
+        "Each network's validation curve (4 decimals) fed through the rule it ran under and through the same rule "
+        "with `ValidationStopping(chance=...)`: patience counts only once every task has beaten its chance level "
+        "on the validation split (each seed's image-blind predictor, `mtdl_kit.lab.chance`). A network is "
+        "*changed* where the two replays stop at different steps: the guard would have kept it training, and "
+        "its result is not known without training it. The guard only delays stops, so a run at the cap is never "
+        "changed.",
+        "",
+        "| region | seeds | networks | plain replay = recorded stop | changed | changed, by arm | tasks still at "
+        "chance where the curve ends |",
+        "|---|---|---:|---:|---:|---|---|",
+    ]
+    for region in regions:
+        for name, seeds in seed_sets.items():
+            stem = RESULTS / f"transfer_g_{region}_{name}"
+            if not seeds or not Path(f"{stem}_curves.csv").exists():
+                continue
+            cfg = replace(default_families_config(region), seeds=tuple(seeds))
+            runs, curves = pd.read_csv(f"{stem}_runs.csv"), pd.read_csv(f"{stem}_curves.csv")
+            if tuple(sorted(runs["seed"].unique())) != tuple(sorted(cfg.seeds)):
+                continue  # another seed set's CSVs
+            val = chance_frame(cfg, region, cfg.task_names(), cfg.seeds, split="val")
+            replay = replay_chance_guard(cfg, curves, runs, val)
+            replay.to_csv(f"{stem}_guard.csv", index=False)
+            changed = replay[replay["changed"]]
+            by_arm = "; ".join(f"{a} {n}" for a, n in changed.groupby("arm", sort=False).size().items()) or "—"
+            tasks = sorted({t for row in changed["at_chance"] for t in row.split(", ") if t}) or ["—"]
+            lines.append(
+                f"| {region} | {name} | {len(replay)} | {int(replay['replay_matches'].sum())} | {len(changed)} | "
+                f"{by_arm} | {', '.join(tasks)} |"
+            )
+    lines[2] = f"Measured {machine()}; {(time.perf_counter() - t0) / 60:.0f} min (phantoms and CSVs only)."
+    text = "\n".join(lines)
+    print(text)
+    write_section("families-lab-guard", text)
 
 
 def _one_unstopped(job: tuple) -> dict:
@@ -225,11 +280,19 @@ def main() -> None:
         action="store_true",
         help="a seed set missing from the cache is summarised from its committed CSVs (same seeds) instead of trained",
     )
+    ap.add_argument(
+        "--replay-guard",
+        action="store_true",
+        help="train nothing: replay the committed curves with the chance guard; writes 'families-lab-guard'",
+    )
     args = ap.parse_args()
     cache = Path(args.cache) if args.cache else DEFAULT_CACHE
     headline, fresh = seed_sets(args, HEADLINE, REPLICATION)
     write = not (args.quick or args.no_write)
     regions = [r.strip() for r in args.regions.split(",") if r.strip()]
+    if args.replay_guard:
+        guard_section(regions, {"headline": headline, "replication": fresh})
+        return
     if args.unstopped:
         if len(regions) != 1:
             raise SystemExit("--unstopped takes one region (--regions R).")
@@ -250,7 +313,7 @@ def main() -> None:
             title = f"#### {region}, {name}: seeds {list(cfg.seeds)}"
             if args.reuse_committed and have < need:
                 stem = RESULTS / f"transfer_g_{region}_{name}"
-                lines += [title, "", *_committed_lines(cfg, stem)]
+                lines += [title, "", *_committed_lines(cfg, stem, write=write)]
                 continue
             if args.only_cached and have < need:
                 lines += [title, "", f"Incomplete: {have} of {need} networks trained and cached; the rest not yet.", ""]
@@ -267,14 +330,15 @@ def main() -> None:
                 train_families(cfg, cache=cache, on_run=report)  # fill the cache; the summarising run compares
                 continue
             result = run_families(cfg, cache=cache, on_run=report)
+            stem = RESULTS / f"transfer_g_{region}_{name}"
             if write:
                 RESULTS.mkdir(exist_ok=True)
-                stem = RESULTS / f"transfer_g_{region}_{name}"
                 result.runs_frame.to_csv(f"{stem}_runs.csv", index=False)
                 result.summary.to_csv(f"{stem}_summary.csv", index=False)
                 result.curves.to_csv(f"{stem}_curves.csv", index=False)
             lines += [title, "", *families_table(cfg, result.summary)]
             lines += ["Reading (computed from the intervals):", "", *[f"- {s}" for s in families_reading(result)], ""]
+            lines += chance_lines(cfg, region, cfg.task_names(), cfg.seeds, result.runs_frame, stem, write=write)
             lines += [f"Config: `{asdict(cfg)}`", ""]
         lines.insert(2, f"Machine: {machine()}; {(time.perf_counter() - t0) / 60:.0f} min for this region in this ")
         lines[2] += "invocation (cached runs are reused)."

@@ -41,7 +41,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _report import machine, write_section
+from _report import chance_lines, machine, write_section
 
 from mtdl_kit.lab import default_starved_config, parse_seeds, run_starved, starved_reading
 from mtdl_kit.lab.starved import _datasets, cache_stem, cached_run, condition_name
@@ -116,6 +116,36 @@ def means_table(result) -> list[str]:
     return lines
 
 
+def chance_section(regions: list[str], seed_sets: dict[str, tuple[int, ...] | None], methods) -> None:
+    """RESULTS "starved-chance": every committed seed set's runs against each seed's image-blind predictor
+    (nothing is trained; the runs CSVs must hold exactly the seed set's seeds)."""
+    import pandas as pd
+
+    lines = [
+        "## Experiment E against chance (`benchmarks/bench_starved.py --chance-only`)",
+        "",
+        f"Measured {machine()}. Each committed run's primary metric against its seed's image-blind predictor "
+        "(`mtdl_kit.lab.chance`: fit on the seed's training labels, scored on the same test split); the levels "
+        "are in `benchmarks/results/starved_<region>_<run>_chance.csv`. Nothing was retrained.",
+        "",
+    ]
+    for region in regions:
+        for name, seeds in seed_sets.items():
+            if not seeds:
+                continue
+            cfg = default_starved_config(region, seeds=seeds, methods=methods)
+            stem = RESULTS / f"starved_{region}_{name}"
+            runs = pd.read_csv(f"{stem}_runs.csv")
+            if tuple(sorted(runs["seed"].unique())) != tuple(sorted(cfg.seeds)):
+                raise SystemExit(f"{stem.name}_runs.csv holds seeds {sorted(runs['seed'].unique())}, not {cfg.seeds}.")
+            lines += [f"### {region}, {name}: seeds {list(cfg.seeds)}", ""]
+            tasks = (cfg.starved, *cfg.others)
+            lines += chance_lines(cfg, region, tasks, cfg.seeds, runs, stem, write=True, group="condition")
+    text = "\n".join(lines)
+    print(text)
+    write_section("starved-chance", text)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="the quick configuration; writes no results")
@@ -125,6 +155,12 @@ def main() -> None:
     ap.add_argument("--methods", default=None, help="comma list of weighting methods (default: all five)")
     ap.add_argument("--cache", default=None, help=f"folder for finished runs (default: {DEFAULT_CACHE})")
     ap.add_argument("--only-cached", action="store_true", help="summarise what is cached; train nothing")
+    ap.add_argument(
+        "--chance-only",
+        action="store_true",
+        help="train nothing: each committed seed set's runs against chance; writes the chance CSVs and the "
+        "'starved-chance' section",
+    )
     args = ap.parse_args()
     headline = parse_seeds(args.seeds) if args.seeds else (QUICK_HEADLINE if args.quick else HEADLINE)
     if args.replicate is not None:
@@ -133,6 +169,10 @@ def main() -> None:
         fresh = QUICK_REPLICATION if args.quick else REPLICATION
     methods = tuple(m.strip() for m in args.methods.split(",") if m.strip()) if args.methods else None
     cache = Path(args.cache) if args.cache else DEFAULT_CACHE
+    regions = [r.strip() for r in args.regions.split(",") if r.strip()]
+    if args.chance_only:
+        chance_section(regions, {"headline": headline, "replication": fresh}, methods)
+        return
     lines = [
         "## The transfer lab, experiment E: the starved task (`benchmarks/bench_starved.py`)",
         "",
@@ -149,7 +189,7 @@ def main() -> None:
     ]
     # one section per region, so a region rerun on its own leaves the other region's measured section as it was
     sections = {"starved": lines}
-    for region in [r.strip() for r in args.regions.split(",") if r.strip()]:
+    for region in regions:
         t_region = time.perf_counter()
         part: list[str] = []
         for name, seeds in (("headline", headline), ("replication", fresh)):
@@ -167,13 +207,17 @@ def main() -> None:
                 continue
             fill_cache(cfg, cache)
             result = run_starved(cfg, cache=cache)
+            stem = RESULTS / f"starved_{region}_{name}"
             if not args.quick:
                 RESULTS.mkdir(exist_ok=True)
-                stem = RESULTS / f"starved_{region}_{name}"
                 result.runs_frame.to_csv(f"{stem}_runs.csv", index=False)
                 result.summary.to_csv(f"{stem}_summary.csv", index=False)
             part += [f"### {region}, {name}: seeds {list(cfg.seeds)}", ""]
             part += ["Reading (computed from the intervals):", "", *[f"- {s}" for s in starved_reading(result)], ""]
+            tasks = (cfg.starved, *cfg.others)
+            part += chance_lines(
+                cfg, region, tasks, cfg.seeds, result.runs_frame, stem, write=not args.quick, group="condition"
+            )
             part += ["Per condition (means over seeds; steps each run used):", "", *means_table(result), ""]
             part += ["Every condition against EW on raw targets:", "", *table(result), ""]
             part += [f"Config: `{asdict(cfg)}`", ""]

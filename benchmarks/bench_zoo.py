@@ -204,6 +204,62 @@ def unstopped_section(keys: list[str], jobs: int) -> None:
     print("\n".join(lines))
 
 
+def chance_section() -> None:
+    """RESULTS "zoo-chance": every bar against the image-blind predictor fit on the model's own training subset
+    (:func:`mtdl_kit.zoo.chance.chance_report`); ``benchmarks/results/zoo_chance.csv`` holds every row."""
+    import pandas as pd
+
+    from mtdl_kit.zoo.chance import chance_report
+
+    t0 = time.perf_counter()
+    frame = pd.DataFrame(chance_report())
+    frame.to_csv(ROOT / "benchmarks" / "results" / "zoo_chance.csv", index=False)
+    bars = frame.drop_duplicates(["region", "task", "metric"])
+    lines = [
+        "## The zoo's bars against chance (`benchmarks/bench_zoo.py --chance`)",
+        "",
+        f"Measured {machine()}; {(time.perf_counter() - t0) / 60:.0f} min (phantoms only, no weights). For every bar, "
+        "the metric of a predictor that never sees the image (`mtdl_kit.evaluation.chance.TrainingPrior`: each "
+        "pixel's most frequent training class, the class frequencies, the training median, each landmark's mean "
+        "training position, the mean image), fit on the model's own training subset and scored on its held-out "
+        "test set. A bar that chance meets passes networks that learnt nothing from the image. Every row is in "
+        "`benchmarks/results/zoo_chance.csv`.",
+        "",
+        "| region | task | metric | bar | chance | chance meets the bar | models meeting the bar | of them not beating "
+        "chance |",
+        "|---|---|---|---|---:|---|---:|---:|",
+    ]
+    for _, b in bars.iterrows():
+        rows = frame[(frame["region"] == b["region"]) & (frame["task"] == b["task"]) & (frame["metric"] == b["metric"])]
+        passed = rows[rows["passed"] == True]  # noqa: E712 (None stays out)
+        bar = f"{'≥' if b['higher_is_better'] else '≤'} {b['threshold']:g}"
+        chance = "—" if pd.isna(b["chance"]) else f"{b['chance']:.3g}"
+        meets = "—" if pd.isna(b["bar_above_chance"]) else ("no" if b["bar_above_chance"] else "**yes**")
+        blind = int((passed["beats_chance"] == False).sum())  # noqa: E712
+        lines.append(
+            f"| {b['region']} | {b['task']} | {b['metric']} | {bar} | {chance} | {meets} | {len(passed)} of "
+            f"{len(rows)} | {blind} |"
+        )
+    low = bars[bars["bar_above_chance"] == False]  # noqa: E712
+    lines += [
+        "",
+        "Reading (computed): "
+        + (
+            f"{len(low)} of {len(bars)} bars are met by chance: "
+            + "; ".join(
+                f"{r['region']} {r['task']} {r['metric']} (chance {r['chance']:.3g})" for _, r in low.iterrows()
+            )
+            + "."
+            if len(low)
+            else f"every one of the {bars['chance'].notna().sum()} bars with a defined chance level asks for more than "
+            "chance."
+        ),
+    ]
+    text = "\n".join(lines)
+    print(text)
+    write_section("zoo-chance", text)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--no-verify", action="store_true", help="skip the re-evaluation (table only)")
@@ -215,7 +271,13 @@ def main() -> None:
         "whole step cap, the best validation evaluation kept); writes only the 'zoo-unstopped' section",
     )
     parser.add_argument("--jobs", type=int, default=2, help="with --unstopped: processes (one thread each)")
+    parser.add_argument(
+        "--chance", action="store_true", help="only the bars against chance: writes the 'zoo-chance' section"
+    )
     args = parser.parse_args()
+    if args.chance:
+        chance_section()
+        return
     if args.unstopped:
         unstopped_section([k for k in args.unstopped.split(",") if k], args.jobs)
         return

@@ -147,7 +147,9 @@ class RunResult:
 DATA_SPLIT_SEED = 0
 
 
-def _datasets(cfg: RunConfig, tasks: Sequence[str]):
+def run_datasets(cfg: RunConfig, tasks: Sequence[str]) -> tuple[Any, Any]:
+    """The ``(train, test)`` datasets of a run: the seed's training subset and the fixed test split of the
+    phantoms (or a user's folder, split once with :data:`DATA_SPLIT_SEED`), with the labels of ``tasks``."""
     from mtdl_kit.data import PhantomDataset
 
     if cfg.data_dir is not None:
@@ -247,7 +249,7 @@ def train_run(cfg: RunConfig, *, out: str | Path | None = None, progress: bool =
     options = dict(cfg.model_options)
     if cfg.width is not None:
         options["width"] = cfg.width
-    train, test = _datasets(cfg, [t.name for t in tasks])
+    train, test = run_datasets(cfg, [t.name for t in tasks])
     tasks = tuple(getattr(train, "tasks", tasks))  # a MedMNIST file keeps the region's classification tasks
     model = build_model(cfg.family, tasks, region.in_channels, seed=cfg.seed, region=region.name, **options)
     model.set_regression_scaling(regression_stats(train, tasks, region))

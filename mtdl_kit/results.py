@@ -149,7 +149,8 @@ def load_transfer(
             paired contrasts with their CIs: ``budget``, ``contrast``, ``value``, ``ci_low``, ``ci_high``) or
             ``"curves"`` (experiment G: each run's validation curve, ``arm``, ``seed``, ``task``, ``step``, ``value``)
             or ``"unstopped"`` (experiment G: runs the stopping rule ended early, trained again to the step cap,
-            ``benchmarks/bench_families.py --unstopped``).
+            ``benchmarks/bench_families.py --unstopped``) or ``"chance"`` (experiment G: each seed's image-blind
+            predictor on the test split, :func:`mtdl_kit.lab.chance.chance_frame`).
         experiment: the experiment's letter (``"a"``: positive transfer; ``"g"``: the families).
         run: ``"headline"`` or ``"replication"`` (fresh seeds).
         root: folder of the CSVs (default :func:`results_dir`).
@@ -170,7 +171,8 @@ def load_starved(
     Args:
         kind: ``"runs"`` (one row per seed, condition, task and metric, with each run's diagnostics
             ``loss_early``, ``loss_late`` and ``weight_mean``, the task's training-averaged weight) or
-            ``"summary"`` (each condition minus EW on raw targets, with its CI).
+            ``"summary"`` (each condition minus EW on raw targets, with its CI) or ``"chance"`` (each seed's
+            image-blind predictor on the test split, ``benchmarks/bench_starved.py --chance-only``).
         region: ``"musculoskeletal"`` or ``"eye"``.
         run: ``"headline"`` or ``"replication"`` (fresh seeds).
         root: folder of the CSVs (default :func:`results_dir`).
@@ -183,7 +185,7 @@ def load_starved(
 
 
 #: the kinds of a lab table (``curves``: experiment G's validation curves)
-LAB_KINDS: tuple[str, ...] = ("runs", "summary", "curves", "unstopped")
+LAB_KINDS: tuple[str, ...] = ("runs", "summary", "curves", "unstopped", "chance")
 
 
 def _lab_table(stem: str, kind: str, root: str | Path | None, command: str) -> Any:

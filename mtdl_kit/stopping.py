@@ -19,13 +19,20 @@ on a small validation split can set a bar that later, better networks never clea
 "improvement" is a mean relative change against the best so far: the transfer lab saw a related
 arm keep its step-50 weights (validation AUC up, Dice far from its plateau) over everything after
 it (benchmarks/RESULTS.md, "crossover-notes").
+
+With ``chance`` (each watched metric's chance level on the validation split: what a predictor that never
+sees the image scores, :func:`mtdl_kit.evaluation.chance.chance_level`) patience starts counting only once
+every watched metric has beaten its chance level at some evaluation. A task still at chance is not on a
+plateau of learning but before it: the knee's landmark heat maps sit at a blank-map error for hundreds of
+steps, and a patience rule ended single-task runs there that learn the landmarks when trained on
+(RESULTS "families-lab-unstopped-musculoskeletal"). A run whose task never leaves chance trains to its cap.
 """
 
 from __future__ import annotations
 
 import copy
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -44,12 +51,15 @@ class ValidationStopping:
         min_evaluations: never stop before this many evaluations.
         warmup: the first ``warmup`` evaluations cannot be selected against later ones and do not
             count towards ``patience`` (0: every evaluation can be the best, the original rule).
+        chance: watched metric -> its chance level on the validation split; patience counts only once every
+            metric named here has beaten its level (``None``: no such guard, the original rule).
 
     Attributes:
         best_step: the step of the best evaluation (``-1`` before any).
         best_values: the watched metrics at that step.
         evaluations: evaluations seen so far.
         stopped_early: whether training stopped before its step budget.
+        above_chance: the watched metrics of ``chance`` that have beaten their level at some evaluation.
     """
 
     monitor: Sequence[str]
@@ -57,10 +67,12 @@ class ValidationStopping:
     min_delta: float = 0.0
     min_evaluations: int = 1
     warmup: int = 0
+    chance: Mapping[str, float] | None = None
     best_step: int = field(default=-1, init=False)
     best_values: dict[str, float] = field(default_factory=dict, init=False)
     evaluations: int = field(default=0, init=False)
     stopped_early: bool = field(default=False, init=False)
+    above_chance: set[str] = field(default_factory=set, init=False)
     _since_best: int = field(default=0, init=False, repr=False)
     _best_state: dict[str, Any] | None = field(default=None, init=False, repr=False)
 
@@ -78,25 +90,48 @@ class ValidationStopping:
             raise ValueError(f"min_evaluations must be an integer, got {self.min_evaluations!r}.")
         if isinstance(self.warmup, bool) or not isinstance(self.warmup, int) or self.warmup < 0:
             raise ValueError(f"warmup must be an integer >= 0, got {self.warmup!r}.")
+        if self.chance is not None:
+            self.chance = dict(self.chance)
+            unknown = sorted(set(self.chance) - set(self.monitor))
+            if unknown:
+                raise ValueError(f"chance names {unknown}, which are not watched; monitor is {list(self.monitor)}.")
+            bad = {k: v for k, v in self.chance.items() if not (isinstance(v, float | int) and math.isfinite(v))}
+            if bad:
+                raise ValueError(f"chance levels must be finite numbers, got {bad}; leave out a metric without one.")
 
     @classmethod
     def on_primary_metrics(
-        cls, tasks: Sequence[Any], *, patience: int, min_evaluations: int, warmup: int = 0
+        cls,
+        tasks: Sequence[Any],
+        *,
+        patience: int,
+        min_evaluations: int,
+        warmup: int = 0,
+        chance: Mapping[str, float] | None = None,
     ) -> ValidationStopping:
         """The rule the transfer lab and the zoo stop by: every task's primary validation metric watched together.
 
         Args:
             tasks: the network's :class:`~mtdl_kit.regions.base.TaskSpec` s.
             patience, min_evaluations, warmup: as in the class.
+            chance: task name -> the chance level of its primary metric on the validation split (the guard
+                of the class's ``chance``, keyed by task here).
         """
         from mtdl_kit.metrics import primary_metric
 
+        names = {t.name: f"{t.name}/{primary_metric(t)}" for t in tasks}
         return cls(
-            [f"{t.name}/{primary_metric(t)}" for t in tasks],
+            list(names.values()),
             patience=patience,
             min_evaluations=min_evaluations,
             warmup=warmup,
+            chance=None if chance is None else {names[t]: v for t, v in chance.items() if t in names},
         )
+
+    @property
+    def at_chance(self) -> list[str]:
+        """The watched metrics of ``chance`` that have not yet beaten their level (patience waits for them)."""
+        return [m for m in (self.chance or {}) if m not in self.above_chance]
 
     def improvement(self, values: dict[str, float]) -> float:
         """Mean signed relative change of ``values`` against the best so far (``inf`` at the first evaluation).
@@ -133,6 +168,10 @@ class ValidationStopping:
                 f"{sorted(values)}. Watch a task the model has, e.g. '<task>/<primary metric>'."
             )
         self.evaluations += 1
+        for name, level in (self.chance or {}).items():
+            sign = 1.0 if higher_is_better(name.split("/", 1)[1]) else -1.0
+            if math.isfinite(values[name]) and sign * (values[name] - level) > 0:
+                self.above_chance.add(name)
         if self.evaluations == self.warmup + 1:
             self.best_values = {}  # the warm-up is over: its weights are no longer a bar to clear
         if self.improvement(values) > self.min_delta or self._best_state is None or self.evaluations <= self.warmup:
@@ -140,11 +179,25 @@ class ValidationStopping:
             self.best_values = {m: float(values[m]) for m in self.monitor}
             self._best_state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
             self._since_best = 0
-        else:
+        elif not self.at_chance:
             self._since_best += 1
         stop = self._since_best >= self.patience and self.evaluations >= self.min_evaluations
         self.stopped_early = self.stopped_early or stop
         return stop
+
+    def replay(self, evaluations: Sequence[tuple[int, dict[str, float]]]) -> int | None:
+        """Feed a recorded validation curve through the rule, as :func:`mtdl_kit.train.fit` would: the step
+        at which it stops, or ``None`` if it never does (the run goes on to its cap). No model is needed:
+        what a rule decides depends on the validation values alone, so a committed curve shows what
+        another rule would have done up to the point where the two rules part.
+
+        Args:
+            evaluations: ``(step, values)`` in training order; ``values`` holds every watched metric.
+        """
+        for step, values in evaluations:
+            if self.update(step, values, _NoWeights()):
+                return int(step)
+        return None
 
     def restore_best(self, model: Any) -> None:
         """Load the best evaluation's weights into ``model`` (nothing happens before any evaluation)."""
@@ -159,4 +212,13 @@ class ValidationStopping:
             "evaluations": self.evaluations,
             "stopped_early": self.stopped_early,
             "warmup": self.warmup,
+            **({"at_chance": self.at_chance} if self.chance is not None else {}),
         }
+
+
+class _NoWeights:
+    """A stand-in model for :meth:`ValidationStopping.replay` (no weights to keep)."""
+
+    @staticmethod
+    def state_dict() -> dict[str, Any]:
+        return {}

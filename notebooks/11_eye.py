@@ -389,6 +389,16 @@ display(Markdown(lessons.families_lab_reading(REGION, runs=("headline", "replica
 lessons.families_lab_table(REGION)
 
 # %% [markdown]
+# Every difference above is between two networks that learnt something — if both beat what a predictor
+# that never sees the image scores. `mtdl_kit.lab.chance` fits that predictor on each seed's training
+# labels (the most frequent class per pixel, the class frequencies, the median value) and scores it on
+# the same test phantoms; the bullets below, computed from the headline runs, count the runs that do not
+# beat it. Notebook 15 shows a region where this check changes how the table reads.
+
+# %%
+display(Markdown(lessons.families_lab_chance_reading(REGION)))
+
+# %% [markdown]
 # The validation curves the stopping rule watched: one thin line per seed, the median in bold. A line
 # that reaches the right edge was still improving when the 2,000-step cap stopped it — count them in
 # the last bullet above before you read a small difference.

@@ -369,6 +369,16 @@ FAMILIES_RUN = f"{REGION}_headline"
 display(Markdown(lessons.families_lab_reading(REGION, runs=("headline", "replication"))))
 lessons.families_lab_table(REGION)
 
+# %% [markdown]
+# Every difference above is between two networks that learnt something — if both beat what a predictor
+# that never sees the image scores. `mtdl_kit.lab.chance` fits that predictor on each seed's training
+# labels (the most frequent class per pixel, the class frequencies, the median value) and scores it on
+# the same test phantoms; the bullets below, computed from the headline runs, count the runs that do not
+# beat it. Notebook 15 shows a region where this check changes how the table reads.
+
+# %%
+display(Markdown(lessons.families_lab_chance_reading(REGION)))
+
 # %%
 from mtdl_kit.viz import validation_curves_figure
 

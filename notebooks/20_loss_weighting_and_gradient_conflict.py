@@ -300,6 +300,25 @@ replicated = {c for c in tables[0].index if all(t.get(c) == "better" for t in ta
 exercises.check_replicated(replicated, STARVED_RUNS, task="landmarks")
 
 # %% [markdown]
+# ### A recovery against EW, and against chance
+#
+# "Better than EW" compares two trained networks. It does not say the better one learnt the landmarks
+# from the image. Set each run against a predictor that never sees the image — each landmark's mean
+# position over the seed's training cases (`mtdl_kit.lab.chance`), scored on the same test phantoms. The
+# phantom knee hardly moves between cases, so that predictor is hard to beat: a few millimetres. The
+# bullets, computed from the runs, count per method the runs that do not beat it. Where a method's
+# recovery leaves most runs at or above chance, it moved the heat maps off their blank-map plateau (far
+# worse than chance) towards what the labels give without the image — a real contrast, and not yet a
+# learnt task. This is a limit of the phantom, stated in RESULTS.md "starved-notes"; the eye's CDR
+# below does not have it.
+
+# %%
+from mtdl_kit.services.lessons import starved_chance_reading
+
+for run in STARVED_RUNS:
+    display(Markdown(f"**{run.replace('_', ', ')} seeds**\n\n" + starved_chance_reading(*run.split("_", 1))))
+
+# %% [markdown]
 # ### The eye: a recovery, but not the one the textbook predicts
 #
 # The eye gives experiment E a second starved-task candidate. The vertical cup-to-disc ratio (CDR) is a
@@ -383,7 +402,8 @@ weights.round(3)
 # - The cosine plot and conflict table show how often the eye's tasks actually disagree in training.
 # - A small-loss task can be starved by equal weighting. Whether a method recovers it is read from a
 #   paired interval on two seed sets, with a count of the runs that were still improving when they
-#   stopped (the starved task above).
+#   stopped (the starved task above), and against chance: a recovered task must also beat a predictor
+#   that never sees the image.
 # - A recovery is not yet a mechanism: on the eye, the method that recovers the CDR on both seed sets
 #   is read off the intervals (exercise 4), and its weights (exercise 5) show whether it fed the small
 #   task or strengthened the task the CDR is measured from.

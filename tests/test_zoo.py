@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import shutil
 from dataclasses import fields
 
@@ -20,6 +21,7 @@ from mtdl_kit.zoo import (
     ZooEntry,
     ZooError,
     load_pretrained,
+    quality_report,
     read_manifest,
     train_zoo,
     verify_zoo,
@@ -492,3 +494,32 @@ def test_a_floor_is_met_on_its_own_side_and_at_the_bar(threshold, value, higher_
     if value != threshold:
         assert floor.met_by(value) is better
     assert floor.bar == f"{'≥' if higher_is_better else '≤'} {threshold:g}"
+
+
+def test_the_chance_report_sets_every_bar_against_the_image_blind_predictor(zoo) -> None:
+    from mtdl_kit.evaluation.chance import chance_level
+    from mtdl_kit.experiments import run_datasets
+    from mtdl_kit.regions import get_region
+    from mtdl_kit.zoo.chance import chance_report
+
+    root, _ = zoo
+    rows = chance_report(root)
+    assert [(r["key"], r["task"], r["metric"]) for r in rows] == [
+        (r["key"], r["task"], r["metric"]) for r in quality_report(root)
+    ]
+    eye = get_region("eye")
+    cfg = next(iter(read_manifest(root).values())).run_config()
+    train, test = run_datasets(cfg, list(eye.task_names))
+    expected = chance_level(eye.tasks, train, test, region=eye).metrics
+    for r in rows:
+        level = expected[r["task"]][r["metric"]]
+        assert r["chance"] == pytest.approx(level) or (r["chance"] is None and math.isnan(level))
+        if r["chance"] is not None:
+            assert r["bar_above_chance"] == (
+                not Floor(r["metric"], r["threshold"], r["higher_is_better"], "").met_by(r["chance"])
+            )
+        if r["chance"] is not None and r["value"] is not None:
+            better = r["value"] > r["chance"] if r["higher_is_better"] else r["value"] < r["chance"]
+            assert r["beats_chance"] == better
+    one = rows[0]["key"]
+    assert {r["key"] for r in chance_report(root, keys=[one])} == {one}

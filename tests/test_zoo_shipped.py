@@ -125,3 +125,23 @@ def test_quick_verify_reports_a_tampered_file_it_does_not_rescore(manifest, tmp_
     assert len(problems) == 2, problems
     assert "eye-hybrid.pt: sha256 differs" in problems[0] or "eye-hybrid.pt: sha256 differs" in problems[1]
     assert any("chest-parallel.pt is missing" in p for p in problems)
+
+
+def test_the_committed_chance_table_covers_the_shipped_zoo_and_no_bar_passes_a_blind_model() -> None:
+    """``benchmarks/results/zoo_chance.csv`` (``bench_zoo.py --chance``) is regenerated with the zoo: it has
+    every bar of every shipped model with the manifest's value, and no model meets a bar without beating
+    the image-blind predictor of its own training subset."""
+    from pathlib import Path
+
+    import pandas as pd
+
+    table = pd.read_csv(Path(__file__).resolve().parents[1] / "benchmarks" / "results" / "zoo_chance.csv")
+    report = quality_report()
+    assert sorted(zip(table["key"], table["task"], table["metric"], strict=True)) == sorted(
+        (r["key"], r["task"], r["metric"]) for r in report
+    ), "the zoo changed: rerun `benchmarks/bench_zoo.py --chance`"
+    values = {(r["key"], r["task"], r["metric"]): r["value"] for r in report}
+    for row in table.itertuples():
+        assert row.value == pytest.approx(values[(row.key, row.task, row.metric)], nan_ok=True)
+    blind = table[(table["passed"] == True) & (table["beats_chance"] == False)]  # noqa: E712
+    assert blind.empty, blind[["key", "task", "metric", "value", "chance"]].to_string()

@@ -10,8 +10,11 @@
 - :func:`paired_contrast` compares training arms run on paired seeds: per-task differences and
   interactions in a metric's own units, with a paired hierarchical bootstrap CI (:mod:`.paired`).
 - :func:`non_dominated` marks the Pareto-optimal models of a trade-off plot (:mod:`.pareto`).
+- :func:`chance_level` scores :class:`TrainingPrior`, a predictor that never sees the image, through the
+  same :func:`evaluate`: the level a network must beat to have learnt anything (:mod:`.chance`).
 """
 
+from mtdl_kit.evaluation.chance import TrainingPrior, chance_level
 from mtdl_kit.evaluation.delta import MIN_SEEDS, DeltaM, Estimate, delta_m, relative_change
 from mtdl_kit.evaluation.evaluate import Evaluation, evaluate
 from mtdl_kit.evaluation.paired import paired_contrast
@@ -26,6 +29,8 @@ __all__ = [
     "Evaluation",
     "Records",
     "TaskRecords",
+    "TrainingPrior",
+    "chance_level",
     "collect_predictions",
     "compute_metrics",
     "delta_m",

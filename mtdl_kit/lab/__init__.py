@@ -10,7 +10,8 @@ site-adversarial auxiliary task (gradient reversal or domain confusion) whose si
 disease; :mod:`.cascade` is experiment D, a cascade trained in real stages and fed deliberately degraded masks
 (:mod:`.degrade`); :mod:`.conflict` is experiment F, whether early gradient conflict predicts the crossover's
 transfer; :mod:`.families` is experiment G, the four families against single-task networks under the protocol at
-two capacity rules.
+two capacity rules; :mod:`.chance` sets every run against an image-blind predictor (chance level) and replays
+the stopping rule with a chance guard on committed curves.
 """
 
 from mtdl_kit.lab.adversarial import (
@@ -38,6 +39,7 @@ from mtdl_kit.lab.cascade import (
     run_cascade,
     write_cascade_outputs,
 )
+from mtdl_kit.lab.chance import chance_frame, chance_reading, replay_chance_guard, runs_beating_chance
 from mtdl_kit.lab.conflict import (
     PREDICTORS,
     PROBED_ARMS,
@@ -154,6 +156,8 @@ __all__ = [
     "adversarial_reading",
     "build_network",
     "cascade_reading",
+    "chance_frame",
+    "chance_reading",
     "configure",
     "conflict_reading",
     "crossover_configs",
@@ -169,6 +173,7 @@ __all__ = [
     "parse_seeds",
     "probe_arm",
     "reading",
+    "replay_chance_guard",
     "run_adversarial",
     "run_adversarial_arm",
     "run_arm",
@@ -179,6 +184,7 @@ __all__ = [
     "run_families",
     "run_starved",
     "run_transfer",
+    "runs_beating_chance",
     "starved_reading",
     "stop_outcomes",
     "to_cap",

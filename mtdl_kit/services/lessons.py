@@ -17,7 +17,7 @@ Research and teaching use only — not for clinical use.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -375,12 +375,18 @@ def families_lab_unstopped_reading(region: str, run: str = "headline", *, root: 
     Reads ``transfer_g_<region>_<run>_unstopped.csv`` (``benchmarks/bench_families.py --unstopped TASK``):
     per arm the metric's median as stopped and trained to the cap, and how many runs meet the zoo's quality
     bar for the task (:func:`mtdl_kit.zoo.quality_floors`) each way — a bar fixed before these runs, so
-    "learnt" is not a threshold picked from them.
+    "learnt" is not a threshold picked from them — and, where the seed set's ``..._chance.csv`` exists, how
+    many beat their seed's image-blind predictor (:mod:`mtdl_kit.lab.chance`), the bar below which nothing
+    was learnt from the image.
     """
     from mtdl_kit.results import load_transfer
     from mtdl_kit.zoo import quality_floors
 
     table = load_transfer("unstopped", experiment="g", run=f"{region}_{run}", root=root)
+    try:
+        chance = load_transfer("chance", experiment="g", run=f"{region}_{run}", root=root)
+    except FileNotFoundError:
+        chance = None  # written since the chance levels exist; an older results folder lacks it
     reg = _region(region)
     lines = []
     for (task, metric), rows in table.groupby(["task", "metric"], sort=False):
@@ -395,8 +401,53 @@ def families_lab_unstopped_reading(region: str, run: str = "headline", *, root: 
                 before = sum(bool(floor.met_by(v)) for v in part["stopped"])
                 after = sum(bool(floor.met_by(v)) for v in part["unstopped"])
                 text += f"; meeting the zoo's bar ({floor.bar}): {before} of {len(part)} as stopped, {after} to the cap"
+            if chance is not None:
+                text += _beating_chance(part, chance, task, metric)
             lines.append(text + ".")
     return "\n".join(lines)
+
+
+def _beating_chance(part: Any, chance: Any, task: str, metric: str) -> str:
+    """``"; beating chance (4.22 mm, the image-blind predictor): 0 of 3 as stopped, 2 to the cap"`` for the
+    unstopped rows ``part`` (each against its own seed's chance level)."""
+    from mtdl_kit.metrics import higher_is_better
+
+    levels = chance[(chance["task"] == task) & (chance["metric"] == metric)].set_index("seed")["value"]
+    sign = 1.0 if higher_is_better(metric) else -1.0
+    before = sum(sign * (r["stopped"] - levels[r["seed"]]) > 0 for _, r in part.iterrows())
+    after = sum(sign * (r["unstopped"] - levels[r["seed"]]) > 0 for _, r in part.iterrows())
+    mean = levels[list(part["seed"])].mean()
+    counts = f"{before} of {len(part)} as stopped, {after} to the cap"
+    return f"; beating chance ({mean:.3g}, the image-blind predictor): {counts}"
+
+
+def families_lab_chance_reading(region: str, run: str = "headline", *, root: str | Path | None = None) -> str:
+    """Markdown bullets: experiment G's chance levels for ``region`` and, per task, the runs that do not beat them.
+
+    Reads the committed ``transfer_g_<region>_<run>_runs.csv`` and ``..._chance.csv``
+    (:func:`mtdl_kit.lab.chance.chance_reading`): a contrast between runs that sit at chance compares two
+    ways of learning nothing.
+    """
+    from mtdl_kit.lab.chance import chance_reading
+    from mtdl_kit.results import load_transfer
+
+    runs = load_transfer("runs", experiment="g", run=f"{region}_{run}", root=root)
+    chance = load_transfer("chance", experiment="g", run=f"{region}_{run}", root=root)
+    return "\n".join(f"- {line}" for line in chance_reading(runs, chance))
+
+
+def starved_chance_reading(region: str, run: str = "headline", *, root: str | Path | None = None) -> str:
+    """Markdown bullets: experiment E's runs of ``region`` against each seed's image-blind predictor.
+
+    Reads the committed ``starved_<region>_<run>_runs.csv`` and ``..._chance.csv``
+    (:func:`mtdl_kit.lab.chance.chance_reading`, one group per condition).
+    """
+    from mtdl_kit.lab.chance import chance_reading
+    from mtdl_kit.results import load_starved
+
+    runs = load_starved("runs", region=region, run=run, root=root)
+    chance = load_starved("chance", region=region, run=run, root=root)
+    return "\n".join(f"- {line}" for line in chance_reading(runs, chance, group="condition"))
 
 
 def families_lab_reading(region: str, runs: Sequence[str] = ("headline",)) -> str:
@@ -416,6 +467,7 @@ __all__ = [
     "LESSON_SIZE",
     "QUICK_CASES",
     "case_outputs",
+    "families_lab_chance_reading",
     "families_lab_reading",
     "families_lab_table",
     "families_lab_unstopped_reading",
@@ -431,6 +483,7 @@ __all__ = [
     "rule_agreement",
     "show_relatedness_case",
     "show_tasks",
+    "starved_chance_reading",
 ]
 
 

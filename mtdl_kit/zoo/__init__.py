@@ -21,6 +21,7 @@ Layout (``data_samples/weights/``, or ``$MTDL_KIT_ZOO``; keys from :func:`zoo_ke
 Research and teaching use only — not for clinical use.
 """
 
+from mtdl_kit.zoo.chance import chance_report
 from mtdl_kit.zoo.composite import composite_reading, zoo_composite_readings
 from mtdl_kit.zoo.floors import REGRESSION_FLOORS, Floor, miss_diagnoses, quality_floors, quality_report, zoo_table
 from mtdl_kit.zoo.importing import import_region
@@ -81,6 +82,7 @@ __all__ = [
     "ZooError",
     "ZooRecipe",
     "add_entry",
+    "chance_report",
     "check_names",
     "composite_reading",
     "default_root",

@@ -108,3 +108,46 @@ def test_the_unstopped_reading_counts_runs_against_the_zoo_bar(tmp_path) -> None
     assert "median 19.7 as stopped, 3.1 trained to the cap" in single
     assert "bar (≤ 4.7): 0 of 2 as stopped, 2 to the cap" in single
     assert "1 run stopped early" in parallel and "0 of 1 as stopped, 0 to the cap" in parallel
+    assert "chance" not in text, "no chance table, no chance counts"
+    pd.DataFrame(
+        [
+            {"seed": s, "task": "landmarks", "metric": "mre_mm", "value": v, "primary": True, "prior": "p"}
+            for s, v in ((0, 4.0), (3, 4.2), (6, 3.0))
+        ]
+    ).to_csv(tmp_path / "transfer_g_musculoskeletal_headline_chance.csv", index=False)
+    single, parallel = lessons.families_lab_unstopped_reading("musculoskeletal", root=tmp_path).splitlines()
+    assert "beating chance (3.6, the image-blind predictor): 0 of 2 as stopped, 1 to the cap" in single
+    assert "beating chance (4, the image-blind predictor): 0 of 1 as stopped, 0 to the cap" in parallel
+
+
+def _lab_tables(folder, stem: str, group: str, runs: list[tuple]) -> None:
+    """``<stem>_runs.csv`` (``group, seed, task, metric, value`` rows) and a 4.2-mm landmark chance level per seed."""
+    import pandas as pd
+
+    pd.DataFrame(runs, columns=[group, "seed", "task", "metric", "value"]).to_csv(
+        folder / f"{stem}_runs.csv", index=False
+    )
+    seeds = sorted({r[1] for r in runs})
+    chance = [(s, "landmarks", "mre_mm", 4.2, True, "the mean training position") for s in seeds]
+    pd.DataFrame(chance, columns=["seed", "task", "metric", "value", "primary", "prior"]).to_csv(
+        folder / f"{stem}_chance.csv", index=False
+    )
+
+
+def test_the_chance_reading_reads_the_committed_runs_and_levels(tmp_path) -> None:
+    runs = [("single@params", s, "landmarks", "mre_mm", v) for s, v in ((0, 3.0), (1, 21.0))]
+    runs += [("parallel", s, "landmarks", "mre_mm", 20.0) for s in (0, 1)]
+    _lab_tables(tmp_path, "transfer_g_musculoskeletal_headline", "arm", runs)
+    text = lessons.families_lab_chance_reading("musculoskeletal", root=tmp_path)
+    assert "landmarks mre_mm 4.200 (the mean training position)" in text
+    assert text.splitlines()[1] == "- landmarks: runs that do not beat chance — single@params 1 of 2; parallel 2 of 2."
+
+
+def test_the_starved_chance_reading_groups_the_runs_by_condition(tmp_path) -> None:
+    runs = [
+        (c, s, "landmarks", "mre_mm", v) for c, s, v in (("ew-raw", 0, 21.0), ("ew-raw", 1, 20.0), ("uw-raw", 0, 3.0))
+    ]
+    runs += [("uw-raw", 1, "landmarks", "mre_mm", 5.0)]
+    _lab_tables(tmp_path, "starved_musculoskeletal_headline", "condition", runs)
+    text = lessons.starved_chance_reading("musculoskeletal", root=tmp_path)
+    assert text.splitlines()[1] == "- landmarks: runs that do not beat chance — ew-raw 2 of 2; uw-raw 1 of 2."

@@ -6,6 +6,8 @@ import math
 
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mtdl_kit.data import PhantomDataset
 from mtdl_kit.models import build_model
@@ -140,3 +142,66 @@ def test_a_run_that_ends_inside_the_warmup_keeps_its_latest_weights() -> None:
 def test_bad_warmup_is_refused(warmup) -> None:
     with pytest.raises(ValueError, match="warmup must be an integer"):
         ValidationStopping("glaucoma/auc", warmup=warmup)
+
+
+def _decisions(rule: ValidationStopping, trace: list[float], name: str = "landmarks/mre_mm") -> list[bool]:
+    model = _Tiny()
+    return [rule.update(50 * (i + 1), {name: value}, model) for i, value in enumerate(trace)]
+
+
+def test_patience_waits_while_a_task_is_still_at_chance() -> None:
+    plateau = [60.0, 21.0, 21.0, 21.0, 21.0, 21.0, 3.0, 2.9, 2.9, 2.9]  # a blank heat map, then the peaks
+    plain = _decisions(ValidationStopping("landmarks/mre_mm", patience=2), plateau)
+    assert plain.index(True) == 3, "the plain rule ends the run on the blank-map plateau"
+    guarded = ValidationStopping("landmarks/mre_mm", patience=2, chance={"landmarks/mre_mm": 4.2})
+    decisions = _decisions(guarded, plateau)
+    assert decisions.index(True) == 9 and guarded.best_step == 400  # learnt, then patience ran out
+    assert guarded.at_chance == [] and guarded.summary()["at_chance"] == []
+    stuck = ValidationStopping("landmarks/mre_mm", patience=2, chance={"landmarks/mre_mm": 4.2})
+    assert not any(_decisions(stuck, [21.0] * 30)), "a task that never leaves chance trains to the cap"
+    assert stuck.at_chance == ["landmarks/mre_mm"]
+    assert "at_chance" not in ValidationStopping("a/auc").summary(), "no guard, the summary as before"
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.floats(0.01, 1.0), min_size=1, max_size=25),
+    st.floats(0.0, 1.0),
+    st.integers(1, 4),
+    st.integers(0, 3),
+)
+def test_the_guard_only_ever_delays_a_stop(trace: list[float], level: float, patience: int, warmup: int) -> None:
+    plain = _decisions(ValidationStopping("g/auc", patience=patience, warmup=warmup), trace, "g/auc")
+    guarded = ValidationStopping("g/auc", patience=patience, warmup=warmup, chance={"g/auc": level})
+    delayed = _decisions(guarded, trace, "g/auc")
+    first = plain.index(True) if True in plain else len(trace)
+    assert (delayed.index(True) if True in delayed else len(trace)) >= first
+    if all(v > level for v in trace):  # above chance from the first evaluation: the guard changes nothing
+        assert delayed == plain
+
+
+@pytest.mark.parametrize(
+    ("chance", "match"),
+    [({"other/auc": 0.5}, "not watched"), ({"g/auc": math.nan}, "finite"), ({"g/auc": "0.5"}, "finite")],
+)
+def test_bad_chance_levels_fail_fast(chance, match) -> None:
+    with pytest.raises(ValueError, match=match):
+        ValidationStopping("g/auc", chance=chance)
+
+
+def test_the_primary_metric_rule_takes_chance_by_task() -> None:
+    from mtdl_kit.regions import get_region
+
+    tasks = get_region("musculoskeletal").tasks
+    rule = ValidationStopping.on_primary_metrics(tasks, patience=2, min_evaluations=1, chance={"landmarks": 4.2})
+    assert rule.chance == {"landmarks/mre_mm": 4.2} and rule.at_chance == ["landmarks/mre_mm"]
+
+
+def test_replay_makes_the_same_decisions_as_training_would() -> None:
+    trace = [0.6, 0.7, 0.69, 0.68, 0.71, 0.70, 0.70]
+    decisions = _decisions(ValidationStopping("g/auc", patience=2), trace, "g/auc")
+    replayed = ValidationStopping("g/auc", patience=2).replay(
+        [(50 * (i + 1), {"g/auc": v}) for i, v in enumerate(trace)]
+    )
+    assert replayed == 50 * (decisions.index(True) + 1) == 200
+    assert ValidationStopping("g/auc", patience=9).replay([(50, {"g/auc": 0.5})]) is None

@@ -1,0 +1,203 @@
+"""Chance level: the image-blind predictor (evaluation.chance) and the lab's per-seed levels (lab.chance)."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from mtdl_kit.data import PhantomDataset
+from mtdl_kit.evaluation import evaluate
+from mtdl_kit.evaluation.chance import PRIOR_WORDS, TrainingPrior, chance_level
+from mtdl_kit.lab.chance import (
+    CHANCE_COLUMNS,
+    chance_frame,
+    chance_reading,
+    replay_chance_guard,
+    runs_beating_chance,
+)
+from mtdl_kit.lab.families import QUICK_FAMILIES
+from mtdl_kit.models import build_model
+from mtdl_kit.regions import get_region
+from mtdl_kit.regions.base import TaskSpec
+
+SEG = TaskSpec("mask", "segmentation", 3, "a mask")
+CLS = TaskSpec("label", "classification", 3, "a label")
+REG = TaskSpec("size", "regression", 2, "two sizes")
+LMK = TaskSpec("points", "landmarks", 2, "two points")
+REC = TaskSpec("clean", "reconstruction", 1, "the clean image")
+
+
+def _case(mask: list[list[int]], label: int, size: tuple[float, float], points, clean: float, **extra) -> dict:
+    return {
+        "image": torch.zeros(1, 2, 2),
+        "mask": torch.tensor(mask),
+        "label": torch.tensor(label),
+        "size": torch.tensor(size),
+        "points": torch.tensor(points, dtype=torch.float32),
+        "clean": torch.full((1, 2, 2), clean),
+        **extra,
+    }
+
+
+TRAIN = [
+    _case([[0, 1], [2, 2]], 0, (1.0, 10.0), [[0.0, 0.0], [1.0, 1.0]], 0.0),
+    _case([[0, 1], [2, 1]], 1, (2.0, 20.0), [[0.0, 1.0], [1.0, 1.0]], 1.0),
+    _case([[0, 2], [2, 1]], 1, (9.0, 30.0), [[0.0, 1.0], [1.0, 0.0]], 2.0),
+]
+
+
+def test_the_prior_predicts_what_the_training_labels_say_without_the_image() -> None:
+    prior = TrainingPrior([SEG, CLS, REG, LMK, REC], TRAIN)
+    out = prior(torch.randn(4, 1, 2, 2))
+    assert all(v.shape[0] == 4 for v in out.values())
+    assert torch.equal(out["mask"][0].argmax(0), torch.tensor([[0, 1], [2, 1]]))  # each pixel's majority class
+    assert torch.allclose(torch.softmax(out["label"][0], 0), torch.tensor([1 / 3, 2 / 3, 0.0]), atol=1e-5)
+    assert torch.equal(out["size"][0], torch.tensor([2.0, 20.0]))  # the median, not the mean (4.0)
+    maps = out["points"][0]
+    peaks = [divmod(int(m.argmax()), 2) for m in maps]
+    assert peaks == [(0, 1), (1, 1)]  # rounded mean positions (0, 0.67) and (1, 0.67)
+    assert torch.allclose(out["clean"][0], torch.full((1, 2, 2), 1.0))
+    assert torch.equal(out["size"][1], out["size"][3])  # the same for every image
+
+
+def test_partial_labels_are_skipped_and_a_task_without_labels_is_refused() -> None:
+    unlabelled = _case([[1, 1], [1, 1]], 2, (100.0, 100.0), [[1.0, 1.0], [1.0, 1.0]], 5.0, size__present=False)
+    prior = TrainingPrior([REG], [*TRAIN, unlabelled])
+    assert torch.equal(prior(torch.zeros(1, 1, 2, 2))["size"][0], torch.tensor([2.0, 20.0]))
+    with pytest.raises(ValueError, match="no training case labels 'size'"):
+        TrainingPrior([REG], [unlabelled])
+    with pytest.raises(ValueError, match="at least one TaskSpec"):
+        TrainingPrior([], TRAIN)
+
+
+def test_a_prior_asked_for_another_image_size_names_the_fix() -> None:
+    prior = TrainingPrior([SEG], TRAIN)
+    with pytest.raises(ValueError, match="fit it on training cases of the test set's size"):
+        prior(torch.zeros(1, 1, 4, 4))
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.floats(-100, 100, allow_nan=False), min_size=1, max_size=15), st.floats(-100, 100))
+def test_the_regression_prior_has_the_least_absolute_error_of_any_constant(values: list[float], other: float) -> None:
+    cases = [{"image": torch.zeros(1, 2, 2), "size": torch.tensor([v])} for v in values]
+    task = TaskSpec("size", "regression", 1, "a size")
+    guess = float(TrainingPrior([task], cases)(torch.zeros(1, 1, 2, 2))["size"][0, 0])
+    error = sum(abs(v - guess) for v in values)
+    assert error <= sum(abs(v - other) for v in values) + 1e-3 * (1 + error)
+
+
+@pytest.fixture(scope="module")
+def knee():
+    region = get_region("musculoskeletal")
+    train = PhantomDataset("musculoskeletal", 24, split="train", size=64)
+    test = PhantomDataset("musculoskeletal", 80, split="test", size=64)
+    return region, train, test
+
+
+def test_chance_level_goes_through_the_one_evaluation_path(knee) -> None:
+    region, train, test = knee
+    chance = chance_level(region.tasks, train, test, region=region)
+    network = evaluate(build_model("parallel", region.tasks, region.in_channels, width=4, seed=0), test, region=region)
+    assert chance.metrics.keys() == network.metrics.keys()
+    for task in chance.metrics:
+        assert chance.metrics[task].keys() == network.metrics[task].keys()
+    assert chance.metrics["kl_grade"]["auc"] == pytest.approx(0.5)
+    assert chance.metrics["kl_grade"]["kappa_quadratic"] == pytest.approx(0.0)
+    assert 0.5 < chance.metrics["bones"]["dice"] < 1.0  # the knee hardly moves: the mean anatomy overlaps well
+    assert math.isfinite(chance.metrics["landmarks"]["mre_mm"]) and chance.metrics["landmarks"]["mre_mm"] > 0
+
+
+def test_chance_frame_fits_each_seeds_training_subset() -> None:
+    cfg = QUICK_FAMILIES
+    frame = chance_frame(cfg, cfg.region, cfg.task_names(), (0, 1))
+    assert tuple(frame.columns) == CHANCE_COLUMNS
+    assert set(frame["seed"]) == {0, 1}
+    assert frame.groupby(["seed", "task"])["primary"].sum().eq(1).all()  # one headline metric per task
+    assert set(frame["prior"]) <= set(PRIOR_WORDS.values())
+    dice = frame[(frame["metric"] == "dice")].set_index("seed")["value"]
+    assert dice[0] != dice[1]  # another training subset, another mean anatomy
+
+
+def _chance() -> pd.DataFrame:
+    rows = [(seed, "mask", "dice", 0.8, True, PRIOR_WORDS["segmentation"]) for seed in (0, 1)] + [
+        (seed, "size", "mae", 2.0, True, PRIOR_WORDS["regression"]) for seed in (0, 1)
+    ]
+    rows += [(0, "size", "rmse", 3.0, False, PRIOR_WORDS["regression"])]
+    return pd.DataFrame(rows, columns=list(CHANCE_COLUMNS))
+
+
+def _runs() -> pd.DataFrame:
+    rows = [
+        ("single", 0, "mask", "dice", 0.9),
+        ("single", 1, "mask", "dice", 0.7),
+        ("single", 0, "size", "mae", 1.5),
+        ("single", 1, "size", "mae", 2.5),
+        ("parallel", 0, "mask", "dice", 0.95),
+        ("parallel", 1, "mask", "dice", 0.85),
+        ("parallel", 0, "size", "mae", 1.0),
+        ("parallel", 1, "size", "mae", 1.9),
+        ("parallel", 0, "size", "rmse", 9.0),
+    ]
+    return pd.DataFrame(rows, columns=["arm", "seed", "task", "metric", "value"])
+
+
+def test_runs_are_set_against_their_seeds_chance_on_the_primary_metric_with_its_sign() -> None:
+    paired = runs_beating_chance(_runs(), _chance())
+    assert len(paired) == 8  # the rmse row is not a primary metric
+    beats = paired.set_index(["arm", "seed", "task"])["beats"]
+    assert bool(beats[("single", 0, "mask")]) and not bool(beats[("single", 1, "mask")])
+    assert bool(beats[("single", 0, "size")]) and not bool(beats[("single", 1, "size")])  # lower MAE beats
+    assert beats.xs("parallel").all()
+
+
+def test_chance_reading_counts_the_runs_that_do_not_beat_chance() -> None:
+    lines = chance_reading(_runs(), _chance())
+    assert lines[0].startswith("Chance level on the test split") and "mask dice 0.800" in lines[0]
+    assert "size mae 2.000 (the training median)" in lines[0]
+    assert lines[1] == "mask: runs that do not beat chance — single 1 of 2."
+    assert lines[2] == "size: runs that do not beat chance — single 1 of 2."
+    better = _runs().assign(value=lambda f: f["value"].where(f["metric"] != "dice", 0.99))
+    assert chance_reading(better, _chance())[1] == "mask: every run beats chance."
+
+
+def test_runs_of_a_seed_without_a_chance_level_are_refused() -> None:
+    with pytest.raises(ValueError, match=r"no level for seeds \[7\]"):
+        runs_beating_chance(_runs().assign(seed=7), _chance())
+
+
+def test_replaying_the_guard_flags_runs_that_stopped_while_a_task_was_at_chance() -> None:
+    from dataclasses import replace
+
+    from mtdl_kit.lab.families import FamiliesConfig
+
+    cfg = replace(FamiliesConfig(region="musculoskeletal"), patience=2, min_evaluations=2, max_steps=500)
+    steps = [50, 100, 150, 200, 250]
+    curves = [
+        ("single@params", 0, "landmarks", s, v) for s, v in zip(steps, [60.0, 21.0, 21.0, 21.0, 21.0], strict=True)
+    ]
+    curves += [("single@params", 0, "bones", s, v) for s, v in zip(steps, [0.9, 0.95, 0.94, 0.94, 0.94], strict=True)]
+    curves += [("single@params", 1, "landmarks", s, v) for s, v in zip(steps, [60.0, 3.0, 2.0, 2.0, 2.0], strict=True)]
+    curves = pd.DataFrame(curves, columns=["arm", "seed", "task", "step", "value"])
+    runs = pd.DataFrame(
+        [
+            ("single@params", 0, "landmarks", 250),
+            ("single@params", 0, "bones", 250),
+            ("single@params", 1, "landmarks", 250),
+        ],
+        columns=["arm", "seed", "task", "steps_run"],
+    )
+    levels = [
+        (s, t, m, v, True, "p") for s in (0, 1) for t, m, v in (("landmarks", "mre_mm", 4.0), ("bones", "dice", 0.9))
+    ]
+    val_chance = pd.DataFrame(levels, columns=list(CHANCE_COLUMNS))
+    replay = replay_chance_guard(cfg, curves, runs, val_chance).set_index(["seed", "network"])
+    assert replay["replay_matches"].all(), "the plain rule's replay reproduces the recorded stops"
+    blank = replay.loc[(0, "landmarks")]
+    assert blank["changed"] and math.isnan(blank["guarded"]) and blank["at_chance"] == "landmarks"
+    assert not replay.loc[(0, "bones")]["changed"], "a task above chance from the start: the guard changes nothing"
+    assert not replay.loc[(1, "landmarks")]["changed"]
