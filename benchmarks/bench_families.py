@@ -187,6 +187,91 @@ def guard_section(regions: list[str], seed_sets: dict[str, tuple[int, ...]]) -> 
     write_section("families-lab-guard", text)
 
 
+def _one_sized(job: tuple) -> dict:
+    """Worker: one headline network of ``arm`` trained again at another image size (a fresh process, one thread)."""
+    import torch
+
+    from mtdl_kit.lab.families import cached_run, networks_of
+    from mtdl_kit.metrics import primary_metric
+    from mtdl_kit.regions import get_region
+
+    torch.set_num_threads(1)
+    cfg, arm, seed, task, cache = job
+    network = networks_of(cfg, arm)[task if arm.startswith("single") else "all"]
+    run = cached_run(cfg, network, seed, cache)
+    metric = primary_metric(get_region(cfg.region).task(task))
+    return {
+        "arm": arm,
+        "seed": seed,
+        "task": task,
+        "metric": metric,
+        f"at_{cfg.size}": run.metrics[task][metric],
+        "best_step": run.best_step,
+        "steps_run": run.steps_run,
+        "seconds": round(run.seconds, 1),
+    }
+
+
+def size_section(
+    region: str,
+    size: int,
+    arms: list[str],
+    tasks: list[str],
+    seeds: tuple[int, ...],
+    cache: Path,
+    jobs: int,
+    *,
+    write: bool,
+) -> None:
+    """Diagnostic: headline networks of ``arms`` × ``tasks`` × ``seeds`` trained again at ``size`` px under the same
+    protocol, beside their committed 64-px results and both sizes' chance levels; writes
+    ``transfer_g_<region>_headline_size<size>.csv`` and RESULTS "families-lab-size-<region>"."""
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor
+
+    import pandas as pd
+
+    from mtdl_kit.lab.chance import chance_frame
+
+    t0 = time.perf_counter()
+    base = replace(default_families_config(region), seeds=tuple(seeds))
+    sized = replace(base, size=size)
+    work = [(sized, arm, seed, task, cache) for arm in arms for task in tasks for seed in seeds]
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=mp.get_context("spawn")) as pool:
+        table = pd.DataFrame(list(pool.map(_one_sized, work)))
+    runs = pd.read_csv(RESULTS / f"transfer_g_{region}_headline_runs.csv")
+    committed = runs.set_index(["arm", "seed", "task", "metric"])["value"]
+    table[f"at_{base.size}"] = [committed[(r.arm, r.seed, r.task, r.metric)] for r in table.itertuples()]
+    for cfg in (base, sized):
+        levels = chance_frame(cfg, region, cfg.task_names(), cfg.seeds).set_index(["seed", "task", "metric"])["value"]
+        table[f"chance_{cfg.size}"] = [levels[(r.seed, r.task, r.metric)] for r in table.itertuples()]
+    if write:
+        table.to_csv(RESULTS / f"transfer_g_{region}_headline_size{size}.csv", index=False)
+    lines = [
+        f"### {region}: headline networks trained again at {size} px (`bench_families.py --at-size {size}`)",
+        "",
+        f"Measured {machine()}; {len(table)} runs in {(time.perf_counter() - t0) / 60:.0f} min ({jobs} processes, "
+        f"one thread each; {table['seconds'].sum() / 60:.0f} min of training summed). The same network, seed, "
+        f"training cases (the phantoms drawn at {size} px), stopping rule and cap as the headline run at "
+        f"{base.size} px; scored on the test split at {size} px. Chance: each seed's image-blind predictor at each "
+        "size (`mtdl_kit.lab.chance`).",
+        "",
+        f"| arm | task | metric | seed | at {base.size} px | chance at {base.size} | at {size} px (best / run) | "
+        f"chance at {size} |",
+        "|---|---|---|---:|---:|---:|---:|---:|",
+    ]
+    for r in table.itertuples():
+        lines.append(
+            f"| {r.arm} | {r.task} | {r.metric} | {r.seed} | {getattr(r, f'at_{base.size}'):.3f} | "
+            f"{getattr(r, f'chance_{base.size}'):.3f} | {getattr(r, f'at_{size}'):.3f} "
+            f"({r.best_step} / {r.steps_run}) | {getattr(r, f'chance_{size}'):.3f} |"
+        )
+    text = "\n".join(lines)
+    print(text)
+    if write:
+        write_section(f"families-lab-size-{region}", text)
+
+
 def _one_unstopped(job: tuple) -> dict:
     """Worker: one early-stopped run trained again to the cap (a fresh process, one thread)."""
     import torch
@@ -273,13 +358,22 @@ def main() -> None:
         help="diagnostic: retrain every headline run of TASK that the stopping rule ended early to the cap "
         "(arms from --arms), one region; writes RESULTS 'families-lab-unstopped-<region>'",
     )
-    ap.add_argument("--arms", default="", help="with --unstopped: comma list of arms (default: all)")
-    ap.add_argument("--jobs", type=int, default=2, help="with --unstopped: processes (one thread each)")
+    ap.add_argument("--arms", default="", help="with --unstopped / --at-size: comma list of arms (default: all)")
+    ap.add_argument("--jobs", type=int, default=2, help="with --unstopped / --at-size: processes (one thread each)")
     ap.add_argument(
         "--reuse-committed",
         action="store_true",
         help="a seed set missing from the cache is summarised from its committed CSVs (same seeds) instead of trained",
     )
+    ap.add_argument(
+        "--at-size",
+        type=int,
+        default=None,
+        metavar="PX",
+        help="diagnostic: headline networks (--arms, --tasks, --seeds) trained again at PX px; one region; writes "
+        "RESULTS 'families-lab-size-<region>'",
+    )
+    ap.add_argument("--tasks", default="", help="with --at-size: comma list of tasks")
     ap.add_argument(
         "--replay-guard",
         action="store_true",
@@ -290,6 +384,13 @@ def main() -> None:
     headline, fresh = seed_sets(args, HEADLINE, REPLICATION)
     write = not (args.quick or args.no_write)
     regions = [r.strip() for r in args.regions.split(",") if r.strip()]
+    if args.at_size:
+        if len(regions) != 1 or not args.arms or not args.tasks:
+            raise SystemExit("--at-size takes one region (--regions R), --arms and --tasks.")
+        arms = [a.strip() for a in args.arms.split(",") if a.strip()]
+        tasks = [t.strip() for t in args.tasks.split(",") if t.strip()]
+        size_section(regions[0], args.at_size, arms, tasks, headline, cache, args.jobs, write=write)
+        return
     if args.replay_guard:
         guard_section(regions, {"headline": headline, "replication": fresh})
         return
