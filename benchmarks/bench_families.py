@@ -16,6 +16,9 @@ is reported as such with ``--only-cached``, never summarised from a subset.
 Run: ``OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_families.py --regions eye`` (``--quick`` for a
 smoke run that writes nothing; ``--seeds``, ``--replicate``, ``--cache``, ``--only-cached``, ``--no-write``,
 ``--reuse-committed`` to summarise a seed set from its committed CSVs when its runs are no longer cached).
+Diagnostics: ``--unstopped TASK --arms ...`` (early-stopped runs trained again to the cap), ``--replay-guard`` (the
+committed curves replayed with the chance guard, nothing trained), ``--at-size PX --arms ... --tasks ...``
+(headline networks trained again at another image size).
 """
 
 from __future__ import annotations

@@ -492,10 +492,12 @@ load_transfer("unstopped", experiment="g", run=FAMILIES_RUN).round(2)
 # contrast sit mostly at chance, the contrast compares two ways of learning nothing. On the eye, the
 # chest and the heart (notebooks 11–13) every network beats chance on every task but a single run.
 # The task itself is learnable: the pretrained models at the top of this notebook (128 px, four times as
-# many training cases) place the landmarks within a millimetre or two and measure the joint space to a
-# few tenths of a millimetre. At 64 px a pixel is 2.34 mm — the mean landmark position is within about
-# two pixels of every case's, and the joint space spans a few pixels at most. Which of the two the lab's
-# runs lack, pixels or cases, is an open diagnostic in `benchmarks/RESULTS.md`.
+# many training cases, twice the steps) place the landmarks within a millimetre or two and measure the
+# joint space to a few tenths of a millimetre. The pixels alone are not what the lab's runs lack: trained
+# again at 128 px under the same protocol, three single-task landmark networks stay on the blank-map
+# plateau and the joint space stays at chance (`benchmarks/RESULTS.md`,
+# "families-lab-size-musculoskeletal"). The lab's budget — 256 training cases, at most 2,000 steps — is
+# the likelier limit, not yet tested directly.
 
 # %%
 display(Markdown(lessons.families_lab_chance_reading(REGION)))
@@ -572,7 +574,7 @@ exercises.check_families_contrast(
 # - An ordinal grade is judged by quadratic weighted κ beside its AUC.
 # - Every number needs its chance level: on this phantom knee at 64 px a predictor that ignores the image
 #   places the landmarks within the zoo's bar and the joint space about as well as several trained
-#   networks, so the landmark and joint-space contrasts compare runs that mostly did not resolve the task.
+#   networks, so the landmark and joint-space contrasts compare runs that mostly did not learn the task.
 
 # %% [markdown]
 # ## References

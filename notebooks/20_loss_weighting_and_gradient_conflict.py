@@ -309,9 +309,9 @@ exercises.check_replicated(replicated, STARVED_RUNS, task="landmarks")
 # bullets, computed from the runs, count per method the runs that do not beat it. Where a method's
 # recovery leaves most runs at or above chance, it moved the heat maps off their blank-map plateau (far
 # worse than chance) towards what the labels give without the image — a real contrast, and not yet a
-# learnt task. At 64 px a pixel is 2.34 mm, and the zoo's 128-px knee models place the landmarks within
-# 0.5–1.7 mm: the experiment's image size is part of the limit (RESULTS.md "starved-notes"). The eye's
-# CDR below does not have it.
+# learnt task. The zoo's knee models, trained on four times as many cases for twice the steps, place the
+# landmarks within 0.5–1.7 mm: the experiment's budget is part of the limit (RESULTS.md
+# "starved-notes"). The eye's CDR below does not have it.
 
 # %%
 from mtdl_kit.services.lessons import starved_chance_reading
