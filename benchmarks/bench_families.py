@@ -17,8 +17,8 @@ Run: ``OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_families.py --regions
 smoke run that writes nothing; ``--seeds``, ``--replicate``, ``--cache``, ``--only-cached``, ``--no-write``,
 ``--reuse-committed`` to summarise a seed set from its committed CSVs when its runs are no longer cached).
 Diagnostics: ``--unstopped TASK --arms ...`` (early-stopped runs trained again to the cap), ``--replay-guard`` (the
-committed curves replayed with the chance guard, nothing trained), ``--at-size PX --arms ... --tasks ...``
-(headline networks trained again at another image size).
+committed curves replayed with the chance guard, nothing trained), ``--retrain-with size=128 --arms ... --tasks ...``
+(headline networks trained again with a changed configuration: image size, training cases, step cap).
 """
 
 from __future__ import annotations
@@ -190,8 +190,8 @@ def guard_section(regions: list[str], seed_sets: dict[str, tuple[int, ...]]) -> 
     write_section("families-lab-guard", text)
 
 
-def _one_sized(job: tuple) -> dict:
-    """Worker: one headline network of ``arm`` trained again at another image size (a fresh process, one thread)."""
+def _one_variant(job: tuple) -> dict:
+    """Worker: one headline network of ``arm`` trained again under a changed configuration (one thread)."""
     import torch
 
     from mtdl_kit.lab.families import cached_run, networks_of
@@ -208,16 +208,16 @@ def _one_sized(job: tuple) -> dict:
         "seed": seed,
         "task": task,
         "metric": metric,
-        f"at_{cfg.size}": run.metrics[task][metric],
+        "variant": run.metrics[task][metric],
         "best_step": run.best_step,
         "steps_run": run.steps_run,
         "seconds": round(run.seconds, 1),
     }
 
 
-def size_section(
+def variant_section(
     region: str,
-    size: int,
+    changes: dict,
     arms: list[str],
     tasks: list[str],
     seeds: tuple[int, ...],
@@ -226,9 +226,10 @@ def size_section(
     *,
     write: bool,
 ) -> None:
-    """Diagnostic: headline networks of ``arms`` × ``tasks`` × ``seeds`` trained again at ``size`` px under the same
-    protocol, beside their committed 64-px results and both sizes' chance levels; writes
-    ``transfer_g_<region>_headline_size<size>.csv`` and RESULTS "families-lab-size-<region>"."""
+    """Diagnostic: headline networks of ``arms`` × ``tasks`` × ``seeds`` trained again with ``changes`` to the
+    configuration (e.g. ``{"size": 128}``, ``{"n_train": 1024}``), beside their committed headline results and
+    both configurations' chance levels; writes ``transfer_g_<region>_headline_<label>.csv`` and RESULTS
+    "families-lab-<label>-<region>" (``label``: ``size128``, ``n_train1024``, ...)."""
     import multiprocessing as mp
     from concurrent.futures import ProcessPoolExecutor
 
@@ -237,42 +238,43 @@ def size_section(
     from mtdl_kit.lab.chance import chance_frame
 
     t0 = time.perf_counter()
+    label = "_".join(f"{k}{v}" for k, v in changes.items())
+    what = ", ".join(f"{k} = {v}" for k, v in changes.items())
     base = replace(default_families_config(region), seeds=tuple(seeds))
-    sized = replace(base, size=size)
-    work = [(sized, arm, seed, task, cache) for arm in arms for task in tasks for seed in seeds]
+    changed = replace(base, **changes)
+    changed.validate()
+    work = [(changed, arm, seed, task, cache) for arm in arms for task in tasks for seed in seeds]
     with ProcessPoolExecutor(max_workers=jobs, mp_context=mp.get_context("spawn")) as pool:
-        table = pd.DataFrame(list(pool.map(_one_sized, work)))
+        table = pd.DataFrame(list(pool.map(_one_variant, work)))
     runs = pd.read_csv(RESULTS / f"transfer_g_{region}_headline_runs.csv")
     committed = runs.set_index(["arm", "seed", "task", "metric"])["value"]
-    table[f"at_{base.size}"] = [committed[(r.arm, r.seed, r.task, r.metric)] for r in table.itertuples()]
-    for cfg in (base, sized):
+    table["headline"] = [committed[(r.arm, r.seed, r.task, r.metric)] for r in table.itertuples()]
+    for name, cfg in (("chance_headline", base), ("chance_variant", changed)):
         levels = chance_frame(cfg, region, cfg.task_names(), cfg.seeds).set_index(["seed", "task", "metric"])["value"]
-        table[f"chance_{cfg.size}"] = [levels[(r.seed, r.task, r.metric)] for r in table.itertuples()]
+        table[name] = [levels[(r.seed, r.task, r.metric)] for r in table.itertuples()]
     if write:
-        table.to_csv(RESULTS / f"transfer_g_{region}_headline_size{size}.csv", index=False)
+        table.to_csv(RESULTS / f"transfer_g_{region}_headline_{label}.csv", index=False)
     lines = [
-        f"### {region}: headline networks trained again at {size} px (`bench_families.py --at-size {size}`)",
+        f"### {region}: headline networks trained again with {what} (`bench_families.py --retrain-with {label}`)",
         "",
         f"Measured {machine()}; {len(table)} runs in {(time.perf_counter() - t0) / 60:.0f} min ({jobs} processes, "
-        f"one thread each; {table['seconds'].sum() / 60:.0f} min of training summed). The same network, seed, "
-        f"training cases (the phantoms drawn at {size} px), stopping rule and cap as the headline run at "
-        f"{base.size} px; scored on the test split at {size} px. Chance: each seed's image-blind predictor at each "
-        "size (`mtdl_kit.lab.chance`).",
+        f"one thread each; {table['seconds'].sum() / 60:.0f} min of training summed; cached runs are read). The same "
+        f"network, seed, stopping rule and protocol as the headline run, but {what}; scored on the test split of "
+        "that configuration. Chance: each seed's image-blind predictor under each configuration "
+        "(`mtdl_kit.lab.chance`).",
         "",
-        f"| arm | task | metric | seed | at {base.size} px | chance at {base.size} | at {size} px (best / run) | "
-        f"chance at {size} |",
+        f"| arm | task | metric | seed | headline | chance | with {what} (best / run) | chance with {what} |",
         "|---|---|---|---:|---:|---:|---:|---:|",
     ]
     for r in table.itertuples():
         lines.append(
-            f"| {r.arm} | {r.task} | {r.metric} | {r.seed} | {getattr(r, f'at_{base.size}'):.3f} | "
-            f"{getattr(r, f'chance_{base.size}'):.3f} | {getattr(r, f'at_{size}'):.3f} "
-            f"({r.best_step} / {r.steps_run}) | {getattr(r, f'chance_{size}'):.3f} |"
+            f"| {r.arm} | {r.task} | {r.metric} | {r.seed} | {r.headline:.3f} | {r.chance_headline:.3f} | "
+            f"{r.variant:.3f} ({r.best_step} / {r.steps_run}) | {r.chance_variant:.3f} |"
         )
     text = "\n".join(lines)
     print(text)
     if write:
-        write_section(f"families-lab-size-{region}", text)
+        write_section(f"families-lab-{label}-{region}", text)
 
 
 def _one_unstopped(job: tuple) -> dict:
@@ -361,22 +363,24 @@ def main() -> None:
         help="diagnostic: retrain every headline run of TASK that the stopping rule ended early to the cap "
         "(arms from --arms), one region; writes RESULTS 'families-lab-unstopped-<region>'",
     )
-    ap.add_argument("--arms", default="", help="with --unstopped / --at-size: comma list of arms (default: all)")
-    ap.add_argument("--jobs", type=int, default=2, help="with --unstopped / --at-size: processes (one thread each)")
+    ap.add_argument("--arms", default="", help="with --unstopped / --retrain-with: comma list of arms (default: all)")
+    ap.add_argument(
+        "--jobs", type=int, default=2, help="with --unstopped / --retrain-with: processes (one thread each)"
+    )
     ap.add_argument(
         "--reuse-committed",
         action="store_true",
         help="a seed set missing from the cache is summarised from its committed CSVs (same seeds) instead of trained",
     )
     ap.add_argument(
-        "--at-size",
-        type=int,
+        "--retrain-with",
         default=None,
-        metavar="PX",
-        help="diagnostic: headline networks (--arms, --tasks, --seeds) trained again at PX px; one region; writes "
-        "RESULTS 'families-lab-size-<region>'",
+        metavar="KEY=VALUE[,KEY=VALUE]",
+        help="diagnostic: headline networks (--arms, --tasks, --seeds) trained again with these configuration "
+        "changes (integers: size, n_train, max_steps, ...); one region; writes RESULTS "
+        "'families-lab-<label>-<region>'",
     )
-    ap.add_argument("--tasks", default="", help="with --at-size: comma list of tasks")
+    ap.add_argument("--tasks", default="", help="with --retrain-with: comma list of tasks")
     ap.add_argument(
         "--replay-guard",
         action="store_true",
@@ -387,12 +391,18 @@ def main() -> None:
     headline, fresh = seed_sets(args, HEADLINE, REPLICATION)
     write = not (args.quick or args.no_write)
     regions = [r.strip() for r in args.regions.split(",") if r.strip()]
-    if args.at_size:
+    if args.retrain_with:
         if len(regions) != 1 or not args.arms or not args.tasks:
-            raise SystemExit("--at-size takes one region (--regions R), --arms and --tasks.")
+            raise SystemExit("--retrain-with takes one region (--regions R), --arms and --tasks.")
+        try:
+            changes = {k.strip(): int(v) for k, v in (p.split("=") for p in args.retrain_with.split(",") if p.strip())}
+        except ValueError as err:
+            raise SystemExit(
+                f"--retrain-with wants KEY=INTEGER pairs, e.g. n_train=1024; got {args.retrain_with!r}."
+            ) from err
         arms = [a.strip() for a in args.arms.split(",") if a.strip()]
         tasks = [t.strip() for t in args.tasks.split(",") if t.strip()]
-        size_section(regions[0], args.at_size, arms, tasks, headline, cache, args.jobs, write=write)
+        variant_section(regions[0], changes, arms, tasks, headline, cache, args.jobs, write=write)
         return
     if args.replay_guard:
         guard_section(regions, {"headline": headline, "replication": fresh})
