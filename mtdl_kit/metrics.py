@@ -168,6 +168,11 @@ def higher_is_better(name: str) -> bool:
     return METRICS[base][0]
 
 
+def better_than(value: float, reference: float, name: str) -> bool:
+    """Whether ``value`` of metric ``name`` is strictly better than ``reference`` (``False`` if either is NaN)."""
+    return (value > reference) if higher_is_better(name) else (value < reference)
+
+
 def primary_metric(task: TaskSpec | str) -> str:
     """The headline metric of a task (or task kind): Dice, AUC, MAE, mean radial error, MAE.
 

@@ -36,7 +36,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from mtdl_kit.metrics import higher_is_better
+from mtdl_kit.metrics import better_than, higher_is_better
 
 
 @dataclass
@@ -169,8 +169,7 @@ class ValidationStopping:
             )
         self.evaluations += 1
         for name, level in (self.chance or {}).items():
-            sign = 1.0 if higher_is_better(name.split("/", 1)[1]) else -1.0
-            if math.isfinite(values[name]) and sign * (values[name] - level) > 0:
+            if better_than(values[name], level, name.split("/", 1)[1]):
                 self.above_chance.add(name)
         if self.evaluations == self.warmup + 1:
             self.best_values = {}  # the warm-up is over: its weights are no longer a bar to clear

@@ -410,12 +410,11 @@ def families_lab_unstopped_reading(region: str, run: str = "headline", *, root: 
 def _beating_chance(part: Any, chance: Any, task: str, metric: str) -> str:
     """``"; beating chance (4.22 mm, the image-blind predictor): 0 of 3 as stopped, 2 to the cap"`` for the
     unstopped rows ``part`` (each against its own seed's chance level)."""
-    from mtdl_kit.metrics import higher_is_better
+    from mtdl_kit.metrics import better_than
 
     levels = chance[(chance["task"] == task) & (chance["metric"] == metric)].set_index("seed")["value"]
-    sign = 1.0 if higher_is_better(metric) else -1.0
-    before = sum(sign * (r["stopped"] - levels[r["seed"]]) > 0 for _, r in part.iterrows())
-    after = sum(sign * (r["unstopped"] - levels[r["seed"]]) > 0 for _, r in part.iterrows())
+    before = sum(better_than(r["stopped"], levels[r["seed"]], metric) for _, r in part.iterrows())
+    after = sum(better_than(r["unstopped"], levels[r["seed"]], metric) for _, r in part.iterrows())
     mean = levels[list(part["seed"])].mean()
     counts = f"{before} of {len(part)} as stopped, {after} to the cap"
     return f"; beating chance ({mean:.3g}, the image-blind predictor): {counts}"

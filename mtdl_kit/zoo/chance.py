@@ -36,6 +36,7 @@ def chance_report(root: str | Path | None = None, *, keys: list[str] | None = No
 
     from mtdl_kit.evaluation.chance import chance_level
     from mtdl_kit.experiments import run_datasets
+    from mtdl_kit.metrics import better_than
     from mtdl_kit.regions import get_region
 
     entries = read_manifest(root)
@@ -57,8 +58,6 @@ def chance_report(root: str | Path | None = None, *, keys: list[str] | None = No
         floor = Floor(row["metric"], row["threshold"], row["higher_is_better"], "")
         bar_above = None if chance is None else not floor.met_by(chance)
         value = row["value"]
-        beats = None
-        if chance is not None and value is not None:
-            beats = value > chance if row["higher_is_better"] else value < chance
+        beats = None if chance is None or value is None else better_than(value, chance, row["metric"])
         out.append({**row, "chance": chance, "bar_above_chance": bar_above, "beats_chance": beats})
     return out
