@@ -40,6 +40,7 @@ from mtdl_kit.lab.families import (
     DELTA_M,
     RULE_WORDS,
     cached_count,
+    config_of_runs,
     default_families_config,
     families_reading,
     run_families,
@@ -119,20 +120,45 @@ def _committed_lines(cfg, stem: Path, *, write: bool) -> list[str]:
         raise SystemExit(
             f"--reuse-committed: {runs_csv.name} or {summary_csv.name} is missing; train the seeds instead."
         )
-    seeds = tuple(sorted(int(s) for s in pd.read_csv(runs_csv)["seed"].unique()))
+    runs = pd.read_csv(runs_csv)
+    seeds = tuple(sorted(int(s) for s in runs["seed"].unique()))
     if seeds != tuple(sorted(cfg.seeds)):
         raise SystemExit(f"--reuse-committed: {runs_csv.name} holds seeds {list(seeds)}, not {list(cfg.seeds)}.")
+    trained = config_of_runs(cfg.region, runs)
     summary = pd.read_csv(summary_csv)
     return [
         f"Summarised from `{summary_csv.name}`, written by an earlier invocation (not retrained in this one).",
         "",
+        *_guard_note(cfg, trained, stem),
         *families_table(cfg, summary),
         "Reading (computed from the intervals):",
         "",
         *[f"- {s}" for s in summary_reading(summary)],
         "",
-        *chance_lines(cfg, cfg.region, cfg.task_names(), cfg.seeds, pd.read_csv(runs_csv), stem, write=write),
-        f"Config: `{asdict(cfg)}`",
+        *chance_lines(trained, cfg.region, cfg.task_names(), cfg.seeds, runs, stem, write=write),
+        f"Config: `{asdict(trained)}`",
+        "",
+    ]
+
+
+def _guard_note(cfg, trained, stem: Path) -> list[str]:
+    """A sentence for a seed set trained before the chance guard: what its replay (``<stem>_guard.csv``) says."""
+    import pandas as pd
+
+    if trained.chance_guard or not cfg.chance_guard:
+        return []
+    guard_csv = Path(f"{stem}_guard.csv")
+    if not guard_csv.exists():
+        return [
+            "Trained before the protocol's chance guard (`chance_guard` off); not yet replayed through it "
+            "(`--replay-guard`).",
+            "",
+        ]
+    replay = pd.read_csv(guard_csv)
+    return [
+        f"Trained before the protocol's chance guard (`chance_guard` off). Its replay on these runs' validation "
+        f'curves ("families-lab-guard", `{guard_csv.name}`) changes {int(replay["changed"].sum())} of '
+        f"{len(replay)} networks.",
         "",
     ]
 
@@ -170,9 +196,9 @@ def guard_section(regions: list[str], seed_sets: dict[str, tuple[int, ...]]) -> 
             stem = RESULTS / f"transfer_g_{region}_{name}"
             if not seeds or not Path(f"{stem}_curves.csv").exists():
                 continue
-            cfg = replace(default_families_config(region), seeds=tuple(seeds))
             runs, curves = pd.read_csv(f"{stem}_runs.csv"), pd.read_csv(f"{stem}_curves.csv")
-            if tuple(sorted(runs["seed"].unique())) != tuple(sorted(cfg.seeds)):
+            cfg = config_of_runs(region, runs)  # the configuration they were trained under
+            if cfg.seeds != tuple(sorted(seeds)):
                 continue  # another seed set's CSVs
             val = chance_frame(cfg, region, cfg.task_names(), cfg.seeds, split="val")
             replay = replay_chance_guard(cfg, curves, runs, val)
@@ -225,11 +251,13 @@ def variant_section(
     jobs: int,
     *,
     write: bool,
+    of_run: str = "headline",
 ) -> None:
     """Diagnostic: headline networks of ``arms`` × ``tasks`` × ``seeds`` trained again with ``changes`` to the
-    configuration (e.g. ``{"size": 128}``, ``{"n_train": 1024}``), beside their committed headline results and
-    both configurations' chance levels; writes ``transfer_g_<region>_headline_<label>.csv`` and RESULTS
-    "families-lab-<label>-<region>" (``label``: ``size128``, ``n_train1024``, ...)."""
+    configuration (e.g. ``{"size": 128}``, ``{"n_train": 1024}``), beside their committed results (the seed set
+    ``of_run``, trained as its runs CSV records) and both configurations' chance levels; writes
+    ``transfer_g_<region>_<of_run>_<label>.csv`` and RESULTS "families-lab-<label>-<region>" (``label``:
+    ``size128``, ``n_train1024``, ...)."""
     import multiprocessing as mp
     from concurrent.futures import ProcessPoolExecutor
 
@@ -240,20 +268,20 @@ def variant_section(
     t0 = time.perf_counter()
     label = "_".join(f"{k}{v}" for k, v in changes.items())
     what = ", ".join(f"{k} = {v}" for k, v in changes.items())
-    base = replace(default_families_config(region), seeds=tuple(seeds))
+    runs = pd.read_csv(RESULTS / f"transfer_g_{region}_{of_run}_runs.csv")
+    base = replace(config_of_runs(region, runs), seeds=tuple(seeds))  # as the committed seed set was trained
     changed = replace(base, **changes)
     changed.validate()
     work = [(changed, arm, seed, task, cache) for arm in arms for task in tasks for seed in seeds]
     with ProcessPoolExecutor(max_workers=jobs, mp_context=mp.get_context("spawn")) as pool:
         table = pd.DataFrame(list(pool.map(_one_variant, work)))
-    runs = pd.read_csv(RESULTS / f"transfer_g_{region}_headline_runs.csv")
     committed = runs.set_index(["arm", "seed", "task", "metric"])["value"]
     table["headline"] = [committed[(r.arm, r.seed, r.task, r.metric)] for r in table.itertuples()]
     for name, cfg in (("chance_headline", base), ("chance_variant", changed)):
         levels = chance_frame(cfg, region, cfg.task_names(), cfg.seeds).set_index(["seed", "task", "metric"])["value"]
         table[name] = [levels[(r.seed, r.task, r.metric)] for r in table.itertuples()]
     if write:
-        table.to_csv(RESULTS / f"transfer_g_{region}_headline_{label}.csv", index=False)
+        table.to_csv(RESULTS / f"transfer_g_{region}_{of_run}_{label}.csv", index=False)
     lines = [
         f"### {region}: headline networks trained again with {what} (`bench_families.py --retrain-with {label}`)",
         "",
@@ -292,8 +320,11 @@ def _one_unstopped(job: tuple) -> dict:
     }
 
 
-def unstopped_section(region: str, task: str, arms: list[str], cache: Path, jobs: int) -> None:
-    """Retrain the headline runs of ``task`` that stopped before the cap, to the cap; write the CSV and section."""
+def unstopped_section(
+    region: str, task: str, arms: list[str], cache: Path, jobs: int, *, of_run: str = "headline"
+) -> None:
+    """Retrain the runs of ``task`` in the committed seed set ``of_run`` that stopped before the cap, to the cap;
+    write ``transfer_g_<region>_<of_run>_unstopped.csv`` and the section."""
     import multiprocessing as mp
     from concurrent.futures import ProcessPoolExecutor
 
@@ -303,9 +334,9 @@ def unstopped_section(region: str, task: str, arms: list[str], cache: Path, jobs
     from mtdl_kit.regions import get_region
     from mtdl_kit.services.lessons import families_lab_unstopped_reading
 
-    cfg = default_families_config(region)
+    runs = pd.read_csv(RESULTS / f"transfer_g_{region}_{of_run}_runs.csv")
+    cfg = config_of_runs(region, runs)  # as the committed seed set was trained
     metric = primary_metric(get_region(region).task(task))
-    runs = pd.read_csv(RESULTS / f"transfer_g_{region}_headline_runs.csv")
     stopped = runs[(runs["task"] == task) & (runs["metric"] == metric) & ~runs["at_cap"].astype(bool)]
     if arms:
         unknown = sorted(set(arms) - set(cfg.arms()))
@@ -324,7 +355,7 @@ def unstopped_section(region: str, task: str, arms: list[str], cache: Path, jobs
     )
     table.insert(2, "task", task)
     table.insert(3, "metric", metric)
-    table.to_csv(RESULTS / f"transfer_g_{region}_headline_unstopped.csv", index=False)
+    table.to_csv(RESULTS / f"transfer_g_{region}_{of_run}_unstopped.csv", index=False)
     lines = [
         f"### {region}: the runs of {task} that the stopping rule ended early, trained to the cap "
         "(`bench_families.py --unstopped`)",
@@ -345,7 +376,7 @@ def unstopped_section(region: str, task: str, arms: list[str], cache: Path, jobs
             f"{r.unstopped:.3f} ({r.unstopped_best_step}) |"
         )
     lines += ["", "Per arm (computed from the table; the bar is the zoo's, fixed before these runs):", ""]
-    lines += [families_lab_unstopped_reading(region)]
+    lines += [families_lab_unstopped_reading(region, of_run)]
     text = "\n".join(lines)
     print(text)
     write_section(f"families-lab-unstopped-{region}", text)
@@ -382,6 +413,12 @@ def main() -> None:
     )
     ap.add_argument("--tasks", default="", help="with --retrain-with: comma list of tasks")
     ap.add_argument(
+        "--of-run",
+        default="headline",
+        help="with --unstopped / --retrain-with / --replay-guard: the committed seed set of --seeds "
+        "(transfer_g_<region>_<RUN>_runs.csv; default: headline)",
+    )
+    ap.add_argument(
         "--replay-guard",
         action="store_true",
         help="train nothing: replay the committed curves with the chance guard; writes 'families-lab-guard'",
@@ -402,16 +439,16 @@ def main() -> None:
             ) from err
         arms = [a.strip() for a in args.arms.split(",") if a.strip()]
         tasks = [t.strip() for t in args.tasks.split(",") if t.strip()]
-        variant_section(regions[0], changes, arms, tasks, headline, cache, args.jobs, write=write)
+        variant_section(regions[0], changes, arms, tasks, headline, cache, args.jobs, write=write, of_run=args.of_run)
         return
     if args.replay_guard:
-        guard_section(regions, {"headline": headline, "replication": fresh})
+        guard_section(regions, {args.of_run: headline, "replication": fresh})
         return
     if args.unstopped:
         if len(regions) != 1:
             raise SystemExit("--unstopped takes one region (--regions R).")
         arms = [a.strip() for a in args.arms.split(",") if a.strip()]
-        unstopped_section(regions[0], args.unstopped, arms, cache, args.jobs)
+        unstopped_section(regions[0], args.unstopped, arms, cache, args.jobs, of_run=args.of_run)
         return
     if write:
         write_section("families-lab", HEADER)  # first, so that a first run lays the sections out in order
@@ -469,13 +506,16 @@ Table 1 above compares the families at a fixed 400-step budget on 3 seeds, which
 family learns. Here every network — each task's single-task network and each multi-task family on all
 of the region's tasks — trains until its validation metrics stop improving (the lab's rule: every
 task's primary metric on a fixed validation split, patience 8 evaluations of 50 steps, the first 8
-evaluations a warm-up, cap 2,000 steps, best checkpoint restored), from the seed's training subset
-(256 cases) and initialisation, with equal loss weights, and is scored on one fixed test split (256
-cases). Two capacity rules: **equal total parameters** (`params`: cascaded and interacted sub-networks
-shrunk to the parallel network's total, single-task networks sized like it) and **equal per-task width**
-(`width`: every task's sub-network at width 8, so cascaded and interacted networks are about T times
-larger; single-task networks at width 8). The parallel and hybrid networks are the same under both
-rules; the cascade hands over a detached map (its stages share no layer). Δ per task in the metric's
+evaluations a warm-up, cap 2,000 steps, best checkpoint restored; since 2026-12-05 patience counts only
+once every task has beaten its validation chance level, the *chance guard*), from the seed's training
+subset (256 cases; the knee 1,024, the cases its joint-space width needs to beat chance) and
+initialisation, with equal loss weights, and is scored on one fixed test split (256 cases). A seed set
+trained before the guard says so, with what the guard's replay changes in it. Two capacity rules:
+**equal total parameters** (`params`: cascaded and interacted sub-networks shrunk to the parallel
+network's total, single-task networks sized like it) and **equal per-task width** (`width`: every
+task's sub-network at width 8, so cascaded and interacted networks are about T times larger;
+single-task networks at width 8). The parallel and hybrid networks are the same under both rules; the
+cascade hands over a detached map (its stages share no layer). Δ per task in the metric's
 units (positive = the family is better; MAE sign flipped), Δm in % over all tasks, paired hierarchical
 bootstrap CIs over seeds and test cases; ▲/▼ mark intervals that exclude 0.
 """

@@ -272,26 +272,38 @@ def _one_hot_np(y: np.ndarray, k: int) -> np.ndarray:
 
 
 def roc_auc(probs: torch.Tensor | np.ndarray, labels: torch.Tensor | np.ndarray) -> float:
-    """ROC-AUC with ``monai.metrics.compute_roc_auc`` (Hanley & McNeil, Radiology 143:29-36, 1982).
+    """ROC-AUC: the value of ``monai.metrics.compute_roc_auc`` (Hanley & McNeil, Radiology 143:29-36, 1982).
 
     Binary (K = 2): AUC of the class-1 probability. K > 2: macro average of one-vs-rest AUCs.
     NaN when a class needed for the AUC has no positive or no negative case (MONAI's convention).
+
+    Computed as the Mann-Whitney statistic with mid-ranks for ties, which is MONAI's value to rounding
+    (``tests/test_metrics.py`` checks it against ``compute_roc_auc`` on random scores with ties): MONAI walks
+    the sorted cases in a Python loop, about 2 ms a class at 256 cases, and the paired bootstraps call this
+    hundreds of thousands of times (a five-class grade made experiment G's knee summary take 17 minutes).
 
     Args:
         probs: (N, K) class probabilities.
         labels: (N,) class indices.
     """
-    from monai.metrics import compute_roc_auc
-
     p, y = _check_probs(probs, labels)
     if y.size == 0:
         return float("nan")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)  # "y values can not be all 0": returns NaN, documented
-        if p.shape[1] == 2:
-            return float(compute_roc_auc(torch.from_numpy(p[:, 1].copy()), torch.from_numpy(y)))
-        onehot = torch.from_numpy(_one_hot_np(y, p.shape[1]))
-        return float(compute_roc_auc(torch.from_numpy(p), onehot, average="macro"))
+    if p.shape[1] == 2:
+        return _binary_auc(p[:, 1], y == 1)
+    return float(np.mean([_binary_auc(p[:, c], y == c) for c in range(p.shape[1])]))
+
+
+def _binary_auc(scores: np.ndarray, positive: np.ndarray) -> float:
+    """P(score of a positive > score of a negative) + half the ties: the mid-rank Mann-Whitney U / (n+ n-)."""
+    n_pos = int(positive.sum())
+    n_neg = positive.size - n_pos
+    if n_pos == 0 or n_neg == 0:
+        return float("nan")
+    _, inverse, counts = np.unique(scores, return_inverse=True, return_counts=True)
+    mid_ranks = np.cumsum(counts) - (counts - 1) / 2.0
+    rank_sum = float(mid_ranks[inverse][positive].sum())
+    return (rank_sum - n_pos * (n_pos + 1) / 2.0) / (n_pos * n_neg)
 
 
 def classification_confusion(probs: torch.Tensor | np.ndarray, labels: torch.Tensor | np.ndarray) -> np.ndarray:

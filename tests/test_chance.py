@@ -123,6 +123,19 @@ def test_chance_frame_fits_each_seeds_training_subset() -> None:
     assert dice[0] != dice[1]  # another training subset, another mean anatomy
 
 
+def test_the_guards_levels_are_the_validation_chance_of_each_tasks_primary_metric() -> None:
+    from mtdl_kit.lab.chance import validation_chance
+
+    cfg = QUICK_FAMILIES
+    region = get_region(cfg.region)
+    train, val, _ = cfg.splits(cfg.region, cfg.task_names(), 1)
+    levels = validation_chance(region.select_tasks(list(cfg.task_names())), train, val, region=region)
+    frame = chance_frame(cfg, cfg.region, cfg.task_names(), (1,), split="val")
+    primary = frame[frame["primary"]].set_index("task")["value"]
+    assert levels == pytest.approx(primary.to_dict())
+    assert set(levels) == set(cfg.task_names())
+
+
 def _chance() -> pd.DataFrame:
     rows = [(seed, "mask", "dice", 0.8, True, PRIOR_WORDS["segmentation"]) for seed in (0, 1)] + [
         (seed, "size", "mae", 2.0, True, PRIOR_WORDS["regression"]) for seed in (0, 1)

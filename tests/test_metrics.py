@@ -98,6 +98,30 @@ def test_sensitivity_and_specificity_only_for_binary():
     assert "sensitivity" not in got and "specificity" not in got
 
 
+@settings(max_examples=150, deadline=None)
+@given(
+    n_classes=st.integers(2, 5),
+    cases=st.lists(st.tuples(st.integers(0, 4), st.lists(st.integers(0, 6), min_size=5, max_size=5)), min_size=1),
+)
+def test_auc_is_monais_value_with_ties_and_missing_classes(n_classes, cases):
+    """The vectorised AUC equals ``monai.metrics.compute_roc_auc`` (scores on a coarse grid: many ties)."""
+    import warnings
+
+    from monai.metrics import compute_roc_auc
+
+    labels = np.array([c[0] % n_classes for c in cases])
+    scores = np.array([c[1][:n_classes] for c in cases], dtype=np.float64) / 6.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        if n_classes == 2:
+            expected = float(compute_roc_auc(torch.from_numpy(scores[:, 1].copy()), torch.from_numpy(labels)))
+        else:
+            onehot = torch.from_numpy(np.eye(n_classes)[labels])
+            expected = float(compute_roc_auc(torch.from_numpy(scores), onehot, average="macro"))
+    got = roc_auc(scores, labels)
+    assert (math.isnan(got) and math.isnan(expected)) or got == pytest.approx(expected, abs=1e-12)
+
+
 def test_auc_with_a_single_class_is_nan_not_an_error():
     assert math.isnan(roc_auc(torch.tensor(_binary([0.2, 0.9])), torch.tensor([1, 1])))
 

@@ -39,7 +39,13 @@ from mtdl_kit.lab.cascade import (
     run_cascade,
     write_cascade_outputs,
 )
-from mtdl_kit.lab.chance import chance_frame, chance_reading, replay_chance_guard, runs_beating_chance
+from mtdl_kit.lab.chance import (
+    chance_frame,
+    chance_reading,
+    replay_chance_guard,
+    runs_beating_chance,
+    validation_chance,
+)
 from mtdl_kit.lab.conflict import (
     PREDICTORS,
     PROBED_ARMS,
@@ -70,6 +76,7 @@ from mtdl_kit.lab.families import (
     FamiliesConfig,
     FamiliesResult,
     FamilyRun,
+    config_of_runs,
     default_families_config,
     families_reading,
     run_families,
@@ -158,6 +165,7 @@ __all__ = [
     "cascade_reading",
     "chance_frame",
     "chance_reading",
+    "config_of_runs",
     "configure",
     "conflict_reading",
     "crossover_configs",
@@ -190,6 +198,7 @@ __all__ = [
     "to_cap",
     "train_families",
     "unstopped_run",
+    "validation_chance",
     "write_adversarial_outputs",
     "write_cascade_outputs",
     "write_conflict_outputs",

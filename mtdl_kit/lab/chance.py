@@ -10,6 +10,7 @@ sit at chance compares two ways of learning nothing (RESULTS "families-lab-notes
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 #: columns of :func:`chance_frame`
@@ -58,6 +59,26 @@ def chance_frame(cfg: Any, region: str, tasks: Sequence[str], seeds: Sequence[in
                     }
                 )
     return pd.DataFrame(rows, columns=list(CHANCE_COLUMNS))
+
+
+def validation_chance(tasks: Sequence[Any], train: Any, val: Any, *, region: Any) -> dict[str, float]:
+    """Each task's primary metric on the validation split for the image-blind predictor fit on ``train``: the
+    levels :meth:`~mtdl_kit.lab.protocol.LabProtocol.stopping_rule` guards with when ``chance_guard`` is on.
+
+    Args:
+        tasks: the network's :class:`~mtdl_kit.regions.base.TaskSpec` s.
+        train: the seed's training subset (its labels fit the predictor).
+        val: the validation split the stopping rule watches.
+        region: the :class:`~mtdl_kit.regions.base.Region` (spacing for millimetre metrics).
+
+    Returns:
+        task name -> chance level, in the units the rule sees.
+    """
+    from mtdl_kit.evaluation.chance import chance_level
+    from mtdl_kit.metrics import primary_metric
+
+    metrics = chance_level(tasks, train, val, region=region).metrics
+    return {t.name: float(metrics[t.name][primary_metric(t)]) for t in tasks}
 
 
 def runs_beating_chance(runs: Any, chance: Any, *, group: str = "arm") -> Any:
@@ -128,12 +149,12 @@ def replay_chance_guard(cfg: Any, curves: Any, runs: Any, val_chance: Any) -> An
     """Which of experiment G's runs the chance guard of :class:`~mtdl_kit.stopping.ValidationStopping` would
     have changed, from their committed validation curves alone (nothing is trained).
 
-    Each network's curve is fed through the rule it ran under (``cfg``'s :meth:`stopping_rule`) and through the
-    same rule with ``chance`` set to its seed's validation chance levels. The first replay should reproduce the
-    recorded stop (the curves are rounded to 4 decimals, so a run whose last improvements were below that can
-    replay earlier; ``replay_matches`` says whether it did). Where the guarded replay parts from the plain one,
-    the guard would have kept the run training (``changed``) and its result is not known without training
-    it. A run the plain replay takes to the cap is never changed: the guard only delays stops.
+    Each network's curve is fed through the unguarded rule (``cfg``'s :meth:`stopping_rule` with ``chance_guard``
+    off) and through the same rule with ``chance`` set to its seed's validation chance levels. The first replay
+    should reproduce the recorded stop (the curves are rounded to 4 decimals, so a run whose last improvements were
+    below that can replay earlier; ``replay_matches`` says whether it did). Where the guarded replay parts from
+    the plain one, the guard would have kept the run training (``changed``) and its result is not known without
+    training it. A run the plain replay takes to the cap is never changed: the guard only delays stops.
 
     Args:
         cfg: the :class:`~mtdl_kit.lab.families.FamiliesConfig` the runs were trained under.
@@ -163,7 +184,7 @@ def replay_chance_guard(cfg: Any, curves: Any, runs: Any, val_chance: Any) -> An
             monitor = {t.name: f"{t.name}/{primary_metric(t)}" for t in tasks}
             wide = part[part["task"].isin(names)].pivot(index="step", columns="task", values="value").sort_index()
             evaluations = [(int(step), {monitor[t]: float(v) for t, v in row.items()}) for step, row in wide.iterrows()]
-            plain = cfg.stopping_rule(tasks)
+            plain = replace(cfg, chance_guard=False).stopping_rule(tasks)
             replayed = plain.replay(evaluations)
             guard = {t.name: float(levels[(seed, t.name)]) for t in tasks}
             guarded_rule = _guarded(cfg, tasks, guard)
@@ -187,9 +208,4 @@ def replay_chance_guard(cfg: Any, curves: Any, runs: Any, val_chance: Any) -> An
 
 def _guarded(cfg: Any, tasks: Sequence[Any], chance: dict[str, float]) -> Any:
     """``cfg``'s stopping rule for ``tasks`` with the chance guard (task name -> validation chance level)."""
-    from mtdl_kit.stopping import ValidationStopping
-
-    plain = cfg.stopping_rule(tasks)
-    return ValidationStopping.on_primary_metrics(
-        tasks, patience=plain.patience, min_evaluations=plain.min_evaluations, warmup=plain.warmup, chance=chance
-    )
+    return replace(cfg, chance_guard=True).stopping_rule(tasks, chance=chance)

@@ -11,7 +11,8 @@ not for clinical use.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +20,9 @@ from typing import Any
 SUBSET_STRIDE = 10_000
 #: a training subset's seeds stay below this offset, as :class:`~mtdl_kit.data.PhantomDataset` requires of ``base_seed``
 _SPLIT_SPAN = 90_000_000
+
+#: protocol fields added after the first cached runs: left out of a cache key while off
+_LATER_FIELDS = ("select_after_warmup", "chance_guard")
 
 
 #: the small protocol of the quick modes (tests, a first look): a run takes seconds on one CPU thread
@@ -59,6 +63,11 @@ class LabProtocol:
             checkpoint (:class:`~mtdl_kit.stopping.ValidationStopping`'s ``warmup``). Off in
             experiments A and C, whose cached results predate it; on in experiment E. Left out of a
             configuration's cache key while off, so the earlier caches stay valid.
+        chance_guard: the stopping rule's patience starts only once every watched task has beaten its
+            validation chance level (:class:`~mtdl_kit.stopping.ValidationStopping`'s ``chance``; the levels
+            of the seed's image-blind predictor, :func:`~mtdl_kit.lab.chance.validation_chance`), so a task
+            still on a blank-map plateau is not mistaken for a converged one. Off by default and left out of
+            the cache key while off, like :attr:`select_after_warmup`; on in experiment G.
     """
 
     n_train: int = 256
@@ -74,23 +83,39 @@ class LabProtocol:
     lr: float = 2e-3
     n_boot: int = 2000
     select_after_warmup: bool = False
+    chance_guard: bool = False
 
-    def stopping_rule(self, tasks: Sequence[Any]) -> Any:
+    def stopping_rule(self, tasks: Sequence[Any], *, chance: Mapping[str, float] | None = None) -> Any:
         """The validation rule every arm of an experiment stops by: every task's primary validation metric.
 
         Args:
             tasks: the network's :class:`~mtdl_kit.regions.base.TaskSpec` s.
+            chance: task name -> its primary metric's validation chance level; required when
+                :attr:`chance_guard` is on (:func:`~mtdl_kit.lab.chance.validation_chance`), ignored when off.
+                A NaN level (an AUC on a validation split that lacks a class: undefined for every model
+                there) leaves that task unguarded.
 
         Returns:
             A fresh :class:`~mtdl_kit.stopping.ValidationStopping`.
+
+        Raises:
+            ValueError: :attr:`chance_guard` is on and a task has no chance level.
         """
         from mtdl_kit.stopping import ValidationStopping
 
+        if self.chance_guard:
+            missing = [t.name for t in tasks if chance is None or t.name not in chance]
+            if missing:
+                raise ValueError(
+                    f"chance_guard is on but tasks {missing} have no validation chance level; pass "
+                    "chance=mtdl_kit.lab.chance.validation_chance(...) or turn chance_guard off."
+                )
         return ValidationStopping.on_primary_metrics(
             tasks,
             patience=self.patience,
             min_evaluations=self.min_evaluations,
             warmup=self.min_evaluations if self.select_after_warmup else 0,
+            chance={t: v for t, v in chance.items() if math.isfinite(v)} if self.chance_guard and chance else None,
         )
 
     def train(
@@ -161,7 +186,7 @@ class LabProtocol:
 
     def key_fields(self, fields: dict[str, Any]) -> dict[str, Any]:
         """``fields`` without the protocol fields added later that are still at their original value."""
-        return {k: v for k, v in fields.items() if not (k == "select_after_warmup" and v is False)}
+        return {k: v for k, v in fields.items() if not (k in _LATER_FIELDS and v is False)}
 
     def validate_protocol(self, seeds: Sequence[int]) -> None:
         """Raise ``ValueError`` naming the first bad protocol field or seed list.

@@ -121,6 +121,25 @@ def configure_small(cfg):
     return replace(cfg, n_train=40, n_val=32, n_test=32, size=32)
 
 
+def test_the_chance_guard_is_a_protocol_field_that_needs_its_levels_and_changes_the_key_only_when_on() -> None:
+    from dataclasses import replace
+
+    cfg = default_crossover_config("eye")
+    on = replace(cfg, chance_guard=True)
+    assert cfg.chance_guard is False and cfg.key() == "5d7adeeaa6"  # off: the cached eye runs stay valid
+    assert on.key() != cfg.key()
+    tasks = get_region("eye").select_tasks(["disc_cup", "glaucoma"])
+    levels = {"disc_cup": 0.6, "glaucoma": 0.5}
+    assert cfg.stopping_rule(tasks, chance=levels).chance is None, "off: the levels are not used"
+    assert on.stopping_rule(tasks, chance=levels).chance == {"disc_cup/dice": 0.6, "glaucoma/auc": 0.5}
+    with pytest.raises(ValueError, match=r"tasks \['glaucoma'\] have no validation chance level"):
+        on.stopping_rule(tasks, chance={"disc_cup": 0.6})
+    with pytest.raises(ValueError, match="chance_guard is on"):
+        on.stopping_rule(tasks)
+    undefined = on.stopping_rule(tasks, chance={"disc_cup": 0.6, "glaucoma": float("nan")})
+    assert undefined.chance == {"disc_cup/dice": 0.6}, "an AUC undefined on the validation split is not guarded"
+
+
 def test_selection_after_the_warmup_is_a_protocol_field_that_changes_the_key_only_when_on() -> None:
     from dataclasses import replace
 

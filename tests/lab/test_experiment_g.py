@@ -13,6 +13,7 @@ from mtdl_kit.lab.families import (
     DELTA_M,
     build_network,
     cached_count,
+    config_of_runs,
     network_digest,
     networks_of,
     summary_reading,
@@ -43,6 +44,55 @@ def test_regions_whose_structures_64_px_does_not_resolve_run_at_their_resolving_
     assert default_families_config("brain", quick=True).size == QUICK_FAMILIES.size
     # the size is part of the cache key: 64-px and 128-px runs never share a cached network
     assert default_families_config("brain").key() != default_families_config("brain", size=64).key()
+
+
+def test_the_knee_trains_on_the_cases_its_joint_space_width_needs_and_every_region_under_the_chance_guard():
+    """At 256 cases the knee's JSW networks do not beat the training median; at 1,024 they do (RESULTS)."""
+    sizes = {r: default_families_config(r).n_train for r in ("musculoskeletal", "eye", "chest", "cardiac", "other")}
+    assert sizes == {"musculoskeletal": 1024, "eye": 256, "chest": 256, "cardiac": 256, "other": 256}
+    assert default_families_config("musculoskeletal", n_train=256).n_train == 256  # an explicit size wins
+    assert default_families_config("musculoskeletal", quick=True).n_train == QUICK_FAMILIES.n_train
+    knee = default_families_config("musculoskeletal")
+    assert knee.key() != default_families_config("musculoskeletal", n_train=256).key()
+    assert knee.chance_guard and QUICK_FAMILIES.chance_guard
+    assert knee.key() != replace(knee, chance_guard=False).key(), "guarded runs are cached apart"
+
+
+def test_a_committed_runs_table_names_the_configuration_it_was_trained_under():
+    rows = [{"budget": 256, "seed": s, "arm": "parallel", "task": "bones", "value": 0.9} for s in (0, 1)]
+    before = config_of_runs("musculoskeletal", pd.DataFrame(rows))
+    assert (before.n_train, before.chance_guard, before.seeds, before.size) == (256, False, (0, 1), 64)
+    after = config_of_runs("musculoskeletal", pd.DataFrame(rows).assign(budget=1024, chance_guard=True))
+    assert (after.n_train, after.chance_guard) == (1024, True)
+    assert after.key() == replace(default_families_config("musculoskeletal"), seeds=(0, 1)).key()
+    with pytest.raises(ValueError, match="one configuration"):
+        config_of_runs("musculoskeletal", pd.DataFrame(rows).assign(budget=[256, 1024]))
+
+
+def test_a_guarded_network_stops_by_its_seeds_validation_chance_levels(monkeypatch):
+    from mtdl_kit.lab import FamiliesConfig, validation_chance
+    from mtdl_kit.lab.families import train_network
+    from mtdl_kit.regions import get_region
+
+    cfg = default_families_config("musculoskeletal", quick=True, tasks=("bones", "jsw"), max_steps=30)
+    seen = []
+    original = FamiliesConfig.stopping_rule
+
+    def spy(self, tasks, *, chance=None):
+        rule = original(self, tasks, chance=chance)
+        seen.append(rule.chance)
+        return rule
+
+    monkeypatch.setattr(FamiliesConfig, "stopping_rule", spy)
+    network = networks_of(cfg, "single@width")["jsw"]
+    run = train_network(cfg, network, seed=1)
+    train, val, _ = cfg.splits(cfg.region, cfg.task_names(), 1)
+    region = get_region("musculoskeletal")
+    expected = validation_chance(region.select_tasks(["jsw"]), train, val, region=region)
+    assert seen == [{"jsw/mae": expected["jsw"]}] and expected["jsw"] > 0
+    assert run.steps_run <= cfg.max_steps
+    train_network(replace(cfg, chance_guard=False), network, seed=1)
+    assert seen[-1] is None, "off: the plain rule"
 
 
 def test_the_capacity_rules_build_what_they_say():
