@@ -686,7 +686,10 @@ def summary_reading(summary: Any) -> list[str]:
                 capped.append(f"{arm} {n} of {of}")
         cap = int(means["max_steps"].iloc[0])
         listed = "; ".join(capped) if capped else f"none of {total}"
-        out.append(f"Networks that reached the {cap}-step cap (still improving when stopped): {listed}.")
+        out.append(
+            f"Networks that reached the {cap}-step cap (ended by the cap, not by the rule: still improving, or, "
+            f"under the chance guard, a task never above its validation chance level): {listed}."
+        )
     return out
 
 
