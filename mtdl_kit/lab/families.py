@@ -292,7 +292,6 @@ def _datasets(cfg: FamiliesConfig, seed: int) -> tuple[Any, Any, Any]:
 def train_network(cfg: FamiliesConfig, network: Network, seed: int, *, datasets: tuple | None = None) -> FamilyRun:
     """Train ``network`` under the protocol and score it on the test split (deterministic on a CPU)."""
     from mtdl_kit.evaluation import evaluate
-    from mtdl_kit.lab.chance import validation_chance
     from mtdl_kit.metrics import primary_metric
     from mtdl_kit.regions import get_region
 
@@ -302,10 +301,8 @@ def train_network(cfg: FamiliesConfig, network: Network, seed: int, *, datasets:
     train, val, test = datasets or _datasets(cfg, seed)
     tasks = model.tasks
     weighting = cfg.weighting if len(tasks) > 1 else "ew"
-    chance = validation_chance(tasks, train, val, region=region) if cfg.chance_guard else None
-    history, seconds = cfg.train(
-        model, train, val, seed=seed, region=region, rule=cfg.stopping_rule(tasks, chance=chance), weighting=weighting
-    )
+    rule = cfg.rule_for(tasks, train, val, region=region)
+    history, seconds = cfg.train(model, train, val, seed=seed, region=region, rule=rule, weighting=weighting)
     scored = evaluate(model, test, tasks=tasks, region=region, batch_size=64)
     curve = {
         t.name: {str(s): float(v) for s, v in history.series("metric", f"{t.name}/{primary_metric(t)}")} for t in tasks

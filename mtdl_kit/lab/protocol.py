@@ -118,6 +118,16 @@ class LabProtocol:
             chance={t: v for t, v in chance.items() if math.isfinite(v)} if self.chance_guard and chance else None,
         )
 
+    def rule_for(self, tasks: Sequence[Any], train: Any, val: Any, *, region: Any) -> Any:
+        """The stopping rule of a run that trains on ``train`` and is validated on ``val``: :meth:`stopping_rule`,
+        guarded with the seed's validation chance levels (:func:`~mtdl_kit.lab.chance.validation_chance`, the
+        image-blind predictor fit on ``train``) when :attr:`chance_guard` is on.
+        """
+        from mtdl_kit.lab.chance import validation_chance
+
+        chance = validation_chance(tasks, train, val, region=region) if self.chance_guard else None
+        return self.stopping_rule(tasks, chance=chance)
+
     def train(
         self, model: Any, train: Any, val: Any, *, seed: int, region: Any, rule: Any, **fit_options: Any
     ) -> tuple[Any, float]:

@@ -325,7 +325,7 @@ def run_condition(
     model = build_network(cfg, targets, seed)
     train, val, test = datasets or _datasets(cfg, seed)
     tasks = model.tasks
-    rule = cfg.stopping_rule(tasks)
+    rule = cfg.rule_for(tasks, train, val, region=region)
     history, seconds = cfg.train(
         model,
         train,

@@ -188,3 +188,27 @@ def test_quick_command_writes_runs_and_a_summary_from_which_a_contrast_recompute
     # a rerun reads the cache: the same numbers
     assert main([*argv, "--out", str(out)]) == 0
     pd.testing.assert_frame_equal(pd.read_csv(out / "summary.csv"), summary)
+
+
+def test_a_guarded_condition_stops_by_its_seeds_validation_chance_levels(monkeypatch) -> None:
+    """With the protocol's chance guard on, experiment E's rule gets each task's validation chance level."""
+    from mtdl_kit.lab import validation_chance
+    from mtdl_kit.lab.starved import run_condition
+    from mtdl_kit.regions import get_region
+
+    cfg = replace(default_starved_config("musculoskeletal", quick=True), max_steps=30, chance_guard=True)
+    seen = []
+    original = StarvedConfig.stopping_rule
+
+    def spy(self, tasks, *, chance=None):
+        seen.append(chance)
+        return original(self, tasks, chance=chance)
+
+    monkeypatch.setattr(StarvedConfig, "stopping_rule", spy)
+    run = run_condition(cfg, "ew", cfg.targets[0], seed=1)
+    region = get_region("musculoskeletal")
+    train, val, _ = cfg.splits(cfg.region, cfg.tasks, 1)
+    tasks = region.select_tasks(list(cfg.tasks))
+    assert seen == [validation_chance(tasks, train, val, region=region)]
+    assert run.steps_run <= cfg.max_steps
+    assert replace(cfg, chance_guard=False).key() != cfg.key(), "guarded runs are cached apart"
