@@ -576,6 +576,29 @@ def summarise(cfg: FamiliesConfig, runs: dict[str, dict[int, dict[str, FamilyRun
     return pd.DataFrame(rows).reindex(columns=columns)
 
 
+def check_test_classes(cfg: FamiliesConfig) -> None:
+    """Raise ``ValueError`` when the test split has no case of some class of a classification task: its macro
+    AUC, and Δm with it, would be undefined — found before any network trains, not after (the knee's grade at
+    the quick mode's 32 px has only grades 0, 3 and 4: its joint space is too few pixels wide to grade).
+    """
+    from mtdl_kit.regions import get_region
+
+    region = get_region(cfg.region)
+    tasks = [t for t in region.select_tasks(list(cfg.task_names())) if t.kind == "classification"]
+    if not tasks:
+        return
+    _, _, test = cfg.splits(cfg.region, cfg.task_names(), cfg.seeds[0])
+    for task in tasks:
+        seen = {int(test[i][task.name]) for i in range(len(test))}
+        missing = sorted(set(range(task.num_outputs)) - seen)
+        if missing:
+            raise ValueError(
+                f"the test split ({cfg.n_test} cases at {cfg.size} px) has no case of {task.name} class(es) "
+                f"{missing}, so its AUC and Δm are undefined; use a larger size or n_test (the full experiment "
+                f"runs {cfg.region} at {default_families_config(cfg.region).size} px)."
+            )
+
+
 def train_families(
     cfg: FamiliesConfig,
     *,
@@ -592,6 +615,7 @@ def train_families(
         on_run: called with the arm and the run after each network (progress reports).
     """
     cfg.validate()
+    check_test_classes(cfg)
     runs: dict[str, dict[int, dict[str, FamilyRun]]] = {arm: {} for arm in cfg.arms()}
     for seed in cfg.seeds:
         datasets = _datasets(cfg, seed)

@@ -95,6 +95,16 @@ def test_a_guarded_network_stops_by_its_seeds_validation_chance_levels(monkeypat
     assert seen[-1] is None, "off: the plain rule"
 
 
+def test_a_test_split_without_every_grade_is_refused_before_any_network_trains():
+    from mtdl_kit.lab import train_families
+
+    trained = []
+    knee = default_families_config("musculoskeletal", quick=True)  # 32 px: the joint space grades only 0, 3, 4
+    with pytest.raises(ValueError, match=r"no case of kl_grade class\(es\) \[1, 2\].*use a larger size"):
+        train_families(knee, on_run=lambda arm, run: trained.append(run))
+    assert trained == []
+
+
 def test_the_capacity_rules_build_what_they_say():
     cfg = default_families_config("chest", quick=True)
     assert cfg.arms() == (
