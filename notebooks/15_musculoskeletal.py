@@ -471,7 +471,7 @@ stop_outcomes(family_runs, "landmarks", "mre_mm").round(1)
 #    three arms trained again with only the stop removed (`mtdl_kit.lab.unstopped_run`). The single-task
 #    and full-width-cascade runs learn; the parallel network's stay blank at the cap (the bullets).
 # 3. **Chance** (the section below): a predictor that never sees the image placed the landmarks within
-#    about 4 mm and the joint space within 1.2 mm on this phantom — better than most of those runs. The
+#    about 4 mm and the joint space within 1.2 mm on this phantom — better than many of those runs. The
 #    joint space needed more cases, not more pixels or steps: trained again on 1,024 cases the single-task
 #    JSW networks beat chance (0.53–0.73 mm); at 128 px or with a 4,000-step cap they did not.
 #
