@@ -147,6 +147,10 @@ QUICK_FAMILIES = FamiliesConfig(seeds=(0, 1), **QUICK_PROTOCOL)
 #: 1.20 mm), at 1,024 they do (0.53-0.73 mm), seeds 0-2 (RESULTS "families-lab-n_train1024-musculoskeletal").
 TRAINING_CASES: dict[str, int] = {"musculoskeletal": 1024}
 
+#: image size of the quick mode where its 32 px cannot grade a task: the knee's joint space at 32 px is too few
+#: pixels wide for the JSN grade (the quick test split has grades 0, 3 and 4 only); at 48 px it has all five.
+QUICK_SIZES: dict[str, int] = {"musculoskeletal": 48}
+
 
 def default_families_config(region: str = "eye", *, quick: bool = False, **changes: Any) -> FamiliesConfig:
     """The experiment's configuration for ``region``, validated (``None`` values in ``changes`` are ignored).
@@ -154,7 +158,8 @@ def default_families_config(region: str = "eye", *, quick: bool = False, **chang
     The full experiment runs at the region's :attr:`~mtdl_kit.regions.base.Region.resolving_size` where
     64 px does not resolve its structures (the brain's necrotic core and pathology's nuclei: 128 px; the
     abdomen's enhancing rim: 256 px; fixed before any run of these regions; about four times the cost per
-    doubling), else at the protocol's 64 px; ``size=`` overrides it. It trains on :data:`TRAINING_CASES` where
+    doubling), else at the protocol's 64 px; the quick mode runs at 32 px, or :data:`QUICK_SIZES` where 32 px
+    cannot grade a task; ``size=`` overrides it. It trains on :data:`TRAINING_CASES` where
     the protocol's 256 cases leave a task at chance (the knee: 1,024); ``n_train=`` overrides it.
 
     Raises:
@@ -164,7 +169,9 @@ def default_families_config(region: str = "eye", *, quick: bool = False, **chang
     from mtdl_kit.regions import REGION_NAMES, get_region
 
     base = QUICK_FAMILIES if quick else FamiliesConfig()
-    if not quick and region in REGION_NAMES:
+    if quick:
+        changes.setdefault("size", QUICK_SIZES.get(region, base.size))
+    elif region in REGION_NAMES:
         changes.setdefault("size", max(base.size, get_region(region).resolving_size))
         changes.setdefault("n_train", TRAINING_CASES.get(region, base.n_train))
     cfg = replace(base, region=region, **changes)
@@ -579,7 +586,7 @@ def summarise(cfg: FamiliesConfig, runs: dict[str, dict[int, dict[str, FamilyRun
 def check_test_classes(cfg: FamiliesConfig, test: Any) -> None:
     """Raise ``ValueError`` when the test split ``test`` has no case of some class of a classification task: its macro
     AUC, and Δm with it, would be undefined — found before any network trains, not after (the knee's grade at
-    the quick mode's 32 px has only grades 0, 3 and 4: its joint space is too few pixels wide to grade).
+    32 px has only grades 0, 3 and 4: its joint space is too few pixels wide to grade).
     """
     from mtdl_kit.regions import get_region
 

@@ -99,10 +99,18 @@ def test_a_test_split_without_every_grade_is_refused_before_any_network_trains()
     from mtdl_kit.lab import train_families
 
     trained = []
-    knee = default_families_config("musculoskeletal", quick=True)  # 32 px: the joint space grades only 0, 3, 4
+    knee = default_families_config("musculoskeletal", quick=True, size=32)  # the joint space grades only 0, 3, 4
     with pytest.raises(ValueError, match=r"no case of kl_grade class\(es\) \[1, 2\].*use a larger size"):
         train_families(knee, on_run=lambda arm, run: trained.append(run))
     assert trained == []
+
+
+def test_the_quick_mode_grades_the_knee_at_a_size_that_resolves_its_joint_space():
+    from mtdl_kit.lab.families import QUICK_SIZES, _datasets, check_test_classes
+
+    knee = default_families_config("musculoskeletal", quick=True)
+    assert knee.size == QUICK_SIZES["musculoskeletal"] == 48
+    check_test_classes(knee, _datasets(knee, knee.seeds[0])[2])  # every grade present: does not raise
 
 
 def test_the_capacity_rules_build_what_they_say():
