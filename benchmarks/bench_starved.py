@@ -25,7 +25,8 @@ mode (``--quick``: 60 runs of 32 px, width 4, at most 60 steps) took 4.2 min.
 
 Run: ``OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_starved.py`` (``--quick`` for a smoke run
 that writes nothing; ``--regions``, ``--seeds``, ``--replicate``, ``--methods``, ``--cache``,
-``--only-cached``).
+``--only-cached``; ``--adopted`` for the lab's adopted protocol, experiment G's: the chance guard and the
+region's training cases, into seed sets and sections of their own).
 """
 
 from __future__ import annotations
@@ -116,7 +117,9 @@ def means_table(result) -> list[str]:
     return lines
 
 
-def chance_section(regions: list[str], seed_sets: dict[str, tuple[int, ...] | None], methods) -> None:
+def chance_section(
+    regions: list[str], seed_sets: dict[str, tuple[int, ...] | None], methods, *, adopted: bool = False
+) -> None:
     """RESULTS "starved-chance": every committed seed set's runs against each seed's image-blind predictor
     (nothing is trained; the runs CSVs must hold exactly the seed set's seeds)."""
     import pandas as pd
@@ -133,7 +136,8 @@ def chance_section(regions: list[str], seed_sets: dict[str, tuple[int, ...] | No
         for name, seeds in seed_sets.items():
             if not seeds:
                 continue
-            cfg = default_starved_config(region, seeds=seeds, methods=methods)
+            cfg = default_starved_config(region, seeds=seeds, methods=methods, adopted=adopted)
+            name = f"{name}_adopted" if adopted else name
             stem = RESULTS / f"starved_{region}_{name}"
             runs = pd.read_csv(f"{stem}_runs.csv")
             if tuple(sorted(runs["seed"].unique())) != tuple(sorted(cfg.seeds)):
@@ -143,7 +147,7 @@ def chance_section(regions: list[str], seed_sets: dict[str, tuple[int, ...] | No
             lines += chance_lines(cfg, region, tasks, cfg.seeds, runs, stem, write=True, group="condition")
     text = "\n".join(lines)
     print(text)
-    write_section("starved-chance", text)
+    write_section("starved-chance-adopted" if adopted else "starved-chance", text)
 
 
 def main() -> None:
@@ -155,6 +159,18 @@ def main() -> None:
     ap.add_argument("--methods", default=None, help="comma list of weighting methods (default: all five)")
     ap.add_argument("--cache", default=None, help=f"folder for finished runs (default: {DEFAULT_CACHE})")
     ap.add_argument("--only-cached", action="store_true", help="summarise what is cached; train nothing")
+    ap.add_argument(
+        "--no-write",
+        action="store_true",
+        help="train into the cache and print, but write no CSV or RESULTS section (a second process filling the "
+        "cache beside the one that writes)",
+    )
+    ap.add_argument(
+        "--adopted",
+        action="store_true",
+        help="the lab's adopted protocol (experiment G's: chance guard, the region's training cases); writes the "
+        "seed sets 'headline_adopted' / 'replication_adopted' and the section 'starved-<region>-adopted'",
+    )
     ap.add_argument(
         "--chance-only",
         action="store_true",
@@ -171,7 +187,7 @@ def main() -> None:
     cache = Path(args.cache) if args.cache else DEFAULT_CACHE
     regions = [r.strip() for r in args.regions.split(",") if r.strip()]
     if args.chance_only:
-        chance_section(regions, {"headline": headline, "replication": fresh}, methods)
+        chance_section(regions, {"headline": headline, "replication": fresh}, methods, adopted=args.adopted)
         return
     lines = [
         "## The transfer lab, experiment E: the starved task (`benchmarks/bench_starved.py`)",
@@ -188,14 +204,16 @@ def main() -> None:
         "",
     ]
     # one section per region, so a region rerun on its own leaves the other region's measured section as it was
-    sections = {"starved": lines}
+    sections = {} if args.adopted else {"starved": lines}
+    suffix = "_adopted" if args.adopted else ""
     for region in regions:
         t_region = time.perf_counter()
         part: list[str] = []
         for name, seeds in (("headline", headline), ("replication", fresh)):
             if seeds is None:
                 continue
-            cfg = default_starved_config(region, quick=args.quick, seeds=seeds, methods=methods)
+            cfg = default_starved_config(region, quick=args.quick, seeds=seeds, methods=methods, adopted=args.adopted)
+            name += suffix
             have, need = cached_count(cfg, cache)
             if args.only_cached and have < need:
                 part += [
@@ -208,27 +226,35 @@ def main() -> None:
             fill_cache(cfg, cache)
             result = run_starved(cfg, cache=cache)
             stem = RESULTS / f"starved_{region}_{name}"
-            if not args.quick:
+            write = not (args.quick or args.no_write)
+            if write:
                 RESULTS.mkdir(exist_ok=True)
                 result.runs_frame.to_csv(f"{stem}_runs.csv", index=False)
                 result.summary.to_csv(f"{stem}_summary.csv", index=False)
             part += [f"### {region}, {name}: seeds {list(cfg.seeds)}", ""]
             part += ["Reading (computed from the intervals):", "", *[f"- {s}" for s in starved_reading(result)], ""]
             tasks = (cfg.starved, *cfg.others)
-            part += chance_lines(
-                cfg, region, tasks, cfg.seeds, result.runs_frame, stem, write=not args.quick, group="condition"
-            )
+            part += chance_lines(cfg, region, tasks, cfg.seeds, result.runs_frame, stem, write=write, group="condition")
             part += ["Per condition (means over seeds; steps each run used):", "", *means_table(result), ""]
             part += ["Every condition against EW on raw targets:", "", *table(result), ""]
             part += [f"Config: `{asdict(cfg)}`", ""]
         minutes = (time.perf_counter() - t_region) / 60
         part.insert(0, f"{region}: measured {machine().split(',')[0]}, {minutes:.0f} min (cached runs are reused).")
         part.insert(1, "")
-        sections[f"starved-{region}"] = part
+        if args.adopted:
+            part[2:2] = [
+                f"Under the lab's adopted protocol (that of experiment G, 2026-12-05): the chance guard on (patience "
+                f"starts once every task beats its validation chance level) and {cfg.n_train} training cases; the "
+                "sections above were trained before it.",
+                "",
+            ]
+            title = f"## Experiment E under the adopted protocol: {region} (`bench_starved.py --adopted`)"
+            part[:0] = [title, ""]
+        sections[f"starved-{region}{'-adopted' if args.adopted else ''}"] = part
     for name, part in sections.items():
         text = "\n".join(part)
         print(text)
-        if not args.quick:
+        if not (args.quick or args.no_write):
             write_section(name, text)
 
 

@@ -49,7 +49,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from mtdl_kit.lab.protocol import QUICK_PROTOCOL, LabProtocol
+from mtdl_kit.lab.protocol import QUICK_PROTOCOL, TRAINING_CASES, LabProtocol
 from mtdl_kit.lab.transfer import _verdict_word
 
 #: the capacity rules (see the module docstring)
@@ -142,11 +142,6 @@ class FamiliesConfig(LabProtocol):
 #: a small, fast configuration for tests and a first look (eye: 10 networks × 2 seeds, ~2 min on one thread)
 QUICK_FAMILIES = FamiliesConfig(seeds=(0, 1), **QUICK_PROTOCOL)
 
-#: training cases of the full experiment where the protocol's 256 leave a task at chance. The knee's joint-space
-#: width: at 256 cases its single-task networks do not beat the training median (MAE 1.06-1.28 mm against
-#: 1.20 mm), at 1,024 they do (0.53-0.73 mm), seeds 0-2 (RESULTS "families-lab-n_train1024-musculoskeletal").
-TRAINING_CASES: dict[str, int] = {"musculoskeletal": 1024}
-
 #: image size of the quick mode where its 32 px cannot grade a task: the knee's joint space at 32 px is too few
 #: pixels wide for the JSN grade (the quick test split has grades 0, 3 and 4 only); at 48 px it has all five.
 QUICK_SIZES: dict[str, int] = {"musculoskeletal": 48}
@@ -159,7 +154,7 @@ def default_families_config(region: str = "eye", *, quick: bool = False, **chang
     64 px does not resolve its structures (the brain's necrotic core and pathology's nuclei: 128 px; the
     abdomen's enhancing rim: 256 px; fixed before any run of these regions; about four times the cost per
     doubling), else at the protocol's 64 px; the quick mode runs at 32 px, or :data:`QUICK_SIZES` where 32 px
-    cannot grade a task; ``size=`` overrides it. It trains on :data:`TRAINING_CASES` where
+    cannot grade a task; ``size=`` overrides it. It trains on :data:`~mtdl_kit.lab.protocol.TRAINING_CASES` where
     the protocol's 256 cases leave a task at chance (the knee: 1,024); ``n_train=`` overrides it.
 
     Raises:

@@ -25,6 +25,13 @@ _SPLIT_SPAN = 90_000_000
 _LATER_FIELDS = ("select_after_warmup", "chance_guard")
 
 
+#: training cases of a full experiment where the protocol's 256 leave a task at chance (the adopted protocol of
+#: 2026-12-05, with :attr:`LabProtocol.chance_guard`). The knee's joint-space width: at 256 cases its single-task
+#: networks do not beat the training median (MAE 1.06-1.28 mm against 1.20 mm), at 1,024 they do (0.53-0.73 mm),
+#: seeds 0-2 (RESULTS "families-lab-n_train1024-musculoskeletal"). Experiment G uses it; experiment E under
+#: ``adopted=True`` (:func:`~mtdl_kit.lab.starved.default_starved_config`).
+TRAINING_CASES: dict[str, int] = {"musculoskeletal": 1024}
+
 #: the small protocol of the quick modes (tests, a first look): a run takes seconds on one CPU thread
 QUICK_PROTOCOL: dict[str, Any] = {
     "n_train": 48,

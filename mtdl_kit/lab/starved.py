@@ -72,7 +72,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from mtdl_kit.lab.protocol import QUICK_PROTOCOL, LabProtocol
+from mtdl_kit.lab.protocol import QUICK_PROTOCOL, TRAINING_CASES, LabProtocol
 from mtdl_kit.lab.transfer import _verdict_word
 
 #: the weighting methods of the experiment (registry names of :mod:`mtdl_kit.weighting`)
@@ -197,12 +197,17 @@ class StarvedConfig(LabProtocol):
 QUICK = StarvedConfig(seeds=(0, 1), **QUICK_PROTOCOL)
 
 
-def default_starved_config(region: str = "eye", *, quick: bool = False, **changes: Any) -> StarvedConfig:
+def default_starved_config(
+    region: str = "eye", *, quick: bool = False, adopted: bool = False, **changes: Any
+) -> StarvedConfig:
     """The experiment's configuration for ``region`` (its starved task, its targets levels), validated.
 
     Args:
         region: a region of :data:`REGION_TASKS` (other regions: name ``starved`` and ``others``).
         quick: start from :data:`QUICK` instead of the full-size defaults.
+        adopted: the lab's adopted protocol (that of experiment G): the chance guard on and, in the full
+            experiment, the region's :data:`~mtdl_kit.lab.protocol.TRAINING_CASES` (the knee: 1,024). Off by
+            default: the committed headline and replication of experiment E were trained before it.
         **changes: fields to replace (``None`` values are ignored).
 
     Raises:
@@ -211,6 +216,10 @@ def default_starved_config(region: str = "eye", *, quick: bool = False, **change
     from mtdl_kit.regions import get_region
 
     changes = {k: v for k, v in changes.items() if v is not None}
+    if adopted:
+        changes.setdefault("chance_guard", True)
+        if not quick:
+            changes.setdefault("n_train", TRAINING_CASES.get(region, StarvedConfig.n_train))
     fields: dict[str, Any] = {"region": region}
     if region in REGION_TASKS:
         starved, others = REGION_TASKS[region]

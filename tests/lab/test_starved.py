@@ -76,6 +76,20 @@ def test_regions_get_their_starved_task_and_landmarks_only_the_weighting_axis() 
     assert eye.key() != default_starved_config("eye", quick=True).key()
 
 
+def test_the_adopted_protocol_guards_every_run_and_gives_the_knee_its_training_cases() -> None:
+    from mtdl_kit.lab.families import default_families_config
+
+    knee = default_starved_config("musculoskeletal", adopted=True)
+    assert (knee.chance_guard, knee.n_train) == (True, 1024)
+    assert knee.n_train == default_families_config("musculoskeletal").n_train  # experiment G's, one table
+    assert (default_starved_config("eye", adopted=True).n_train, default_starved_config("eye").n_train) == (256, 256)
+    assert not default_starved_config("musculoskeletal").chance_guard  # the committed runs' configuration
+    quick = default_starved_config("musculoskeletal", quick=True, adopted=True)
+    assert quick.chance_guard and quick.n_train == default_starved_config("musculoskeletal", quick=True).n_train
+    assert default_starved_config("musculoskeletal", adopted=True, n_train=256).n_train == 256  # explicit wins
+    assert knee.key() != default_starved_config("musculoskeletal").key()  # cached apart
+
+
 @pytest.mark.parametrize(
     ("region", "changes", "match"),
     [
