@@ -174,7 +174,9 @@ def load_starved(
             ``"summary"`` (each condition minus EW on raw targets, with its CI) or ``"chance"`` (each seed's
             image-blind predictor on the test split, ``benchmarks/bench_starved.py --chance-only``).
         region: ``"musculoskeletal"`` or ``"eye"``.
-        run: ``"headline"`` or ``"replication"`` (fresh seeds).
+        run: ``"headline"`` or ``"replication"`` (fresh seeds); with the suffix ``"_adopted"`` the same seeds
+            under the lab's adopted protocol (``bench_starved.py --adopted``: chance guard, the region's
+            training cases).
         root: folder of the CSVs (default :func:`results_dir`).
 
     Raises:
