@@ -414,6 +414,8 @@ def _cmd_lab_starved(args: argparse.Namespace) -> int:
         seeds=parse_seeds(args.seeds) if args.seeds else None,
         methods=names(args.methods),
         targets=names(args.targets),
+        adopted=args.adopted,
+        max_steps=args.max_steps,
     )
     out = Path(args.out)
 
@@ -733,6 +735,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ls.add_argument("--out", required=True, help="folder for runs.csv, summary.csv, summary.md and the run cache")
     ls.add_argument("--quick", action="store_true", help="the small quick configuration (about 2 min on a CPU)")
+    ls.add_argument(
+        "--adopted",
+        action="store_true",
+        help="the lab's adopted protocol (experiment G's): the chance guard and the region's training cases "
+        "(the knee: 1,024)",
+    )
+    ls.add_argument("--max-steps", type=int, default=None, help="the step cap (default: the protocol's, 1,500)")
     ls.set_defaults(func=_cmd_lab_starved)
     from mtdl_kit.lab.adversarial import ADVERSARY_OBJECTIVES
 

@@ -320,6 +320,42 @@ for run in STARVED_RUNS:
     display(Markdown(f"**{run.replace('_', ', ')} seeds**\n\n" + starved_chance_reading(*run.split("_", 1))))
 
 # %% [markdown]
+# ### The knee again, under the lab's adopted protocol
+#
+# Experiment G (notebook 15) found two limits of the protocol on this knee: 256 training cases were too
+# few for its joint space, and a patience rule could take a blank-map plateau for a finished run. The lab
+# adopted two fixes — 1,024 training cases and a *chance guard* (patience counts only once every task beats
+# its validation chance level) — and under them every single-task landmark network of experiment G beats
+# chance. So is the starved task above an artefact of the old protocol? `bench_starved.py --adopted` reran
+# the same experiment (same seeds, same networks, same 1,500-step cap) with both fixes. Before you run the
+# cell: with four times the cases and no early stop, do you expect EW's landmarks to be learnt?
+
+# %%
+ADOPTED_RUNS = ("musculoskeletal_headline_adopted", "musculoskeletal_replication_adopted")
+for run in ADOPTED_RUNS:
+    region, seeds = run.split("_", 1)
+    display(Markdown(f"**{seeds.replace('_', ', ')} seeds**\n\n" + starved_table_reading(run)))
+    display(Markdown(starved_chance_reading(region, seeds)))
+
+# %% [markdown]
+# No. Every EW run trained to the cap (the guard kept it on: the landmarks never beat their chance level)
+# and its maps stayed blank, about 20 mm, while the bones were learnt. UW still recovers the landmarks
+# against EW on both seed sets
+# <!-- verdict starved_musculoskeletal_headline_adopted task=landmarks contrast="uw-raw - ew-raw": better -->
+# <!-- verdict starved_musculoskeletal_replication_adopted task=landmarks contrast="uw-raw - ew-raw": better -->,
+# DWA and UPGrad still do not
+# <!-- verdict starved_musculoskeletal_headline_adopted task=landmarks contrast="dwa-raw - ew-raw": no detectable difference -->
+# <!-- verdict starved_musculoskeletal_headline_adopted task=landmarks contrast="upgrad-raw - ew-raw": no detectable difference -->,
+# and the guard repaired UW's two runs that the patience rule had stopped before they learnt (RESULTS.md
+# "starved-adopted-notes"). What the rerun rules out is as useful as what it shows: the starvation is not
+# the stop and not the training-set size but **the shared trunk under equal weights** — the same blank
+# maps that experiment G's parallel and hybrid networks show on this protocol. Against chance nothing
+# moved much: UW's runs were all still improving at the cap, and only some beat the image-blind predictor.
+# A longer cap for UW is the next experiment, and one you can run yourself (10 runs of up to 3,000 steps:
+# about half an hour of one CPU core, judging by the 70-120 s the 1,500-step runs above took each):
+# `mtdl-kit lab starved --region musculoskeletal --adopted --methods ew,uw --max-steps 3000 --out runs/e`.
+
+# %% [markdown]
 # ### The eye: a recovery, but not the one the textbook predicts
 #
 # The eye gives experiment E a second starved-task candidate. The vertical cup-to-disc ratio (CDR) is a

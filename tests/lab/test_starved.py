@@ -117,6 +117,23 @@ def test_the_command_refuses_an_unknown_method(tmp_path, capsys) -> None:
     assert not (tmp_path / "runs.csv").exists()
 
 
+def test_the_command_runs_the_adopted_protocol_and_a_longer_cap(tmp_path, capsys, monkeypatch) -> None:
+    import mtdl_kit.lab as lab
+
+    seen = []
+
+    def stop(cfg, **_):
+        seen.append(cfg)
+        raise ValueError("stopped before training")
+
+    monkeypatch.setattr(lab, "run_starved", stop)
+    argv = ["lab", "starved", "--quick", "--region", "musculoskeletal", "--adopted", "--max-steps", "90"]
+    assert main([*argv, "--out", str(tmp_path)]) == 2
+    assert (seen[0].chance_guard, seen[0].max_steps) == (True, 90)
+    assert main(["lab", "starved", "--quick", "--max-steps", "0", "--out", str(tmp_path)]) == 2
+    assert "max_steps" in capsys.readouterr().err
+
+
 def _planted_runs(
     cfg: StarvedConfig, cdr_error: dict[str, float], wobble: dict[str, float], auc_noise: dict[str, float]
 ) -> list[StarvedRun]:
