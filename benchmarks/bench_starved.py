@@ -166,6 +166,12 @@ def main() -> None:
         "cache beside the one that writes)",
     )
     ap.add_argument(
+        "--max-steps",
+        type=int,
+        default=None,
+        help="with --adopted: a longer step cap (diagnostic); its seed sets get the suffix _cap<N>",
+    )
+    ap.add_argument(
         "--adopted",
         action="store_true",
         help="the lab's adopted protocol (experiment G's: chance guard, the region's training cases); writes the "
@@ -204,15 +210,21 @@ def main() -> None:
         "",
     ]
     # one section per region, so a region rerun on its own leaves the other region's measured section as it was
+    if args.max_steps is not None and not args.adopted:
+        raise SystemExit("--max-steps is a diagnostic of the adopted protocol: pass --adopted with it.")
     sections = {} if args.adopted else {"starved": lines}
     suffix = "_adopted" if args.adopted else ""
+    cap = f"_cap{args.max_steps}" if args.max_steps is not None else ""
+    suffix += cap
     for region in regions:
         t_region = time.perf_counter()
         part: list[str] = []
         for name, seeds in (("headline", headline), ("replication", fresh)):
             if seeds is None:
                 continue
-            cfg = default_starved_config(region, quick=args.quick, seeds=seeds, methods=methods, adopted=args.adopted)
+            cfg = default_starved_config(
+                region, quick=args.quick, seeds=seeds, methods=methods, adopted=args.adopted, max_steps=args.max_steps
+            )
             name += suffix
             have, need = cached_count(cfg, cache)
             if args.only_cached and have < need:
@@ -245,12 +257,15 @@ def main() -> None:
             part[2:2] = [
                 f"Under the lab's adopted protocol (that of experiment G, 2026-12-05): the chance guard on (patience "
                 f"starts once every task beats its validation chance level) and {cfg.n_train} training cases; the "
-                "sections above were trained before it.",
+                "sections above were trained before it."
+                + (f" A diagnostic: the step cap raised to {cfg.max_steps}." if cap else ""),
                 "",
             ]
-            title = f"## Experiment E under the adopted protocol: {region} (`bench_starved.py --adopted`)"
+            flags = f"--adopted --max-steps {cfg.max_steps}" if cap else "--adopted"
+            capped = f", a {cfg.max_steps}-step cap" if cap else ""
+            title = f"## Experiment E under the adopted protocol: {region}{capped} (`bench_starved.py {flags}`)"
             part[:0] = [title, ""]
-        sections[f"starved-{region}{'-adopted' if args.adopted else ''}"] = part
+        sections[f"starved-{region}{'-adopted' if args.adopted else ''}{cap.replace('_', '-')}"] = part
     for name, part in sections.items():
         text = "\n".join(part)
         print(text)
