@@ -468,7 +468,9 @@ lessons.families_lab_table(REGION)
 # 1. **Equal loss weights on a shared trunk** (the parallel network and the hybrid; the matched interacted
 #    network exchanges features between small sub-networks, so both causes may act there). Experiment E
 #    (notebook 20) measured on this region that under EW a shared trunk learns the bones and leaves the
-#    landmark maps blank — the starved task.
+#    landmark maps blank — the starved task. With its cap raised from 1,500 to 3,000 steps, experiment E's
+#    EW networks begin to learn the landmarks and UW learns them fully: the starved task is slow, not
+#    blocked, so a longer cap than G's 2,000 steps might change these rows (not yet run).
 # 2. **A landmark sub-network too small for the budget.** The matched cascade shares no layer at all, yet
 #    its landmark stage — shrunk so that the whole cascade has the parallel network's parameters, about
 #    3.5 times fewer than the full-width one — stays blank to the cap, while the full-width stage learns
