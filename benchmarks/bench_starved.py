@@ -192,6 +192,8 @@ def main() -> None:
     methods = tuple(m.strip() for m in args.methods.split(",") if m.strip()) if args.methods else None
     cache = Path(args.cache) if args.cache else DEFAULT_CACHE
     regions = [r.strip() for r in args.regions.split(",") if r.strip()]
+    if args.max_steps is not None and (not args.adopted or args.chance_only):
+        raise SystemExit("--max-steps is a diagnostic of the adopted protocol: pass --adopted, not --chance-only.")
     if args.chance_only:
         chance_section(regions, {"headline": headline, "replication": fresh}, methods, adopted=args.adopted)
         return
@@ -210,12 +212,9 @@ def main() -> None:
         "",
     ]
     # one section per region, so a region rerun on its own leaves the other region's measured section as it was
-    if args.max_steps is not None and not args.adopted:
-        raise SystemExit("--max-steps is a diagnostic of the adopted protocol: pass --adopted with it.")
     sections = {} if args.adopted else {"starved": lines}
-    suffix = "_adopted" if args.adopted else ""
     cap = f"_cap{args.max_steps}" if args.max_steps is not None else ""
-    suffix += cap
+    suffix = ("_adopted" if args.adopted else "") + cap
     for region in regions:
         t_region = time.perf_counter()
         part: list[str] = []
