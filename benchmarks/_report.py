@@ -42,7 +42,51 @@ def write_section(name: str, markdown: str) -> None:
         text = re.sub(re.escape(begin) + r".*?" + re.escape(end), lambda _: block, text, flags=re.S)
     else:
         text = text.rstrip() + "\n\n" + block + "\n"
-    RESULTS.write_text(text)
+    RESULTS.write_text(with_contents(text))
+
+
+CONTENTS = "contents"
+_BLOCK = re.compile(r"<!-- BEGIN (?P<name>[^ ]+) -->\n(?P<body>.*?)<!-- END (?P=name) -->", re.S)
+_HEADING = re.compile(r"^(?P<hashes>#{1,6}) (?P<title>.+)$", re.M)
+
+
+def heading_anchor(title: str, seen: dict[str, int]) -> str:
+    """The anchor GitHub gives a heading (github-slugger: lower case, punctuation, symbols and superscripts dropped,
+    spaces to hyphens, ``-1``, ``-2`` ... on repeats); ``seen`` counts the anchors given so far in the document."""
+    import unicodedata
+
+    def kept(c: str) -> bool:  # letters, marks, decimal and letter numbers, "-", "_" and spaces survive
+        category = unicodedata.category(c)
+        return c in "-_ " or category[0] in "LM" or category in ("Nd", "Nl")
+
+    slug = "".join(c for c in title.lower() if kept(c)).replace(" ", "-")
+    count = seen.get(slug, 0)
+    seen[slug] = count + 1
+    return slug if count == 0 else f"{slug}-{count}"
+
+
+def contents_block(text: str) -> str:
+    """RESULTS.md's table of contents for ``text`` (without its contents block): one line per section, its first
+    heading linked and the section's name, which the lessons and notes cite; level-3 sections indented."""
+    seen = {"contents": 1}  # the contents heading itself comes first
+    anchors = {m.start(): heading_anchor(m["title"], seen) for m in _HEADING.finditer(text)}
+    lines = ["## Contents", "", "Sections in page order, each with the name the lessons and notes cite it by.", ""]
+    for block in _BLOCK.finditer(text):
+        first = _HEADING.search(text, block.start("body"), block.end("body"))
+        if first is None or len(first["hashes"]) not in (2, 3):
+            continue
+        indent = "  " * (len(first["hashes"]) - 2)
+        title = first["title"].replace("[", "\\[").replace("]", "\\]")
+        lines.append(f"{indent}- [{title}](#{anchors[first.start()]}) · `{block['name']}`")
+    return f"<!-- BEGIN {CONTENTS} -->\n" + "\n".join(lines) + f"\n<!-- END {CONTENTS} -->"
+
+
+def with_contents(text: str) -> str:
+    """``text`` with its contents block regenerated, placed before the first section (generated, never hand-edited)."""
+    text = re.sub(r"\s*<!-- BEGIN contents -->.*?<!-- END contents -->\s*", "\n\n", text, count=1, flags=re.S)
+    first = text.find("<!-- BEGIN ")
+    head, rest = (text, "") if first < 0 else (text[:first], text[first:])
+    return head.rstrip() + "\n\n" + contents_block(text) + "\n\n" + rest
 
 
 def contrast_table(summary, keys: tuple[str, ...] = ()) -> list[str]:
@@ -100,3 +144,7 @@ def chance_lines(cfg, region: str, tasks, seeds, runs, stem: Path, *, write: boo
         *[f"- {s}" for s in reading],
         "",
     ]
+
+
+if __name__ == "__main__":  # refresh the contents after a hand-written section was added or moved
+    RESULTS.write_text(with_contents(RESULTS.read_text()))
