@@ -370,13 +370,19 @@ display(Markdown(region_reading(REGION)))
 # (the same rule for all, best checkpoint restored, at most 2,000 steps), on 256 training phantoms per
 # seed, 8 seeds, scored on 256 test phantoms, under two capacity rules: `params` (equal total
 # parameters) and `width` (every task's sub-network at width 8). Notebook 11 explains the two rules;
-# the bullets below are computed from `benchmarks/results/transfer_g_cardiac_headline_summary.csv`.
+# the bullets below are computed from `benchmarks/results/transfer_g_cardiac_headline_summary.csv`
+# (seeds 0–7) and `transfer_g_cardiac_replication_summary.csv` (fresh seeds 100–107, fixed in code
+# before they ran); the table, the curves and the exercises use the headline seeds. The fresh seeds ran
+# under the protocol's *chance guard* (patience counts only once every task has beaten its validation
+# chance level), the headline seeds before it was adopted; replayed on the headline's validation curves,
+# the guard changes none of its 96 networks, and every run of both seed sets beats chance on every task,
+# so the two seed sets ran under the same rule in effect.
 
 # %%
 from mtdl_kit.results import load_transfer
 
 FAMILIES_RUN = f"{REGION}_headline"
-display(Markdown(lessons.families_lab_reading(REGION)))
+display(Markdown(lessons.families_lab_reading(REGION, runs=("headline", "replication"))))
 lessons.families_lab_table(REGION)
 
 # %% [markdown]
@@ -428,10 +434,44 @@ validation_curves_figure(family_curves, "lv_indices", arms=CURVE_ARMS).show()
 # <!-- verdict transfer_g_cardiac_headline contrast="parallel - single@params" task=delta_m: no detectable difference -->
 # <!-- verdict transfer_g_cardiac_headline contrast="interacted@params - single@params" task=delta_m: no detectable difference -->.
 #
-# Two cautions. Most single-task segmentation runs (7 of 8) reached the 2,000-step cap still improving
-# (the table's `runs_at_cap` column): their Dice is a lower bound, so the segmentation price of sharing
-# is, if anything, underestimated. And these are eight headline seeds; the fresh-seed replication of
-# the cardiac region is not run yet, so none of these verdicts has been replicated.
+# **On fresh seeds** (100–107, the second reading above) the pattern comes back. The networks that read
+# the mask measure the LV indices better
+# <!-- verdict transfer_g_cardiac_replication contrast="cascaded@params - single@params" task=lv_indices: better -->
+# <!-- verdict transfer_g_cardiac_replication contrast="hybrid - single@params" task=lv_indices: better -->
+# and the parallel network does not
+# <!-- verdict transfer_g_cardiac_replication contrast="parallel - single@params" task=lv_indices: no detectable difference -->;
+# the shared trunks classify the geometry better
+# <!-- verdict transfer_g_cardiac_replication contrast="parallel - single@params" task=diagnosis: better -->
+# <!-- verdict transfer_g_cardiac_replication contrast="hybrid - single@params" task=diagnosis: better -->;
+# the parallel network, the equal-parameter cascade and the hybrid segment worse
+# <!-- verdict transfer_g_cardiac_replication contrast="parallel - single@params" task=ventricles: worse -->
+# <!-- verdict transfer_g_cardiac_replication contrast="cascaded@params - single@params" task=ventricles: worse -->
+# <!-- verdict transfer_g_cardiac_replication contrast="hybrid - single@params" task=ventricles: worse -->;
+# over the three tasks the cascade and the hybrid are again better under both rules
+# <!-- verdict transfer_g_cardiac_replication contrast="cascaded@params - single@params" task=delta_m: better -->
+# <!-- verdict transfer_g_cardiac_replication contrast="hybrid - single@params" task=delta_m: better -->
+# <!-- verdict transfer_g_cardiac_replication contrast="cascaded@width - single@width" task=delta_m: better -->
+# <!-- verdict transfer_g_cardiac_replication contrast="hybrid - single@width" task=delta_m: better -->
+# and the parallel network again shows no detectable difference
+# <!-- verdict transfer_g_cardiac_replication contrast="parallel - single@params" task=delta_m: no detectable difference -->.
+# Three verdicts differ, and they are reported, not averaged away. The equal-parameter cascade now
+# classifies the geometry better as well
+# <!-- verdict transfer_g_cardiac_replication contrast="cascaded@params - single@params" task=diagnosis: better -->;
+# the full-width cascade's segmentation cost, not detectable on the headline seeds, is detectable on
+# these, at a few thousandths of Dice
+# <!-- verdict transfer_g_cardiac_replication contrast="cascaded@width - single@width" task=ventricles: worse -->;
+# and the equal-parameter interacted network is worse over the three tasks
+# <!-- verdict transfer_g_cardiac_replication contrast="interacted@params - single@params" task=delta_m: worse -->,
+# because its LV indices are worse on these seeds
+# <!-- verdict transfer_g_cardiac_replication contrast="interacted@params - single@params" task=lv_indices: worse -->
+# where they showed no detectable difference on the headline's
+# <!-- verdict transfer_g_cardiac_headline contrast="interacted@params - single@params" task=lv_indices: no detectable difference -->.
+# A verdict seen on one seed set only is not a finding: quote the cascade's and the hybrid's gains, the
+# shared trunk's better classification and the segmentation price, which both seed sets show.
+#
+# One caution. Most single-task segmentation runs reached the 2,000-step cap still improving (7 of 8 on
+# the headline seeds, 8 of 8 on the fresh ones: the summary's `runs_at_cap` column): their Dice is a
+# lower bound, so the segmentation price of sharing is, if anything, underestimated.
 
 # %% [markdown]
 # ### Exercise 5 — the cascade, task by task
@@ -494,6 +534,8 @@ exercises.check_families_contrast(my_hybrid_gain, FAMILIES_RUN, "hybrid - single
 # - Trained to a plateau under one stopping rule (experiment G), the networks that read the mask
 #   measure the LV areas better and the shared trunks classify the geometry better, while every
 #   shared or shrunk network segments a little worse: a trade-off between tasks, not a free gain.
+#   Fresh seeds (100–107) replicate these verdicts; three others change between the seed sets and are
+#   not quoted.
 
 # %% [markdown]
 # ## References
