@@ -5,11 +5,13 @@ UI only: the metrics, sentences, intervals and reliability figures come from :mo
 
 from __future__ import annotations
 
+from typing import Any
+
 import pandas as pd
 import streamlit as st
 
 from mtdl_kit import DISCLAIMER, get_region, services
-from mtdl_kit.services import transfer_findings
+from mtdl_kit.services import families_findings, transfer_findings
 from mtdl_kit.zoo import zoo_key
 
 from .common import Ctx, manifest, model_for, model_size, zoo_families
@@ -36,22 +38,38 @@ def comparisons(region: str, family: str, shas: tuple, _multi, _singles: dict) -
     return services.compare_with_single(get_region(region), family, _multi, _singles)
 
 
-@st.cache_data(show_spinner=False, max_entries=32)
-def lab_summary(region: str, results: str, stamp: tuple) -> transfer_findings.TransferSummary:
-    """:func:`~mtdl_kit.services.transfer_findings.clinician_summary`, re-read when a crossover CSV changes."""
-    return transfer_findings.clinician_summary(region, root=results)
+#: the page's transfer-lab sections: heading, the service that writes them, the CSVs they are computed from
+LAB_SECTIONS: dict[str, tuple[str, Any, Any]] = {
+    "crossover": (
+        "What the transfer lab found: does a *related* auxiliary task help?",
+        transfer_findings.clinician_summary,
+        transfer_findings.results_stamp,
+    ),
+    "families": (
+        "What the transfer lab found: one network for every task, or one network per task?",
+        families_findings.families_summary,
+        families_findings.results_stamp,
+    ),
+}
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def lab_summary(section: str, region: str, results: str, stamp: tuple) -> Any:
+    """One of :data:`LAB_SECTIONS`' summaries (findings and caveats), re-read when one of its CSVs changes."""
+    return LAB_SECTIONS[section][1](region, root=results)
 
 
 def transfer_lab_findings(region_name: str) -> None:
-    """The page's lead: what the transfer lab's crossover found, computed from its committed results tables."""
+    """The page's lead: what the transfer lab's crossover and families experiment found, from the committed tables."""
     from mtdl_kit.results import results_dir
 
     results = str(results_dir())
-    summary = lab_summary(region_name, results, transfer_findings.results_stamp(results))
-    st.markdown("#### What the transfer lab found: does a *related* auxiliary task help?")
-    for line in summary.findings:
-        st.markdown(f"- {line}")
-    st.caption("**What this does not show**\n" + "\n".join(f"- {line}" for line in summary.caveats))
+    for section, (heading, _, stamp) in LAB_SECTIONS.items():
+        summary = lab_summary(section, region_name, results, stamp(results))
+        st.markdown(f"#### {heading}")
+        for line in summary.findings:
+            st.markdown(f"- {line}")
+        st.caption("**What this does not show**\n" + "\n".join(f"- {line}" for line in summary.caveats))
 
 
 def render(ctx: Ctx) -> None:

@@ -93,12 +93,13 @@ def summary_path(region: str, run: str, root: str | Path | None = None) -> Path:
     return Path(root or results_dir()) / f"transfer_c_{region}_{run}_summary.csv"
 
 
-def results_stamp(root: str | Path | None = None) -> tuple[tuple[str, int], ...]:
-    """``(file name, modification time in ns)`` of every crossover CSV: a cache key that changes with the tables."""
+def results_stamp(root: str | Path | None = None, pattern: str = "transfer_c_*.csv") -> tuple[tuple[str, int], ...]:
+    """``(file name, modification time in ns)`` of every CSV matching ``pattern`` (default: the crossover's): a
+    cache key that changes with the tables."""
     from mtdl_kit.results import results_dir
 
     folder = Path(root or results_dir())
-    return tuple(sorted((p.name, p.stat().st_mtime_ns) for p in folder.glob("transfer_c_*.csv")))
+    return tuple(sorted((p.name, p.stat().st_mtime_ns) for p in folder.glob(pattern)))
 
 
 def _seeds(path: Path) -> tuple[int, ...]:
@@ -198,7 +199,8 @@ def interval_words(v: Verdict) -> str:
     return f"{_num(v.value, v)} [{_num(v.ci_low, v)}, {_num(v.ci_high, v)}]"
 
 
-def _seed_words(seeds: tuple[int, ...]) -> str:
+def seed_words(seeds: tuple[int, ...]) -> str:
+    """``"8 seeds, 0–7"`` for a run of consecutive seeds, else ``"3 seeds: 1, 5, 9"``."""
     if not seeds:
         return "seeds not recorded"
     if list(seeds) == list(range(seeds[0], seeds[-1] + 1)) and len(seeds) > 2:
@@ -239,17 +241,17 @@ def finding_sentences(region: str, *, root: str | Path | None = None) -> list[st
             f"**{reg.name.capitalize()}, {label}, {f.budget} labelled training cases.** When the auxiliary "
             "segmentation outlines the feature the label follows, rather than another feature of the same image, "
             f"the ROC-AUC for {label} (0.5 = a coin toss, 1 = perfect ranking) is {_effect(f.interaction)} over "
-            f"{_seed_words(f.seeds)}, averaged over the two label rules below (differences in ROC-AUC points, "
+            f"{seed_words(f.seeds)}, averaged over the two label rules below (differences in ROC-AUC points, "
             "95 % intervals in brackets)."
         )
         rep = replicated.get(f.budget)
         if rep is None:
             head += " Not yet repeated on fresh seeds."
         elif rep.interaction.word == f.interaction.word:
-            head += f" Repeated on fresh seeds ({_seed_words(rep.seeds)}): {_effect(rep.interaction)} again."
+            head += f" Repeated on fresh seeds ({seed_words(rep.seeds)}): {_effect(rep.interaction)} again."
         else:
             head += (
-                f" Repeated on fresh seeds ({_seed_words(rep.seeds)}) it did **not** reproduce: "
+                f" Repeated on fresh seeds ({seed_words(rep.seeds)}) it did **not** reproduce: "
                 f"{_effect(rep.interaction)}."
             )
         out.append(head)
@@ -368,5 +370,6 @@ __all__ = [
     "finding_sentences",
     "interval_words",
     "results_stamp",
+    "seed_words",
     "summary_path",
 ]

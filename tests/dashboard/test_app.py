@@ -231,6 +231,34 @@ def test_clinicians_page_leads_with_the_transfer_lab_findings(app, tmp_path, mon
     assert "**Eye:** the crossover has not been run yet" in text and "No region has results yet." in captions(app)
 
 
+def test_clinicians_page_shows_the_families_experiment_for_the_region(app, tmp_path, monkeypatch):
+    from mtdl_kit.services.families_findings import families_summary
+
+    goto(app, "For clinicians")
+    texts = [m.value for m in app.markdown]
+    section = next(i for i, t in enumerate(texts) if "one network for every task, or one network per task?" in t)
+    expected = families_summary(app.selectbox(key="region").value)
+    for line in expected.findings:  # computed from the committed experiment-G CSVs, or "not run" for the region
+        assert f"- {line}" in texts[section:], line
+    first_comparison = next((i for i, t in enumerate(texts) if "Multi-task against single-task" in t), len(texts))
+    assert section < first_comparison
+    assert "Equal total parameters" in captions(app)
+
+    app.selectbox(key="region").set_value("cardiac").run()  # a region with both seed sets committed
+    assert not app.exception, app.exception
+    text = "\n".join(m.value for m in app.markdown)
+    for line in families_summary("cardiac").findings:
+        assert f"- {line}" in [m.value for m in app.markdown], line
+    assert "(hybrid)**, against one network per task (8 seeds, 0–7)" in text
+    assert "Repeated on fresh seeds (8 seeds, 100–107)" in text and "LV blood pool: **worse**" in text
+
+    monkeypatch.setenv("MTDL_KIT_RESULTS", str(tmp_path))  # no results tables: the section says so
+    app.run()
+    assert not app.exception, app.exception
+    text = "\n".join(m.value for m in app.markdown)
+    assert "Experiment G has not been run on the cardiac phantoms yet" in text
+
+
 def _train(at, steps=5, timeout=240):
     goto(at, "Experiment")
     at.selectbox(key="exp_family").set_value("parallel")

@@ -1,0 +1,286 @@
+"""What the transfer lab's experiment G found for one region, in plain words, for the For clinicians page.
+
+Experiment G (:mod:`mtdl_kit.lab.families`) trains each multi-task family and one single-task network
+per task until their validation metrics stop improving, over 8 seeds, and compares them task by task
+with paired bootstrap intervals. Its committed results are
+``benchmarks/results/transfer_g_<region>_<run>_summary.csv`` (``run``: ``headline``, then
+``replication`` on fresh seeds), with the runs and each seed's image-blind chance level beside them.
+
+:func:`family_findings` reads one seed set under the equal-total-parameters rule (the fair comparison:
+no network gets more weights than the single-task networks together) and turns every interval into a
+verdict through the one rule, :func:`mtdl_kit.verdicts.verdict`; :func:`families_summary` writes the
+page's sentences and caveats. A region without a table is said to be not run — nothing is invented for
+it, and no number in a sentence is written by hand.
+
+Research and teaching use only — not for clinical use.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from mtdl_kit.services.transfer_findings import results_stamp as transfer_results_stamp
+from mtdl_kit.services.transfer_findings import seed_words
+from mtdl_kit.verdicts import BETTER, NULL, WORSE, Verdict, verdict
+
+#: the seed sets of experiment G, in the order they were made (``replication``: fresh seeds fixed before the run)
+RUNS: tuple[str, ...] = ("headline", "replication")
+#: the multi-task arms the page compares, all at equal total parameters, against :data:`BASELINE`
+ARMS: tuple[str, ...] = ("parallel", "cascaded@params", "interacted@params", "hybrid")
+BASELINE = "single@params"
+#: each family in a clinician's words (the review's taxonomy, Zhao et al. 2023)
+FAMILY_WORDS: dict[str, str] = {
+    "parallel": "One shared image encoder with an output head per task (parallel)",
+    "cascaded@params": "A chain: a segmentation network hands its outline to the networks of the other tasks "
+    "(cascaded)",
+    "interacted@params": "One small network per task, exchanging features as they go (interacted)",
+    "hybrid": "A shared encoder whose other heads also read the predicted outline (hybrid)",
+}
+#: where the protocol, the other capacity rule and the limits are written up
+NOTES = 'benchmarks/RESULTS.md, sections "families-lab" and "families-lab-notes"'
+
+_WORDS = {BETTER: "better", WORSE: "worse", NULL: "no detectable difference"}
+
+
+@dataclass(frozen=True)
+class FamilyFinding:
+    """One multi-task family against one single-task network per task, on one seed set of one region.
+
+    Attributes:
+        region: the region (``"cardiac"``).
+        run: ``"headline"`` or ``"replication"``.
+        arm: the family's arm (``"hybrid"``, ``"cascaded@params"`` …).
+        seeds: the training seeds behind the intervals.
+        tasks: task -> its primary metric's verdict (positive = the family is better; errors sign-flipped).
+        metrics: task -> the metric of that verdict (``"dice"``, ``"mae"`` …).
+        at_chance: task -> ``(runs that do not beat the image-blind chance level, runs)`` of the family,
+            for the tasks where that count is above 0.
+    """
+
+    region: str
+    run: str
+    arm: str
+    seeds: tuple[int, ...]
+    tasks: dict[str, Verdict]
+    metrics: dict[str, str]
+    at_chance: dict[str, tuple[int, int]]
+
+
+@dataclass(frozen=True)
+class FamiliesSummary:
+    """The section's content: ``findings`` (markdown bullets), ``caveats`` (plain lines), ``ran`` (seed sets found)."""
+
+    findings: list[str]
+    caveats: list[str]
+    ran: tuple[str, ...]
+
+
+def summary_path(region: str, run: str, root: str | Path | None = None) -> Path:
+    """``<root>/transfer_g_<region>_<run>_summary.csv`` (root: :func:`mtdl_kit.results.results_dir`)."""
+    from mtdl_kit.results import results_dir
+
+    return Path(root or results_dir()) / f"transfer_g_{region}_{run}_summary.csv"
+
+
+def results_stamp(root: str | Path | None = None) -> tuple[tuple[str, int], ...]:
+    """``(file name, modification time in ns)`` of every experiment-G CSV: a cache key that changes with the tables."""
+    return transfer_results_stamp(root, "transfer_g_*.csv")
+
+
+def _at_chance(region: str, run: str, root: str | Path | None) -> dict[tuple[str, str], tuple[int, int]]:
+    """``(arm, task) -> (runs not beating chance, runs)`` from the runs and chance CSVs (empty if either is missing)."""
+    import pandas as pd
+
+    from mtdl_kit.lab.chance import runs_beating_chance
+
+    summary = summary_path(region, run, root)
+    runs_csv = summary.with_name(summary.name.replace("_summary.csv", "_runs.csv"))
+    chance_csv = summary.with_name(summary.name.replace("_summary.csv", "_chance.csv"))
+    if not (runs_csv.exists() and chance_csv.exists()):
+        return {}
+    paired = runs_beating_chance(pd.read_csv(runs_csv), pd.read_csv(chance_csv))
+    counts = paired.groupby(["arm", "task"])["beats"].agg(["sum", "count"])
+    return {key: (int(c["count"] - c["sum"]), int(c["count"])) for key, c in counts.iterrows()}
+
+
+def _seeds(summary: Path) -> tuple[int, ...]:
+    import pandas as pd
+
+    runs_csv = summary.with_name(summary.name.replace("_summary.csv", "_runs.csv"))
+    if not runs_csv.exists():
+        return ()
+    return tuple(sorted(int(s) for s in pd.read_csv(runs_csv)["seed"].unique()))
+
+
+def family_findings(region: str, run: str = "headline", *, root: str | Path | None = None) -> list[FamilyFinding]:
+    """Every family of :data:`ARMS` against the single-task networks on one seed set of ``region``.
+
+    Args:
+        region: a region name.
+        run: ``"headline"`` or ``"replication"``.
+        root: folder of the CSVs (default: the bundled ``benchmarks/results/``).
+
+    Returns:
+        One :class:`FamilyFinding` per arm, in :data:`ARMS` order; an empty list when the summary CSV does
+        not exist (experiment G was not run there).
+
+    Raises:
+        ValueError: the CSV lacks a column or an arm's contrast rows (regenerate it with
+            ``benchmarks/bench_families.py``), or an interval is missing.
+    """
+    import pandas as pd
+
+    from mtdl_kit.lab.families import DELTA_M
+
+    path = summary_path(region, run, root)
+    if not path.exists():
+        return []
+    frame = pd.read_csv(path)
+    needed = ["contrast", "task", "metric", "value", "ci_low", "ci_high"]
+    missing = [c for c in needed if c not in frame.columns]
+    if missing:
+        raise ValueError(f"{path} lacks the columns {missing}; regenerate it with benchmarks/bench_families.py.")
+    seeds = _seeds(path)
+    chance = _at_chance(region, run, root)
+    out = []
+    for arm in ARMS:
+        rows = frame[(frame["contrast"] == f"{arm} - {BASELINE}") & (frame["task"] != DELTA_M)]
+        if rows.empty:
+            raise ValueError(
+                f"{path} has no rows '{arm} - {BASELINE}'; regenerate it with benchmarks/bench_families.py."
+            )
+        tasks, metrics = {}, {}
+        for r in rows.itertuples():
+            what = f"{region} {run}: {arm} - {BASELINE}, {r.task}"
+            tasks[str(r.task)] = verdict(
+                r.value, r.ci_low, r.ci_high, unit=str(r.metric), n_seeds=len(seeds), what=what
+            )
+            metrics[str(r.task)] = str(r.metric)
+        at_chance = {t: chance[(arm, t)] for t in tasks if chance.get((arm, t), (0, 0))[0] > 0}
+        out.append(FamilyFinding(region, run, arm, seeds, tasks, metrics, at_chance))
+    return out
+
+
+#: the metrics' names in a sentence
+_METRIC_WORDS = {"dice": "Dice", "auc": "ROC-AUC", "kappa_quadratic": "quadratic-weighted κ"}
+
+
+def _difference(v: Verdict, region: str, task: str, metric: str) -> str:
+    """``"Dice -0.022 [-0.026, -0.019]"``, ``"error -28.1 [-38.5, -18.0] mm²"``: the family's value minus the
+    single-task network's, in the metric's units (the summary flips errors so that positive is better; the page
+    shows the plain difference, so a smaller error reads as a negative number, as a clinician would write it)."""
+    from mtdl_kit.metrics import higher_is_better
+    from mtdl_kit.regions import get_region
+    from mtdl_kit.services.clinicians import measure_words
+
+    _, unit, digits = measure_words(get_region(region), task, metric)
+    digits += 1  # differences are about a tenth of the values they compare
+    sign = 1.0 if higher_is_better(metric) else -1.0
+    low, high = sorted((sign * v.ci_low, sign * v.ci_high))
+    name = _METRIC_WORDS.get(metric, "error" if sign < 0 else metric)
+    text = f"{name} {sign * v.value:+.{digits}f} [{low:+.{digits}f}, {high:+.{digits}f}]"
+    return f"{text} {unit}".rstrip()
+
+
+def _task_clause(f: FamilyFinding, task: str) -> str:
+    from mtdl_kit.regions import get_region
+    from mtdl_kit.services.clinicians import task_words
+
+    v = f.tasks[task]
+    words = task_words(get_region(f.region), task)
+    text = f"{words}: **{_WORDS[v.word]}** ({_difference(v, f.region, task, f.metrics[task])})"
+    if task in f.at_chance:
+        short, n = f.at_chance[task]
+        text += f", in {short} of {n} runs no better than a guess that never sees the image"
+    return text
+
+
+def _replication_words(head: FamilyFinding, rep: FamilyFinding | None) -> str:
+    if rep is None:
+        return "Not yet repeated on fresh seeds."
+    changed = [t for t in head.tasks if t in rep.tasks and rep.tasks[t].word != head.tasks[t].word]
+    seeds = seed_words(rep.seeds)
+    if not changed:
+        return f"Repeated on fresh seeds ({seeds}): the same verdict on every task."
+    from mtdl_kit.regions import get_region
+    from mtdl_kit.services.clinicians import task_words
+
+    region = get_region(head.region)
+    parts = [f"{task_words(region, t)}: {_WORDS[head.tasks[t].word]} → {_WORDS[rep.tasks[t].word]}" for t in changed]
+    verdicts = "one verdict" if len(changed) == 1 else f"{len(changed)} verdicts"
+    return (
+        f"Repeated on fresh seeds ({seeds}): {verdicts} changed ({'; '.join(parts)}); a verdict seen on one seed "
+        "set only is not a finding."
+    )
+
+
+def family_sentences(region: str, *, root: str | Path | None = None) -> list[str]:
+    """Markdown bullets for one region: each family's per-task verdicts on the headline seeds and whether they
+    came back on fresh seeds. Empty when the region's headline summary is missing."""
+    head = family_findings(region, "headline", root=root)
+    if not head:
+        return []
+    rep = {f.arm: f for f in family_findings(region, "replication", root=root)}
+    out = []
+    for f in head:
+        clauses = "; ".join(_task_clause(f, t) for t in f.tasks)
+        out.append(
+            f"**{FAMILY_WORDS[f.arm]}**, against one network per task ({seed_words(f.seeds)}). {clauses}. "
+            + _replication_words(f, rep.get(f.arm))
+        )
+    return out
+
+
+def families_summary(region: str, *, root: str | Path | None = None) -> FamiliesSummary:
+    """The section "one network for all tasks, or one per task?" of the For clinicians page, from the CSVs.
+
+    Args:
+        region: the page's region.
+        root: folder of the CSVs (default: the bundled ``benchmarks/results/``).
+
+    Returns:
+        :class:`FamiliesSummary`: ``findings`` (one markdown bullet per family, or one line saying the
+        experiment was not run on this region), ``caveats`` (what the results do not show) and ``ran``.
+    """
+    findings = family_sentences(region, root=root)
+    ran = tuple(run for run in RUNS if summary_path(region, run, root).exists())
+    if not findings:
+        findings = [
+            f"Experiment G has not been run on the {region} phantoms yet "
+            f"(no {summary_path(region, 'headline', root).name}), so nothing is claimed for this region."
+        ]
+    caveats = [
+        "Synthetic phantoms, not patients: the features and the labels follow rules written into the generator.",
+        "Every network trained until its validation results stopped improving (the same rule for all), on the same "
+        "training cases per seed. Each difference is the multi-task network's value minus the single-task network's, "
+        "per task (for an error, negative means a smaller error), with its 95 % interval over seeds and test cases; "
+        "better or worse only when the interval excludes 0.",
+        "Equal total parameters: every network compared here, each single-task network included, has about the "
+        "weights of the shared-encoder network; with a full-width sub-network per task (the lab's other rule) some "
+        "verdicts differ.",
+        f"Protocol, the other capacity rule and the limits: {NOTES}; the region's lesson reads the same tables.",
+    ]
+    if any(f.at_chance for f in family_findings(region, root=root)):
+        caveats.insert(
+            2,
+            "Where a family's runs are no better than a guess that never sees the image, its 'worse' means it learnt "
+            "nothing on that task before training stopped, not that it learnt something wrong; the region's lesson "
+            "shows why.",
+        )
+    return FamiliesSummary(findings, caveats, ran)
+
+
+__all__ = [
+    "ARMS",
+    "BASELINE",
+    "FAMILY_WORDS",
+    "RUNS",
+    "FamiliesSummary",
+    "FamilyFinding",
+    "families_summary",
+    "family_findings",
+    "family_sentences",
+    "results_stamp",
+    "summary_path",
+]

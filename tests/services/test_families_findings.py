@@ -1,0 +1,128 @@
+"""The For clinicians page's experiment-G section: every sentence follows the committed families CSVs."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from mtdl_kit.services.families_findings import (
+    ARMS,
+    BASELINE,
+    families_summary,
+    family_findings,
+    family_sentences,
+)
+from mtdl_kit.verdicts import verdict
+
+RESULTS = Path(__file__).resolve().parents[2] / "benchmarks" / "results"
+
+
+def _copy(tmp_path: Path, region: str, runs=("headline", "replication"), kinds=("summary", "runs", "chance")) -> Path:
+    for run in runs:
+        for kind in kinds:
+            src = RESULTS / f"transfer_g_{region}_{run}_{kind}.csv"
+            shutil.copy(src, tmp_path / src.name)
+    return tmp_path
+
+
+def _plant(root: Path, region: str, run: str, contrast: str, task: str, value: float, low: float, high: float) -> None:
+    path = root / f"transfer_g_{region}_{run}_summary.csv"
+    frame = pd.read_csv(path)
+    row = (frame["contrast"] == contrast) & (frame["task"] == task)
+    assert row.sum() == 1, (contrast, task)
+    frame.loc[row, ["value", "ci_low", "ci_high"]] = [value, low, high]
+    frame.to_csv(path, index=False)
+
+
+@pytest.mark.parametrize("region", ["eye", "chest", "cardiac", "musculoskeletal", "other"])
+def test_the_committed_results_read_as_their_intervals_say(region: str) -> None:
+    summary = pd.read_csv(RESULTS / f"transfer_g_{region}_headline_summary.csv")
+    runs = pd.read_csv(RESULTS / f"transfer_g_{region}_headline_runs.csv")
+    findings = family_findings(region)
+    assert [f.arm for f in findings] == list(ARMS)
+    for f in findings:
+        assert f.seeds == tuple(sorted(runs["seed"].unique()))
+        rows = summary[(summary["contrast"] == f"{f.arm} - {BASELINE}") & (summary["task"] != "delta_m")]
+        assert set(f.tasks) == set(rows["task"])
+        for r in rows.itertuples():
+            assert f.tasks[r.task].word == verdict(r.value, r.ci_low, r.ci_high).word == r.verdict
+
+
+def test_cardiac_sentences_name_tasks_in_words_with_signed_differences() -> None:
+    lines = family_sentences("cardiac")
+    assert len(lines) == len(ARMS)
+    text = "\n".join(lines)
+    assert "lv_indices" not in text and "LV blood pool" in text, "plain words, not internal names"
+    cascade = next(line for line in lines if "(cascaded)" in line)
+    # the summary flips errors (positive = better); the page shows the plain difference: a smaller error is negative
+    row = pd.read_csv(RESULTS / "transfer_g_cardiac_headline_summary.csv").query(
+        "contrast == 'cascaded@params - single@params' and task == 'lv_indices'"
+    )
+    assert float(row["value"].iloc[0]) > 0 and f"**better** (error -{float(row['value'].iloc[0]):.1f}" in cascade
+    assert "Repeated on fresh seeds (8 seeds, 100–107)" in cascade
+
+
+def test_a_changed_verdict_on_fresh_seeds_is_named(tmp_path: Path) -> None:
+    root = _copy(tmp_path, "cardiac")
+    _plant(root, "cardiac", "headline", "hybrid - single@params", "diagnosis", 0.04, 0.02, 0.06)
+    _plant(root, "cardiac", "replication", "hybrid - single@params", "diagnosis", -0.03, -0.05, -0.01)
+    hybrid = next(line for line in family_sentences("cardiac", root=root) if "(hybrid)" in line)
+    assert "one verdict changed (LV geometry" in hybrid and "better → worse" in hybrid
+    assert "not a finding" in hybrid
+    _plant(root, "cardiac", "replication", "hybrid - single@params", "diagnosis", 0.05, 0.01, 0.09)
+    for name in ("lv_indices", "ventricles"):  # copy the headline's verdicts onto the fresh seeds
+        head = pd.read_csv(root / "transfer_g_cardiac_headline_summary.csv").query(
+            f"contrast == 'hybrid - single@params' and task == '{name}'"
+        )
+        _plant(
+            root,
+            "cardiac",
+            "replication",
+            "hybrid - single@params",
+            name,
+            *head[["value", "ci_low", "ci_high"]].iloc[0],
+        )
+    hybrid = next(line for line in family_sentences("cardiac", root=root) if "(hybrid)" in line)
+    assert "the same verdict on every task" in hybrid
+
+
+def test_without_fresh_seeds_the_sentence_says_so(tmp_path: Path) -> None:
+    root = _copy(tmp_path, "cardiac", runs=("headline",))
+    lines = family_sentences("cardiac", root=root)
+    assert lines and all(line.endswith("Not yet repeated on fresh seeds.") for line in lines)
+    assert families_summary("cardiac", root=root).ran == ("headline",)
+
+
+def test_a_region_without_results_claims_nothing(tmp_path: Path) -> None:
+    summary = families_summary("brain", root=tmp_path)
+    assert summary.ran == ()
+    assert summary.findings == [
+        "Experiment G has not been run on the brain phantoms yet (no transfer_g_brain_headline_summary.csv), "
+        "so nothing is claimed for this region."
+    ]
+
+
+def test_runs_at_chance_are_named_and_explained(tmp_path: Path) -> None:
+    lines = family_sentences("musculoskeletal")
+    parallel = next(line for line in lines if "(parallel)" in line)
+    landmarks = parallel[parallel.index("Lowest points") :]
+    assert "**worse**" in landmarks and "in 8 of 8 runs no better than a guess that never sees the image" in landmarks
+    assert any("learnt nothing" in c for c in families_summary("musculoskeletal").caveats)
+    assert not any("learnt nothing" in c for c in families_summary("cardiac").caveats), "every cardiac run beats chance"
+    root = _copy(tmp_path, "musculoskeletal", kinds=("summary", "runs"))  # no chance table: no chance clause
+    assert "no better than a guess" not in "\n".join(family_sentences("musculoskeletal", root=root))
+
+
+def test_a_summary_without_an_arm_fails_with_the_fix(tmp_path: Path) -> None:
+    root = _copy(tmp_path, "cardiac", runs=("headline",))
+    path = root / "transfer_g_cardiac_headline_summary.csv"
+    frame = pd.read_csv(path)
+    frame[frame["arm"] != "hybrid"].to_csv(path, index=False)
+    with pytest.raises(ValueError, match=r"no rows 'hybrid - single@params'.*bench_families\.py"):
+        family_findings("cardiac", root=root)
+    frame.drop(columns=["ci_low"]).to_csv(path, index=False)
+    with pytest.raises(ValueError, match="lacks the columns \\['ci_low'\\]"):
+        family_findings("cardiac", root=root)
