@@ -91,7 +91,7 @@ class Cardiac(Region):
             "ventricles",
             "segmentation",
             4,
-            "LV blood pool (papillary muscles included), LV myocardium and RV blood pool (ACDC classes).",
+            "LV blood pool, LV myocardium and RV blood pool (ACDC classes; papillary muscles in the blood pool).",
             class_names=("background", "LV cavity", "myocardium", "RV cavity"),
         ),
         TaskSpec(

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import re
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -75,7 +76,9 @@ def task_words(region: Region, task: str) -> str:
     if spec.kind == "reconstruction":
         return "Clean-image reconstruction (denoising)"
     text = spec.description
-    cut = min((i for i in (text.find(":"), text.find(" ("), text.find(".")) if i > 0), default=len(text))
+    sentence_end = re.search(r"\.(\s|$)", text)  # a full stop, not a decimal point ("score 1.3A + ...")
+    stops = (text.find(":"), text.find(" ("), sentence_end.start() if sentence_end else -1)
+    cut = min((i for i in stops if i > 0), default=len(text))
     return text[:cut].strip() or task
 
 

@@ -250,7 +250,7 @@ def test_clinicians_page_shows_the_families_experiment_for_the_region(app, tmp_p
     for line in families_summary("cardiac").findings:
         assert f"- {line}" in [m.value for m in app.markdown], line
     assert "(hybrid)**, against one network per task (8 seeds, 0–7)" in text
-    assert "Repeated on fresh seeds (8 seeds, 100–107)" in text and "LV blood pool: **worse**" in text
+    assert "Repeated on fresh seeds (8 seeds, 100–107)" in text and "RV blood pool: **worse**" in text
 
     monkeypatch.setenv("MTDL_KIT_RESULTS", str(tmp_path))  # no results tables: the section says so
     app.run()

@@ -55,7 +55,7 @@ def test_cardiac_sentences_name_tasks_in_words_with_signed_differences() -> None
     lines = family_sentences("cardiac")
     assert len(lines) == len(ARMS)
     text = "\n".join(lines)
-    assert "lv_indices" not in text and "LV blood pool" in text, "plain words, not internal names"
+    assert "lv_indices" not in text and "LV blood pool, LV myocardium and RV blood pool" in text, "plain words"
     cascade = next(line for line in lines if "(cascaded)" in line)
     # the summary flips errors (positive = better); the page shows the plain difference: a smaller error is negative
     row = pd.read_csv(RESULTS / "transfer_g_cardiac_headline_summary.csv").query(
@@ -126,3 +126,12 @@ def test_a_summary_without_an_arm_fails_with_the_fix(tmp_path: Path) -> None:
     frame.drop(columns=["ci_low"]).to_csv(path, index=False)
     with pytest.raises(ValueError, match="lacks the columns \\['ci_low'\\]"):
         family_findings("cardiac", root=root)
+
+
+def test_task_words_cut_at_a_full_stop_not_a_decimal_point() -> None:
+    from mtdl_kit.regions import get_region
+    from mtdl_kit.services.clinicians import task_words
+
+    assert task_words(get_region("other"), "abcd") == "ABCD-like dermoscopy score 1.3A + 0.1B + 0.5C + 0.5D'"
+    assert task_words(get_region("cardiac"), "ventricles") == "LV blood pool, LV myocardium and RV blood pool"
+    assert task_words(get_region("eye"), "glaucoma") == "Glaucoma suspect"
