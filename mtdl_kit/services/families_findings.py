@@ -6,8 +6,8 @@ with paired bootstrap intervals. Its committed results are
 ``benchmarks/results/transfer_g_<region>_<run>_summary.csv`` (``run``: ``headline``, then
 ``replication`` on fresh seeds), with the runs and each seed's image-blind chance level beside them.
 
-:func:`family_findings` reads one seed set under the equal-total-parameters rule (the fair comparison:
-no network gets more weights than the single-task networks together) and turns every interval into a
+:func:`family_findings` reads one seed set under the equal-total-parameters rule (every network, each
+single-task network included, has about the weights of the shared-encoder network) and turns every interval into a
 verdict through the one rule, :func:`mtdl_kit.verdicts.verdict`; :func:`families_summary` writes the
 page's sentences and caveats. A region without a table is said to be not run — nothing is invented for
 it, and no number in a sentence is written by hand.
