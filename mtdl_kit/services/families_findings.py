@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from mtdl_kit.services.transfer_findings import results_stamp as transfer_results_stamp
 from mtdl_kit.services.transfer_findings import seed_words
@@ -88,29 +89,24 @@ def results_stamp(root: str | Path | None = None) -> tuple[tuple[str, int], ...]
     return transfer_results_stamp(root, "transfer_g_*.csv")
 
 
-def _at_chance(region: str, run: str, root: str | Path | None) -> dict[tuple[str, str], tuple[int, int]]:
-    """``(arm, task) -> (runs not beating chance, runs)`` from the runs and chance CSVs (empty if either is missing)."""
-    import pandas as pd
+def _table(kind: str, region: str, run: str, root: str | Path | None) -> Any:
+    """One experiment-G table of ``region`` (:func:`mtdl_kit.results.load_transfer`), or ``None`` if not written."""
+    from mtdl_kit.results import load_transfer
 
+    try:
+        return load_transfer(kind, experiment="g", run=f"{region}_{run}", root=root)
+    except FileNotFoundError:
+        return None
+
+
+def _at_chance(runs: Any, chance: Any) -> dict[tuple[str, str], tuple[int, int]]:
+    """``(arm, task) -> (runs not beating chance, runs)`` (empty when either table is missing)."""
     from mtdl_kit.lab.chance import runs_beating_chance
 
-    summary = summary_path(region, run, root)
-    runs_csv = summary.with_name(summary.name.replace("_summary.csv", "_runs.csv"))
-    chance_csv = summary.with_name(summary.name.replace("_summary.csv", "_chance.csv"))
-    if not (runs_csv.exists() and chance_csv.exists()):
+    if runs is None or chance is None:
         return {}
-    paired = runs_beating_chance(pd.read_csv(runs_csv), pd.read_csv(chance_csv))
-    counts = paired.groupby(["arm", "task"])["beats"].agg(["sum", "count"])
+    counts = runs_beating_chance(runs, chance).groupby(["arm", "task"])["beats"].agg(["sum", "count"])
     return {key: (int(c["count"] - c["sum"]), int(c["count"])) for key, c in counts.iterrows()}
-
-
-def _seeds(summary: Path) -> tuple[int, ...]:
-    import pandas as pd
-
-    runs_csv = summary.with_name(summary.name.replace("_summary.csv", "_runs.csv"))
-    if not runs_csv.exists():
-        return ()
-    return tuple(sorted(int(s) for s in pd.read_csv(runs_csv)["seed"].unique()))
 
 
 def family_findings(region: str, run: str = "headline", *, root: str | Path | None = None) -> list[FamilyFinding]:
@@ -141,8 +137,9 @@ def family_findings(region: str, run: str = "headline", *, root: str | Path | No
     missing = [c for c in needed if c not in frame.columns]
     if missing:
         raise ValueError(f"{path} lacks the columns {missing}; regenerate it with benchmarks/bench_families.py.")
-    seeds = _seeds(path)
-    chance = _at_chance(region, run, root)
+    runs = _table("runs", region, run, root)
+    seeds = () if runs is None else tuple(sorted(int(x) for x in runs["seed"].unique()))
+    chance = _at_chance(runs, _table("chance", region, run, root))
     out = []
     for arm in ARMS:
         rows = frame[(frame["contrast"] == f"{arm} - {BASELINE}") & (frame["task"] != DELTA_M)]
