@@ -35,6 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _report import add_seed_arguments, chance_lines, machine, seed_sets, write_section
 
+from mtdl_kit.cli import add_lab_device_argument
 from mtdl_kit.lab.families import (
     ACROSS,
     DELTA_M,
@@ -43,6 +44,7 @@ from mtdl_kit.lab.families import (
     config_of_runs,
     default_families_config,
     families_reading,
+    fill_cache,
     run_families,
     summary_reading,
     train_families,
@@ -241,6 +243,28 @@ def _one_variant(job: tuple) -> dict:
     }
 
 
+def _cached_runs_frame(cfg, arms: list[str], tasks: list[str], cache: Path):
+    """The runs rows of ``arms`` × ``tasks`` × ``cfg.seeds`` from ``cache`` (``--of-run cache``); a network that is not
+    there is named, never trained."""
+    import pandas as pd
+
+    from mtdl_kit.lab.families import cache_stem, cached_run, networks_of
+
+    rows = []
+    for arm in arms:
+        for task in tasks:
+            network = networks_of(cfg, arm)[task if arm.startswith("single") else "all"]
+            for seed in cfg.seeds:
+                if not cache_stem(cfg, network, seed, cache).with_suffix(".json").exists():
+                    raise SystemExit(f"--of-run cache: {arm} ({task}, seed {seed}) is not in {cache}; train it first.")
+                run = cached_run(cfg, network, seed, cache)
+                rows += [
+                    {"arm": arm, "seed": seed, "task": task, "metric": metric, "value": value}
+                    for metric, value in run.metrics[task].items()
+                ]
+    return pd.DataFrame(rows)
+
+
 def variant_section(
     region: str,
     changes: dict,
@@ -268,8 +292,12 @@ def variant_section(
     t0 = time.perf_counter()
     label = "_".join(f"{k}{v}" for k, v in changes.items())
     what = ", ".join(f"{k} = {v}" for k, v in changes.items())
-    runs = pd.read_csv(RESULTS / f"transfer_g_{region}_{of_run}_runs.csv")
-    base = replace(config_of_runs(region, runs), seeds=tuple(seeds))  # as the committed seed set was trained
+    if of_run == "cache":  # a seed set not committed yet: the region's default configuration, read from the cache
+        base = default_families_config(region, seeds=tuple(seeds))
+        runs = _cached_runs_frame(base, arms, tasks, cache)
+    else:
+        runs = pd.read_csv(RESULTS / f"transfer_g_{region}_{of_run}_runs.csv")
+        base = replace(config_of_runs(region, runs), seeds=tuple(seeds))  # as the committed seed set was trained
     changed = replace(base, **changes)
     changed.validate()
     work = [(changed, arm, seed, task, cache) for arm in arms for task in tasks for seed in seeds]
@@ -281,7 +309,8 @@ def variant_section(
         levels = chance_frame(cfg, region, cfg.task_names(), cfg.seeds).set_index(["seed", "task", "metric"])["value"]
         table[name] = [levels[(r.seed, r.task, r.metric)] for r in table.itertuples()]
     if write:
-        table.to_csv(RESULTS / f"transfer_g_{region}_{of_run}_{label}.csv", index=False)
+        stem_run = "headline" if of_run == "cache" else of_run  # the cache holds the headline seeds' runs
+        table.to_csv(RESULTS / f"transfer_g_{region}_{stem_run}_{label}.csv", index=False)
     lines = [
         f"### {region}: headline networks trained again with {what} (`bench_families.py --retrain-with {label}`)",
         "",
@@ -389,6 +418,16 @@ def main() -> None:
     add_seed_arguments(ap, DEFAULT_CACHE)
     ap.add_argument("--no-write", action="store_true", help="fill the cache only: no CSV, no RESULTS section")
     ap.add_argument(
+        "--fill-jobs",
+        type=int,
+        default=0,
+        metavar="N",
+        help="train the missing networks in N processes first (`mtdl_kit.lab.families.fill_cache`: one network per "
+        "process at a time, --threads each), then summarise as usual; 0 (default): one process, seed by seed",
+    )
+    ap.add_argument("--threads", type=int, default=1, help="with --fill-jobs: CPU threads per process (default: 1)")
+    add_lab_device_argument(ap)
+    ap.add_argument(
         "--unstopped",
         metavar="TASK",
         help="diagnostic: retrain every headline run of TASK that the stopping rule ended early to the cap "
@@ -416,7 +455,8 @@ def main() -> None:
         "--of-run",
         default="headline",
         help="with --unstopped / --retrain-with / --replay-guard: the committed seed set of --seeds "
-        "(transfer_g_<region>_<RUN>_runs.csv; default: headline)",
+        "(transfer_g_<region>_<RUN>_runs.csv; default: headline); with --retrain-with, 'cache' compares with the "
+        "region's default configuration's runs in --cache (a seed set not committed yet)",
     )
     ap.add_argument(
         "--replay-guard",
@@ -454,7 +494,7 @@ def main() -> None:
         write_section("families-lab", HEADER)  # first, so that a first run lays the sections out in order
     for region in regions:
         t0 = time.perf_counter()
-        base = default_families_config(region, quick=args.quick)
+        base = default_families_config(region, quick=args.quick, device=args.device)
         lines = [f"### {region}: {', '.join(base.task_names())}", ""]
         for name, seeds in (("headline", headline), ("replication", fresh)):
             if not seeds:
@@ -477,6 +517,10 @@ def main() -> None:
                     flush=True,
                 )
 
+            if args.fill_jobs:
+                fill_cache(cfg, cache, jobs=args.fill_jobs, threads=args.threads, on_run=report)
+                if args.no_write:
+                    continue
             if args.no_write:
                 train_families(cfg, cache=cache, on_run=report)  # fill the cache; the summarising run compares
                 continue

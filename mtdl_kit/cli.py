@@ -528,6 +528,7 @@ def _cmd_lab_families(args: argparse.Namespace) -> int:
         quick=args.quick,
         seeds=parse_seeds(args.seeds) if args.seeds else None,
         families=families,
+        device=args.device,
     )
     out = Path(args.out)
 
@@ -537,6 +538,19 @@ def _cmd_lab_families(args: argparse.Namespace) -> int:
 
     result = run_families(cfg, cache=out / "cache", on_run=report)
     return _report_lab_run(write_families_outputs(result, out), families_reading(result))
+
+
+def add_lab_device_argument(parser: argparse.ArgumentParser) -> None:
+    """``--device``: where a lab experiment's networks train (:attr:`mtdl_kit.lab.protocol.LabProtocol.device`)."""
+    from mtdl_kit.lab.protocol import LAB_DEVICES
+
+    parser.add_argument(
+        "--device",
+        default="cpu",
+        choices=LAB_DEVICES,
+        help="where every network trains (default: cpu, as every committed result; cuda trains under autocast, and "
+        "its runs are cached under their own key and say where they ran)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -779,6 +793,7 @@ def build_parser() -> argparse.ArgumentParser:
     lg.add_argument("--seeds", default=None, help="training seeds, e.g. 100-107 or 1,2,5 (default: 0-7; quick: 0-1)")
     lg.add_argument("--out", required=True, help="folder for runs.csv, summary.csv, summary.md, curves.csv, cache")
     lg.add_argument("--quick", action="store_true", help="the small quick configuration (about 40 s on a CPU)")
+    add_lab_device_argument(lg)
     lg.set_defaults(func=_cmd_lab_families)
 
     r = sub.add_parser("regions", help="list the regions, their tasks and coupling rules")

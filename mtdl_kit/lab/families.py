@@ -176,18 +176,23 @@ def default_families_config(region: str = "eye", *, quick: bool = False, **chang
 
 def config_of_runs(region: str, runs: Any) -> FamiliesConfig:
     """The configuration a committed runs table (:attr:`FamiliesResult.runs_frame`) was trained under: the
-    region's default with the table's seeds and training cases (``budget``), and the chance guard off when the
-    table has no ``chance_guard`` column (it was trained before the guard was adopted).
+    region's default with the table's seeds and training cases (``budget``), the chance guard off when the
+    table has no ``chance_guard`` column (it was trained before the guard was adopted) and the CPU when it has
+    no ``device`` column (every table written before the field).
 
     Raises:
         ValueError: the table mixes training-set sizes or guard settings.
     """
     budgets = sorted({int(b) for b in runs["budget"]})
     guards = sorted({bool(g) for g in runs["chance_guard"]}) if "chance_guard" in runs else [False]
-    if len(budgets) != 1 or len(guards) != 1:
-        raise ValueError(f"a runs table holds one configuration; got budgets {budgets} and chance guards {guards}.")
+    devices = sorted({str(d) for d in runs["device"]}) if "device" in runs else ["cpu"]
+    if len(budgets) != 1 or len(guards) != 1 or len(devices) != 1:
+        raise ValueError(
+            f"a runs table holds one configuration; got budgets {budgets}, chance guards {guards} "
+            f"and devices {devices}."
+        )
     seeds = tuple(sorted(int(s) for s in runs["seed"].unique()))
-    return default_families_config(region, seeds=seeds, n_train=budgets[0], chance_guard=guards[0])
+    return default_families_config(region, seeds=seeds, n_train=budgets[0], chance_guard=guards[0], device=devices[0])
 
 
 @dataclass(frozen=True)
@@ -340,6 +345,80 @@ def cached_count(cfg: FamiliesConfig, cache: str | Path) -> tuple[int, int]:
     return sum(s.with_suffix(".json").exists() for s in stems), len(stems)
 
 
+def pending_networks(cfg: FamiliesConfig, cache: str | Path) -> list[tuple[int, str, Network]]:
+    """Every ``(seed, arm, network)`` of ``cfg`` not yet in ``cache``, each network once per seed (a network two
+    arms share, e.g. a segmentation baseline under both rules, is listed under the first), seeds in order."""
+    pending: dict[Path, tuple[int, str, Network]] = {}
+    for seed in cfg.seeds:
+        for arm in cfg.arms():
+            for network in networks_of(cfg, arm).values():
+                stem = cache_stem(cfg, network, seed, cache)
+                if not stem.with_suffix(".json").exists():
+                    pending.setdefault(stem, (seed, arm, network))
+    return list(pending.values())
+
+
+def _train_pending(job: tuple[FamiliesConfig, int, Network, str, int]) -> FamilyRun:
+    """Worker of :func:`fill_cache`: one network on ``threads`` CPU threads, into the cache."""
+    import torch
+
+    cfg, seed, network, cache, threads = job
+    torch.set_num_threads(threads)
+    return cached_run(cfg, network, seed, cache)
+
+
+def fill_cache(
+    cfg: FamiliesConfig,
+    cache: str | Path,
+    *,
+    jobs: int,
+    threads: int = 1,
+    on_run: Callable[[str, FamilyRun], None] | None = None,
+) -> int:
+    """Train every network :func:`pending_networks` lists in ``jobs`` processes (one network each at a time, on
+    ``threads`` CPU threads, on ``cfg.device``): the many small networks of experiment G keep two CPU cores, or
+    one GPU fed by several processes, busy. What :func:`run_families` then summarises is read from the cache.
+
+    Each process generates its seed's phantoms (seconds); a killed fill loses only the networks in flight.
+
+    Args:
+        cfg: the configuration (its :attr:`~LabProtocol.device` included).
+        cache: the folder :func:`run_families` reads.
+        jobs: processes (``1`` trains in this process).
+        threads: CPU threads per process.
+        on_run: called with the arm and the run as each network finishes (in finishing order).
+
+    Returns:
+        The number of networks trained.
+
+    Raises:
+        ValueError: a bad configuration, ``jobs`` or ``threads`` below 1, or a device that is not here.
+    """
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    cfg.validate()
+    if jobs < 1 or threads < 1:
+        raise ValueError(f"jobs and threads must be at least 1, got jobs={jobs}, threads={threads}.")
+    pending = pending_networks(cfg, cache)
+    if pending:
+        check_test_classes(cfg, _datasets(cfg, cfg.seeds[0])[2])  # refused before any network trains
+    work = [(cfg, seed, network, str(cache), threads) for seed, _, network in pending]
+    if jobs == 1:
+        for (_, arm, _), job in zip(pending, work, strict=True):
+            run = _train_pending(job)
+            if on_run is not None:
+                on_run(arm, run)
+        return len(work)
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=mp.get_context("spawn")) as pool:
+        futures = {pool.submit(_train_pending, job): arm for (_, arm, _), job in zip(pending, work, strict=True)}
+        for future in as_completed(futures):
+            run = future.result()
+            if on_run is not None:
+                on_run(futures[future], run)
+    return len(work)
+
+
 def cached_run(
     cfg: FamiliesConfig, network: Network, seed: int, cache: str | Path | None, datasets: Any = None
 ) -> FamilyRun:
@@ -475,6 +554,7 @@ def runs_frame(cfg: FamiliesConfig, runs: dict[str, dict[int, dict[str, FamilyRu
                                 "parameters": run.parameters,
                                 "at_cap": run.steps_run >= cfg.max_steps,
                                 "chance_guard": cfg.chance_guard,
+                                "device": cfg.device,
                             }
                         )
     return pd.DataFrame(rows)

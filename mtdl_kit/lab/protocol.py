@@ -23,14 +23,19 @@ _SPLIT_SPAN = 90_000_000
 
 #: protocol fields added after the first cached runs: left out of a cache key while off
 _LATER_FIELDS = ("select_after_warmup", "chance_guard")
+#: where a lab run may train (:attr:`LabProtocol.device`)
+LAB_DEVICES = ("cpu", "cuda", "mps")
 
 
 #: training cases of a full experiment where the protocol's 256 leave a task at chance (the adopted protocol of
 #: 2026-12-05, with :attr:`LabProtocol.chance_guard`). The knee's joint-space width: at 256 cases its single-task
 #: networks do not beat the training median (MAE 1.06-1.28 mm against 1.20 mm), at 1,024 they do (0.53-0.73 mm),
-#: seeds 0-2 (RESULTS "families-lab-n_train1024-musculoskeletal"). Experiment G uses it; experiment E under
-#: ``adopted=True`` (:func:`~mtdl_kit.lab.starved.default_starved_config`).
-TRAINING_CASES: dict[str, int] = {"musculoskeletal": 1024}
+#: seeds 0-2 (RESULTS "families-lab-n_train1024-musculoskeletal"). The brain's grade and tumour area: at 256 cases
+#: no single-task network beats chance (grade AUC 0.45-0.55 against 0.50; area MAE 368-413 against 411-412), at
+#: 1,024 the area does (65-120) and the equal-parameter grade network (AUC 0.90-0.96), seeds 0 and 4 (RESULTS
+#: "families-lab-n_train1024-brain", 2026-12-05, before any brain headline was summarised). Experiment G uses it;
+#: experiment E under ``adopted=True`` (:func:`~mtdl_kit.lab.starved.default_starved_config`).
+TRAINING_CASES: dict[str, int] = {"musculoskeletal": 1024, "brain": 1024}
 
 #: the small protocol of the quick modes (tests, a first look): a run takes seconds on one CPU thread
 QUICK_PROTOCOL: dict[str, Any] = {
@@ -75,6 +80,13 @@ class LabProtocol:
             of the seed's image-blind predictor, :func:`~mtdl_kit.lab.chance.validation_chance`), so a task
             still on a blank-map plateau is not mistaken for a converged one. Off by default and left out of
             the cache key while off, like :attr:`select_after_warmup`; on in experiment G.
+        device: where every run trains and is scored: ``"cpu"`` (the default, and every committed result:
+            bit-reproducible on one thread), ``"cuda"`` or ``"mps"``. On CUDA, :func:`~mtdl_kit.train.fit`
+            trains under autocast (bf16, else fp16), so a GPU's results match the CPU's in distribution, not
+            digit for digit; they are cached under their own key (the field is left out of the key only
+            while ``"cpu"``). Never ``"auto"``: a comparison states where it ran. A configuration naming a device
+            that is not here is valid (its cached runs and tables can be read anywhere); :meth:`train` raises a
+            ``ValueError`` naming it at the first network to train.
     """
 
     n_train: int = 256
@@ -91,6 +103,7 @@ class LabProtocol:
     n_boot: int = 2000
     select_after_warmup: bool = False
     chance_guard: bool = False
+    device: str = "cpu"
 
     def stopping_rule(self, tasks: Sequence[Any], *, chance: Mapping[str, float] | None = None) -> Any:
         """The validation rule every arm of an experiment stops by: every task's primary validation metric.
@@ -139,7 +152,7 @@ class LabProtocol:
         self, model: Any, train: Any, val: Any, *, seed: int, region: Any, rule: Any, **fit_options: Any
     ) -> tuple[Any, float]:
         """Train ``model`` under the protocol: at most :attr:`max_steps`, validated on ``val`` every
-        :attr:`eval_every` steps and stopped by ``rule`` (:meth:`stopping_rule`), on the CPU.
+        :attr:`eval_every` steps and stopped by ``rule`` (:meth:`stopping_rule`), on :attr:`device`.
 
         Args:
             fit_options: further :func:`mtdl_kit.train.fit` arguments (e.g. ``weighting``,
@@ -150,8 +163,16 @@ class LabProtocol:
         """
         import time
 
+        from mtdl_kit.device import pick_device
         from mtdl_kit.train import fit
 
+        try:
+            pick_device(self.device)
+        except ValueError as err:
+            raise ValueError(
+                f"this configuration trains on {self.device!r}, which is not available here; run it where it is, or "
+                "with device 'cpu' (cached runs of either are read anywhere: only a network to train needs it)."
+            ) from err
         options = {"batch_size": self.batch_size, **fit_options}
         t0 = time.perf_counter()
         history = fit(
@@ -166,7 +187,7 @@ class LabProtocol:
             region=region,
             cosine_every=0,
             progress=False,
-            device="cpu",
+            device=self.device,
             **options,
         )
         return history, time.perf_counter() - t0
@@ -202,8 +223,13 @@ class LabProtocol:
         return hashlib.sha1(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:10]
 
     def key_fields(self, fields: dict[str, Any]) -> dict[str, Any]:
-        """``fields`` without the protocol fields added later that are still at their original value."""
-        return {k: v for k, v in fields.items() if not (k in _LATER_FIELDS and v is False)}
+        """``fields`` without the protocol fields added later that are still at their original value (the flags
+        off, the device the CPU), so the caches written before them keep their keys."""
+        return {
+            k: v
+            for k, v in fields.items()
+            if not (k in _LATER_FIELDS and v is False) and not (k == "device" and v == "cpu")
+        }
 
     def validate_protocol(self, seeds: Sequence[int]) -> None:
         """Raise ``ValueError`` naming the first bad protocol field or seed list.
@@ -224,3 +250,8 @@ class LabProtocol:
             raise ValueError(f"seeds must be at least 2 distinct non-negative integers, got {tuple(seeds)}.")
         if max(seeds) * SUBSET_STRIDE + self.n_train >= _SPLIT_SPAN:
             raise ValueError(f"seeds up to {_SPLIT_SPAN // SUBSET_STRIDE - 1} keep the training subsets in range.")
+        if self.device not in LAB_DEVICES:
+            raise ValueError(
+                f"device must be one of {LAB_DEVICES} (a lab run states where it ran, so not 'auto'), "
+                f"got {self.device!r}."
+            )

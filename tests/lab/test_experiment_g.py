@@ -46,10 +46,12 @@ def test_regions_whose_structures_64_px_does_not_resolve_run_at_their_resolving_
     assert default_families_config("brain").key() != default_families_config("brain", size=64).key()
 
 
-def test_the_knee_trains_on_the_cases_its_joint_space_width_needs_and_every_region_under_the_chance_guard():
-    """At 256 cases the knee's JSW networks do not beat the training median; at 1,024 they do (RESULTS)."""
-    sizes = {r: default_families_config(r).n_train for r in ("musculoskeletal", "eye", "chest", "cardiac", "other")}
-    assert sizes == {"musculoskeletal": 1024, "eye": 256, "chest": 256, "cardiac": 256, "other": 256}
+def test_the_knee_and_the_brain_train_on_the_cases_their_single_task_networks_need_and_every_region_is_guarded():
+    """At 256 cases the knee's JSW and the brain's grade and tumour-area networks do not beat chance; at 1,024 they
+    do (RESULTS "families-lab-n_train1024-*")."""
+    regions = ("musculoskeletal", "brain", "eye", "chest", "cardiac", "other")
+    sizes = {r: default_families_config(r).n_train for r in regions}
+    assert sizes == {"musculoskeletal": 1024, "brain": 1024, "eye": 256, "chest": 256, "cardiac": 256, "other": 256}
     assert default_families_config("musculoskeletal", n_train=256).n_train == 256  # an explicit size wins
     assert default_families_config("musculoskeletal", quick=True).n_train == QUICK_FAMILIES.n_train
     knee = default_families_config("musculoskeletal")
@@ -67,6 +69,22 @@ def test_a_committed_runs_table_names_the_configuration_it_was_trained_under():
     assert after.key() == replace(default_families_config("musculoskeletal"), seeds=(0, 1)).key()
     with pytest.raises(ValueError, match="one configuration"):
         config_of_runs("musculoskeletal", pd.DataFrame(rows).assign(budget=[256, 1024]))
+
+
+def test_where_the_networks_train_is_part_of_the_configuration_and_its_cache_key():
+    """The CPU keeps the committed keys; a GPU's autocast runs are cached apart and a runs table says where it ran."""
+    cpu = default_families_config("abdomen")
+    assert cpu.device == "cpu"
+    assert "device" not in cpu.key_fields({"device": "cpu", "size": 256}), "the committed caches keep their keys"
+    assert cpu.key() != default_families_config("abdomen", device="cuda").key()
+    with pytest.raises(ValueError, match="device must be one of"):
+        default_families_config("abdomen", device="auto")  # a comparison states where it ran
+    rows = [{"budget": 256, "seed": s, "arm": "parallel", "task": "liver_lesion", "value": 0.9} for s in (0, 1)]
+    assert config_of_runs("abdomen", pd.DataFrame(rows)).device == "cpu"  # tables written before the column
+    gpu = config_of_runs("abdomen", pd.DataFrame(rows).assign(device="cuda", chance_guard=True))
+    assert gpu.device == "cuda" and gpu.key() == replace(cpu, device="cuda", seeds=(0, 1)).key()
+    with pytest.raises(ValueError, match="devices"):
+        config_of_runs("abdomen", pd.DataFrame(rows).assign(device=["cpu", "cuda"]))
 
 
 def test_a_guarded_network_stops_by_its_seeds_validation_chance_levels(monkeypatch):
@@ -190,6 +208,7 @@ def test_runs_record_their_steps_and_validation_curves(quick_result):
     runs = result.runs_frame
     assert (runs["steps_run"] <= cfg.max_steps).all() and (runs["best_step"] <= runs["steps_run"]).all()
     assert (runs["at_cap"] == (runs["steps_run"] >= cfg.max_steps)).all()
+    assert (runs["device"] == "cpu").all(), "every row says where its network trained"
     curves = result.curves
     for (arm, seed), group in curves.groupby(["arm", "seed"]):
         steps_run = runs[(runs["arm"] == arm) & (runs["seed"] == seed)]["steps_run"].max()
@@ -351,3 +370,69 @@ def test_train_families_fills_and_reads_the_cache_that_run_families_summarises(q
         for seed, nets in by_seed.items():
             for key, run in nets.items():
                 assert runs[arm][seed][key].metrics == run.metrics and runs[arm][seed][key].seconds == run.seconds
+
+
+@pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="needs a machine without a CUDA GPU")
+def test_a_configuration_for_a_gpu_fails_at_its_first_network_where_there_is_none(tmp_path, capsys):
+    from mtdl_kit.cli import main
+
+    cfg = default_families_config("eye", quick=True, device="cuda")
+    with pytest.raises(ValueError, match="trains on 'cuda', which is not available here"):
+        run_families(cfg, cache=tmp_path)
+    assert not list(tmp_path.iterdir()), "nothing was cached"
+    assert main(["lab", "families", "--quick", "--device", "cuda", "--seeds", "0-1", "--out", str(tmp_path)]) == 2
+    assert "not available here" in capsys.readouterr().err
+
+
+def test_fill_cache_trains_each_missing_network_once_in_parallel_processes(quick_result, tmp_path, monkeypatch):
+    """The many small networks of experiment G in N processes; the summarising run then trains nothing."""
+    from mtdl_kit.lab import families as families_module
+    from mtdl_kit.lab.families import fill_cache, pending_networks
+
+    result, _, _ = quick_result
+    cfg = replace(result.config, families=("parallel",))
+    pending = pending_networks(cfg, tmp_path)
+    distinct = {network_digest(cfg, network) + f"-s{seed}" for seed, _, network in pending}
+    assert len(distinct) == len(pending) == cached_count(cfg, tmp_path)[1], "a network two arms share is listed once"
+    finished = []
+    assert fill_cache(cfg, tmp_path, jobs=2, on_run=lambda arm, run: finished.append((arm, run.seed))) == len(pending)
+    assert len(finished) == len(pending) and pending_networks(cfg, tmp_path) == []
+    assert fill_cache(cfg, tmp_path, jobs=2) == 0, "a second fill finds nothing to train"
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the summarising run must read every network from the cache")
+
+    seed, arm, network = pending[-1]
+    here = families_module.train_network(cfg, network, seed)  # in this process, on one thread as the workers
+    monkeypatch.setattr(families_module, "train_network", refuse)
+    filled = run_families(cfg, cache=tmp_path)
+    key = network.tasks[0] if network.family == "single" else "all"
+    assert filled.runs[arm][seed][key].metrics == here.metrics, "a worker trains what this process trains"
+    with pytest.raises(ValueError, match="jobs and threads"):
+        fill_cache(cfg, tmp_path, jobs=0)
+
+
+@pytest.mark.slow
+def test_the_device_script_fills_an_archive_that_summarises_without_training(tmp_path):
+    """benchmarks/device_families.sh, as a lent GPU runs it, here on the CPU in the quick configuration."""
+    import subprocess
+    import sys
+    import tarfile
+    from pathlib import Path
+
+    from mtdl_kit.lab.families import pending_networks
+
+    root = Path(__file__).resolve().parents[2]
+    out, cache = tmp_path / "out", tmp_path / "cache"
+    env = {"PATH": "/usr/bin:/bin", "PYTHON": sys.executable, "CACHE": str(cache), "LIMIT": "600"}
+    env["HOME"] = str(tmp_path)
+    args = ["bash", "benchmarks/device_families.sh", "eye", "0-1", str(out), "cpu", "2", "1", "--quick"]
+    done = subprocess.run(args, cwd=root, env=env, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "exit 0" in (out / "fill.log").read_text()
+    unpacked = tmp_path / "unpacked"
+    unpacked.mkdir()
+    with tarfile.open(out / "cache.tgz") as archive:
+        archive.extractall(unpacked, filter="data")
+    cfg = replace(QUICK_FAMILIES, seeds=(0, 1))
+    assert pending_networks(cfg, unpacked) == [], "the archive holds every network of the seeds"
