@@ -6,7 +6,7 @@
 # repository root,
 #     echo /.whl/ >> .git/info/exclude
 #     .venv/bin/python -m pip download --no-deps --only-binary=:all: -d .whl "monai==$(.venv/bin/python -c 'import monai; print(monai.__version__)')"
-# then run, carrying .whl (and, to resume, .famcache with the archive a previous call brought back):
+# then run, carrying .whl (and, to resume, .famcache holding cache.tgz, the archive a previous call brought back):
 #     bash benchmarks/device_families.sh abdomen 0-7 "$OUT" cuda 8 2
 # Back here: unpack the archive into the cache and summarise without training:
 #     tar xzf cache.tgz -C /work/famcache
@@ -15,7 +15,8 @@
 # still written; the networks in flight are lost (a cached run's json is written last), the finished ones kept.
 #
 # Arguments: REGION SEEDS OUT [DEVICE=cuda] [JOBS=8] [THREADS=2] [QUICK=''] (QUICK=--quick: the quick
-# configuration, which is how the tests run this script on a CPU). Environment: PYTHON, CACHE, LIMIT.
+# configuration, which is how the tests run this script on a CPU). Environment: PYTHON, CACHE, LIMIT, WHEELS
+# (the folder of wheels to install first; default .whl).
 set -euo pipefail
 region=${1:?REGION}
 seeds=${2:?SEEDS, e.g. 0-7}
@@ -28,8 +29,9 @@ python=${PYTHON:-python3}
 cache=${CACHE:-.famcache}
 limit=${LIMIT:-540}
 
-if compgen -G ".whl/*.whl" > /dev/null; then
-    "$python" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl
+wheels=${WHEELS:-.whl}
+if compgen -G "$wheels/*.whl" > /dev/null; then
+    "$python" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site "$wheels"/*.whl
     export PYTHONPATH="/tmp/site:${PYTHONPATH:-}"
 fi
 export PYTHONPATH="$PWD:${PYTHONPATH:-}" PYTHONUNBUFFERED=1
