@@ -181,7 +181,7 @@ def config_of_runs(region: str, runs: Any) -> FamiliesConfig:
     no ``device`` column (every table written before the field).
 
     Raises:
-        ValueError: the table mixes training-set sizes or guard settings.
+        ValueError: the table mixes training-set sizes, guard settings or devices.
     """
     budgets = sorted({int(b) for b in runs["budget"]})
     guards = sorted({bool(g) for g in runs["chance_guard"]}) if "chance_guard" in runs else [False]
@@ -412,10 +412,14 @@ def fill_cache(
         return len(work)
     with ProcessPoolExecutor(max_workers=jobs, mp_context=mp.get_context("spawn")) as pool:
         futures = {pool.submit(_train_pending, job): arm for (_, arm, _), job in zip(pending, work, strict=True)}
-        for future in as_completed(futures):
-            run = future.result()
-            if on_run is not None:
-                on_run(futures[future], run)
+        try:
+            for future in as_completed(futures):
+                run = future.result()
+                if on_run is not None:
+                    on_run(futures[future], run)
+        except BaseException:
+            pool.shutdown(wait=False, cancel_futures=True)  # a failed network stops the fill, not only itself
+            raise
     return len(work)
 
 

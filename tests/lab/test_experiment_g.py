@@ -379,6 +379,10 @@ def test_a_configuration_for_a_gpu_fails_at_its_first_network_where_there_is_non
     cfg = default_families_config("eye", quick=True, device="cuda")
     with pytest.raises(ValueError, match="trains on 'cuda', which is not available here"):
         run_families(cfg, cache=tmp_path)
+    from mtdl_kit.lab import fill_cache
+
+    with pytest.raises(ValueError, match="not available here"):  # a worker's error stops the whole fill
+        fill_cache(cfg, tmp_path, jobs=2)
     assert not list(tmp_path.iterdir()), "nothing was cached"
     assert main(["lab", "families", "--quick", "--device", "cuda", "--seeds", "0-1", "--out", str(tmp_path)]) == 2
     assert "not available here" in capsys.readouterr().err
