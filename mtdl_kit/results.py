@@ -163,6 +163,26 @@ def load_transfer(
     )
 
 
+def load_families_variant(region: str, label: str, *, run: str = "headline", root: str | Path | None = None) -> Any:
+    """Experiment G's networks of one seed set trained again with a changed configuration:
+    ``transfer_g_<region>_<run>_<label>.csv`` (``benchmarks/bench_families.py --retrain-with``; ``label`` e.g.
+    ``"n_train1024"``, ``"size128"``): ``arm``, ``seed``, ``task``, ``metric``, ``headline`` and ``variant`` (the
+    metric each way), ``chance_headline`` and ``chance_variant`` (each seed's image-blind level each way),
+    ``best_step``, ``steps_run``.
+
+    Raises:
+        FileNotFoundError: the table was not generated (with the command).
+    """
+    import pandas as pd
+
+    path = Path(root or results_dir()) / f"transfer_g_{region}_{run}_{label}.csv"
+    if not path.exists():
+        raise FileNotFoundError(
+            f"{path} does not exist yet; run python benchmarks/bench_families.py --regions {region} --retrain-with ..."
+        )
+    return pd.read_csv(path)
+
+
 def load_starved(
     kind: str = "runs", *, region: str = "musculoskeletal", run: str = "headline", root: str | Path | None = None
 ) -> Any:

@@ -352,6 +352,31 @@ exercises.check_quick_delta_m(my_delta_m, frame)
 display(Markdown(region_reading(REGION)))
 
 # %% [markdown]
+# ## Before the families table: can a single-task network learn the grade at all?
+#
+# The transfer lab's experiment G (`mtdl_kit.lab.families`; notebooks 11–13, 15 and 17 read it for
+# their regions) trains each task's single-task network and each family until their validation metrics
+# stop improving, and compares them per task. Such a comparison means something only if both sides learnt
+# from the image: a single-task network that scores what a predictor that never sees the image scores
+# (`mtdl_kit.lab.chance`: here the class frequencies for the grade, the training median for the tumour
+# area) makes any family look good. On the brain the lab checked this first. Its first two seeds, on the
+# protocol's 256 training cases, were read before anything was summarised; then the same single-task
+# networks were trained again on 1,024 cases — same seeds, stopping rule and step cap
+# (`benchmarks/bench_families.py --retrain-with n_train=1024`). The bullets count, per network, the runs
+# that beat their seed's image-blind level each way.
+
+# %%
+display(Markdown(lessons.families_lab_variant_reading(REGION, "n_train1024")))
+
+# %% [markdown]
+# With 256 cases the grade networks score an AUC around 0.5 and the area networks about what the
+# training median scores; "beating chance" by 0.001 AUC is not learning. With 1,024 cases the area
+# networks cut the error to a fraction of the median's, and the equal-parameter grade network learns
+# the grade; the smaller, equal-width one does not within the step cap. So experiment G trains the brain
+# on 1,024 cases, the rule the knee set first (notebook 15; `mtdl_kit.lab.protocol.TRAINING_CASES`).
+# Its brain table is being trained; `benchmarks/RESULTS.md` ("families-lab-notes") says where it stands.
+
+# %% [markdown]
 # ## Summary
 #
 # - The region's labels are coupled through a measurement on the mask; the relatedness knob decides
@@ -362,6 +387,10 @@ display(Markdown(region_reading(REGION)))
 # - A one-seed comparison is a demonstration; Δm over seeds with a 95 % CI, read from the benchmark
 #   table, is the number to quote.
 # - A clinical measurement on a predicted mask can be off even when Dice is good: check it.
+# - Before comparing families with single-task networks, check that the single-task networks learnt
+#   anything: on 256 cases the brain's grade and tumour-area networks did not beat an image-blind guess
+#   by more than noise, on 1,024 they did (except the smallest grade network), so the lab's families
+#   table for the brain trains on 1,024.
 
 # %% [markdown]
 # ## References

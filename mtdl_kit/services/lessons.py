@@ -420,6 +420,40 @@ def _beating_chance(part: Any, chance: Any, task: str, metric: str) -> str:
     return f"; beating chance ({mean:.3g}, the image-blind predictor): {counts}"
 
 
+def families_lab_variant_reading(
+    region: str, label: str, run: str = "headline", *, root: str | Path | None = None
+) -> str:
+    """Markdown bullets: experiment G's networks trained again with one configuration change (e.g. 1,024 training
+    cases), per arm and task: how many beat their seed's image-blind predictor each way, with the medians.
+
+    Reads ``transfer_g_<region>_<run>_<label>.csv`` (:func:`mtdl_kit.results.load_families_variant`). A network
+    that does not beat chance learnt nothing from the image; a comparison with it says nothing about sharing.
+    """
+    from mtdl_kit.metrics import better_than
+    from mtdl_kit.results import load_families_variant
+
+    table = load_families_variant(region, label, run=run, root=root)
+    lines = []
+    for (arm, task, metric), part in table.groupby(["arm", "task", "metric"], sort=False):
+        before = sum(better_than(r["headline"], r["chance_headline"], metric) for _, r in part.iterrows())
+        after = sum(better_than(r["variant"], r["chance_variant"], metric) for _, r in part.iterrows())
+        n = len(part)
+        lines.append(
+            f"- **{arm}**, {task} ({metric}; chance {part['chance_headline'].median():.3g}): beating chance "
+            f"{before} of {n} as trained (median {part['headline'].median():.3g}), {after} of {n} with "
+            f"{_change_words(label)} (median {part['variant'].median():.3g})."
+        )
+    return "\n".join(lines)
+
+
+def _change_words(label: str) -> str:
+    """``"n_train1024"`` -> ``"n_train = 1024"`` (the label ``bench_families.py --retrain-with`` gives a change)."""
+    import re
+
+    match = re.fullmatch(r"([a-z_]+?)(\d+)", label)
+    return f"{match.group(1)} = {match.group(2)}" if match else label
+
+
 def families_lab_chance_reading(region: str, run: str = "headline", *, root: str | Path | None = None) -> str:
     """Markdown bullets: experiment G's chance levels for ``region`` and, per task, the runs that do not beat them.
 

@@ -120,6 +120,38 @@ def test_the_unstopped_reading_counts_runs_against_the_zoo_bar(tmp_path) -> None
     assert "beating chance (4, the image-blind predictor): 0 of 1 as stopped, 0 to the cap" in parallel
 
 
+def test_the_variant_reading_counts_runs_beating_their_own_seeds_chance_each_way(tmp_path) -> None:
+    import pandas as pd
+
+    rows = [  # arm, seed, value as trained, its chance, value on 1,024 cases, its chance; AUC: higher is better
+        ("single@params", 0, 0.501, 0.50, 0.955, 0.50),
+        ("single@params", 4, 0.482, 0.50, 0.895, 0.52),
+        ("single@width", 0, 0.554, 0.56, 0.544, 0.50),
+    ]
+    pd.DataFrame(
+        [
+            {"arm": a, "seed": s, "task": "grade", "metric": "auc", "headline": h, "chance_headline": ch,
+             "variant": v, "chance_variant": cv, "best_step": 100, "steps_run": 200}
+            for a, s, h, ch, v, cv in rows
+        ]
+    ).to_csv(tmp_path / "transfer_g_brain_headline_n_train1024.csv", index=False)  # fmt: skip
+    params, width = lessons.families_lab_variant_reading("brain", "n_train1024", root=tmp_path).splitlines()
+    assert params.startswith("- **single@params**, grade (auc; chance 0.5)")
+    assert "beating chance 1 of 2 as trained (median 0.491), 2 of 2 with n_train = 1024 (median 0.925)" in params
+    assert "beating chance 0 of 1 as trained" in width and "1 of 1 with n_train = 1024" in width  # each its own level
+    with pytest.raises(FileNotFoundError, match="--retrain-with"):
+        lessons.families_lab_variant_reading("brain", "size128", root=tmp_path)
+
+
+def test_the_committed_brain_diagnostic_reads_as_the_lesson_says() -> None:
+    """Lesson 10's prose: with 256 cases nothing learnt beyond noise; with 1,024 the area and the matched grade."""
+    text = lessons.families_lab_variant_reading("brain", "n_train1024")
+    lines = {line.split("**")[1] + " " + line.split(", ")[1].split(" ")[0]: line for line in text.splitlines()}
+    assert "2 of 2 with n_train = 1024" in lines["single@params grade"]
+    assert "2 of 2 with n_train = 1024" in lines["single@params tumour_area"]
+    assert "2 of 2 with n_train = 1024" in lines["single@width tumour_area"]
+
+
 def _lab_tables(folder, stem: str, group: str, runs: list[tuple]) -> None:
     """``<stem>_runs.csv`` (``group, seed, task, metric, value`` rows) and a 4.2-mm landmark chance level per seed."""
     import pandas as pd
