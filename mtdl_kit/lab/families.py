@@ -379,7 +379,9 @@ def fill_cache(
     ``threads`` CPU threads, on ``cfg.device``): the many small networks of experiment G keep two CPU cores, or
     one GPU fed by several processes, busy. What :func:`run_families` then summarises is read from the cache.
 
-    Each process generates its seed's phantoms (seconds); a killed fill loses only the networks in flight.
+    Each process generates its seed's phantoms (seconds); a killed fill loses only the networks in flight. The
+    processes are spawned, so each imports the caller's main script as multiprocessing does: call this from a
+    script under ``if __name__ == "__main__":`` (as ``benchmarks/bench_families.py``) or from a notebook.
 
     Args:
         cfg: the configuration (its :attr:`~LabProtocol.device` included).
