@@ -45,3 +45,14 @@ def _one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+@pytest.fixture(autouse=True)
+def _main_module_restored():
+    """Streamlit's AppTest leaves ``sys.modules["__main__"]`` as the app script it ran; a process spawned later in
+    the run would import that script as its main module. Each test gets back the ``__main__`` it started with."""
+    import sys
+
+    main = sys.modules["__main__"]
+    yield
+    sys.modules["__main__"] = main

@@ -373,7 +373,7 @@ def test_train_families_fills_and_reads_the_cache_that_run_families_summarises(q
 
 
 @pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="needs a machine without a CUDA GPU")
-def test_a_configuration_for_a_gpu_fails_at_its_first_network_where_there_is_none(tmp_path, capsys, plain_main):
+def test_a_configuration_for_a_gpu_fails_at_its_first_network_where_there_is_none(tmp_path, capsys):
     from mtdl_kit.cli import main
 
     cfg = default_families_config("eye", quick=True, device="cuda")
@@ -388,19 +388,7 @@ def test_a_configuration_for_a_gpu_fails_at_its_first_network_where_there_is_non
     assert "not available here" in capsys.readouterr().err
 
 
-@pytest.fixture
-def plain_main(monkeypatch):
-    """A ``__main__`` without a file: spawned workers import the parent's main script, and after Streamlit's AppTest
-    (tests/dashboard) that is the dashboard app, which must not run inside a training worker."""
-    import sys
-    import types
-
-    monkeypatch.setitem(sys.modules, "__main__", types.ModuleType("__main__"))
-
-
-def test_fill_cache_trains_each_missing_network_once_in_parallel_processes(
-    quick_result, tmp_path, monkeypatch, plain_main
-):
+def test_fill_cache_trains_each_missing_network_once_in_parallel_processes(quick_result, tmp_path, monkeypatch):
     """The many small networks of experiment G in N processes; the summarising run then trains nothing."""
     from mtdl_kit.lab import families as families_module
     from mtdl_kit.lab.families import fill_cache, pending_networks
