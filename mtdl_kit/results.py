@@ -173,14 +173,8 @@ def load_families_variant(region: str, label: str, *, run: str = "headline", roo
     Raises:
         FileNotFoundError: the table was not generated (with the command).
     """
-    import pandas as pd
-
-    path = Path(root or results_dir()) / f"transfer_g_{region}_{run}_{label}.csv"
-    if not path.exists():
-        raise FileNotFoundError(
-            f"{path} does not exist yet; run python benchmarks/bench_families.py --regions {region} --retrain-with ..."
-        )
-    return pd.read_csv(path)
+    command = f"python benchmarks/bench_families.py --regions {region} --retrain-with ..."
+    return _results_csv(f"transfer_g_{region}_{run}_{label}", root, command)
 
 
 def load_starved(
@@ -212,11 +206,16 @@ LAB_KINDS: tuple[str, ...] = ("runs", "summary", "curves", "unstopped", "chance"
 
 def _lab_table(stem: str, kind: str, root: str | Path | None, command: str) -> Any:
     """``<stem>_<kind>.csv`` of the results folder; ``command`` is what the missing-file error says to run."""
-    import pandas as pd
-
     if kind not in LAB_KINDS:
         raise ValueError(f"kind must be one of {LAB_KINDS}, got {kind!r}.")
-    path = Path(root or results_dir()) / f"{stem}_{kind}.csv"
+    return _results_csv(f"{stem}_{kind}", root, command)
+
+
+def _results_csv(name: str, root: str | Path | None, command: str) -> Any:
+    """``<name>.csv`` of the results folder; ``command`` is what the missing-file error says to run."""
+    import pandas as pd
+
+    path = Path(root or results_dir()) / f"{name}.csv"
     if not path.exists():
         raise FileNotFoundError(f"{path} does not exist yet; run {command}")
     return pd.read_csv(path)
