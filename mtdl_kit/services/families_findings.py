@@ -8,8 +8,9 @@ with paired bootstrap intervals. Its committed results are
 
 :func:`family_findings` reads one seed set under the equal-total-parameters rule (every network, each
 single-task network included, has about the weights of the shared-encoder network) and turns every interval into a
-verdict through the one rule, :func:`mtdl_kit.verdicts.verdict`; :func:`families_summary` writes the
-page's sentences and caveats. A region without a table is said to be not run — nothing is invented for
+verdict through the one rule, :func:`mtdl_kit.verdicts.verdict`; :func:`rule_changes` names the verdicts the
+other rule (a full-width sub-network per task) changes; :func:`families_summary` writes the page's sentences and
+caveats. A region without a table is said to be not run — nothing is invented for
 it, and no number in a sentence is written by hand.
 
 Research and teaching use only — not for clinical use.
@@ -30,6 +31,11 @@ RUNS: tuple[str, ...] = ("headline", "replication")
 #: the multi-task arms the page compares, all at equal total parameters, against :data:`BASELINE`
 ARMS: tuple[str, ...] = ("parallel", "cascaded@params", "interacted@params", "hybrid")
 BASELINE = "single@params"
+#: the capacity rules of experiment G: rule -> (its multi-task arms, in :data:`ARMS` order; its single-task arm)
+RULE_ARMS: dict[str, tuple[tuple[str, ...], str]] = {
+    "params": (ARMS, BASELINE),
+    "width": (("parallel", "cascaded@width", "interacted@width", "hybrid"), "single@width"),
+}
 #: each family in a clinician's words (the review's taxonomy, Zhao et al. 2023)
 FAMILY_WORDS: dict[str, str] = {
     "parallel": "One shared image encoder with an output head per task (parallel)",
@@ -38,6 +44,8 @@ FAMILY_WORDS: dict[str, str] = {
     "interacted@params": "One small network per task, exchanging features as they go (interacted)",
     "hybrid": "A shared encoder whose other heads also read the predicted outline (hybrid)",
 }
+FAMILY_WORDS["cascaded@width"] = FAMILY_WORDS["cascaded@params"]
+FAMILY_WORDS["interacted@width"] = FAMILY_WORDS["interacted@params"]
 #: where the protocol, the other capacity rule and the limits are written up
 NOTES = 'benchmarks/RESULTS.md, sections "families-lab" and "families-lab-notes"'
 
@@ -109,26 +117,34 @@ def _at_chance(runs: Any, chance: Any) -> dict[tuple[str, str], tuple[int, int]]
     return {key: (int(c["count"] - c["sum"]), int(c["count"])) for key, c in counts.iterrows()}
 
 
-def family_findings(region: str, run: str = "headline", *, root: str | Path | None = None) -> list[FamilyFinding]:
-    """Every family of :data:`ARMS` against the single-task networks on one seed set of ``region``.
+def family_findings(
+    region: str, run: str = "headline", *, rule: str = "params", root: str | Path | None = None
+) -> list[FamilyFinding]:
+    """Every multi-task family against the single-task networks on one seed set of ``region``, under one rule.
 
     Args:
         region: a region name.
         run: ``"headline"`` or ``"replication"``.
+        rule: the capacity rule (:data:`RULE_ARMS`): ``"params"`` (the page's; every network has about the
+            shared-encoder network's weights) or ``"width"`` (a full-width sub-network per task; the single-task
+            networks have the shared network's width).
         root: folder of the CSVs (default: the bundled ``benchmarks/results/``).
 
     Returns:
-        One :class:`FamilyFinding` per arm, in :data:`ARMS` order; an empty list when the summary CSV does
-        not exist (experiment G was not run there).
+        One :class:`FamilyFinding` per arm of the rule, in :data:`ARMS` order; an empty list when the summary CSV
+        does not exist (experiment G was not run there).
 
     Raises:
         ValueError: the CSV lacks a column or an arm's contrast rows (regenerate it with
-            ``benchmarks/bench_families.py``), or an interval is missing.
+            ``benchmarks/bench_families.py``), an interval is missing, or ``rule`` is not one of :data:`RULE_ARMS`.
     """
     import pandas as pd
 
     from mtdl_kit.lab.families import DELTA_M
 
+    if rule not in RULE_ARMS:
+        raise ValueError(f"rule {rule!r} is not one of {list(RULE_ARMS)}.")
+    arms, baseline = RULE_ARMS[rule]
     path = summary_path(region, run, root)
     if not path.exists():
         return []
@@ -141,15 +157,15 @@ def family_findings(region: str, run: str = "headline", *, root: str | Path | No
     seeds = () if runs is None else tuple(sorted(int(x) for x in runs["seed"].unique()))
     chance = _at_chance(runs, _table("chance", region, run, root))
     out = []
-    for arm in ARMS:
-        rows = frame[(frame["contrast"] == f"{arm} - {BASELINE}") & (frame["task"] != DELTA_M)]
+    for arm in arms:
+        rows = frame[(frame["contrast"] == f"{arm} - {baseline}") & (frame["task"] != DELTA_M)]
         if rows.empty:
             raise ValueError(
-                f"{path} has no rows '{arm} - {BASELINE}'; regenerate it with benchmarks/bench_families.py."
+                f"{path} has no rows '{arm} - {baseline}'; regenerate it with benchmarks/bench_families.py."
             )
         tasks, metrics = {}, {}
         for r in rows.itertuples():
-            what = f"{region} {run}: {arm} - {BASELINE}, {r.task}"
+            what = f"{region} {run}: {arm} - {baseline}, {r.task}"
             tasks[str(r.task)] = verdict(
                 r.value, r.ci_low, r.ci_high, unit=str(r.metric), n_seeds=len(seeds), what=what
             )
@@ -229,6 +245,46 @@ def family_sentences(region: str, *, root: str | Path | None = None) -> list[str
     return out
 
 
+def rule_changes(region: str, run: str = "headline", *, root: str | Path | None = None) -> tuple[list[str], int]:
+    """The verdicts that differ between the two capacity rules on one seed set: each family against one network
+    per task at equal total parameters (the page's rule) and with a full-width sub-network per task.
+
+    Returns:
+        ``(changes, n)``: one ``"<family in words>, <task in words>: <params verdict> → <width verdict>"`` per
+        differing verdict, and the number of verdicts compared (0 when the summary CSV does not exist).
+    """
+    from mtdl_kit.regions import get_region
+    from mtdl_kit.services.clinicians import task_words
+
+    params = family_findings(region, run, rule="params", root=root)
+    width = family_findings(region, run, rule="width", root=root)
+    reg = get_region(region) if params else None
+    changes, n = [], 0
+    for p, w in zip(params, width, strict=True):
+        for task, v in p.tasks.items():
+            n += 1
+            if w.tasks[task].word != v.word:
+                family = FAMILY_WORDS[p.arm].rsplit("(", 1)[-1].rstrip(")")
+                changes.append(f"{family}, {task_words(reg, task)}: {_WORDS[v.word]} → {_WORDS[w.tasks[task].word]}")
+    return changes, n
+
+
+def rule_changes_sentence(region: str, *, root: str | Path | None = None) -> str:
+    """One sentence for the page's caveats: how many headline verdicts the other capacity rule changes, and which
+    (empty when the region has no results)."""
+    changes, n = rule_changes(region, root=root)
+    other = (
+        "Under the lab's other rule (the cascaded and interacted networks get a full-width sub-network per task, and "
+        "each single-task network has the shared network's width)"
+    )
+    if n == 0:
+        return ""
+    if not changes:
+        return f"{other}, every one of the {n} verdicts is the same."
+    verb = "differs" if len(changes) == 1 else "differ"
+    return f"{other}, {len(changes)} of the {n} verdicts {verb}: " + "; ".join(changes) + "."
+
+
 def families_summary(region: str, *, root: str | Path | None = None) -> FamiliesSummary:
     """The section "one network for all tasks, or one per task?" of the For clinicians page, from the CSVs.
 
@@ -253,9 +309,10 @@ def families_summary(region: str, *, root: str | Path | None = None) -> Families
         "training cases per seed. Each difference is the multi-task network's value minus the single-task network's, "
         "per task (for an error, negative means a smaller error), with its 95 % interval over seeds and test cases; "
         "better or worse only when the interval excludes 0.",
-        "Equal total parameters: every network compared here, each single-task network included, has about the "
-        "weights of the shared-encoder network; with a full-width sub-network per task (the lab's other rule) some "
-        "verdicts differ.",
+        (
+            "Equal total parameters: every network compared here, each single-task network included, has about the "
+            "weights of the shared-encoder network. " + rule_changes_sentence(region, root=root)
+        ).rstrip(),
         f"Protocol, the other capacity rule and the limits: {NOTES}; the region's lesson reads the same tables.",
     ]
     if any(f.at_chance for f in family_findings(region, root=root)):
@@ -272,6 +329,7 @@ __all__ = [
     "ARMS",
     "BASELINE",
     "FAMILY_WORDS",
+    "RULE_ARMS",
     "RUNS",
     "FamiliesSummary",
     "FamilyFinding",
@@ -279,5 +337,7 @@ __all__ = [
     "family_findings",
     "family_sentences",
     "results_stamp",
+    "rule_changes",
+    "rule_changes_sentence",
     "summary_path",
 ]

@@ -11,9 +11,11 @@ import pytest
 from mtdl_kit.services.families_findings import (
     ARMS,
     BASELINE,
+    RULE_ARMS,
     families_summary,
     family_findings,
     family_sentences,
+    rule_changes,
 )
 from mtdl_kit.verdicts import verdict
 
@@ -135,3 +137,49 @@ def test_task_words_cut_at_a_full_stop_not_a_decimal_point() -> None:
     assert task_words(get_region("other"), "abcd") == "ABCD-like dermoscopy score 1.3A + 0.1B + 0.5C + 0.5D'"
     assert task_words(get_region("cardiac"), "ventricles") == "LV blood pool, LV myocardium and RV blood pool"
     assert task_words(get_region("eye"), "glaucoma") == "Glaucoma suspect"
+
+
+@pytest.mark.parametrize("rule", ["params", "width"])
+def test_each_rule_reads_its_own_contrasts(rule: str) -> None:
+    arms, baseline = RULE_ARMS[rule]
+    summary = pd.read_csv(RESULTS / "transfer_g_other_headline_summary.csv")
+    findings = family_findings("other", rule=rule)
+    assert [f.arm for f in findings] == list(arms)
+    for f in findings:
+        rows = summary[(summary["contrast"] == f"{f.arm} - {baseline}") & (summary["task"] != "delta_m")]
+        assert {r.task: r.verdict for r in rows.itertuples()} == {t: v.word for t, v in f.tasks.items()}
+    with pytest.raises(ValueError, match="rule 'depth' is not one of"):
+        family_findings("other", rule="depth")
+
+
+def test_the_caveat_counts_the_verdicts_the_other_rule_changes(tmp_path: Path) -> None:
+    summary = pd.read_csv(RESULTS / "transfer_g_chest_headline_summary.csv")
+    changes, n = rule_changes("chest")
+    expected = 0
+    for params_arm, width_arm in zip(*(RULE_ARMS[r][0] for r in ("params", "width")), strict=True):
+        a = summary[summary["contrast"] == f"{params_arm} - single@params"].set_index("task")["verdict"]
+        b = summary[summary["contrast"] == f"{width_arm} - single@width"].set_index("task")["verdict"]
+        expected += int((a.drop("delta_m") != b.drop("delta_m")).sum())
+    assert n == 12 and len(changes) == expected
+    caveat = next(c for c in families_summary("chest").caveats if c.startswith("Equal total parameters"))
+    assert f"{expected} of the 12 verdicts" in caveat
+    # copy the equal-parameter verdicts onto the equal-width contrasts: no verdict changes
+    root = _copy(tmp_path, "chest", runs=("headline",))
+    frame = pd.read_csv(root / "transfer_g_chest_headline_summary.csv")
+    for params_arm, width_arm in zip(*(RULE_ARMS[r][0] for r in ("params", "width")), strict=True):
+        src = frame["contrast"] == f"{params_arm} - single@params"
+        dst = frame["contrast"] == f"{width_arm} - single@width"
+        frame.loc[dst, ["value", "ci_low", "ci_high"]] = frame.loc[src, ["value", "ci_low", "ci_high"]].to_numpy()
+    frame.to_csv(root / "transfer_g_chest_headline_summary.csv", index=False)
+    assert rule_changes("chest", root=root) == ([], 12)
+    assert "every one of the 12 verdicts is the same" in " ".join(families_summary("chest", root=root).caveats)
+    # plant one change: the hybrid's classification becomes worse at equal width only
+    _plant(root, "chest", "headline", "hybrid - single@width", "cardiomegaly", -0.05, -0.08, -0.02)
+    changes, _ = rule_changes("chest", root=root)
+    assert len(changes) == 1 and changes[0].startswith("hybrid, ") and changes[0].endswith("→ worse")
+    assert "1 of the 12 verdicts differs: hybrid" in " ".join(families_summary("chest", root=root).caveats)
+
+
+def test_a_region_without_results_has_no_rule_caveat(tmp_path: Path) -> None:
+    assert rule_changes("brain", root=tmp_path) == ([], 0)
+    assert not any("other rule" in c and "verdicts" in c for c in families_summary("brain", root=tmp_path).caveats)
