@@ -214,3 +214,76 @@ def test_replaying_the_guard_flags_runs_that_stopped_while_a_task_was_at_chance(
     assert blank["changed"] and math.isnan(blank["guarded"]) and blank["at_chance"] == "landmarks"
     assert not replay.loc[(0, "bones")]["changed"], "a task above chance from the start: the guard changes nothing"
     assert not replay.loc[(1, "landmarks")]["changed"]
+
+
+def test_the_auc_null_sd_is_the_mann_whitney_null_variance() -> None:
+    from mtdl_kit.lab.chance import auc_null_sd
+
+    assert auc_null_sd(116, 140) == pytest.approx(math.sqrt(257 / (12 * 116 * 140)))
+    assert auc_null_sd(3, 5) == auc_null_sd(5, 3)
+    with pytest.raises(ValueError, match="needs cases of both classes"):
+        auc_null_sd(0, 64)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(8, 2000), st.floats(0.05, 0.95))
+def test_the_auc_margin_shrinks_with_the_test_set_and_ignores_which_class_is_predicted(n: int, share: float) -> None:
+    from mtdl_kit.lab.chance import AUC_MARGIN_Z, chance_margins
+
+    def frame(n_cases: int, accuracy: float) -> pd.DataFrame:
+        rows = [(0, "label", m, v, m == "auc", "p") for m, v in [("n_cases", n_cases), ("auc", 0.5)]]
+        rows += [(0, "label", m, v, False, "p") for m, v in [("accuracy", accuracy), ("sensitivity", 0.0)]]
+        return pd.DataFrame(rows, columns=list(CHANCE_COLUMNS))
+
+    predicted = round(share * n)
+    if predicted in (0, n):
+        return
+    margin = chance_margins(frame(n, predicted / n))[(0, "label", "auc")]
+    assert margin == pytest.approx(chance_margins(frame(n, 1 - predicted / n))[(0, "label", "auc")])
+    assert margin == pytest.approx(AUC_MARGIN_Z * math.sqrt((n + 1) / (12 * predicted * (n - predicted))))
+    assert chance_margins(frame(4 * n, predicted / n))[(0, "label", "auc")] < margin
+
+
+def test_the_margin_reads_the_test_splits_class_counts_from_the_chance_predictor() -> None:
+    from mtdl_kit.lab.chance import AUC_MARGIN_Z, auc_null_sd, chance_margins
+
+    cfg = QUICK_FAMILIES  # the eye: glaucoma is binary, the CDR a regression, the disc and cup a segmentation
+    _, _, test = cfg.splits(cfg.region, cfg.task_names(), 0)
+    positives = sum(int(case["glaucoma"]) for case in test)
+    frame = chance_frame(cfg, cfg.region, cfg.task_names(), (0,))
+    margins = chance_margins(frame)
+    expected = AUC_MARGIN_Z * auc_null_sd(positives, len(test) - positives)
+    assert margins[(0, "glaucoma", "auc")] == pytest.approx(expected)
+    assert margins[(0, "cdr", "mae")] == 0.0 and margins[(0, "disc_cup", "dice")] == 0.0
+
+
+def test_an_auc_within_noise_of_chance_does_not_beat_it() -> None:
+    rows = [
+        (s, "label", m, v, m == "auc", "the training class frequencies")
+        for s in (0, 1)
+        for m, v in [("n_cases", 256.0), ("auc", 0.5), ("accuracy", 0.55), ("sensitivity", 1.0), ("specificity", 0.0)]
+    ]
+    chance = pd.DataFrame(rows, columns=list(CHANCE_COLUMNS))
+    runs = pd.DataFrame(
+        [
+            ("single", 0, "label", "auc", 0.52),
+            ("single", 1, "label", "auc", 0.45),
+            ("parallel", 0, "label", "auc", 0.7),
+            ("parallel", 1, "label", "auc", 0.9),
+        ],
+        columns=["arm", "seed", "task", "metric", "value"],
+    )
+    paired = runs_beating_chance(runs, chance).set_index(["arm", "seed"])
+    assert paired["margin"].iloc[0] == pytest.approx(1.645 * math.sqrt(257 / (12 * 141 * 115)), abs=1e-9)
+    assert paired["beats"].to_dict() == {
+        ("single", 0): False,
+        ("single", 1): False,
+        ("parallel", 0): True,
+        ("parallel", 1): True,
+    }
+    line = chance_reading(runs, chance)[1]
+    assert line == (
+        "label: runs that do not beat chance — single 2 of 2 (1 above it by less than 0.060, 1.645 null standard "
+        "deviations of the AUC on these test cases: noise)."
+    )
+    assert "parallel" not in line

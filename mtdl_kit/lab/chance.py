@@ -5,16 +5,24 @@ subset (the same cases the seed's networks train on, :meth:`~mtdl_kit.lab.protoc
 and scores it on the experiment's test split; :func:`runs_beating_chance` pairs every run with its
 seed's chance level; :func:`chance_reading` says it in sentences. A contrast between two arms that both
 sit at chance compares two ways of learning nothing (RESULTS "families-lab-notes": the knee's landmarks).
+
+A binary task's ROC-AUC beats chance only by a detectable margin (:func:`chance_margins`): on 256 test cases a
+classifier that learnt nothing scores anywhere in about 0.5 ± 0.07, so "0.501 beats 0.500" is noise (the brain's
+grade networks on 256 training cases, RESULTS "families-lab-n_train1024-brain"). Other metrics are compared as
+they are: their per-case values, which a margin would need, are not in the runs tables.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
 #: columns of :func:`chance_frame`
 CHANCE_COLUMNS = ("seed", "task", "metric", "value", "primary", "prior")
+#: one-sided normal quantile (5 %) of the margin by which a binary task's ROC-AUC must beat chance
+AUC_MARGIN_Z = 1.645
 
 
 def chance_frame(cfg: Any, region: str, tasks: Sequence[str], seeds: Sequence[int], *, split: str = "test") -> Any:
@@ -81,6 +89,49 @@ def validation_chance(tasks: Sequence[Any], train: Any, val: Any, *, region: Any
     return {t.name: float(metrics[t.name][primary_metric(t)]) for t in tasks}
 
 
+def auc_null_sd(n_positive: int, n_negative: int) -> float:
+    """The standard deviation of the ROC-AUC of scores that carry no information about the label, on a test set
+    of ``n_positive`` and ``n_negative`` cases: the Mann-Whitney statistic's null variance
+    ``(n₁ + n₀ + 1) / (12 n₁ n₀)`` (Hanley JA, McNeil BJ. Radiology 143:29-36, 1982).
+
+    Raises:
+        ValueError: a class without cases.
+    """
+    if n_positive < 1 or n_negative < 1:
+        raise ValueError(f"an AUC needs cases of both classes; got {n_positive} positive and {n_negative} negative.")
+    return math.sqrt((n_positive + n_negative + 1) / (12 * n_positive * n_negative))
+
+
+def chance_margins(chance: Any) -> Any:
+    """Per seed and task, the margin by which a run's primary metric must beat its chance level.
+
+    A binary task's ROC-AUC must clear chance by :data:`AUC_MARGIN_Z` times :func:`auc_null_sd` of the test
+    split. Its class counts are read from the chance frame itself: the image-blind predictor predicts one class for
+    every case, so its accuracy is that class's share of the test cases (a binary task's frame has
+    ``sensitivity``; with more than two classes the margin is 0, as for every other metric).
+
+    Args:
+        chance: :func:`chance_frame` rows.
+
+    Returns:
+        A Series indexed by ``(seed, task, metric)`` of the primary metrics: the margin (0 where none applies).
+    """
+    import pandas as pd
+
+    wide = chance.pivot_table(index=["seed", "task"], columns="metric", values="value")
+    out = {}
+    for (seed, task, metric), _ in chance[chance["primary"].astype(bool)].groupby(["seed", "task", "metric"]):
+        row = wide.loc[(seed, task)]
+        margin = 0.0
+        if metric == "auc" and not math.isnan(row.get("sensitivity", math.nan)):
+            n = round(float(row["n_cases"]))
+            predicted = round(float(row["accuracy"]) * n)
+            margin = AUC_MARGIN_Z * auc_null_sd(predicted, n - predicted)
+        out[(seed, task, metric)] = margin
+    index = pd.MultiIndex.from_tuples(list(out), names=["seed", "task", "metric"])
+    return pd.Series(list(out.values()), index=index, name="margin", dtype=float)
+
+
 def runs_beating_chance(runs: Any, chance: Any, *, group: str = "arm") -> Any:
     """Each run's primary metric beside its seed's chance level.
 
@@ -90,7 +141,8 @@ def runs_beating_chance(runs: Any, chance: Any, *, group: str = "arm") -> Any:
         group: the column that names the arm (``"arm"`` in experiment G, ``"condition"`` in E).
 
     Returns:
-        One row per ``group``, seed and task of the chance frame's metrics: ``value``, ``chance``, ``beats``.
+        One row per ``group``, seed and task of the chance frame's metrics: ``value``, ``chance``, ``margin``
+        (:func:`chance_margins`) and ``beats`` (better than chance by more than the margin).
 
     Raises:
         ValueError: a seed or task of ``runs`` has no chance level.
@@ -107,7 +159,9 @@ def runs_beating_chance(runs: Any, chance: Any, *, group: str = "arm") -> Any:
     sign = merged["metric"].map(lambda m: 1.0 if higher_is_better(m) else -1.0)
     out = merged[[group, "seed", "task", "metric", "value"]].copy()
     out["chance"] = merged["value_c"].to_numpy()
-    out["beats"] = (sign * (merged["value"] - merged["value_c"]) > 0).to_numpy()
+    margins = chance_margins(chance)
+    out["margin"] = [margins[key] for key in zip(out["seed"], out["task"], out["metric"], strict=True)]
+    out["beats"] = (sign * (merged["value"] - merged["value_c"]) > out["margin"]).to_numpy()
     return out.reset_index(drop=True)
 
 
@@ -119,6 +173,8 @@ def chance_reading(runs: Any, chance: Any, *, group: str = "arm") -> list[str]:
         runs, chance, group: as :func:`runs_beating_chance`.
     """
     import statistics
+
+    from mtdl_kit.metrics import higher_is_better
 
     paired = runs_beating_chance(runs, chance, group=group)
     levels = []
@@ -132,9 +188,20 @@ def chance_reading(runs: Any, chance: Any, *, group: str = "arm") -> list[str]:
         f"mean over seeds): {'; '.join(levels)}."
     ]
     for task, rows in paired.groupby("task", sort=False):
-        counts = rows.groupby(group, sort=False)["beats"].agg(["sum", "count"])
+        sign = 1.0 if higher_is_better(rows["metric"].iloc[0]) else -1.0
+        rows = rows.assign(within=(sign * (rows["value"] - rows["chance"]) > 0) & ~rows["beats"])
+        counts = rows.groupby(group, sort=False).agg(
+            sum=("beats", "sum"), count=("beats", "count"), within=("within", "sum")
+        )
+        margin = rows["margin"].max()
         short = [
             f"{arm} {int(c['count'] - c['sum'])} of {int(c['count'])}"
+            + (
+                f" ({int(c['within'])} above it by less than {margin:.3f}, {AUC_MARGIN_Z} null standard deviations "
+                "of the AUC on these test cases: noise)"
+                if c["within"]
+                else ""
+            )
             for arm, c in counts.iterrows()
             if c["sum"] < c["count"]
         ]
