@@ -287,7 +287,7 @@ def variant_section(
 
     import pandas as pd
 
-    from mtdl_kit.lab.chance import chance_frame
+    from mtdl_kit.lab.chance import with_chance_columns
 
     t0 = time.perf_counter()
     label = "_".join(f"{k}{v}" for k, v in changes.items())
@@ -305,9 +305,8 @@ def variant_section(
         table = pd.DataFrame(list(pool.map(_one_variant, work)))
     committed = runs.set_index(["arm", "seed", "task", "metric"])["value"]
     table["headline"] = [committed[(r.arm, r.seed, r.task, r.metric)] for r in table.itertuples()]
-    for name, cfg in (("chance_headline", base), ("chance_variant", changed)):
-        levels = chance_frame(cfg, region, cfg.task_names(), cfg.seeds).set_index(["seed", "task", "metric"])["value"]
-        table[name] = [levels[(r.seed, r.task, r.metric)] for r in table.itertuples()]
+    for name, cfg in (("headline", base), ("variant", changed)):
+        table = with_chance_columns(table, cfg, region, name)
     if write:
         stem_run = "headline" if of_run == "cache" else of_run  # the cache holds the headline seeds' runs
         table.to_csv(RESULTS / f"transfer_g_{region}_{stem_run}_{label}.csv", index=False)

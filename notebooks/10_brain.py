@@ -370,7 +370,9 @@ display(Markdown(lessons.families_lab_variant_reading(REGION, "n_train1024")))
 
 # %% [markdown]
 # With 256 cases the grade networks score an AUC around 0.5 and the area networks about what the
-# training median scores; "beating chance" by 0.001 AUC is not learning. With 1,024 cases the area
+# training median scores. An AUC counts as beating chance only when it clears the image-blind level by
+# more than its noise on these 256 test cases (1.645 null standard deviations, about 0.06:
+# `mtdl_kit.lab.chance.chance_margins`); 0.501 against 0.500 is not learning. With 1,024 cases the area
 # networks cut the error to a fraction of the median's, and the equal-parameter grade network learns
 # the grade; the smaller, equal-width one does not within the step cap. So experiment G trains the brain
 # on 1,024 cases, the rule the knee set first (notebook 15; `mtdl_kit.lab.protocol.TRAINING_CASES`).

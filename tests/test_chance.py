@@ -283,7 +283,27 @@ def test_an_auc_within_noise_of_chance_does_not_beat_it() -> None:
     }
     line = chance_reading(runs, chance)[1]
     assert line == (
-        "label: runs that do not beat chance — single 2 of 2 (1 above it by less than 0.060, 1.645 null standard "
-        "deviations of the AUC on these test cases: noise)."
+        "label: runs that do not beat chance by more than 0.060 (1.645 null standard deviations of the AUC on these "
+        "test cases) — single 2 of 2 (1 above it by less)."
     )
     assert "parallel" not in line
+
+
+def test_a_variant_table_gets_each_rows_chance_level_and_margin() -> None:
+    from mtdl_kit.lab.chance import chance_margins, with_chance_columns
+
+    cfg = QUICK_FAMILIES
+    table = pd.DataFrame(
+        [(1, "glaucoma", "auc", 0.7), (0, "glaucoma", "auc", 0.6), (0, "cdr", "mae", 0.1)],
+        columns=["seed", "task", "metric", "variant"],
+    )
+    out = with_chance_columns(table, cfg, cfg.region, "variant")
+    frame = chance_frame(cfg, cfg.region, cfg.task_names(), (0, 1))
+    levels = frame.set_index(["seed", "task", "metric"])["value"]
+    margins = chance_margins(frame)
+    for r in out.itertuples():
+        assert r.chance_variant == levels[(r.seed, r.task, r.metric)]
+        assert r.margin_variant == margins[(r.seed, r.task, r.metric)]
+    assert out["margin_variant"].tolist()[2] == 0.0 and out["margin_variant"].tolist()[0] > 0.1  # 64 test cases
+    with pytest.raises(KeyError):
+        with_chance_columns(table.assign(metric="rmse"), cfg, cfg.region, "variant")

@@ -48,6 +48,7 @@ from mtdl_kit.lab.chance import (
     replay_chance_guard,
     runs_beating_chance,
     validation_chance,
+    with_chance_columns,
 )
 from mtdl_kit.lab.conflict import (
     PREDICTORS,
@@ -207,6 +208,7 @@ __all__ = [
     "train_families",
     "unstopped_run",
     "validation_chance",
+    "with_chance_columns",
     "write_adversarial_outputs",
     "write_cascade_outputs",
     "write_conflict_outputs",

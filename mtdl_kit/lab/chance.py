@@ -132,6 +132,30 @@ def chance_margins(chance: Any) -> Any:
     return pd.Series(list(out.values()), index=index, name="margin", dtype=float)
 
 
+def with_chance_columns(table: Any, cfg: Any, region: str, name: str) -> Any:
+    """``table`` (rows of ``seed, task, metric``: primary metrics of runs trained under ``cfg``) with each row's
+    chance level and margin, as ``chance_<name>`` and ``margin_<name>`` (:func:`chance_frame` on the test split,
+    :func:`chance_margins`); ``bench_families.py --retrain-with`` writes them for both configurations it compares.
+
+    Raises:
+        KeyError: a row whose seed, task or metric has no primary chance level under ``cfg``.
+    """
+    frame = chance_frame(cfg, region, cfg.task_names(), sorted({int(s) for s in table["seed"]}))
+    levels = frame.set_index(["seed", "task", "metric"])["value"]
+    margins = chance_margins(frame)
+    keys = list(zip(table["seed"], table["task"], table["metric"], strict=True))
+    return table.assign(**{f"chance_{name}": [levels[k] for k in keys], f"margin_{name}": [margins[k] for k in keys]})
+
+
+def beats_chance(value: float, level: float, metric: str, margin: float = 0.0) -> bool:
+    """Whether ``value`` of ``metric`` is better than its chance ``level`` by more than ``margin``
+    (:func:`chance_margins`; ``False`` if either is NaN)."""
+    from mtdl_kit.metrics import higher_is_better
+
+    sign = 1.0 if higher_is_better(metric) else -1.0
+    return bool(sign * (value - level) > margin)
+
+
 def runs_beating_chance(runs: Any, chance: Any, *, group: str = "arm") -> Any:
     """Each run's primary metric beside its seed's chance level.
 
@@ -196,17 +220,17 @@ def chance_reading(runs: Any, chance: Any, *, group: str = "arm") -> list[str]:
         margin = rows["margin"].max()
         short = [
             f"{arm} {int(c['count'] - c['sum'])} of {int(c['count'])}"
-            + (
-                f" ({int(c['within'])} above it by less than {margin:.3f}, {AUC_MARGIN_Z} null standard deviations "
-                "of the AUC on these test cases: noise)"
-                if c["within"]
-                else ""
-            )
+            + (f" ({int(c['within'])} above it by less)" if c["within"] else "")
             for arm, c in counts.iterrows()
             if c["sum"] < c["count"]
         ]
+        by = (
+            f" by more than {margin:.3f} ({AUC_MARGIN_Z} null standard deviations of the AUC on these test cases)"
+            if rows["within"].any()
+            else ""
+        )
         if short:
-            out.append(f"{task}: runs that do not beat chance — {'; '.join(short)}.")
+            out.append(f"{task}: runs that do not beat chance{by} — {'; '.join(short)}.")
         else:
             out.append(f"{task}: every run beats chance.")
     return out

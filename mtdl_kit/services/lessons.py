@@ -410,11 +410,18 @@ def families_lab_unstopped_reading(region: str, run: str = "headline", *, root: 
 def _beating_chance(part: Any, chance: Any, task: str, metric: str) -> str:
     """``"; beating chance (4.22 mm, the image-blind predictor): 0 of 3 as stopped, 2 to the cap"`` for the
     unstopped rows ``part`` (each against its own seed's chance level)."""
-    from mtdl_kit.metrics import better_than
+    from mtdl_kit.lab.chance import beats_chance, chance_margins
 
     levels = chance[(chance["task"] == task) & (chance["metric"] == metric)].set_index("seed")["value"]
-    before = sum(better_than(r["stopped"], levels[r["seed"]], metric) for _, r in part.iterrows())
-    after = sum(better_than(r["unstopped"], levels[r["seed"]], metric) for _, r in part.iterrows())
+    margins = chance_margins(chance)
+    before = sum(
+        beats_chance(r["stopped"], levels[r["seed"]], metric, margins[(r["seed"], task, metric)])
+        for _, r in part.iterrows()
+    )
+    after = sum(
+        beats_chance(r["unstopped"], levels[r["seed"]], metric, margins[(r["seed"], task, metric)])
+        for _, r in part.iterrows()
+    )
     mean = levels[list(part["seed"])].mean()
     counts = f"{before} of {len(part)} as stopped, {after} to the cap"
     return f"; beating chance ({mean:.3g}, the image-blind predictor): {counts}"
@@ -428,15 +435,25 @@ def families_lab_variant_reading(
 
     Reads ``transfer_g_<region>_<run>_<label>.csv`` (:func:`mtdl_kit.results.load_families_variant`). A network
     that does not beat chance learnt nothing from the image; a comparison with it says nothing about sharing.
+    "Beating" is by more than the table's ``margin_headline`` / ``margin_variant``
+    (:func:`mtdl_kit.lab.chance.chance_margins`: a binary AUC's noise on the test split); a table written before
+    those columns is read with a margin of 0, exact for the committed ones (no binary AUC task among them).
     """
-    from mtdl_kit.metrics import better_than
+    from mtdl_kit.lab.chance import beats_chance
     from mtdl_kit.results import load_families_variant
 
     table = load_families_variant(region, label, run=run, root=root)
+    for column in ("margin_headline", "margin_variant"):
+        if column not in table:
+            table[column] = 0.0
     lines = []
     for (arm, task, metric), part in table.groupby(["arm", "task", "metric"], sort=False):
-        before = sum(better_than(r["headline"], r["chance_headline"], metric) for _, r in part.iterrows())
-        after = sum(better_than(r["variant"], r["chance_variant"], metric) for _, r in part.iterrows())
+        before = sum(
+            beats_chance(r["headline"], r["chance_headline"], metric, r["margin_headline"]) for _, r in part.iterrows()
+        )
+        after = sum(
+            beats_chance(r["variant"], r["chance_variant"], metric, r["margin_variant"]) for _, r in part.iterrows()
+        )
         n = len(part)
         lines.append(
             f"- **{arm}**, {task} ({metric}; chance {part['chance_headline'].median():.3g}): beating chance "

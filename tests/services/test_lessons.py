@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -141,6 +143,12 @@ def test_the_variant_reading_counts_runs_beating_their_own_seeds_chance_each_way
     assert "beating chance 0 of 1 as trained" in width and "1 of 1 with n_train = 1024" in width  # each its own level
     with pytest.raises(FileNotFoundError, match="--retrain-with"):
         lessons.families_lab_variant_reading("brain", "size128", root=tmp_path)
+    # with the margins (a binary AUC's noise on the test split) 0.501 and 0.544 no longer beat 0.50
+    path = tmp_path / "transfer_g_brain_headline_n_train1024.csv"
+    pd.read_csv(path).assign(margin_headline=0.06, margin_variant=0.06).to_csv(path, index=False)
+    params, width = lessons.families_lab_variant_reading("brain", "n_train1024", root=tmp_path).splitlines()
+    assert "beating chance 0 of 2 as trained (median 0.491), 2 of 2 with n_train = 1024" in params
+    assert "beating chance 0 of 1 as trained" in width and "0 of 1 with n_train = 1024" in width
 
 
 def test_the_committed_brain_diagnostic_reads_as_the_lesson_says() -> None:
@@ -150,6 +158,9 @@ def test_the_committed_brain_diagnostic_reads_as_the_lesson_says() -> None:
     assert "2 of 2 with n_train = 1024" in lines["single@params grade"]
     assert "2 of 2 with n_train = 1024" in lines["single@params tumour_area"]
     assert "2 of 2 with n_train = 1024" in lines["single@width tumour_area"]
+    assert "beating chance 0 of 2 as trained" in lines["single@params grade"]  # within the AUC's noise
+    assert "beating chance 0 of 2 as trained" in lines["single@width grade"]
+    assert "0 of 2 with n_train = 1024" in lines["single@width grade"]  # "the equal-width one does not"
 
 
 def _lab_tables(folder, stem: str, group: str, runs: list[tuple]) -> None:
@@ -183,3 +194,28 @@ def test_the_starved_chance_reading_groups_the_runs_by_condition(tmp_path) -> No
     _lab_tables(tmp_path, "starved_musculoskeletal_headline", "condition", runs)
     text = lessons.starved_chance_reading("musculoskeletal", root=tmp_path)
     assert text.splitlines()[1] == "- landmarks: runs that do not beat chance — ew-raw 2 of 2; uw-raw 1 of 2."
+
+
+def test_variant_tables_without_margins_have_no_binary_auc_task() -> None:
+    """A ``--retrain-with`` table written before its margin columns is read with a margin of 0: exact only where no
+    task is a binary classification (whose AUC gets a margin, ``mtdl_kit.lab.chance.chance_margins``)."""
+    import re
+
+    import pandas as pd
+
+    from mtdl_kit.regions import get_region
+
+    results = Path(__file__).resolve().parents[2] / "benchmarks" / "results"
+    tables = [p for p in results.glob("transfer_g_*.csv") if re.search(r"_(n_train|size|max_steps)\d+\.csv$", p.name)]
+    assert tables
+    for path in tables:
+        table = pd.read_csv(path)
+        if {"margin_headline", "margin_variant"} <= set(table.columns):
+            continue
+        region = get_region(path.name.split("_")[2])
+        binary = [
+            t
+            for t in table["task"].unique()
+            if region.task(t).kind == "classification" and region.task(t).num_outputs == 2
+        ]
+        assert not binary, f"{path.name} has binary tasks {binary} but no margin columns; regenerate it"
