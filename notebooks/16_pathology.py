@@ -359,6 +359,33 @@ exercises.check_quick_delta_m(my_delta_m, frame)
 display(Markdown(region_reading(REGION)))
 
 # %% [markdown]
+# ## Before the families table: can a single-task network learn the score and the count?
+#
+# The transfer lab's experiment G (`mtdl_kit.lab.families`; notebooks 11–13, 15 and 17 read it for
+# their regions) trains each task's single-task network and each family until their validation metrics
+# stop improving, and compares them per task. That comparison means something only if the single-task
+# networks learnt from the image: one that scores about what a predictor that never sees the image
+# scores (`mtdl_kit.lab.chance`: the class frequencies for the nuclear-size score, the training median
+# for the count) makes any family that reads the nucleus mask look good. So before any pathology
+# network of the families table was trained, the lab trained the single-task networks of two seeds on
+# the protocol's 256 cases and again on 1,024 — same seeds, stopping rule and step cap
+# (`benchmarks/bench_families.py --retrain-with n_train=1024`). The bullets count, per network, the
+# runs that beat their seed's image-blind level each way, with the medians.
+
+# %%
+display(Markdown(lessons.families_lab_variant_reading(REGION, "n_train1024")))
+
+# %% [markdown]
+# On 256 cases the networks segment the nuclei well (the brain's lesson, notebook 10, shows the same
+# for its tumour) but barely beat the guess on the two labels that are *measurements on* the nuclei: a
+# score AUC around 0.55–0.6 and a count error close to the median's. "Beating chance" here is a
+# count of runs, not a sign of learning; the medians say how far. On 1,024 cases both networks of
+# both capacity rules learn the score and the count. So experiment G trains the pathology on 1,024
+# cases, as the knee (notebook 15) and the brain (notebook 10) do
+# (`mtdl_kit.lab.protocol.TRAINING_CASES`); its table is not trained yet, and
+# `benchmarks/RESULTS.md` ("families-lab-notes") says where it stands.
+
+# %% [markdown]
 # ## Summary
 #
 # - The region's labels are coupled through a measurement on the mask; the relatedness knob decides
@@ -369,6 +396,10 @@ display(Markdown(region_reading(REGION)))
 # - A one-seed comparison is a demonstration; Δm over seeds with a 95 % CI, read from the benchmark
 #   table, is the number to quote.
 # - A clinical measurement on a predicted mask can be off even when Dice is good: check it.
+# - Before comparing families with single-task networks, check that the single-task networks learnt
+#   anything: on 256 cases the nuclear-size score and the nuclei count were barely above an
+#   image-blind guess, on 1,024 both are learnt, so the lab's families table for the pathology trains
+#   on 1,024.
 
 # %% [markdown]
 # ## References
