@@ -44,8 +44,6 @@ FAMILY_WORDS: dict[str, str] = {
     "interacted@params": "One small network per task, exchanging features as they go (interacted)",
     "hybrid": "A shared encoder whose other heads also read the predicted outline (hybrid)",
 }
-FAMILY_WORDS["cascaded@width"] = FAMILY_WORDS["cascaded@params"]
-FAMILY_WORDS["interacted@width"] = FAMILY_WORDS["interacted@params"]
 #: where the protocol, the other capacity rule and the limits are written up
 NOTES = 'benchmarks/RESULTS.md, sections "families-lab" and "families-lab-notes"'
 
