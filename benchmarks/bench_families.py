@@ -276,12 +276,14 @@ def variant_section(
     *,
     write: bool,
     of_run: str = "headline",
-) -> None:
+    quick: bool = False,
+):
     """Diagnostic: headline networks of ``arms`` × ``tasks`` × ``seeds`` trained again with ``changes`` to the
     configuration (e.g. ``{"size": 128}``, ``{"n_train": 1024}``), beside their committed results (the seed set
-    ``of_run``, trained as its runs CSV records) and both configurations' chance levels; writes
+    ``of_run``, trained as its runs CSV records; ``"cache"``: the region's default configuration's runs in
+    ``cache``, the quick one with ``quick``) and both configurations' chance levels and margins; writes
     ``transfer_g_<region>_<of_run>_<label>.csv`` and RESULTS "families-lab-<label>-<region>" (``label``:
-    ``size128``, ``n_train1024``, ...)."""
+    ``size128``, ``n_train1024``, ...). Returns the table."""
     import multiprocessing as mp
     from concurrent.futures import ProcessPoolExecutor
 
@@ -293,7 +295,7 @@ def variant_section(
     label = "_".join(f"{k}{v}" for k, v in changes.items())
     what = ", ".join(f"{k} = {v}" for k, v in changes.items())
     if of_run == "cache":  # a seed set not committed yet: the region's default configuration, read from the cache
-        base = default_families_config(region, seeds=tuple(seeds))
+        base = default_families_config(region, quick=quick, seeds=tuple(seeds))
         runs = _cached_runs_frame(base, arms, tasks, cache)
     else:
         runs = pd.read_csv(RESULTS / f"transfer_g_{region}_{of_run}_runs.csv")
@@ -331,6 +333,7 @@ def variant_section(
     print(text)
     if write:
         write_section(f"families-lab-{label}-{region}", text)
+    return table
 
 
 def _one_unstopped(job: tuple) -> dict:
@@ -478,7 +481,18 @@ def main() -> None:
             ) from err
         arms = [a.strip() for a in args.arms.split(",") if a.strip()]
         tasks = [t.strip() for t in args.tasks.split(",") if t.strip()]
-        variant_section(regions[0], changes, arms, tasks, headline, cache, args.jobs, write=write, of_run=args.of_run)
+        variant_section(
+            regions[0],
+            changes,
+            arms,
+            tasks,
+            headline,
+            cache,
+            args.jobs,
+            write=write,
+            of_run=args.of_run,
+            quick=args.quick,
+        )
         return
     if args.replay_guard:
         guard_section(regions, {args.of_run: headline, "replication": fresh})
