@@ -265,6 +265,13 @@ def _cached_runs_frame(cfg, arms: list[str], tasks: list[str], cache: Path):
     return pd.DataFrame(rows)
 
 
+def variant_section_name(region: str, label: str, run: str) -> str:
+    """RESULTS section of a ``--retrain-with`` diagnostic: ``families-lab-<label>-<region>`` for the headline seed
+    set, ``...-<run>`` for another (the knee's ``headline256``), so two seed sets' diagnostics never overwrite each
+    other."""
+    return f"families-lab-{label}-{region}" + ("" if run == "headline" else f"-{run}")
+
+
 def variant_section(
     region: str,
     changes: dict,
@@ -309,11 +316,12 @@ def variant_section(
     table["headline"] = [committed[(r.arm, r.seed, r.task, r.metric)] for r in table.itertuples()]
     for name, cfg in (("headline", base), ("variant", changed)):
         table = with_chance_columns(table, cfg, region, name)
+    stem_run = "headline" if of_run == "cache" else of_run  # the cache holds the headline seeds' runs
     if write:
-        stem_run = "headline" if of_run == "cache" else of_run  # the cache holds the headline seeds' runs
         table.to_csv(RESULTS / f"transfer_g_{region}_{stem_run}_{label}.csv", index=False)
     lines = [
-        f"### {region}: headline networks trained again with {what} (`bench_families.py --retrain-with {label}`)",
+        f"### {region}{'' if stem_run == 'headline' else f' (seed set {stem_run})'}: headline networks trained again "
+        f"with {what} (`bench_families.py --retrain-with {label}`)",
         "",
         f"Measured {machine()}; {len(table)} runs in {(time.perf_counter() - t0) / 60:.0f} min ({jobs} processes, "
         f"one thread each; {table['seconds'].sum() / 60:.0f} min of training summed; cached runs are read). The same "
@@ -332,7 +340,7 @@ def variant_section(
     text = "\n".join(lines)
     print(text)
     if write:
-        write_section(f"families-lab-{label}-{region}", text)
+        write_section(variant_section_name(region, label, stem_run), text)
     return table
 
 

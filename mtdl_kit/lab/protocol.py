@@ -30,10 +30,10 @@ LAB_DEVICES = ("cpu", "cuda", "mps")
 #: training cases of a full experiment where the protocol's 256 leave a task at chance (the adopted protocol of
 #: 2026-12-05, with :attr:`LabProtocol.chance_guard`). The knee's joint-space width: at 256 cases its single-task
 #: networks do not beat the training median (MAE 1.06-1.28 mm against 1.20 mm), at 1,024 they do (0.53-0.73 mm),
-#: seeds 0-2 (RESULTS "families-lab-n_train1024-musculoskeletal"). The brain's grade and tumour area: at 256 cases
-#: its single-task networks learn next to nothing (grade AUC 0.45-0.55 against chance 0.50; area MAE 368-413 against
-#: the training median's 411-412), at 1,024 the area networks reach 65-120 and the equal-parameter grade network
-#: AUC 0.90-0.96, seeds 0 and 4 (RESULTS
+#: seeds 0-2 (RESULTS "families-lab-n_train1024-musculoskeletal-headline256"). The brain's grade and tumour area: at
+#: 256 cases its single-task networks learn next to nothing (grade AUC 0.45-0.55 against chance 0.50; area MAE
+#: 368-413 against the training median's 411-412), at 1,024 the area networks reach 65-120 and the equal-parameter
+#: grade network AUC 0.90-0.96, seeds 0 and 4 (RESULTS
 #: "families-lab-n_train1024-brain", 2026-12-05, before any brain headline was summarised). The pathology's
 #: nuclear-size score and nuclei count: at 256 cases grade AUC 0.52-0.65 and count MAE 9.6-12.8 against the
 #: training median's 12.1, at 1,024 AUC 0.90-0.92 and MAE 4.3-5.0 under both rules, seeds 0 and 4 (RESULTS
