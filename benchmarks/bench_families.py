@@ -266,9 +266,9 @@ def _cached_runs_frame(cfg, arms: list[str], tasks: list[str], cache: Path):
 
 
 def variant_section_name(region: str, label: str, run: str) -> str:
-    """RESULTS section of a ``--retrain-with`` diagnostic: ``families-lab-<label>-<region>`` for the headline seed
-    set, ``...-<run>`` for another (the knee's ``headline256``), so two seed sets' diagnostics never overwrite each
-    other."""
+    """RESULTS section of a diagnostic of one seed set (``--retrain-with``, label ``n_train1024`` …; ``--unstopped``,
+    label ``unstopped``): ``families-lab-<label>-<region>`` for the headline seed set, ``...-<run>`` for another
+    (the knee's ``headline256``), so two seed sets' diagnostics never overwrite each other."""
     return f"families-lab-{label}-{region}" + ("" if run == "headline" else f"-{run}")
 
 
@@ -396,7 +396,8 @@ def unstopped_section(
     table.insert(3, "metric", metric)
     table.to_csv(RESULTS / f"transfer_g_{region}_{of_run}_unstopped.csv", index=False)
     lines = [
-        f"### {region}: the runs of {task} that the stopping rule ended early, trained to the cap "
+        f"### {region}{'' if of_run == 'headline' else f' (seed set {of_run})'}: the runs of {task} that the "
+        "stopping rule ended early, trained to the cap "
         "(`bench_families.py --unstopped`)",
         "",
         f"Measured {machine()}; {len(work)} runs in {wall / 60:.0f} min ({jobs} processes, one thread each; "
@@ -418,7 +419,7 @@ def unstopped_section(
     lines += [families_lab_unstopped_reading(region, of_run)]
     text = "\n".join(lines)
     print(text)
-    write_section(f"families-lab-unstopped-{region}", text)
+    write_section(variant_section_name(region, "unstopped", of_run), text)
 
 
 def main() -> None:

@@ -25,7 +25,7 @@ sees the image scores, :func:`mtdl_kit.evaluation.chance.chance_level`) patience
 every watched metric has beaten its chance level at some evaluation. A task still at chance is not on a
 plateau of learning but before it: the knee's landmark heat maps sit at a blank-map error for hundreds of
 steps, and a patience rule ended single-task runs there that learn the landmarks when trained on
-(RESULTS "families-lab-unstopped-musculoskeletal"). A run whose task never leaves chance trains to its cap.
+(RESULTS "families-lab-unstopped-musculoskeletal-headline256"). A run whose task never leaves chance trains to its cap.
 """
 
 from __future__ import annotations

@@ -42,3 +42,23 @@ def test_a_quick_variant_of_cached_runs_carries_chance_levels_and_margins(tmp_pa
     line = lessons.families_lab_variant_reading("eye", "n_train32", root=tmp_path)
     assert line.startswith("- **single@params**, glaucoma (auc; chance 0.5): beating chance ")
     assert "with n_train = 32" in line
+
+
+def test_each_seed_sets_diagnostic_has_its_own_section() -> None:
+    """The knee's 256-case diagnostics and its 1,024-case headline's must not overwrite each other."""
+    name = bench_families.variant_section_name
+    assert name("brain", "n_train1024", "headline") == "families-lab-n_train1024-brain"
+    knee = name("musculoskeletal", "max_steps4000", "headline256")
+    assert knee == "families-lab-max_steps4000-musculoskeletal-headline256"
+    assert knee != name("musculoskeletal", "max_steps4000", "headline")
+    results = (ROOT / "benchmarks" / "RESULTS.md").read_text()
+    checked = 0
+    for csv in (ROOT / "benchmarks" / "results").glob("transfer_g_*.csv"):
+        parts = csv.stem.split("_")  # transfer_g_<region>_<run>_<label...>
+        label = "_".join(parts[4:])
+        if not any(label.startswith(k) for k in ("n_train", "size", "max_steps", "unstopped")):
+            continue
+        section = name(parts[2], label, parts[3])
+        assert f"<!-- BEGIN {section} -->" in results, f"{csv.name} has no RESULTS section {section}"
+        checked += 1
+    assert checked >= 6  # the knee's four headline256 diagnostics, the brain's and the pathology's
