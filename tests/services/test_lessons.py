@@ -234,3 +234,17 @@ def test_variant_tables_without_margins_have_no_binary_auc_task() -> None:
             if region.task(t).kind == "classification" and region.task(t).num_outputs == 2
         ]
         assert not binary, f"{path.name} has binary tasks {binary} but no margin columns; regenerate it"
+
+
+def test_the_knees_longer_cap_reads_as_lesson_15_says() -> None:
+    """Lesson 15: between 2,000 and 4,000 steps every shared-trunk landmark run leaves the blank-map plateau (about
+    20 mm to under 9 mm), some reach the single-task error, and all are still improving at the new cap."""
+    from mtdl_kit.results import load_families_variant, load_transfer
+
+    table = load_families_variant("musculoskeletal", "max_steps4000")
+    assert set(table["arm"]) == {"parallel", "hybrid"} and (table["headline"] > 15).all()
+    assert (table["variant"] < 9).all() and (table["best_step"] >= table["steps_run"] - 50).all()
+    runs = load_transfer("runs", experiment="g", run="musculoskeletal_headline")
+    single = runs.query("arm == 'single@params' and task == 'landmarks' and metric == 'mre_mm'")
+    single = single[single["seed"].isin(table["seed"])]["value"]
+    assert (table["variant"] <= single.max()).any(), "some reach the single-task network's error"
