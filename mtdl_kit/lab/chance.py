@@ -166,7 +166,8 @@ def runs_beating_chance(runs: Any, chance: Any, *, group: str = "arm") -> Any:
 
     Returns:
         One row per ``group``, seed and task of the chance frame's metrics: ``value``, ``chance``, ``margin``
-        (:func:`chance_margins`) and ``beats`` (better than chance by more than the margin).
+        (:func:`chance_margins`), ``excess`` (how much better than chance, in the metric's units, positive when
+        better) and ``beats`` (``excess`` above the margin).
 
     Raises:
         ValueError: a seed or task of ``runs`` has no chance level.
@@ -185,7 +186,8 @@ def runs_beating_chance(runs: Any, chance: Any, *, group: str = "arm") -> Any:
     out["chance"] = merged["value_c"].to_numpy()
     margins = chance_margins(chance)
     out["margin"] = [margins[key] for key in zip(out["seed"], out["task"], out["metric"], strict=True)]
-    out["beats"] = (sign * (merged["value"] - merged["value_c"]) > out["margin"]).to_numpy()
+    out["excess"] = (sign * (merged["value"] - merged["value_c"])).to_numpy()
+    out["beats"] = out["excess"] > out["margin"]
     return out.reset_index(drop=True)
 
 
@@ -197,8 +199,6 @@ def chance_reading(runs: Any, chance: Any, *, group: str = "arm") -> list[str]:
         runs, chance, group: as :func:`runs_beating_chance`.
     """
     import statistics
-
-    from mtdl_kit.metrics import higher_is_better
 
     paired = runs_beating_chance(runs, chance, group=group)
     levels = []
@@ -212,8 +212,7 @@ def chance_reading(runs: Any, chance: Any, *, group: str = "arm") -> list[str]:
         f"mean over seeds): {'; '.join(levels)}."
     ]
     for task, rows in paired.groupby("task", sort=False):
-        sign = 1.0 if higher_is_better(rows["metric"].iloc[0]) else -1.0
-        rows = rows.assign(within=(sign * (rows["value"] - rows["chance"]) > 0) & ~rows["beats"])
+        rows = rows.assign(within=(rows["excess"] > 0) & ~rows["beats"])
         counts = rows.groupby(group, sort=False).agg(
             sum=("beats", "sum"), count=("beats", "count"), within=("within", "sum")
         )
