@@ -225,23 +225,66 @@ def test_the_auc_null_sd_is_the_mann_whitney_null_variance() -> None:
         auc_null_sd(0, 64)
 
 
+def _counted(counts: tuple[int, ...], *, seed: int = 0, task: str = "label") -> list[tuple]:
+    """A classification task's chance rows: its AUC and its test split's class counts."""
+    rows = [(seed, task, "auc", 0.5, True, "the training class frequencies")]
+    prior = "the training class frequencies"
+    rows += [(seed, task, f"n_cases/{k}", float(c), False, prior) for k, c in enumerate(counts)]
+    return rows
+
+
 @settings(max_examples=40, deadline=None)
 @given(st.integers(8, 2000), st.floats(0.05, 0.95))
-def test_the_auc_margin_shrinks_with_the_test_set_and_ignores_which_class_is_predicted(n: int, share: float) -> None:
+def test_the_auc_margin_shrinks_with_the_test_set_and_ignores_which_class_is_positive(n: int, share: float) -> None:
     from mtdl_kit.lab.chance import AUC_MARGIN_Z, chance_margins
 
-    def frame(n_cases: int, accuracy: float) -> pd.DataFrame:
-        rows = [(0, "label", m, v, m == "auc", "p") for m, v in [("n_cases", n_cases), ("auc", 0.5)]]
-        rows += [(0, "label", m, v, False, "p") for m, v in [("accuracy", accuracy), ("sensitivity", 0.0)]]
-        return pd.DataFrame(rows, columns=list(CHANCE_COLUMNS))
+    def margin(counts: tuple[int, ...]) -> float:
+        return chance_margins(pd.DataFrame(_counted(counts), columns=list(CHANCE_COLUMNS)))[(0, "label", "auc")]
 
-    predicted = round(share * n)
-    if predicted in (0, n):
+    positive = round(share * n)
+    if positive in (0, n):
         return
-    margin = chance_margins(frame(n, predicted / n))[(0, "label", "auc")]
-    assert margin == pytest.approx(chance_margins(frame(n, 1 - predicted / n))[(0, "label", "auc")])
-    assert margin == pytest.approx(AUC_MARGIN_Z * math.sqrt((n + 1) / (12 * predicted * (n - predicted))))
-    assert chance_margins(frame(4 * n, predicted / n))[(0, "label", "auc")] < margin
+    assert margin((n - positive, positive)) == pytest.approx(margin((positive, n - positive)))
+    assert margin((n - positive, positive)) == pytest.approx(
+        AUC_MARGIN_Z * math.sqrt((n + 1) / (12 * positive * (n - positive)))
+    )
+    assert margin((4 * (n - positive), 4 * positive)) < margin((n - positive, positive))
+
+
+@pytest.mark.parametrize("counts", [(85, 86, 85), (120, 60, 40, 20, 16), (20, 30, 14)])
+def test_a_multi_class_auc_null_is_simulated_between_independent_and_identical_one_vs_rest_terms(counts) -> None:
+    import numpy as np
+
+    from mtdl_kit.lab.chance import auc_null_sd, auc_null_sd_classes
+    from mtdl_kit.metrics import roc_auc
+
+    n, k = sum(counts), len(counts)
+    per_class = [auc_null_sd(c, n - c) for c in counts]
+    sd = auc_null_sd_classes(counts)
+    assert math.sqrt(sum(v**2 for v in per_class)) / k < sd < sum(per_class) / k
+    assert auc_null_sd_classes(list(counts)) == sd  # fixed generator: the same number on every call
+    # an independent simulation (another generator, uninformative scores of another scale) agrees within its noise
+    rng = np.random.default_rng(12345)
+    labels = np.repeat(np.arange(k), counts)
+    values = []
+    for _ in range(2000):
+        scores = np.exp(3.0 * rng.standard_normal((n, k)))
+        values.append(roc_auc(scores / scores.sum(axis=1, keepdims=True), labels))
+    assert np.std(values, ddof=1) == pytest.approx(sd, rel=0.08)
+
+
+def test_an_auc_margin_needs_every_class_and_the_class_counts() -> None:
+    from mtdl_kit.lab.chance import auc_null_sd_classes, chance_margins
+
+    with pytest.raises(ValueError, match="needs cases of every class"):
+        auc_null_sd_classes((40, 0, 12))
+    with pytest.raises(ValueError, match="needs cases of every class"):
+        auc_null_sd_classes((40,))
+    absent = chance_margins(pd.DataFrame(_counted((40, 0, 12)), columns=list(CHANCE_COLUMNS)))
+    assert math.isnan(absent[(0, "label", "auc")])  # the runs' AUC is undefined there too
+    old = pd.DataFrame(_counted((40, 12))[:1], columns=list(CHANCE_COLUMNS))  # written before the counts
+    with pytest.raises(ValueError, match=r"no class counts .* compute it again with mtdl_kit\.lab\.chance"):
+        chance_margins(old)
 
 
 def test_the_margin_reads_the_test_splits_class_counts_from_the_chance_predictor() -> None:
@@ -251,18 +294,20 @@ def test_the_margin_reads_the_test_splits_class_counts_from_the_chance_predictor
     _, _, test = cfg.splits(cfg.region, cfg.task_names(), 0)
     positives = sum(int(case["glaucoma"]) for case in test)
     frame = chance_frame(cfg, cfg.region, cfg.task_names(), (0,))
+    counts = frame[frame["metric"].str.startswith("n_cases/")].set_index("metric")["value"]
+    assert counts.to_dict() == {"n_cases/0": len(test) - positives, "n_cases/1": positives}
+    assert not frame[frame["metric"].str.startswith("n_cases/")]["primary"].any()
     margins = chance_margins(frame)
     expected = AUC_MARGIN_Z * auc_null_sd(positives, len(test) - positives)
     assert margins[(0, "glaucoma", "auc")] == pytest.approx(expected)
     assert margins[(0, "cdr", "mae")] == 0.0 and margins[(0, "disc_cup", "dice")] == 0.0
+    # the predictor predicts the majority class for every case, so its accuracy is that class's share
+    accuracy = frame[frame["metric"] == "accuracy"]["value"].iloc[0]
+    assert accuracy == pytest.approx(max(positives, len(test) - positives) / len(test))
 
 
 def test_an_auc_within_noise_of_chance_does_not_beat_it() -> None:
-    rows = [
-        (s, "label", m, v, m == "auc", "the training class frequencies")
-        for s in (0, 1)
-        for m, v in [("n_cases", 256.0), ("auc", 0.5), ("accuracy", 0.55), ("sensitivity", 1.0), ("specificity", 0.0)]
-    ]
+    rows = [row for s in (0, 1) for row in _counted((115, 141), seed=s)]
     chance = pd.DataFrame(rows, columns=list(CHANCE_COLUMNS))
     runs = pd.DataFrame(
         [
@@ -307,3 +352,53 @@ def test_a_variant_table_gets_each_rows_chance_level_and_margin() -> None:
     assert out["margin_variant"].tolist()[2] == 0.0 and out["margin_variant"].tolist()[0] > 0.1  # 64 test cases
     with pytest.raises(KeyError):
         with_chance_columns(table.assign(metric="rmse"), cfg, cfg.region, "variant")
+
+
+def test_a_multi_class_auc_within_its_own_noise_of_chance_does_not_beat_it() -> None:
+    from mtdl_kit.lab.chance import AUC_MARGIN_Z, auc_null_sd_classes
+
+    chance = pd.DataFrame(_counted((85, 86, 85), task="grade"), columns=list(CHANCE_COLUMNS))
+    runs = pd.DataFrame(
+        [("single", 0, "grade", "auc", 0.52), ("parallel", 0, "grade", "auc", 0.6)],
+        columns=["arm", "seed", "task", "metric", "value"],
+    )
+    margin = AUC_MARGIN_Z * auc_null_sd_classes((85, 86, 85))
+    assert 0.52 - 0.5 < margin < 0.6 - 0.5 and margin < 1.645 * math.sqrt(257 / (12 * 128 * 128))
+    assert runs_beating_chance(runs, chance).set_index("arm")["beats"].to_dict() == {"single": False, "parallel": True}
+    assert chance_reading(runs, chance)[1] == (
+        f"grade: runs that do not beat chance by more than {margin:.3f} (1.645 null standard deviations of the AUC on "
+        "these test cases) — single 1 of 1 (1 above it by less)."
+    )
+
+
+def _results_chance_blocks(text: str) -> list[tuple[str, ...]]:
+    """The bullet blocks under every "Chance (computed ...):" line of RESULTS.md."""
+    lines, blocks = text.splitlines(), []
+    for i, line in enumerate(lines):
+        if line.startswith("Chance (computed from the runs and each seed's image-blind predictor):"):
+            block, j = [], i + 2
+            while j < len(lines) and lines[j].startswith("- "):
+                block.append(lines[j])
+                j += 1
+            blocks.append(tuple(block))
+    return blocks
+
+
+def test_every_chance_reading_in_results_is_what_the_committed_csvs_give() -> None:
+    """RESULTS.md's chance bullets follow the committed runs and chance tables (margins included): a bullet written
+    before a change of :mod:`mtdl_kit.lab.chance` that the CSVs no longer give fails here."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1] / "benchmarks"
+    computed = set()
+    for chance_csv in sorted((root / "results").glob("*_chance.csv")):
+        runs_csv = chance_csv.with_name(chance_csv.name.replace("_chance.csv", "_runs.csv"))
+        if not runs_csv.exists():
+            continue  # the zoo's chance table has no runs table beside it
+        group = "condition" if chance_csv.name.startswith("starved_") else "arm"
+        reading = chance_reading(pd.read_csv(runs_csv), pd.read_csv(chance_csv), group=group)
+        computed.add(tuple(f"- {line}" for line in reading))
+    written = _results_chance_blocks((root / "RESULTS.md").read_text())
+    assert len(written) >= 17
+    stale = [block for block in written if block not in computed]
+    assert not stale, f"chance bullets the committed CSVs do not give (rerun the bench's summary): {stale[:1]}"

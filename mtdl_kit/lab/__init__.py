@@ -42,6 +42,7 @@ from mtdl_kit.lab.cascade import (
 from mtdl_kit.lab.chance import (
     AUC_MARGIN_Z,
     auc_null_sd,
+    auc_null_sd_classes,
     chance_frame,
     chance_margins,
     chance_reading,
@@ -168,6 +169,7 @@ __all__ = [
     "TwoCameraView",
     "adversarial_reading",
     "auc_null_sd",
+    "auc_null_sd_classes",
     "build_network",
     "cascade_reading",
     "chance_frame",

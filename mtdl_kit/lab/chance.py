@@ -6,10 +6,12 @@ and scores it on the experiment's test split; :func:`runs_beating_chance` pairs 
 seed's chance level; :func:`chance_reading` says it in sentences. A contrast between two arms that both
 sit at chance compares two ways of learning nothing (RESULTS "families-lab-notes": the knee's landmarks).
 
-A binary task's ROC-AUC beats chance only by a detectable margin (:func:`chance_margins`): on 256 test cases a
+A ROC-AUC beats chance only by a detectable margin (:func:`chance_margins`): on 256 test cases a binary
 classifier that learnt nothing scores anywhere in about 0.5 ± 0.07, so "0.501 beats 0.500" is noise (the brain's
-grade networks on 256 training cases, RESULTS "families-lab-n_train1024-brain"). Other metrics are compared as
-they are: their per-case values, which a margin would need, are not in the runs tables.
+grade networks on 256 training cases, RESULTS "families-lab-n_train1024-brain"); a multi-class (macro one-vs-rest)
+AUC's noise is smaller but not zero (:func:`auc_null_sd_classes`). The margin needs the test split's class counts,
+which :func:`chance_frame` records as ``n_cases/<class>`` rows. Other metrics are compared as they are: their
+per-case values, which a margin would need, are not in the runs tables.
 """
 
 from __future__ import annotations
@@ -17,12 +19,17 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import replace
+from functools import lru_cache
 from typing import Any
 
 #: columns of :func:`chance_frame`
 CHANCE_COLUMNS = ("seed", "task", "metric", "value", "primary", "prior")
-#: one-sided normal quantile (5 %) of the margin by which a binary task's ROC-AUC must beat chance
+#: one-sided normal quantile (5 %) of the margin by which a ROC-AUC must beat chance (in null SDs)
 AUC_MARGIN_Z = 1.645
+#: draws of the simulated null of a multi-class AUC (:func:`auc_null_sd_classes`); its SD is within about 1 %
+AUC_NULL_DRAWS = 4000
+#: the simulation's fixed generator seed, so a margin is the same number on every machine and every call
+AUC_NULL_SEED = 0
 
 
 def chance_frame(cfg: Any, region: str, tasks: Sequence[str], seeds: Sequence[int], *, split: str = "test") -> Any:
@@ -53,9 +60,12 @@ def chance_frame(cfg: Any, region: str, tasks: Sequence[str], seeds: Sequence[in
     rows = []
     for seed in seeds:
         train, val, test = cfg.splits(region, tasks, seed)
-        metrics = chance_level(specs, train, test if split == "test" else val, region=spec).metrics
+        evaluation = chance_level(specs, train, test if split == "test" else val, region=spec)
         for task in specs:
-            for metric, value in metrics[task.name].items():
+            values = dict(evaluation.metrics[task.name])
+            if task.kind == "classification":
+                values.update(class_count_rows(task, evaluation.records[task.name].values["labels"]))
+            for metric, value in values.items():
                 rows.append(
                     {
                         "seed": seed,
@@ -67,6 +77,15 @@ def chance_frame(cfg: Any, region: str, tasks: Sequence[str], seeds: Sequence[in
                     }
                 )
     return pd.DataFrame(rows, columns=list(CHANCE_COLUMNS))
+
+
+def class_count_rows(task: Any, labels: Any) -> dict[str, float]:
+    """``{"n_cases/0": 140.0, "n_cases/1": 116.0}``: how many of the scored cases have each class of ``task``
+    (class indices; the counts :func:`chance_margins` needs)."""
+    import numpy as np
+
+    counts = np.bincount(np.asarray(labels, dtype=np.int64).reshape(-1), minlength=task.num_outputs)
+    return {f"n_cases/{k}": float(c) for k, c in enumerate(counts)}
 
 
 def validation_chance(tasks: Sequence[Any], train: Any, val: Any, *, region: Any) -> dict[str, float]:
@@ -102,31 +121,77 @@ def auc_null_sd(n_positive: int, n_negative: int) -> float:
     return math.sqrt((n_positive + n_negative + 1) / (12 * n_positive * n_negative))
 
 
+def auc_null_sd_classes(counts: Sequence[int]) -> float:
+    """The standard deviation of :func:`mtdl_kit.metrics.roc_auc` for predictions that carry no information about
+    the label, on a test set with ``counts[k]`` cases of class ``k``.
+
+    Two classes: :func:`auc_null_sd`, exact. More: the macro average of one-vs-rest AUCs, whose terms are
+    correlated through the softmax (each class's probability falls when another's rises), so its null spread has
+    no simple closed form; it is simulated — :data:`AUC_NULL_DRAWS` draws of softmax outputs of independent
+    standard normal logits, a fixed generator (:data:`AUC_NULL_SEED`). The logits' scale hardly matters (rank
+    statistics; checked at 0.01 to 10 times). In the cases ``tests/test_chance.py`` checks, the spread lies between
+    that of independent one-vs-rest terms, ``sqrt(Σ var_k) / K``, and their mean SD (perfectly correlated terms).
+
+    Raises:
+        ValueError: fewer than two classes, or a class without cases (its one-vs-rest AUC is undefined).
+    """
+    counts = tuple(int(c) for c in counts)
+    if len(counts) < 2 or min(counts) < 1:
+        raise ValueError(f"an AUC needs cases of every class (at least two classes); got class counts {counts}.")
+    if len(counts) == 2:
+        return auc_null_sd(counts[1], counts[0])
+    return _simulated_auc_null_sd(counts)
+
+
+@lru_cache(maxsize=64)
+def _simulated_auc_null_sd(counts: tuple[int, ...]) -> float:
+    import numpy as np
+
+    from mtdl_kit.metrics import roc_auc
+
+    rng = np.random.default_rng(AUC_NULL_SEED)
+    labels = np.repeat(np.arange(len(counts)), counts)
+    values = []
+    for _ in range(AUC_NULL_DRAWS):
+        logits = rng.standard_normal((labels.size, len(counts)))
+        probs = np.exp(logits - logits.max(axis=1, keepdims=True))
+        values.append(roc_auc(probs / probs.sum(axis=1, keepdims=True), labels))
+    return float(np.std(values, ddof=1))
+
+
 def chance_margins(chance: Any) -> Any:
     """Per seed and task, the margin by which a run's primary metric must beat its chance level.
 
-    A binary task's ROC-AUC must clear chance by :data:`AUC_MARGIN_Z` times :func:`auc_null_sd` of the test
-    split. Its class counts are read from the chance frame itself: the image-blind predictor predicts one class for
-    every case, so its accuracy is that class's share of the test cases (a binary task's frame has
-    ``sensitivity``; with more than two classes the margin is 0, as for every other metric).
+    A ROC-AUC must clear chance by :data:`AUC_MARGIN_Z` times :func:`auc_null_sd_classes` of the test split's
+    class counts, read from the frame's ``n_cases/<class>`` rows (:func:`chance_frame` writes them); every other
+    metric has margin 0. Where a class has no test case the run's AUC is undefined and so is the margin (NaN).
 
     Args:
         chance: :func:`chance_frame` rows.
 
     Returns:
         A Series indexed by ``(seed, task, metric)`` of the primary metrics: the margin (0 where none applies).
+
+    Raises:
+        ValueError: an AUC task without its class counts (a frame written before they were recorded; compute it
+            again with :func:`chance_frame`).
     """
     import pandas as pd
 
-    wide = chance.pivot_table(index=["seed", "task"], columns="metric", values="value")
     out = {}
     for (seed, task, metric), _ in chance[chance["primary"].astype(bool)].groupby(["seed", "task", "metric"]):
-        row = wide.loc[(seed, task)]
         margin = 0.0
-        if metric == "auc" and not math.isnan(row.get("sensitivity", math.nan)):
-            n = round(float(row["n_cases"]))
-            predicted = round(float(row["accuracy"]) * n)
-            margin = AUC_MARGIN_Z * auc_null_sd(predicted, n - predicted)
+        if metric == "auc":
+            rows = chance[(chance["seed"] == seed) & (chance["task"] == task)]
+            counted = rows[rows["metric"].astype(str).str.startswith("n_cases/")]
+            if counted.empty:
+                raise ValueError(
+                    f"the chance frame has no class counts (n_cases/<class> rows) for task {task!r}, seed {seed}; "
+                    "compute it again with mtdl_kit.lab.chance.chance_frame."
+                )
+            ordered = counted.assign(k=counted["metric"].str.split("/").str[1].astype(int)).sort_values("k")
+            counts = [round(float(v)) for v in ordered["value"]]
+            margin = AUC_MARGIN_Z * auc_null_sd_classes(counts) if min(counts) > 0 else math.nan
         out[(seed, task, metric)] = margin
     index = pd.MultiIndex.from_tuples(list(out), names=["seed", "task", "metric"])
     return pd.Series(list(out.values()), index=index, name="margin", dtype=float)

@@ -436,8 +436,8 @@ def families_lab_variant_reading(
     Reads ``transfer_g_<region>_<run>_<label>.csv`` (:func:`mtdl_kit.results.load_families_variant`). A network
     that does not beat chance learnt nothing from the image; a comparison with it says nothing about sharing.
     "Beating" is by more than the table's ``margin_headline`` / ``margin_variant``
-    (:func:`mtdl_kit.lab.chance.chance_margins`: a binary AUC's noise on the test split); a table written before
-    those columns is read with a margin of 0, exact for the committed ones (no binary AUC task among them).
+    (:func:`mtdl_kit.lab.chance.chance_margins`: an AUC's noise on the test split); a table written before
+    those columns is read with a margin of 0, exact for the committed ones (no AUC task among them).
     """
     from mtdl_kit.lab.chance import beats_chance
     from mtdl_kit.results import load_families_variant
