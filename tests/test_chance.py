@@ -188,7 +188,9 @@ def test_replaying_the_guard_flags_runs_that_stopped_while_a_task_was_at_chance(
 
     from mtdl_kit.lab.families import FamiliesConfig
 
-    cfg = replace(FamiliesConfig(region="musculoskeletal"), patience=2, min_evaluations=2, max_steps=500)
+    cfg = replace(
+        FamiliesConfig(region="musculoskeletal"), patience=2, min_evaluations=2, max_steps=500, chance_guard=False
+    )
     steps = [50, 100, 150, 200, 250]
     curves = [
         ("single@params", 0, "landmarks", s, v) for s, v in zip(steps, [60.0, 21.0, 21.0, 21.0, 21.0], strict=True)
@@ -214,6 +216,44 @@ def test_replaying_the_guard_flags_runs_that_stopped_while_a_task_was_at_chance(
     assert blank["changed"] and math.isnan(blank["guarded"]) and blank["at_chance"] == "landmarks"
     assert not replay.loc[(0, "bones")]["changed"], "a task above chance from the start: the guard changes nothing"
     assert not replay.loc[(1, "landmarks")]["changed"]
+    assert (replay["changed_margin"] == replay["changed"]).all(), "no AUC here: the margin guard is the same guard"
+
+
+def test_a_guard_trained_run_whose_validation_auc_stayed_within_noise_is_flagged_by_the_margin_guard() -> None:
+    from dataclasses import replace
+
+    from mtdl_kit.lab.families import FamiliesConfig
+
+    cfg = replace(FamiliesConfig(region="eye"), patience=2, min_evaluations=2, max_steps=500)
+    assert cfg.chance_guard  # trained under the protocol's guard
+    glaucoma = get_region("eye").select_tasks(["glaucoma"])
+    steps = [50, 100, 150, 200, 250, 300]
+    noisy = [0.5, 0.56, 0.56, 0.56, 0.56, 0.56]  # above 0.5, but well inside a 64-case AUC's noise
+    learnt = [0.5, 0.8, 0.9, 0.9, 0.9, 0.9]
+    evaluations = [(s, {"glaucoma/auc": v}) for s, v in zip(steps, noisy, strict=True)]
+    stop = cfg.stopping_rule(glaucoma, chance={"glaucoma": 0.5}).replay(evaluations)
+    assert stop is not None and stop < 300
+    curves = pd.DataFrame(
+        [("single@params", 0, "glaucoma", s, v) for s, v in zip(steps, noisy, strict=True)]
+        + [("single@params", 1, "glaucoma", s, v) for s, v in zip(steps, learnt, strict=True)],
+        columns=["arm", "seed", "task", "step", "value"],
+    )
+    learnt_stop = cfg.stopping_rule(glaucoma, chance={"glaucoma": 0.5}).replay(
+        [(s, {"glaucoma/auc": v}) for s, v in zip(steps, learnt, strict=True)]
+    )
+    runs = pd.DataFrame(
+        [("single@params", 0, "glaucoma", stop), ("single@params", 1, "glaucoma", learnt_stop)],
+        columns=["arm", "seed", "task", "steps_run"],
+    )
+    val_chance = pd.DataFrame(
+        [r for seed in (0, 1) for r in _counted((32, 32), seed=seed, task="glaucoma")], columns=list(CHANCE_COLUMNS)
+    )
+    replay = replay_chance_guard(cfg, curves, runs, val_chance).set_index("seed")
+    assert replay["replay_matches"].all(), "the guarded rule it ran under reproduces the recorded stops"
+    assert not replay["changed"].any(), "replayed under its own guard, nothing changes"
+    assert replay.loc[0, "changed_margin"] and math.isnan(replay.loc[0, "guarded_margin"])
+    assert replay.loc[0, "at_chance_margin"] == "glaucoma"
+    assert not replay.loc[1, "changed_margin"], "an AUC of 0.9 clears the margin (about 0.12 on 64 cases)"
 
 
 def test_the_auc_null_sd_is_the_mann_whitney_null_variance() -> None:
@@ -402,3 +442,33 @@ def test_every_chance_reading_in_results_is_what_the_committed_csvs_give() -> No
     assert len(written) >= 17
     stale = [block for block in written if block not in computed]
     assert not stale, f"chance bullets the committed CSVs do not give (rerun the bench's summary): {stale[:1]}"
+
+
+def test_the_committed_guard_replays_are_what_results_says_and_the_margin_only_delays() -> None:
+    """``transfer_g_<region>_<run>_guard.csv`` (``bench_families.py --replay-guard``): the stricter guard stops no
+    network earlier than the plain one, a seed set trained with the guard replays itself unchanged, and the counts
+    in RESULTS "families-lab-guard" are the CSVs'."""
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1] / "benchmarks"
+    text = (root / "RESULTS.md").read_text()
+    section = text[text.index("<!-- BEGIN families-lab-guard -->") : text.index("<!-- END families-lab-guard -->")]
+    rows = {}
+    for line in section.splitlines():
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        if len(cells) == 10 and cells[3].isdigit():
+            rows[(cells[0], cells[1])] = cells
+    guards = sorted((root / "results").glob("transfer_g_*_guard.csv"))
+    assert len(guards) == len(rows) >= 10
+    for path in guards:
+        region, run = re.fullmatch(r"transfer_g_([a-z]+)_(.+)_guard\.csv", path.name).groups()
+        replay = pd.read_csv(path)
+        cells = rows[(region, run)]
+        assert int(cells[3]) == len(replay) and int(cells[4]) == int(replay["replay_matches"].sum())
+        assert int(cells[5]) == int(replay["changed"].sum()) and int(cells[8]) == int(replay["changed_margin"].sum())
+        if cells[2] == "yes":
+            assert not replay["changed"].any(), path.name
+        later = replay["guarded_margin"].fillna(float("inf")) >= replay["guarded"].fillna(float("inf"))
+        assert later.all(), path.name
+        assert (replay["changed_margin"] | ~replay["changed"]).all(), path.name

@@ -304,12 +304,16 @@ def replay_chance_guard(cfg: Any, curves: Any, runs: Any, val_chance: Any) -> An
     """Which of experiment G's runs the chance guard of :class:`~mtdl_kit.stopping.ValidationStopping` would
     have changed, from their committed validation curves alone (nothing is trained).
 
-    Each network's curve is fed through the unguarded rule (``cfg``'s :meth:`stopping_rule` with ``chance_guard``
-    off) and through the same rule with ``chance`` set to its seed's validation chance levels. The first replay
-    should reproduce the recorded stop (the curves are rounded to 4 decimals, so a run whose last improvements were
-    below that can replay earlier; ``replay_matches`` says whether it did). Where the guarded replay parts from
-    the plain one, the guard would have kept the run training (``changed``) and its result is not known without
-    training it. A run the plain replay takes to the cap is never changed: the guard only delays stops.
+    Each network's curve is fed through the rule it ran under (``cfg``'s :meth:`stopping_rule`: unguarded, or
+    guarded by its seed's validation chance levels where ``cfg.chance_guard`` is on) and through two guarded rules:
+    patience counts once every task beats its validation chance level (``guarded``), or beats it by the level's
+    margin (``guarded_margin``: an AUC by :func:`chance_margins` of the validation split, about 0.15–0.2 on its
+    64 cases; other metrics as they are — the guard of a run trained with it compares its AUC with the level
+    alone, so a noisy validation AUC above 0.5 lets patience start). The first replay should reproduce the
+    recorded stop (the curves are rounded to 4 decimals, so a run whose last improvements were below that can
+    replay earlier; ``replay_matches`` says whether it did). Where a guarded replay parts from the first one, that
+    guard would have kept the run training (``changed``, ``changed_margin``) and its result is not known without
+    training it. A run the first replay takes to the cap is never changed: a guard only delays stops.
 
     Args:
         cfg: the :class:`~mtdl_kit.lab.families.FamiliesConfig` the runs were trained under.
@@ -319,17 +323,19 @@ def replay_chance_guard(cfg: Any, curves: Any, runs: Any, val_chance: Any) -> An
 
     Returns:
         One row per arm, seed and network (``"all"`` or the task of a single-task network): ``steps_run``,
-        ``replayed`` (the plain rule's stop, the cap when it never stops), ``replay_matches``, ``guarded``
-        (the guarded rule's stop within the recorded curve, NaN when it would go on), ``at_chance`` (the tasks
-        still at chance at the recorded stop) and ``changed``.
+        ``replayed`` (the stop of the rule it ran under, the cap when it never stops), ``replay_matches``, then per
+        guard (suffix ``""`` or ``"_margin"``): ``guarded`` (its stop within the recorded curve, NaN when it would
+        go on), ``at_chance`` (the tasks not yet past the guard's level at the recorded stop) and ``changed``.
     """
     import pandas as pd
 
-    from mtdl_kit.metrics import primary_metric
+    from mtdl_kit.metrics import higher_is_better, primary_metric
     from mtdl_kit.regions import get_region
 
     region = get_region(cfg.region)
-    levels = val_chance[val_chance["primary"].astype(bool)].set_index(["seed", "task"])["value"]
+    primary = val_chance[val_chance["primary"].astype(bool)]
+    levels = primary.set_index(["seed", "task"])["value"]
+    margins = chance_margins(val_chance).reset_index(level="metric", drop=True)
     steps = runs.drop_duplicates(["arm", "seed", "task"]).set_index(["arm", "seed", "task"])["steps_run"]
     rows = []
     for (arm, seed), part in curves.groupby(["arm", "seed"], sort=False):
@@ -339,25 +345,27 @@ def replay_chance_guard(cfg: Any, curves: Any, runs: Any, val_chance: Any) -> An
             monitor = {t.name: f"{t.name}/{primary_metric(t)}" for t in tasks}
             wide = part[part["task"].isin(names)].pivot(index="step", columns="task", values="value").sort_index()
             evaluations = [(int(step), {monitor[t]: float(v) for t, v in row.items()}) for step, row in wide.iterrows()]
-            plain = replace(cfg, chance_guard=False).stopping_rule(tasks)
-            replayed = plain.replay(evaluations)
             guard = {t.name: float(levels[(seed, t.name)]) for t in tasks}
-            guarded_rule = _guarded(cfg, tasks, guard)
-            guarded = guarded_rule.replay(evaluations)
+            sign = {t.name: 1.0 if higher_is_better(primary_metric(t)) else -1.0 for t in tasks}
+            strict = {name: level + sign[name] * float(margins[(seed, name)]) for name, level in guard.items()}
+            ran = _guarded(cfg, tasks, guard) if cfg.chance_guard else cfg.stopping_rule(tasks)
+            replayed = ran.replay(evaluations)
             recorded = int(steps[(arm, seed, names[0])])
-            rows.append(
-                {
-                    "arm": arm,
-                    "seed": seed,
-                    "network": "all" if len(names) > 1 or not arm.startswith("single") else names[0],
-                    "steps_run": recorded,
-                    "replayed": cfg.max_steps if replayed is None else replayed,
-                    "replay_matches": (cfg.max_steps if replayed is None else replayed) == recorded,
-                    "guarded": float("nan") if guarded is None else guarded,
-                    "at_chance": ", ".join(m.split("/")[0] for m in guarded_rule.at_chance),
-                    "changed": replayed is not None and guarded != replayed,
-                }
-            )
+            row = {
+                "arm": arm,
+                "seed": seed,
+                "network": "all" if len(names) > 1 or not arm.startswith("single") else names[0],
+                "steps_run": recorded,
+                "replayed": cfg.max_steps if replayed is None else replayed,
+                "replay_matches": (cfg.max_steps if replayed is None else replayed) == recorded,
+            }
+            for suffix, bar in (("", guard), ("_margin", strict)):
+                rule = _guarded(cfg, tasks, bar)
+                stop = rule.replay(evaluations)
+                row[f"guarded{suffix}"] = float("nan") if stop is None else stop
+                row[f"at_chance{suffix}"] = ", ".join(m.split("/")[0] for m in rule.at_chance)
+                row[f"changed{suffix}"] = replayed is not None and stop != replayed
+            rows.append(row)
     return pd.DataFrame(rows)
 
 
