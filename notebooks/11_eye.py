@@ -428,9 +428,10 @@ display(Markdown(lessons.families_lab_unstopped_reading(REGION)))
 # Trained to the cap the single-task networks score about what they scored when stopped, and none
 # reaches the zoo's bar either way: 256 phantoms at 64 px are too few for a network to learn the
 # cup's size from the glaucoma label alone. The stop did not make the baseline weak, so the glaucoma
-# gains below are not an artefact of it (`benchmarks/RESULTS.md`, "families-lab-notes", also replays
-# the stop with a stricter chance check: three single-task runs would have trained on, and the one of
-# these seeds among them stays at about 0.7).
+# gains below are not an artefact of it. On the fresh seeds the same check helps the single-task
+# networks a little (median about +0.04), and the equal-parameter glaucoma gains there shrink by
+# about 0.02 against those baselines — the weakest of the gains below (`benchmarks/RESULTS.md`,
+# "families-lab-notes", which also replays the stop with a stricter chance check).
 
 # %% [markdown]
 # What the table says, read through the intervals. The glaucoma label gains most: trained beside the
