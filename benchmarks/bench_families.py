@@ -189,7 +189,7 @@ def guard_section(regions: list[str]) -> None:
         "its result is not known without training it. The guard only delays stops, so a run at the cap is never "
         "changed. A seed set trained with the guard (`guard` yes) replays itself under it, so only the stricter "
         "guard can change it: *changed, AUC by its margin* asks each AUC to beat its level by its noise on the 64 "
-        "validation cases (1.645 null SDs, `lab.chance.chance_margins`: about 0.15–0.2 there) instead of by any "
+        "validation cases (1.645 null SDs, `lab.chance.chance_margins`: 0.09–0.14 there) instead of by any "
         "amount, as the protocol's guard does.",
         "",
         "| region | seeds | guard | networks | replay = recorded stop | changed | changed, by arm | tasks still at "

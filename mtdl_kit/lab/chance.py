@@ -307,7 +307,7 @@ def replay_chance_guard(cfg: Any, curves: Any, runs: Any, val_chance: Any) -> An
     Each network's curve is fed through the rule it ran under (``cfg``'s :meth:`stopping_rule`: unguarded, or
     guarded by its seed's validation chance levels where ``cfg.chance_guard`` is on) and through two guarded rules:
     patience counts once every task beats its validation chance level (``guarded``), or beats it by the level's
-    margin (``guarded_margin``: an AUC by :func:`chance_margins` of the validation split, about 0.15–0.2 on its
+    margin (``guarded_margin``: an AUC by :func:`chance_margins` of the validation split, 0.09–0.14 on its
     64 cases; other metrics as they are — the guard of a run trained with it compares its AUC with the level
     alone, so a noisy validation AUC above 0.5 lets patience start). The first replay should reproduce the
     recorded stop (the curves are rounded to 4 decimals, so a run whose last improvements were below that can
