@@ -178,19 +178,19 @@ def chance_margins(chance: Any) -> Any:
     """
     import pandas as pd
 
+    counted = chance[chance["metric"].astype(str).str.startswith("n_cases/")]
+    counted = counted.assign(k=counted["metric"].str.split("/").str[1].astype(int)).sort_values("k")
+    class_counts = {key: [round(float(v)) for v in part["value"]] for key, part in counted.groupby(["seed", "task"])}
     out = {}
     for (seed, task, metric), _ in chance[chance["primary"].astype(bool)].groupby(["seed", "task", "metric"]):
         margin = 0.0
         if metric == "auc":
-            rows = chance[(chance["seed"] == seed) & (chance["task"] == task)]
-            counted = rows[rows["metric"].astype(str).str.startswith("n_cases/")]
-            if counted.empty:
+            if (seed, task) not in class_counts:
                 raise ValueError(
                     f"the chance frame has no class counts (n_cases/<class> rows) for task {task!r}, seed {seed}; "
                     "compute it again with mtdl_kit.lab.chance.chance_frame."
                 )
-            ordered = counted.assign(k=counted["metric"].str.split("/").str[1].astype(int)).sort_values("k")
-            counts = [round(float(v)) for v in ordered["value"]]
+            counts = class_counts[(seed, task)]
             margin = AUC_MARGIN_Z * auc_null_sd_classes(counts) if min(counts) > 0 else math.nan
         out[(seed, task, metric)] = margin
     index = pd.MultiIndex.from_tuples(list(out), names=["seed", "task", "metric"])
@@ -333,8 +333,7 @@ def replay_chance_guard(cfg: Any, curves: Any, runs: Any, val_chance: Any) -> An
     from mtdl_kit.regions import get_region
 
     region = get_region(cfg.region)
-    primary = val_chance[val_chance["primary"].astype(bool)]
-    levels = primary.set_index(["seed", "task"])["value"]
+    levels = val_chance[val_chance["primary"].astype(bool)].set_index(["seed", "task"])["value"]
     margins = chance_margins(val_chance).reset_index(level="metric", drop=True)
     steps = runs.drop_duplicates(["arm", "seed", "task"]).set_index(["arm", "seed", "task"])["steps_run"]
     rows = []
@@ -348,7 +347,7 @@ def replay_chance_guard(cfg: Any, curves: Any, runs: Any, val_chance: Any) -> An
             guard = {t.name: float(levels[(seed, t.name)]) for t in tasks}
             sign = {t.name: 1.0 if higher_is_better(primary_metric(t)) else -1.0 for t in tasks}
             strict = {name: level + sign[name] * float(margins[(seed, name)]) for name, level in guard.items()}
-            ran = _guarded(cfg, tasks, guard) if cfg.chance_guard else cfg.stopping_rule(tasks)
+            ran = cfg.stopping_rule(tasks, chance=guard)  # the levels are ignored where cfg.chance_guard is off
             replayed = ran.replay(evaluations)
             recorded = int(steps[(arm, seed, names[0])])
             row = {
