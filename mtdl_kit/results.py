@@ -150,7 +150,9 @@ def load_transfer(
             ``"curves"`` (experiment G: each run's validation curve, ``arm``, ``seed``, ``task``, ``step``, ``value``)
             or ``"unstopped"`` (experiment G: runs the stopping rule ended early, trained again to the step cap,
             ``benchmarks/bench_families.py --unstopped``) or ``"chance"`` (experiment G: each seed's image-blind
-            predictor on the test split, :func:`mtdl_kit.lab.chance.chance_frame`).
+            predictor on the test split, :func:`mtdl_kit.lab.chance.chance_frame`) or ``"substituted"``
+            (experiment G: the families' gains against single-task networks trained to the cap,
+            :func:`mtdl_kit.services.lessons.families_lab_substituted`, ``bench_families.py --substituted``).
         experiment: the experiment's letter (``"a"``: positive transfer; ``"g"``: the families).
         run: ``"headline"`` or ``"replication"`` (fresh seeds).
         root: folder of the CSVs (default :func:`results_dir`).
@@ -201,7 +203,7 @@ def load_starved(
 
 
 #: the kinds of a lab table (``curves``: experiment G's validation curves)
-LAB_KINDS: tuple[str, ...] = ("runs", "summary", "curves", "unstopped", "chance")
+LAB_KINDS: tuple[str, ...] = ("runs", "summary", "curves", "unstopped", "chance", "substituted")
 
 
 def _lab_table(stem: str, kind: str, root: str | Path | None, command: str) -> Any:

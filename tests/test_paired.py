@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mtdl_kit.evaluation import Records, TaskRecords, paired_contrast
 from mtdl_kit.regions.base import TaskSpec
@@ -53,3 +55,34 @@ def test_refusals() -> None:
         paired_contrast({"a": _arm(0.01, seeds=(0,)), "b": _arm(0.02, seeds=(0,))}, {"a": 1, "b": -1}, "cdr")
     with pytest.raises(ValueError, match="no metric"):
         paired_contrast({"a": _arm(0.01), "b": _arm(0.02)}, {"a": 1, "b": -1}, "cdr", "auc")
+
+
+def test_seed_bootstrap_mean_is_the_mean_with_an_interval_inside_the_values() -> None:
+    from mtdl_kit.evaluation import seed_bootstrap_mean
+
+    values = [0.10, 0.05, -0.02, 0.12, 0.08, 0.03, 0.11, 0.07]
+    est = seed_bootstrap_mean(values)
+    assert est.value == pytest.approx(np.mean(values))
+    assert min(values) < est.ci_low < est.value < est.ci_high < max(values)
+    assert seed_bootstrap_mean(values, seed=0) == est  # a fixed generator: the same interval twice
+    flat = seed_bootstrap_mean([0.2] * 5)
+    assert flat == (pytest.approx(0.2), pytest.approx(0.2), pytest.approx(0.2))
+
+
+@pytest.mark.parametrize("bad", [[0.1], [], [0.1, float("nan")], [0.1, float("inf")]])
+def test_seed_bootstrap_mean_refuses_what_has_no_interval(bad: list[float]) -> None:
+    from mtdl_kit.evaluation import seed_bootstrap_mean
+
+    with pytest.raises(ValueError, match="seed_bootstrap_mean"):
+        seed_bootstrap_mean(bad)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.floats(-1, 1, allow_nan=False), min_size=2, max_size=12), st.floats(-5, 5))
+def test_seed_bootstrap_mean_moves_with_a_shift(values: list[float], shift: float) -> None:
+    """Adding a constant to every seed shifts the mean and both bounds by that constant."""
+    from mtdl_kit.evaluation import seed_bootstrap_mean
+
+    a = seed_bootstrap_mean(values, n_boot=300)
+    b = seed_bootstrap_mean([v + shift for v in values], n_boot=300)
+    assert np.allclose(np.array(b) - np.array(a), shift, atol=1e-9)

@@ -8,7 +8,8 @@
   seeds: the multi-task performance Δm of Maninis et al. (CVPR 2019) and Vandenhende et al. (TPAMI
   2021), with a paired hierarchical bootstrap CI over seeds and test cases (:mod:`.delta`).
 - :func:`paired_contrast` compares training arms run on paired seeds: per-task differences and
-  interactions in a metric's own units, with a paired hierarchical bootstrap CI (:mod:`.paired`).
+  interactions in a metric's own units, with a paired hierarchical bootstrap CI (:mod:`.paired`);
+  :func:`seed_bootstrap_mean` the coarser interval over seeds alone, for committed per-network metrics.
 - :func:`non_dominated` marks the Pareto-optimal models of a trade-off plot (:mod:`.pareto`).
 - :func:`chance_level` scores :class:`TrainingPrior`, a predictor that never sees the image, through the
   same :func:`evaluate`: the level a network must beat to have learnt anything (:mod:`.chance`).
@@ -17,7 +18,7 @@
 from mtdl_kit.evaluation.chance import TrainingPrior, chance_level
 from mtdl_kit.evaluation.delta import MIN_SEEDS, DeltaM, Estimate, delta_m, relative_change
 from mtdl_kit.evaluation.evaluate import Evaluation, evaluate
-from mtdl_kit.evaluation.paired import paired_contrast
+from mtdl_kit.evaluation.paired import paired_contrast, seed_bootstrap_mean
 from mtdl_kit.evaluation.pareto import non_dominated
 from mtdl_kit.evaluation.records import RECORD_KEYS, Records, TaskRecords, collect_predictions, compute_metrics
 
@@ -38,4 +39,5 @@ __all__ = [
     "non_dominated",
     "paired_contrast",
     "relative_change",
+    "seed_bootstrap_mean",
 ]

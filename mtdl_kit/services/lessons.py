@@ -407,6 +407,83 @@ def families_lab_unstopped_reading(region: str, run: str = "headline", *, root: 
     return "\n".join(lines)
 
 
+def families_lab_substituted(region: str, run: str = "headline", *, root: str | Path | None = None) -> Any:
+    """:func:`mtdl_kit.lab.substituted_baseline` of a committed seed set, with the summary's hierarchical interval
+    of each "as stopped" row beside it (``hier_low``, ``hier_high``; NaN for "to the cap", which has none).
+
+    Reads ``transfer_g_<region>_<run>_{runs,unstopped,summary}.csv``; the task and metric are the unstopped
+    table's.
+    """
+    from mtdl_kit.lab import substituted_baseline
+    from mtdl_kit.results import load_transfer
+
+    stem = f"{region}_{run}"
+    runs = load_transfer("runs", experiment="g", run=stem, root=root)
+    unstopped = load_transfer("unstopped", experiment="g", run=stem, root=root)
+    summary = load_transfer("summary", experiment="g", run=stem, root=root)
+    (task, metric), *more = unstopped[["task", "metric"]].drop_duplicates().itertuples(index=False)
+    if more:
+        raise ValueError(f"{stem}'s unstopped table holds more than one task; substitute one at a time.")
+    table = substituted_baseline(runs, unstopped, task, metric)
+    hier = summary[(summary["task"] == task) & (summary["metric"] == metric)].set_index("contrast")
+    stopped = table["baseline"] == "as stopped"
+    contrast = table["arm"] + " - " + table["single"]
+    table["hier_low"] = [hier["ci_low"].get(c) if s else float("nan") for c, s in zip(contrast, stopped, strict=True)]
+    table["hier_high"] = [hier["ci_high"].get(c) if s else float("nan") for c, s in zip(contrast, stopped, strict=True)]
+    table.insert(2, "task", task)
+    table.insert(3, "metric", metric)
+    return table
+
+
+def families_lab_substituted_reading(table: Any) -> str:
+    """Markdown bullets from :func:`families_lab_substituted`: how much narrower the seed-level interval comes out
+    than the hierarchical one on the stopped baseline, and for each family the hierarchical interval called
+    better there, whether its gain survives the single-task networks trained to the cap.
+
+    The rule (fixed before reading the numbers): with ``excess`` the largest amount by which a seed-level lower
+    bound exceeds its hierarchical one on the stopped baseline, a to-cap lower bound above ``excess`` reads
+    "still better", one in (0, ``excess``] "undecided" (a hierarchical interval would likely reach 0), one at or
+    below 0 "no longer detectable".
+    """
+    stopped = table[table["baseline"] == "as stopped"].dropna(subset=["hier_low"])
+    if stopped.empty:
+        raise ValueError("the table has no stopped row with a hierarchical interval to calibrate against.")
+    gap = stopped["ci_low"] - stopped["hier_low"]
+    excess = float(max(gap.max(), 0.0))
+    task, metric = table["task"].iloc[0], table["metric"].iloc[0]
+    lines = [
+        f"- **Calibration**: against the single-task networks as stopped, the seed-level interval's lower bound "
+        f"lies {gap.min():+.3f} to {gap.max():+.3f} {metric} above the hierarchical one of the same seeds "
+        f"({len(stopped)} contrasts; positive: the seed-level interval is the narrower, as it leaves out the test "
+        f"cases' variation). A to-cap bound is read against the largest of these, {excess:.3f}."
+    ]
+    capped = table[table["baseline"] == "to the cap"].set_index(["rule", "arm"])
+    for r in stopped.itertuples():
+        if r.hier_low <= 0:
+            continue
+        c = capped.loc[(r.rule, r.arm)]
+        if c.ci_low > excess:
+            word = "still better"
+        elif c.ci_low > 0:
+            word = "undecided (its lower bound clears 0 by less than the calibration gap)"
+        else:
+            word = "no longer detectable"
+        lines.append(
+            f"- **{r.arm}** − {r.single}, {task}: as stopped {r.value:+.3f} (hierarchical [{r.hier_low:+.3f}, "
+            f"{r.hier_high:+.3f}], seed-level [{r.ci_low:+.3f}, {r.ci_high:+.3f}]); against {c.substituted} of "
+            f"{c.n_seeds} single-task networks trained to the cap {c.value:+.3f} (seed-level [{c.ci_low:+.3f}, "
+            f"{c.ci_high:+.3f}], better in {c.positive} of {c.n_seeds} seeds): **{word}**."
+        )
+    quiet = [r.arm + " − " + r.single for r in stopped.itertuples() if r.hier_low <= 0]
+    if quiet:
+        lines.append(
+            f"- Without a detectable {task} gain as stopped (hierarchical interval reaching 0), so not asked again: "
+            + ", ".join(quiet)
+            + "."
+        )
+    return "\n".join(lines)
+
+
 def _beating_chance(part: Any, chance: Any, task: str, metric: str) -> str:
     """``"; beating chance (4.22 mm, the image-blind predictor): 0 of 3 as stopped, 2 to the cap"`` for the
     unstopped rows ``part`` (each against its own seed's chance level)."""

@@ -56,7 +56,7 @@ def test_each_seed_sets_diagnostic_has_its_own_section() -> None:
     for csv in (ROOT / "benchmarks" / "results").glob("transfer_g_*.csv"):
         parts = csv.stem.split("_")  # transfer_g_<region>_<run>_<label...>
         label = "_".join(parts[4:])
-        if not any(label.startswith(k) for k in ("n_train", "size", "max_steps", "unstopped")):
+        if not any(label.startswith(k) for k in ("n_train", "size", "max_steps", "unstopped", "substituted")):
             continue
         section = name(parts[2], label, parts[3])
         assert f"<!-- BEGIN {section} -->" in results, f"{csv.name} has no RESULTS section {section}"
