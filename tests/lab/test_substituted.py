@@ -128,8 +128,9 @@ def test_the_committed_substitution_is_what_the_csvs_give_and_results_show_it(ru
 
 
 def test_the_eyes_weakest_gains_read_as_the_notes_and_lesson_11_say() -> None:
-    """RESULTS "families-lab-notes", docs/transfer_lab.md and lesson 11: against to-cap baselines every headline
-    glaucoma gain stays; on the fresh seeds the equal-parameter hybrid and cascade become undecided."""
+    """RESULTS "families-lab-notes", docs/transfer_lab.md, docs/answer_key.md (item 13) and lesson 11: against
+    to-cap baselines every headline glaucoma gain stays; on the fresh seeds the equal-parameter hybrid and cascade
+    become undecided."""
     bullet = re.compile(
         r"^- \*\*(\S+)\*\* − (single@\w+), glaucoma: .*\*\*(still better|undecided|no longer detectable)"
     )
