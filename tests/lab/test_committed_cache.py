@@ -1,0 +1,54 @@
+"""benchmarks/cache: experiment-G networks committed as a long fill finishes them (benchmarks/cache/README.md).
+
+A committed network must be one the summarising run will read: of its folder's region under today's default
+configuration (a configuration change makes every file stale — delete them and fill again), with its records
+beside it and nothing half-written."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from mtdl_kit.lab.families import cache_stem, default_families_config, networks_of
+
+CACHE = Path(__file__).resolve().parents[2] / "benchmarks" / "cache"
+FOLDERS = sorted(p for p in CACHE.glob("g_*") if p.is_dir())
+STEM = re.compile(r"^(?P<key>[0-9a-f]{10})-(?P<family>\w+)-(?P<digest>[0-9a-f]{8})-s(?P<seed>\d+)$")
+
+
+def test_every_folder_is_listed_in_the_readme() -> None:
+    readme = (CACHE / "README.md").read_text()
+    assert FOLDERS, "benchmarks/cache holds no fill folder; drop this test with the folder's README row"
+    for folder in FOLDERS:
+        assert f"`{folder.name}/`" in readme, f"{folder.name} has no row in benchmarks/cache/README.md"
+
+
+@pytest.mark.parametrize("folder", FOLDERS, ids=[f.name for f in FOLDERS])
+def test_committed_networks_are_the_ones_the_summary_reads(folder: Path) -> None:
+    region = folder.name.split("_")[1]  # g_<region>_<seed set>
+    cfg = default_families_config(region)
+    wanted = {
+        cache_stem(cfg, network, seed, folder).name
+        for seed in range(0, 8)
+        for arm in cfg.arms()
+        for network in networks_of(cfg, arm).values()
+    }
+    # a fill running in this checkout writes "<stem>.npz", then "<stem>.json.tmp", renamed to "<stem>.json" last
+    files = sorted(p for p in folder.iterdir() if not p.name.endswith(".tmp"))
+    assert not [p.name for p in files if p.suffix not in (".json", ".npz")], "a foreign file"
+    stems = {p.stem for p in files if p.suffix == ".json"}
+    assert stems, f"{folder.name} holds no finished network"
+    for stem in stems:
+        match = STEM.match(stem)
+        assert match, stem
+        assert stem in wanted, f"{stem} is not a network of {region}'s current configuration {cfg.key()}: stale"
+        json_path, npz_path = folder / f"{stem}.json", folder / f"{stem}.npz"
+        assert json_path.exists() and npz_path.exists(), f"{stem} lacks its metrics or its records"
+        record = json.loads(json_path.read_text())
+        assert record["seed"] == int(match["seed"]) and record["metrics"]
+        with np.load(npz_path, allow_pickle=False) as records:
+            assert records.files
