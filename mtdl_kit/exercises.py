@@ -652,18 +652,29 @@ def check_verdicts(answer: Mapping[str, str], table: str = "families", *, by: st
 
 
 def check_replicated(
-    answer: Any, runs: Sequence[str], *, task: str, word: str = "better", root: Any = None
+    answer: Any,
+    runs: Sequence[str],
+    *,
+    task: str,
+    word: str = "better",
+    table: str = "starved",
+    by: str = "condition",
+    root: Any = None,
 ) -> set[str]:
     """Check the set of conditions whose verdict is ``word`` in *every* one of ``runs`` (a claim that replicates).
 
     For experiment E: ``runs = ("musculoskeletal_headline", "musculoskeletal_replication")``, the
-    rows of ``starved_<run>_summary.csv`` for ``task`` (each condition minus EW on raw targets).
+    rows of ``starved_<run>_summary.csv`` for ``task`` (each condition minus EW on raw targets). For
+    experiment G: ``table="transfer_g"``, ``by="contrast"``, ``runs = ("other_headline", "other_replication")``,
+    the rows of ``transfer_g_<run>_summary.csv`` for ``task`` (``"delta_m"`` for Δm).
 
     Args:
         answer: the learner's conditions (a set, list or tuple of names; empty when none).
-        runs: the seed sets, ``<region>_<run>`` of the starved task's tables.
+        runs: the seed sets, ``<region>_<run>`` of the tables.
         task: the task whose contrasts are read.
         word: the verdict that must hold in every run.
+        table: the tables' prefix (``<table>_<run>_summary.csv``): ``"starved"`` or ``"transfer_g"``.
+        by: the column that names a condition (``"condition"`` for E, ``"contrast"`` for G).
         root: folder of the CSVs (default: the bundled ``benchmarks/results/``).
 
     Returns:
@@ -677,7 +688,7 @@ def check_replicated(
 
     if word not in WORDS:
         raise ValueError(f"word must be one of {list(WORDS)}, got {word!r}.")
-    tables = {run: verdicts(f"starved_{run}", root=root, task=task).set_index("condition") for run in runs}
+    tables = {run: verdicts(f"{table}_{run}", root=root, task=task).set_index(by) for run in runs}
     conditions = sorted(set.intersection(*(set(t.index) for t in tables.values())))
     want = {c for c in conditions if all(t.loc[c, "verdict"] == word for t in tables.values())}
     if isinstance(answer, str) or not isinstance(answer, (set, frozenset, list, tuple)):

@@ -363,3 +363,35 @@ def test_check_replicated_accepts_only_what_holds_on_every_seed_set(tmp_path):
     with pytest.raises(ExerciseError, match="set of condition names"):
         check_replicated("uw-raw", runs, task="landmarks", root=tmp_path)
     assert check_replicated([], runs, task="landmarks", word="worse", root=tmp_path) == set()
+
+
+def test_check_replicated_reads_experiment_gs_contrasts_by_name():
+    """Lesson 17's exercise 7 and RESULTS "families-lab-notes": of the skin's Δm verdicts only the full-width
+    cascade's "better" holds on both seed sets; the hybrid's equal-width one (headline only) does not."""
+    from mtdl_kit.exercises import ExerciseError, check_replicated
+
+    runs = ("other_headline", "other_replication")
+    want = check_replicated({"cascaded@width - single@width"}, runs, task="delta_m", table="transfer_g", by="contrast")
+    assert want == {"cascaded@width - single@width"}
+    with pytest.raises(ExerciseError, match="hybrid - single@width is not 'better' in every run"):
+        check_replicated(
+            {"cascaded@width - single@width", "hybrid - single@width"},
+            runs,
+            task="delta_m",
+            table="transfer_g",
+            by="contrast",
+        )
+    shared = check_replicated(
+        {
+            "parallel - single@params",
+            "hybrid - single@params",
+            "parallel - single@width",
+            "hybrid - single@width",
+            "cascaded@width - single@width",
+        },
+        runs,
+        task="melanoma",
+        table="transfer_g",
+        by="contrast",
+    )  # the melanoma gain on a shared trunk, and the full-width cascade's, come back on fresh seeds
+    assert "hybrid - single@params" in shared
