@@ -428,8 +428,12 @@ def families_lab_substituted(region: str, run: str = "headline", *, root: str | 
     hier = summary[(summary["task"] == task) & (summary["metric"] == metric)].set_index("contrast")
     stopped = table["baseline"] == "as stopped"
     contrast = table["arm"] + " - " + table["single"]
-    table["hier_low"] = [hier["ci_low"].get(c) if s else float("nan") for c, s in zip(contrast, stopped, strict=True)]
-    table["hier_high"] = [hier["ci_high"].get(c) if s else float("nan") for c, s in zip(contrast, stopped, strict=True)]
+    table["hier_low"] = [
+        hier["ci_low"].get(c, float("nan")) if s else float("nan") for c, s in zip(contrast, stopped, strict=True)
+    ]
+    table["hier_high"] = [
+        hier["ci_high"].get(c, float("nan")) if s else float("nan") for c, s in zip(contrast, stopped, strict=True)
+    ]
     table.insert(2, "task", task)
     table.insert(3, "metric", metric)
     return table
