@@ -1,6 +1,6 @@
 """benchmarks/cache: experiment-G networks committed as a long fill finishes them (benchmarks/cache/README.md).
 
-A committed network must be one the summarising run will read: of its folder's region under today's default
+A committed network must be one the summarising run (or `--unstopped`) will read: of its folder's region under today's default
 configuration (a configuration change makes every file stale — delete them and fill again), with its records
 beside it and nothing half-written."""
 
@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mtdl_kit.lab.families import cache_stem, default_families_config, networks_of
+from mtdl_kit.lab.families import cache_stem, default_families_config, networks_of, to_cap
 
 CACHE = Path(__file__).resolve().parents[2] / "benchmarks" / "cache"
 FOLDERS = sorted(p for p in CACHE.glob("g_*") if p.is_dir())
@@ -30,9 +30,10 @@ def test_every_folder_is_listed_in_the_readme() -> None:
 @pytest.mark.parametrize("folder", FOLDERS, ids=[f.name for f in FOLDERS])
 def test_committed_networks_are_the_ones_the_summary_reads(folder: Path) -> None:
     region = folder.name.split("_")[1]  # g_<region>_<seed set>
-    cfg = default_families_config(region)
+    default = default_families_config(region)
     wanted = {
         cache_stem(cfg, network, seed, folder).name
+        for cfg in (default, to_cap(default))  # a seed set's networks and their to-cap runs (`--unstopped`)
         for seed in (*range(0, 8), *range(100, 108))  # the headline and replication seeds (bench_families.py)
         for arm in cfg.arms()
         for network in networks_of(cfg, arm).values()
@@ -45,7 +46,7 @@ def test_committed_networks_are_the_ones_the_summary_reads(folder: Path) -> None
     for stem in stems:
         match = STEM.match(stem)
         assert match, stem
-        assert stem in wanted, f"{stem} is not a network of {region}'s current configuration {cfg.key()}: stale"
+        assert stem in wanted, f"{stem} is not a network of {region}'s current configuration {default.key()}: stale"
         json_path, npz_path = folder / f"{stem}.json", folder / f"{stem}.npz"
         assert json_path.exists() and npz_path.exists(), f"{stem} lacks its metrics or its records"
         record = json.loads(json_path.read_text())
