@@ -1,8 +1,8 @@
 """benchmarks/cache: experiment-G networks committed as a long fill finishes them (benchmarks/cache/README.md).
 
-A committed network must be one the summarising run (or `--unstopped`) will read: of its folder's region under today's default
-configuration (a configuration change makes every file stale — delete them and fill again), with its records
-beside it and nothing half-written."""
+A committed network must be one the summarising run (or `--unstopped`) will read: of its folder's region under
+today's default configuration or its to-cap variant (a configuration change makes every file stale — delete them
+and fill again), with its records beside it and nothing half-written."""
 
 from __future__ import annotations
 
