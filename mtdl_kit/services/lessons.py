@@ -425,15 +425,12 @@ def families_lab_substituted(region: str, run: str = "headline", *, root: str | 
     if more:
         raise ValueError(f"{stem}'s unstopped table holds more than one task; substitute one at a time.")
     table = substituted_baseline(runs, unstopped, task, metric)
-    hier = summary[(summary["task"] == task) & (summary["metric"] == metric)].set_index("contrast")
+    contrasts = (summary["task"] == task) & (summary["metric"] == metric) & (summary["contrast"] != "mean")
+    hier = summary[contrasts].set_index("contrast")  # one row per contrast (the "mean" rows are per arm)
     stopped = table["baseline"] == "as stopped"
     contrast = table["arm"] + " - " + table["single"]
-    table["hier_low"] = [
-        hier["ci_low"].get(c, float("nan")) if s else float("nan") for c, s in zip(contrast, stopped, strict=True)
-    ]
-    table["hier_high"] = [
-        hier["ci_high"].get(c, float("nan")) if s else float("nan") for c, s in zip(contrast, stopped, strict=True)
-    ]
+    table["hier_low"] = contrast.map(hier["ci_low"]).where(stopped)  # NaN where the summary has no such contrast
+    table["hier_high"] = contrast.map(hier["ci_high"]).where(stopped)
     table.insert(2, "task", task)
     table.insert(3, "metric", metric)
     return table

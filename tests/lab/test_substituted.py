@@ -4,19 +4,17 @@ interval over seeds calibrated against the hierarchical one, and the lesson and 
 from __future__ import annotations
 
 import re
-import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "benchmarks"))
+from mtdl_kit.lab import substituted_baseline
+from mtdl_kit.results import load_transfer
+from mtdl_kit.services import lessons
 
-from mtdl_kit.lab import substituted_baseline  # noqa: E402
-from mtdl_kit.results import load_transfer  # noqa: E402
-from mtdl_kit.services import lessons  # noqa: E402
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _runs(metric: str = "auc") -> pd.DataFrame:
