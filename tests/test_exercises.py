@@ -77,7 +77,9 @@ def test_delta_m_accepts_reference(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_delta_m_reference_matches_hand_value() -> None:
     # dice +5 %, auc -2.17 %, mae (lower is better) -25 % -> mean -7.39 %
-    mtl, base = ex.DELTA_M_EXAMPLES[0]
+    from mtdl_kit.exercises.families import DELTA_M_EXAMPLES
+
+    mtl, base = DELTA_M_EXAMPLES[0]
     assert ex.reference_delta_m(mtl, base) == pytest.approx((5.0 - 100 * 0.02 / 0.92 - 25.0) / 3)
 
 
