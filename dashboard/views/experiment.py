@@ -4,7 +4,7 @@ UI only: the pool, the runs, the form's check, the tables and the Pareto figure 
 :mod:`mtdl_kit.services` (:mod:`mtdl_kit.services.training`). Trainings run in worker processes,
 never in the server (issue 19); this page only shows their state. A student's runs belong to an
 owner token kept in the page's URL (``?trainer=…``), so a reload finds them again for
-:data:`mtdl_kit.services.training.KEEP_MINUTES` minutes after they end. The live panel is a fragment:
+:data:`mtdl_kit.services.training_workers.KEEP_MINUTES` minutes after they end. The live panel is a fragment:
 while a run is queued or training it alone is redrawn, once a second; the curves are rebuilt at most
 every :data:`CURVES_SECONDS`.
 """

@@ -65,20 +65,21 @@ from mtdl_kit.services.training import (
     LIVE_STEPS,
     LiveRun,
     RunSnapshot,
-    TrainingPool,
     TrainingRefusedError,
-    baseline_comparison,
     cap_steps,
     live_recipe,
-    live_recipe_note,
     new_owner_token,
-    pareto_figure,
-    run_table,
-    session_tradeoff,
-    training_pool,
     valid_owner_token,
     validate_training,
 )
+from mtdl_kit.services.training_report import (
+    baseline_comparison,
+    live_recipe_note,
+    pareto_figure,
+    run_table,
+    session_tradeoff,
+)
+from mtdl_kit.services.training_workers import TrainingPool, training_pool
 from mtdl_kit.services.uploads import read_dashboard_upload, upload_choices, upload_sample
 from mtdl_kit.services.zoo_models import (
     ZOO_ORDER_NOTE,

@@ -22,7 +22,7 @@ machine, 91 % of the interpreter lock under load). This module, UI-free, does bo
 - :func:`wait_ready` blocks the calling thread (e.g. a page's script run) until the imports and the
   first region's models are in, without polling and without rerunning anything.
 - Optionally (``start(pool=True)``, as ``mtdl-kit dashboard`` does) the live-training worker
-  processes (:func:`mtdl_kit.services.training.training_pool`) are started once the zoo is loaded,
+  processes (:func:`mtdl_kit.services.training_workers.training_pool`) are started once the zoo is loaded,
   so a class's first Train click does not wait for a worker to import torch.
 - Optionally (``start(prefill=fn)``) the application's own caches are filled too: ``fn(regions)``
   is called with the first region before :func:`ready` (so the first students find that region's
@@ -214,7 +214,7 @@ def _work(state: WarmupState, models: str, pool: bool, fill: Prefill | None = No
             state.seconds["prefill"] = time.perf_counter() - t1
             state.frozen = _freeze()
         if pool:
-            from mtdl_kit.services.training import training_pool
+            from mtdl_kit.services.training_workers import training_pool
 
             t1 = time.perf_counter()
             training_pool().start()

@@ -10,7 +10,7 @@ import time
 import pytest
 
 from mtdl_kit.evaluation import non_dominated
-from mtdl_kit.services import training
+from mtdl_kit.services import training, training_report, training_workers
 
 
 def test_cap_steps_cpu_and_gpu():
@@ -103,7 +103,7 @@ def test_budget_tells_fair_baselines_apart():
 
 
 def test_live_recipe_note_reads_the_measured_table(tmp_path):
-    assert "not been measured" in training.live_recipe_note(root=tmp_path, device_type="cpu")
+    assert "not been measured" in training_report.live_recipe_note(root=tmp_path, device_type="cpu")
     rows = []
     for seed, (seconds, dice, met) in enumerate([(31.0, 0.90, True), (29.0, 0.88, True), (40.0, 0.84, False)]):
         for task, metric, value, target in (("disc_cup", "dice", dice, 0.85), ("glaucoma", "auc", 0.95, 0.90)):
@@ -112,7 +112,7 @@ def test_live_recipe_note_reads_the_measured_table(tmp_path):
             )
     header = "measured,device,region,family,seed,steps,seconds,task,metric,value,target,met"
     (tmp_path / "live.csv").write_text("\n".join([header, *rows]) + "\n")
-    note = training.live_recipe_note(root=tmp_path, device_type="cpu")
+    note = training_report.live_recipe_note(root=tmp_path, device_type="cpu")
     assert "met the target in 2 of 3 runs" in note
     assert "median of 31 s" in note and "lowest 0.84" in note and "cpu (AMD)" in note
     assert training.CPU_RECIPE.text() in note and "On a GPU" not in note, "no GPU sentence without a GPU table"
@@ -122,11 +122,11 @@ def test_live_recipe_note_reads_the_measured_table(tmp_path):
         for task, metric, value, target in (("disc_cup", "dice", 0.9, 0.85), ("glaucoma", "auc", 0.97, 0.90))
     ]
     (tmp_path / "live_gpu.csv").write_text("\n".join([header, *gpu_rows]) + "\n")
-    note = training.live_recipe_note(root=tmp_path, device_type="cpu")
+    note = training_report.live_recipe_note(root=tmp_path, device_type="cpu")
     assert note.index("median of 31 s") < note.index("On a GPU"), "this server's device comes first"
     assert f"On a GPU the recipe is {training.GPU_RECIPE.text()}; measured on NVIDIA H200" in note
     assert "median of 6.2 s" in note and '"live-gpu"' in note
-    on_gpu = training.live_recipe_note(root=tmp_path, device_type="cuda")
+    on_gpu = training_report.live_recipe_note(root=tmp_path, device_type="cuda")
     assert on_gpu.startswith(f"Defaults on this server's GPU (the live recipe): {training.GPU_RECIPE.text()}")
     assert on_gpu.index("median of 6.2 s") < on_gpu.index("On a CPU the recipe is") < on_gpu.index("median of 31 s")
 
@@ -155,10 +155,27 @@ def test_owner_tokens():
 
 
 def test_default_workers_leave_the_server_a_core(monkeypatch):
-    monkeypatch.setenv(training.WORKERS_ENV, "3")
-    assert training.default_workers() == 3
-    monkeypatch.delenv(training.WORKERS_ENV)
-    assert training.default_workers() >= 1
+    monkeypatch.setenv(training_workers.WORKERS_ENV, "3")
+    assert training_workers.default_workers() == 3
+    monkeypatch.delenv(training_workers.WORKERS_ENV)
+    assert training_workers.default_workers() >= 1
+
+
+@pytest.mark.parametrize("name", ["MTDL_KIT_TRAIN_WORKERS", "MTDL_KIT_TRAIN_THREADS", "MTDL_KIT_TRAIN_NICE"])
+def test_a_pool_setting_that_is_not_a_number_fails_naming_it(monkeypatch, name):
+    monkeypatch.setenv(name, "two")
+    with pytest.raises(ValueError, match=rf"\${name}='two' is not a whole number; set it to a whole number or unset"):
+        training_workers.TrainingPool()
+
+
+def test_an_empty_pool_setting_is_unset(monkeypatch):
+    monkeypatch.setenv(training_workers.KEEP_ENV, " ")
+    monkeypatch.setenv(training_workers.WORKERS_ENV, "")
+    pool = training_workers.TrainingPool(2)
+    assert pool.keep_seconds == 60.0 * training_workers.KEEP_MINUTES
+    assert training_workers.default_workers() >= 1
+    monkeypatch.setenv(training_workers.KEEP_ENV, "1.5")
+    assert training_workers.TrainingPool(2).keep_seconds == 90.0
 
 
 def test_pareto_front():
@@ -189,7 +206,7 @@ def clock():
 @pytest.fixture(scope="module")
 def pool(clock):
     """One worker process for the module's tests (it imports torch and MONAI once)."""
-    p = training.TrainingPool(1, keep_minutes=10, clock=clock).start()
+    p = training_workers.TrainingPool(1, keep_minutes=10, clock=clock).start()
     yield p
     p.shutdown()
 
@@ -208,9 +225,9 @@ def test_a_run_trains_in_a_worker_process_with_one_thread(pool):
     assert snap.progress == 1.0 and snap.step == 4 and snap.waited >= 0 and snap.seconds > 0
     assert set(snap.metrics) == {"disc_cup", "glaucoma"}
     assert snap.history().names("loss") == ["disc_cup", "glaucoma"]  # the curves streamed back
-    table = training.run_table([r])
+    table = training_report.run_table([r])
     assert table[0]["state"] == "done" and "disc_cup dice" in table[0] and "waited s" in table[0]
-    rows = training.baseline_comparison(r, snap.metrics, {})
+    rows = training_report.baseline_comparison(r, snap.metrics, {})
     assert {x["task"] for x in rows} == {"disc_cup", "glaucoma"}
     assert all(x["single-task, same budget"] is None and x["baseline"] == "not trained" for x in rows)
     with pytest.raises(RuntimeError, match="already started"):
@@ -235,7 +252,7 @@ def test_same_budget_baselines_are_trained_once_and_shared(pool):
     assert pool.runs("dora") == [r], "a baseline belongs to no owner"
     assert pool.baselines(r) == {"disc_cup": None, "glaucoma": base}
     assert pool.baselines(training.LiveRun("eye", "single", ("glaucoma",), device="cpu")) == {}
-    rows = training.baseline_comparison(r, r.snapshot().metrics, {"glaucoma": base, "disc_cup": None})
+    rows = training_report.baseline_comparison(r, r.snapshot().metrics, {"glaucoma": base, "disc_cup": None})
     by_task = {x["task"]: x for x in rows}
     auc = base.snapshot().metrics["glaucoma"]["auc"]
     assert by_task["glaucoma"]["single-task, same budget"] == auc and by_task["glaucoma"]["baseline"] == "done"

@@ -22,7 +22,7 @@ from mtdl_kit.services import (
     resolve_model,
     session_tradeoff,
 )
-from mtdl_kit.services.training import AXIS_PAD, axis_range
+from mtdl_kit.services.training_report import AXIS_PAD, axis_range
 from mtdl_kit.zoo import ZooEntry, zoo_key
 
 ROOT = Path(__file__).resolve().parents[2]
