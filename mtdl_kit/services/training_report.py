@@ -18,10 +18,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mtdl_kit.palette import OKABE_ITO
+from mtdl_kit.services.training import CPU_RECIPE, GPU_RECIPE, LiveRun, live_recipe
 
 if TYPE_CHECKING:
     import plotly.graph_objects as go
-from mtdl_kit.services.training import CPU_RECIPE, GPU_RECIPE, LiveRun, live_recipe
 
 
 def run_table(runs: Sequence[LiveRun]) -> list[dict[str, Any]]:

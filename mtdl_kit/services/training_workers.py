@@ -1,4 +1,4 @@
-"""Live training's worker processes: a bounded pool that trains :class:`~mtdl_kit.services.training.LiveRun` s.
+"""Live training's worker processes: the bounded pool that trains each :class:`~mtdl_kit.services.training.LiveRun`.
 
 Trainings run in a bounded pool of worker processes (``spawn``; ``$MTDL_KIT_TRAIN_WORKERS``, default
 :func:`default_workers`: half the cores, one on a GPU), never in the server's interpreter. Each worker
