@@ -228,6 +228,9 @@ def test_check_paired_interval_can_fail(capsys: pytest.CaptureFixture[str]) -> N
         exercises.check_paired_interval((mean, low - 0.05, high + 0.05), a, b)
     flat = [0.5, 0.6, 0.4, 0.55]
     assert exercises.check_paired_interval(exercises.reference_paired_interval(flat, b), flat, b) == NULL
+    for not_three in (mean, (mean, low), "abc", None):
+        with pytest.raises(exercises.ExerciseError, match=r"(?s)must be \(mean, ci_low, ci_high\).*three numbers"):
+            exercises.check_paired_interval(not_three, a, b)
 
 
 # ------------------------------------------------------------------ experiment C: the crossover

@@ -4,6 +4,7 @@ predict-then-look check."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 
 class ExerciseError(AssertionError):
@@ -16,6 +17,17 @@ def _ok(message: str) -> None:
 
 def _fail(message: str, hint: str) -> ExerciseError:
     return ExerciseError(f"\u274c {message}\nHint: {hint}")
+
+
+def three_numbers(answer: Any, shape: str, hint: str) -> tuple[float, float, float]:
+    """``answer`` as ``(estimate, ci_low, ci_high)`` floats; anything else fails with ``shape`` and ``hint``."""
+    try:
+        got = tuple(float(v) for v in answer)
+    except (TypeError, ValueError):
+        got = ()
+    if len(got) != 3:
+        raise _fail(f"answer must be {shape}, got {answer!r}.", hint)
+    return got[0], got[1], got[2]
 
 
 def check_prediction(

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from mtdl_kit.exercises.base import _fail, _ok
+from mtdl_kit.exercises.base import _fail, _ok, three_numbers
 
 
 def check_verdicts(answer: Mapping[str, str], table: str = "families", *, by: str = "family", **where: Any) -> None:
@@ -153,12 +153,7 @@ def check_paired_interval(
     from mtdl_kit.verdicts import verdict
 
     want = reference_paired_interval(a, b)
-    try:
-        got = tuple(float(v) for v in answer)
-    except (TypeError, ValueError):
-        got = ()
-    if len(got) != 3:
-        raise _fail(f"answer must be (mean, ci_low, ci_high), got {answer!r}.", "return a tuple of three numbers.")
+    got = three_numbers(answer, "(mean, ci_low, ci_high)", "return a tuple of three numbers.")
     if not np.isclose(got[0], want[0], atol=tolerance):
         raise _fail(
             f"The mean difference is {want[0]:+.4f}, you have {got[0]:+.4f}.",

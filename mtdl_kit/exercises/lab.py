@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from mtdl_kit.exercises.base import _fail, _ok
+from mtdl_kit.exercises.base import _fail, _ok, three_numbers
 
 
 def check_mean_weight(
@@ -232,12 +232,7 @@ def check_crossover_interaction(
     mean, low, high = seed_bootstrap(per_seed)
     if not np.isclose(mean, lab.value, atol=1e-9):  # the runs table and the summary disagree: not the learner's fault
         raise ValueError(f"transfer_c_{run}: runs give {mean}, the summary {lab.value}; regenerate the tables.")
-    try:
-        got = tuple(float(v) for v in answer)
-    except (TypeError, ValueError):
-        got = ()
-    if len(got) != 3:
-        raise _fail(f"answer must be (interaction, ci_low, ci_high), got {answer!r}.", "a tuple of three numbers.")
+    got = three_numbers(answer, "(interaction, ci_low, ci_high)", "a tuple of three numbers.")
     if not np.isclose(got[0], mean, atol=tolerance):
         one_rule = {r: float((table[f"{r}:related"] - table[f"{r}:unrelated"]).mean()) for r in ("A", "B")}
         if np.isclose(got[0], 2 * mean, atol=tolerance):
