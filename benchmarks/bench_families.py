@@ -630,9 +630,10 @@ of the region's tasks — trains until its validation metrics stop improving (th
 task's primary metric on a fixed validation split, patience 8 evaluations of 50 steps, the first 8
 evaluations a warm-up, cap 2,000 steps, best checkpoint restored; since 2026-12-05 patience counts only
 once every task has beaten its validation chance level, the *chance guard*), from the seed's training
-subset (256 cases; the knee 1,024, the cases its joint-space width needs to beat chance) and
-initialisation, with equal loss weights, and is scored on one fixed test split (256 cases). A seed set
-trained before the guard says so, with what the guard's replay changes in it. Two capacity rules:
+subset (256 cases; the knee, the brain and the pathology 1,024, the cases their single-task networks need
+to beat an image-blind guess: `mtdl_kit.lab.protocol.TRAINING_CASES`) and initialisation, with equal
+loss weights, and is scored on one fixed test split (256 cases). A seed set trained before the guard
+says so, with what the guard's replay changes in it. Two capacity rules:
 **equal total parameters** (`params`: cascaded and interacted sub-networks shrunk to the parallel
 network's total, single-task networks sized like it) and **equal per-task width** (`width`: every
 task's sub-network at width 8, so cascaded and interacted networks are about T times larger;

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from mtdl_kit import cli, launch, resources
+from mtdl_kit.cli.lab import cmd_lab, cmd_lab_transfer
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -68,10 +69,9 @@ def test_cli_reports_launch_errors_in_one_line(monkeypatch: pytest.MonkeyPatch, 
 def test_lab_alone_starts_jupyter_and_lab_transfer_stays_an_experiment() -> None:
     parser = cli.build_parser()
     args = parser.parse_args(["lab", "--port", "8899", "--dir", "x"])
-    assert args.func is cli._cmd_lab and args.port == 8899 and args.dir == "x"
-    if hasattr(cli, "_cmd_lab_transfer"):  # the transfer lab shares the `lab` command: `lab transfer ...`
-        args = parser.parse_args(["lab", "transfer", "--out", "somewhere"])
-        assert args.func is cli._cmd_lab_transfer
+    assert args.func is cmd_lab and args.port == 8899 and args.dir == "x"
+    args = parser.parse_args(["lab", "transfer", "--out", "somewhere"])  # the transfer lab shares `lab`
+    assert args.func is cmd_lab_transfer
 
 
 def test_zoo_verify_has_a_quick_mode() -> None:

@@ -10,6 +10,7 @@ import pytest
 from PIL import Image
 
 from mtdl_kit import cli
+from mtdl_kit.cli.arguments import mask_values
 from mtdl_kit.data import read_mask
 from mtdl_kit.experiments import RunConfig
 
@@ -22,11 +23,11 @@ def _display_masks(root) -> None:
 
 
 def test_parse_mask_values():
-    assert cli._mask_values("255:1") == {255: 1}
-    assert cli._mask_values(" 255 : 2 , 128:1,0:0") == {255: 2, 128: 1, 0: 0}
+    assert mask_values("255:1") == {255: 1}
+    assert mask_values(" 255 : 2 , 128:1,0:0") == {255: 2, 128: 1, 0: 0}
     for bad in ("255", "255=1", "a:1", "255:1,", "255:-1", "1:2:3", "255:1,255:2", ""):
         with pytest.raises(argparse.ArgumentTypeError):
-            cli._mask_values(bad)
+            mask_values(bad)
 
 
 def test_bad_mask_values_syntax_is_a_usage_error(tmp_path, capsys):
