@@ -283,6 +283,35 @@ def rule_changes_sentence(region: str, *, root: str | Path | None = None) -> str
     return f"{other}, {len(changes)} of the {n} verdicts {verb}: " + "; ".join(changes) + "."
 
 
+def at_cap_sentence(region: str, run: str = "headline", *, root: str | Path | None = None) -> str:
+    """One sentence for the page's caveats: how many of the page's networks ended at the step cap ("" if none).
+
+    The stopping rule ends a network when its validation results stop improving *or* at the step cap; a network
+    ended by the cap was still improving (or, under the chance guard, had a task still at chance), so its result
+    is what the cap allowed. Counted from the summary's ``mean`` rows of the equal-parameter arms
+    (:data:`RULE_ARMS`): one network per task for the single-task arm, one network per family (its largest
+    per-task count: the tasks of a multi-task network stop together).
+    """
+    summary = _table("summary", region, run, root)
+    if summary is None or "runs_at_cap" not in summary.columns:
+        return ""
+    arms, baseline = RULE_ARMS["params"]
+    means = summary[summary["contrast"] == "mean"]
+    single = means[means["arm"] == baseline]
+    single_cap, single_n = int(single["runs_at_cap"].sum()), int(single["n_seeds"].sum())
+    multi = means[means["arm"].isin(arms)].groupby("arm")[["runs_at_cap", "n_seeds"]].max()
+    multi_cap, multi_n = int(multi["runs_at_cap"].sum()), int(multi["n_seeds"].sum())
+    if single_cap + multi_cap == 0:
+        return ""
+    cap = int(summary["max_steps"].dropna().iloc[0])
+    return (
+        f"Not every network reached that point: {single_cap + multi_cap} of {single_n + multi_n} networks on this "
+        f"page ({single_cap} of {single_n} single-task, {multi_cap} of {multi_n} multi-task) ended at the "
+        f"{cap:,}-step cap before the rule stopped them, so their results are what the cap allowed, not "
+        "necessarily what they would reach."
+    )
+
+
 def families_summary(region: str, *, root: str | Path | None = None) -> FamiliesSummary:
     """The section "one network for all tasks, or one per task?" of the For clinicians page, from the CSVs.
 
@@ -303,10 +332,13 @@ def families_summary(region: str, *, root: str | Path | None = None) -> Families
         ]
     caveats = [
         "Synthetic phantoms, not patients: the features and the labels follow rules written into the generator.",
-        "Every network trained until its validation results stopped improving (the same rule for all), on the same "
-        "training cases per seed. Each difference is the multi-task network's value minus the single-task network's, "
-        "per task (for an error, negative means a smaller error), with its 95 % interval over seeds and test cases; "
-        "better or worse only when the interval excludes 0.",
+        (
+            "Every network trained until its validation results stopped improving or a step cap (the same rule for "
+            "all), on the same training cases per seed. " + at_cap_sentence(region, root=root)
+        ).rstrip(),
+        "Each difference is the multi-task network's value minus the single-task network's, per task (for an error, "
+        "negative means a smaller error), with its 95 % interval over seeds and test cases; better or worse only "
+        "when the interval excludes 0.",
         (
             "Equal total parameters: every network compared here, each single-task network included, has about the "
             "weights of the shared-encoder network. " + rule_changes_sentence(region, root=root)
@@ -331,6 +363,7 @@ __all__ = [
     "RUNS",
     "FamiliesSummary",
     "FamilyFinding",
+    "at_cap_sentence",
     "families_summary",
     "family_findings",
     "family_sentences",

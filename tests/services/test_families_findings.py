@@ -12,6 +12,7 @@ from mtdl_kit.services.families_findings import (
     ARMS,
     BASELINE,
     RULE_ARMS,
+    at_cap_sentence,
     families_summary,
     family_findings,
     family_sentences,
@@ -183,3 +184,32 @@ def test_the_caveat_counts_the_verdicts_the_other_rule_changes(tmp_path: Path) -
 def test_a_region_without_results_has_no_rule_caveat(tmp_path: Path) -> None:
     assert rule_changes("brain", root=tmp_path) == ([], 0)
     assert not any("other rule" in c and "verdicts" in c for c in families_summary("brain", root=tmp_path).caveats)
+
+
+@pytest.mark.parametrize("region", ["brain", "musculoskeletal"])
+def test_the_networks_ended_by_the_cap_are_counted_from_the_runs(region: str) -> None:
+    runs = pd.read_csv(RESULTS / f"transfer_g_{region}_headline_runs.csv")
+    at_cap = runs[runs["at_cap"].astype(bool)]
+    single = at_cap[at_cap["arm"] == BASELINE][["seed", "task"]].drop_duplicates()  # one network per task
+    multi = at_cap[at_cap["arm"].isin(ARMS)][["arm", "seed"]].drop_duplicates()  # one network per family
+    n_tasks = runs["task"].nunique()
+    n_seeds = runs["seed"].nunique()
+    total = n_seeds * (n_tasks + len(ARMS))
+    sentence = at_cap_sentence(region)
+    assert f"{len(single) + len(multi)} of {total} networks" in sentence
+    assert (
+        f"({len(single)} of {n_seeds * n_tasks} single-task, {len(multi)} of {n_seeds * len(ARMS)} multi-task)"
+        in sentence
+    )
+    caveats = families_summary(region).caveats
+    assert any("stopped improving or a step cap" in c and sentence in c for c in caveats)
+
+
+def test_no_cap_sentence_when_every_network_stopped_by_the_rule(tmp_path: Path) -> None:
+    root = _copy(tmp_path, "brain", runs=("headline",))
+    path = root / "transfer_g_brain_headline_summary.csv"
+    frame = pd.read_csv(path)
+    frame.loc[frame["contrast"] == "mean", "runs_at_cap"] = 0
+    frame.to_csv(path, index=False)
+    assert at_cap_sentence("brain", root=root) == ""
+    assert not any("cap before the rule" in c for c in families_summary("brain", root=root).caveats)
