@@ -1,7 +1,8 @@
 """What every transfer-lab command writes: ``runs.csv``, ``summary.csv`` and ``summary.md``.
 
-One writer for experiments A (:mod:`.transfer`), C (:mod:`.crossover`) and E (:mod:`.starved`), so
-the three commands lay out their folders the same way. Research and teaching use only — not for
+One writer for experiments A (:mod:`.transfer`), C (:mod:`.crossover`), E (:mod:`.starved`) and G
+(:mod:`.families`), so the commands lay out their folders the same way; and the summaries' one row builder
+(:func:`summary_row`) and verdict word (:func:`verdict_word`). Research and teaching use only — not for
 clinical use.
 """
 
@@ -101,3 +102,12 @@ def summary_row(
         "ci_high": high,
         "significant": significant,
     }
+
+
+def verdict_word(row: Any) -> str:
+    """The one verdict rule (:func:`mtdl_kit.verdicts.verdict`) on a summary row; ``"no interval"`` without a CI."""
+    from mtdl_kit.verdicts import verdict
+
+    if not (math.isfinite(row["ci_low"]) and math.isfinite(row["ci_high"])):
+        return "no interval"
+    return verdict(row["value"], row["ci_low"], row["ci_high"], unit=row["metric"]).word

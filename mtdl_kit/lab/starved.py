@@ -72,8 +72,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from mtdl_kit.lab.outputs import verdict_word
 from mtdl_kit.lab.protocol import QUICK_PROTOCOL, TRAINING_CASES, LabProtocol
-from mtdl_kit.lab.transfer import _verdict_word
 
 #: the weighting methods of the experiment (registry names of :mod:`mtdl_kit.weighting`)
 METHODS: tuple[str, ...] = ("ew", "uw", "gradnorm", "dwa", "upgrad")
@@ -470,7 +470,7 @@ def summarise(cfg: StarvedConfig, runs: Sequence[StarvedRun]) -> Any:
             }
             finite = math.isfinite(est.ci_low) and math.isfinite(est.ci_high)
             row["significant"] = bool(est.ci_low > 0 or est.ci_high < 0) if finite else None
-            row["verdict"] = _verdict_word(row)
+            row["verdict"] = verdict_word(row)
             rows.append(row)
     return pd.DataFrame(rows)
 

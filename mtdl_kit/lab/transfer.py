@@ -49,7 +49,7 @@ from pathlib import Path
 from typing import Any
 
 from mtdl_kit.lab.outputs import runs_frame as runs_frame_of
-from mtdl_kit.lab.outputs import summary_row
+from mtdl_kit.lab.outputs import summary_row, verdict_word
 from mtdl_kit.lab.protocol import SUBSET_STRIDE, LabProtocol
 
 ARMS: tuple[str, ...] = ("none", "related", "shuffled")
@@ -406,18 +406,9 @@ def _row(
     return summary_row(contrast, task, metric, value, low, high, budget=budget)
 
 
-def _verdict_word(row: Any) -> str:
-    """The one verdict rule (:func:`mtdl_kit.verdicts.verdict`) on a summary row; ``"no interval"`` without a CI."""
-    from mtdl_kit.verdicts import verdict
-
-    if not (math.isfinite(row["ci_low"]) and math.isfinite(row["ci_high"])):
-        return "no interval"
-    return verdict(row["value"], row["ci_low"], row["ci_high"], unit=row["metric"]).word
-
-
 def interval_text(row: Any) -> str:
     """``"+0.440 [+0.359, +0.502] (better)"``: a summary row's value, 95 % CI and verdict word."""
-    return f"{row['value']:+.3f} [{row['ci_low']:+.3f}, {row['ci_high']:+.3f}] ({_verdict_word(row)})"
+    return f"{row['value']:+.3f} [{row['ci_low']:+.3f}, {row['ci_high']:+.3f}] ({verdict_word(row)})"
 
 
 def reading(result: TransferResult) -> list[str]:

@@ -21,8 +21,9 @@ In a training step (the trainer does this)::
 log-variances) to add to the optimizer; GradNorm updates its weights itself.
 
 Loss-based (one backward pass): ``ew``, ``fixed``, ``uw``, ``dwa``, ``rlw``, and ``gradnorm`` (which
-also reads gradient norms on the last shared layer). Gradient aggregation through TorchJD, at the
-shared parameters or the shared features: ``upgrad``, ``mgda``, ``pcgrad``, ``cagrad``, ``imtl_g``,
+also reads gradient norms on the last shared layer). Gradient aggregation through TorchJD
+(:mod:`.gradient` holds what the methods share, :mod:`.aggregators` the methods), at the shared
+parameters or the shared features: ``upgrad``, ``mgda``, ``pcgrad``, ``cagrad``, ``imtl_g``,
 ``aligned_mtl``, ``nash_mtl``. See :data:`WEIGHTING_INFO` for the table.
 """
 
@@ -47,10 +48,10 @@ from mtdl_kit.weighting.loss_based import (  # isort: skip
     dwa_weights,
 )
 from mtdl_kit.weighting.gradnorm import GradNorm, gradnorm_loss, gradnorm_weight_gradient  # isort: skip
-from mtdl_kit.weighting.gradient import (  # isort: skip
+from mtdl_kit.weighting.gradient import GradientWeighting  # isort: skip
+from mtdl_kit.weighting.aggregators import (  # isort: skip
     AlignedMTLAggregation,
     CAGradAggregation,
-    GradientWeighting,
     IMTLGAggregation,
     MGDAAggregation,
     NashMTLAggregation,

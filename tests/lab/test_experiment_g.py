@@ -125,11 +125,11 @@ def test_a_test_split_without_every_grade_is_refused_before_any_network_trains()
 
 
 def test_the_quick_mode_grades_the_knee_at_a_size_that_resolves_its_joint_space():
-    from mtdl_kit.lab.families import QUICK_SIZES, _datasets, check_test_classes
+    from mtdl_kit.lab.families import QUICK_SIZES, check_test_classes, seed_splits
 
     knee = default_families_config("musculoskeletal", quick=True)
     assert knee.size == QUICK_SIZES["musculoskeletal"] == 48
-    check_test_classes(knee, _datasets(knee, knee.seeds[0])[2])  # every grade present: does not raise
+    check_test_classes(knee, seed_splits(knee, knee.seeds[0])[2])  # every grade present: does not raise
 
 
 def test_the_capacity_rules_build_what_they_say():

@@ -1,0 +1,250 @@
+"""Training experiment G's networks: one network under the protocol, the cache of finished runs, the
+multi-process fill that keeps two cores (or one GPU) busy, and the to-the-cap rerun of one network
+(:mod:`mtdl_kit.lab.families`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from mtdl_kit.lab.families.config import (
+    FamiliesConfig,
+    Network,
+    build_network,
+    check_test_classes,
+    network_digest,
+    networks_of,
+    seed_splits,
+)
+
+
+@dataclass
+class FamilyRun:
+    """One trained network: what the tables report, its validation curve and its test records.
+
+    Attributes:
+        network: the :func:`network_digest` of what was trained.
+        family: ``"single"`` or the multi-task family.
+        trained: the tasks it trained, comma-joined.
+        seed: training seed.
+        metrics: task -> metric -> value on the test split.
+        best_step: the step of the restored checkpoint.
+        steps_run: steps trained before stopping.
+        seconds: training time.
+        parameters: parameters of the network.
+        curve: task -> ``{step: primary validation metric}`` (the learning curve the stopping rule watched).
+        records: per-case test records (:class:`~mtdl_kit.evaluation.Records`).
+    """
+
+    network: str
+    family: str
+    trained: str
+    seed: int
+    metrics: dict[str, dict[str, float]]
+    best_step: int
+    steps_run: int
+    seconds: float
+    parameters: int
+    curve: dict[str, dict[str, float]] = field(default_factory=dict)
+    records: Any = field(repr=False, default=None)
+
+
+def train_network(cfg: FamiliesConfig, network: Network, seed: int, *, datasets: tuple | None = None) -> FamilyRun:
+    """Train ``network`` under the protocol and score it on the test split (deterministic on a CPU)."""
+    from mtdl_kit.evaluation import evaluate
+    from mtdl_kit.metrics import primary_metric
+    from mtdl_kit.regions import get_region
+
+    region = get_region(cfg.region)
+    model = build_network(cfg, network, seed)
+    digest = network_digest(cfg, network)
+    train, val, test = datasets or seed_splits(cfg, seed)
+    tasks = model.tasks
+    weighting = cfg.weighting if len(tasks) > 1 else "ew"
+    rule = cfg.rule_for(tasks, train, val, region=region)
+    history, seconds = cfg.train(model, train, val, seed=seed, region=region, rule=rule, weighting=weighting)
+    scored = evaluate(model, test, tasks=tasks, region=region, batch_size=64)
+    curve = {
+        t.name: {str(s): float(v) for s, v in history.series("metric", f"{t.name}/{primary_metric(t)}")} for t in tasks
+    }
+    return FamilyRun(
+        network=digest,
+        family=network.family,
+        trained=",".join(network.tasks),
+        seed=seed,
+        metrics={t: {k: float(v) for k, v in m.items()} for t, m in scored.metrics.items()},
+        best_step=int(history.config["best_step"]),
+        steps_run=int(history.config["steps_run"]),
+        seconds=seconds,
+        parameters=int(model.parameter_count()["total"]),
+        curve=curve,
+        records=scored.records,
+    )
+
+
+def cache_stem(cfg: FamiliesConfig, network: Network, seed: int, cache: str | Path) -> Path:
+    """Where a run is cached (``<stem>.json`` with the metrics and curve, ``<stem>.npz`` with the records)."""
+    return Path(cache) / f"{cfg.key()}-{network.family}-{network_digest(cfg, network)}-s{seed}"
+
+
+def cached_count(cfg: FamiliesConfig, cache: str | Path) -> tuple[int, int]:
+    """(distinct networks of ``cfg`` already in ``cache``, distinct networks it needs)."""
+    stems = {
+        cache_stem(cfg, network, seed, cache)
+        for seed in cfg.seeds
+        for arm in cfg.arms()
+        for network in networks_of(cfg, arm).values()
+    }
+    return sum(s.with_suffix(".json").exists() for s in stems), len(stems)
+
+
+def pending_networks(cfg: FamiliesConfig, cache: str | Path) -> list[tuple[int, str, Network]]:
+    """Every ``(seed, arm, network)`` of ``cfg`` not yet in ``cache``, each network once per seed (a network two
+    arms share, e.g. a segmentation baseline under both rules, is listed under the first), seeds in order."""
+    pending: dict[Path, tuple[int, str, Network]] = {}
+    for seed in cfg.seeds:
+        for arm in cfg.arms():
+            for network in networks_of(cfg, arm).values():
+                stem = cache_stem(cfg, network, seed, cache)
+                if not stem.with_suffix(".json").exists():
+                    pending.setdefault(stem, (seed, arm, network))
+    return list(pending.values())
+
+
+def _train_pending(job: tuple[FamiliesConfig, int, Network, str, int]) -> FamilyRun:
+    """Worker of :func:`fill_cache`: one network on ``threads`` CPU threads, into the cache."""
+    import torch
+
+    cfg, seed, network, cache, threads = job
+    torch.set_num_threads(threads)
+    return cached_run(cfg, network, seed, cache)
+
+
+def fill_cache(
+    cfg: FamiliesConfig,
+    cache: str | Path,
+    *,
+    jobs: int,
+    threads: int = 1,
+    on_run: Callable[[str, FamilyRun], None] | None = None,
+) -> int:
+    """Train every network :func:`pending_networks` lists in ``jobs`` processes (one network each at a time, on
+    ``threads`` CPU threads, on ``cfg.device``): the many small networks of experiment G keep two CPU cores, or
+    one GPU fed by several processes, busy. What :func:`run_families` then summarises is read from the cache.
+
+    Each process generates its seed's phantoms (seconds); a killed fill loses only the networks in flight. The
+    processes are spawned, so each imports the caller's main script as multiprocessing does: call this from a
+    script under ``if __name__ == "__main__":`` (as ``benchmarks/bench_families.py``) or from a notebook.
+
+    Args:
+        cfg: the configuration (its :attr:`~LabProtocol.device` included).
+        cache: the folder :func:`run_families` reads.
+        jobs: processes (``1`` trains in this process).
+        threads: CPU threads per process.
+        on_run: called with the arm and the run as each network finishes (in finishing order).
+
+    Returns:
+        The number of networks trained.
+
+    Raises:
+        ValueError: a bad configuration, ``jobs`` or ``threads`` below 1, or a device that is not here.
+    """
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    cfg.validate()
+    if jobs < 1 or threads < 1:
+        raise ValueError(f"jobs and threads must be at least 1, got jobs={jobs}, threads={threads}.")
+    pending = pending_networks(cfg, cache)
+    if pending:
+        check_test_classes(cfg, seed_splits(cfg, cfg.seeds[0])[2])  # refused before any network trains
+    work = [(cfg, seed, network, str(cache), threads) for seed, _, network in pending]
+    if jobs == 1:
+        for (_, arm, _), job in zip(pending, work, strict=True):
+            run = _train_pending(job)
+            if on_run is not None:
+                on_run(arm, run)
+        return len(work)
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=mp.get_context("spawn")) as pool:
+        futures = {pool.submit(_train_pending, job): arm for (_, arm, _), job in zip(pending, work, strict=True)}
+        try:
+            for future in as_completed(futures):
+                run = future.result()
+                if on_run is not None:
+                    on_run(futures[future], run)
+        except BaseException:
+            pool.shutdown(wait=False, cancel_futures=True)  # a failed network stops the fill, not only itself
+            raise
+    return len(work)
+
+
+def cached_run(
+    cfg: FamiliesConfig, network: Network, seed: int, cache: str | Path | None, datasets: Any = None
+) -> FamilyRun:
+    """:func:`train_network`, read from ``cache`` when it is there and written to it when not."""
+    from mtdl_kit.lab.cache import cached_lab_run
+
+    stem = cache_stem(cfg, network, seed, cache) if cache is not None else None
+    return cached_lab_run(
+        stem,
+        lambda: train_network(cfg, network, seed, datasets=datasets),
+        FamilyRun,
+        ("network", "family", "trained", "seed", "best_step", "steps_run", "seconds", "parameters"),
+        tables=("metrics", "curve"),
+    )
+
+
+def to_cap(cfg: FamiliesConfig) -> FamiliesConfig:
+    """``cfg`` without the early stop: a patience longer than the run, so every network trains to the step
+    cap and keeps its best validation evaluation (the diagnostic for a task that learns late; the zoo's
+    ``lab-to-cap`` recipe is the same idea). Its :meth:`~FamiliesConfig.key` differs, so its runs are cached apart.
+    """
+    return replace(cfg, patience=cfg.max_steps // cfg.eval_every + 1)
+
+
+def unstopped_run(cfg: FamiliesConfig, arm: str, seed: int, task: str, cache: str | Path | None = None) -> FamilyRun:
+    """The network that trained ``task`` in ``arm`` on ``seed``, trained again under :func:`to_cap` (same data,
+    initialisation and validation evaluations; only the stop differs).
+
+    Raises:
+        ValueError: an arm or task that is not in ``cfg``.
+    """
+    if task not in cfg.task_names():
+        raise ValueError(f"task {task!r} is not one of {cfg.task_names()}.")
+    nets = networks_of(cfg, arm)
+    uncapped = to_cap(cfg)
+    return cached_run(uncapped, nets["all"] if "all" in nets else nets[task], seed, cache)
+
+
+def train_families(
+    cfg: FamiliesConfig,
+    *,
+    cache: str | Path | None = None,
+    on_run: Callable[[str, FamilyRun], None] | None = None,
+) -> dict[str, dict[int, dict[str, FamilyRun]]]:
+    """Every arm × seed of experiment G, trained or read from ``cache``, without the contrasts (a process
+    that only fills a shared cache needs no bootstrap). Returns arm -> seed -> network key -> run.
+
+    Args:
+        cfg: the configuration (:data:`QUICK_FAMILIES` or :func:`default_families_config`).
+        cache: folder for finished runs (records + metrics + curve); a rerun skips what is there, and
+            a network two arms share (e.g. a segmentation baseline under both rules) is trained once.
+        on_run: called with the arm and the run after each network (progress reports).
+    """
+    cfg.validate()
+    runs: dict[str, dict[int, dict[str, FamilyRun]]] = {arm: {} for arm in cfg.arms()}
+    for seed in cfg.seeds:
+        datasets = seed_splits(cfg, seed)
+        if seed == cfg.seeds[0]:
+            check_test_classes(cfg, datasets[2])  # the test split is every seed's: checked once, before training
+        for arm in cfg.arms():
+            runs[arm][seed] = {}
+            for key, network in networks_of(cfg, arm).items():
+                run = cached_run(cfg, network, seed, cache, datasets)
+                runs[arm][seed][key] = run
+                if on_run is not None:
+                    on_run(arm, run)
+    return runs
