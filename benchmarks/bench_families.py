@@ -270,6 +270,22 @@ def _cached_runs_frame(cfg, arms: list[str], tasks: list[str], cache: Path):
     return pd.DataFrame(rows)
 
 
+def retrain_changes(text: str) -> dict[str, int | str]:
+    """``"n_train=1024,weighting=uw"`` -> ``{"n_train": 1024, "weighting": "uw"}`` (whole numbers become integers).
+
+    Raises:
+        ValueError: a part that is not KEY=VALUE, or no part at all.
+    """
+    changes: dict[str, int | str] = {}
+    for part in (p.strip() for p in text.split(",")):
+        key, sep, value = part.partition("=")
+        if not part or not sep or not key.strip() or not value.strip():
+            raise ValueError(f"wants KEY=VALUE pairs, e.g. n_train=1024 or weighting=uw; got {text!r}.")
+        value = value.strip()
+        changes[key.strip()] = int(value) if value.lstrip("-").isdigit() else value
+    return changes
+
+
 def variant_section_name(region: str, label: str, run: str) -> str:
     """RESULTS section of a diagnostic of one seed set (``--retrain-with``, label ``n_train1024`` …; ``--unstopped``,
     label ``unstopped``): ``families-lab-<label>-<region>`` for the headline seed set, ``...-<run>`` for another
@@ -502,7 +518,7 @@ def main() -> None:
         default=None,
         metavar="KEY=VALUE[,KEY=VALUE]",
         help="diagnostic: headline networks (--arms, --tasks, --seeds) trained again with these configuration "
-        "changes (integers: size, n_train, max_steps, ...); one region; writes RESULTS "
+        "changes (integers: size, n_train, max_steps, ...; names: weighting=uw, ...); one region; writes RESULTS "
         "'families-lab-<label>-<region>'",
     )
     ap.add_argument("--tasks", default="", help="with --retrain-with: comma list of tasks")
@@ -534,11 +550,9 @@ def main() -> None:
         if len(regions) != 1 or not args.arms or not args.tasks:
             raise SystemExit("--retrain-with takes one region (--regions R), --arms and --tasks.")
         try:
-            changes = {k.strip(): int(v) for k, v in (p.split("=") for p in args.retrain_with.split(",") if p.strip())}
+            changes = retrain_changes(args.retrain_with)
         except ValueError as err:
-            raise SystemExit(
-                f"--retrain-with wants KEY=INTEGER pairs, e.g. n_train=1024; got {args.retrain_with!r}."
-            ) from err
+            raise SystemExit(f"--retrain-with: {err}") from err
         arms = [a.strip() for a in args.arms.split(",") if a.strip()]
         tasks = [t.strip() for t in args.tasks.split(",") if t.strip()]
         variant_section(

@@ -56,9 +56,25 @@ def test_each_seed_sets_diagnostic_has_its_own_section() -> None:
     for csv in (ROOT / "benchmarks" / "results").glob("transfer_g_*.csv"):
         parts = csv.stem.split("_")  # transfer_g_<region>_<run>_<label...>
         label = "_".join(parts[4:])
-        if not any(label.startswith(k) for k in ("n_train", "size", "max_steps", "unstopped", "substituted")):
+        if not any(
+            label.startswith(k) for k in ("n_train", "size", "max_steps", "weighting", "unstopped", "substituted")
+        ):
             continue
         section = name(parts[2], label, parts[3])
         assert f"<!-- BEGIN {section} -->" in results, f"{csv.name} has no RESULTS section {section}"
         checked += 1
     assert checked >= 6  # the knee's four headline256 diagnostics, the brain's and the pathology's
+
+
+def test_retrain_changes_take_numbers_and_names() -> None:
+    parse = bench_families.retrain_changes
+    assert parse("n_train=1024") == {"n_train": 1024}
+    assert parse("weighting=uw, max_steps=4000") == {"weighting": "uw", "max_steps": 4000}
+    for bad in ("", "n_train", "n_train=", "=uw", "weighting=uw,"):
+        with pytest.raises(ValueError, match="KEY=VALUE"):
+            parse(bad)
+    # a name the configuration does not know is refused by its validation, before anything trains
+    cfg = default_families_config("eye", quick=True)
+    with pytest.raises(ValueError, match="unknown weighting"):
+        default_families_config("eye", quick=True, **parse("weighting=nonsense"))
+    assert default_families_config("eye", quick=True, **parse("weighting=uw")).key() != cfg.key()
