@@ -542,11 +542,51 @@ def families_lab_variant_reading(
 
 
 def _change_words(label: str) -> str:
-    """``"n_train1024"`` -> ``"n_train = 1024"`` (the label ``bench_families.py --retrain-with`` gives a change)."""
-    import re
+    """``"n_train1024"`` -> ``"n_train = 1024"``, ``"weightinguw"`` -> ``"weighting = uw"`` (the label
+    ``bench_families.py --retrain-with`` gives a change: a configuration field's name, then its value)."""
+    from dataclasses import fields
 
-    match = re.fullmatch(r"([a-z_]+?)(\d+)", label)
-    return f"{match.group(1)} = {match.group(2)}" if match else label
+    from mtdl_kit.lab.families import FamiliesConfig
+
+    names = sorted((f.name for f in fields(FamiliesConfig)), key=len, reverse=True)
+    field = next((n for n in names if label.startswith(n) and len(label) > len(n)), None)
+    return f"{field} = {label[len(field) :]}" if field else label
+
+
+def families_lab_change_reading(
+    region: str, label: str, run: str = "headline", *, root: str | Path | None = None
+) -> str:
+    """Markdown bullets: what one configuration change (``bench_families.py --retrain-with``, e.g. the loss
+    weighting) does to experiment G's networks, per arm and task, seed by seed, beside the single-task network.
+
+    Per arm and task: the metric's median as trained and with the change, the seeds on which the change made it
+    better (paired: same network, seed and data), and the median of the seed set's ``single@params`` network of
+    that task on the same seeds (the baseline the families table compares with). Reads
+    ``transfer_g_<region>_<run>_<label>.csv`` and ``transfer_g_<region>_<run>_runs.csv``.
+    """
+    from mtdl_kit.metrics import higher_is_better
+    from mtdl_kit.results import load_families_variant, load_transfer
+
+    table = load_families_variant(region, label, run=run, root=root)
+    runs = load_transfer("runs", experiment="g", run=f"{region}_{run}", root=root)
+    words = _change_words(label)
+    lines = []
+    for (arm, task, metric), part in table.groupby(["arm", "task", "metric"], sort=False):
+        sign = 1.0 if higher_is_better(metric) else -1.0
+        better = int((sign * (part["variant"] - part["headline"]) > 0).sum())
+        single = runs[
+            (runs["arm"] == "single@params")
+            & (runs["task"] == task)
+            & (runs["metric"] == metric)
+            & runs["seed"].isin(part["seed"])
+        ]
+        reference = f"; single-task network {single['value'].median():.3g}" if len(single) else ""
+        lines.append(
+            f"- **{arm}**, {task} ({metric}, {'higher' if sign > 0 else 'lower'} is better): median "
+            f"{part['headline'].median():.3g} as trained, {part['variant'].median():.3g} with {words}; better with "
+            f"it on {better} of {len(part)} seeds{reference}."
+        )
+    return "\n".join(lines)
 
 
 def families_lab_chance_reading(region: str, run: str = "headline", *, root: str | Path | None = None) -> str:

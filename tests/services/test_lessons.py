@@ -299,3 +299,27 @@ def test_the_knees_longer_cap_reads_as_lesson_15_says() -> None:
     single = runs.query("arm == 'single@params' and task == 'landmarks' and metric == 'mre_mm'")
     single = single[single["seed"].isin(table["seed"])]["value"]
     assert (table["variant"] <= single.max()).any(), "some reach the single-task network's error"
+
+
+def test_the_change_reading_pairs_seeds_and_quotes_the_single_task_network(tmp_path) -> None:
+    """``--retrain-with weighting=uw``: per arm and task, medians each way, the seeds the change made better (a lower
+    MAE is better; a higher Dice is), and the seed set's single-task network on the same seeds only."""
+    import pandas as pd
+
+    rows = [("parallel", s, "reconstruction", "mae", h, v) for s, h, v in ((0, 0.03, 0.02), (1, 0.04, 0.05))]
+    rows += [("parallel", s, "tumour", "dice", h, v) for s, h, v in ((0, 0.8, 0.7), (1, 0.8, 0.75))]
+    table = pd.DataFrame(rows, columns=["arm", "seed", "task", "metric", "headline", "variant"])
+    table.to_csv(tmp_path / "transfer_g_brain_headline_weightinguw.csv", index=False)
+    runs = [("single@params", s, "reconstruction", "mae", v) for s, v in ((0, 0.01), (1, 0.012), (2, 0.5))]
+    pd.DataFrame(runs, columns=["arm", "seed", "task", "metric", "value"]).to_csv(
+        tmp_path / "transfer_g_brain_headline_runs.csv", index=False
+    )
+    lines = lessons.families_lab_change_reading("brain", "weightinguw", root=tmp_path).splitlines()
+    assert lines == [
+        "- **parallel**, reconstruction (mae, lower is better): median 0.035 as trained, 0.035 with weighting = uw; "
+        "better with it on 1 of 2 seeds; single-task network 0.011.",
+        "- **parallel**, tumour (dice, higher is better): median 0.8 as trained, 0.725 with weighting = uw; better "
+        "with it on 0 of 2 seeds.",
+    ]
+    assert lessons._change_words("n_train1024") == "n_train = 1024"
+    assert lessons._change_words("unstopped") == "unstopped"
