@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from mtdl_kit.data import PhantomDataset
 from mtdl_kit.evaluation import evaluate
-from mtdl_kit.evaluation.chance import PRIOR_WORDS, TrainingPrior, chance_level
+from mtdl_kit.evaluation.chance import PRIOR_WORDS, CopyInput, TrainingPrior, chance_level, copy_input_level
 from mtdl_kit.lab.chance import (
     CHANCE_COLUMNS,
     chance_frame,
@@ -472,3 +472,24 @@ def test_the_committed_guard_replays_are_what_results_says_and_the_margin_only_d
         later = replay["guarded_margin"].fillna(float("inf")) >= replay["guarded"].fillna(float("inf"))
         assert later.all(), path.name
         assert (replay["changed_margin"] | ~replay["changed"]).all(), path.name
+
+
+def test_the_copy_of_the_input_scores_the_mean_absolute_noise_through_the_one_evaluation_path() -> None:
+    """The brain's denoising floor: the noisy input as the prediction, scored by ``evaluate`` exactly as the mean over
+    cases of each case's mean absolute difference between input and clean image."""
+    brain = get_region("brain")
+    tasks = brain.select_tasks(["reconstruction"])
+    data = PhantomDataset("brain", 6, split="test", size=32, tasks=["reconstruction"])
+    level = copy_input_level(tasks, data, region=brain).metrics["reconstruction"]["mae"]
+    by_hand = [(torch.as_tensor(c["image"]) - torch.as_tensor(c["reconstruction"])).abs().mean() for c in data]
+    assert level == pytest.approx(float(torch.stack(by_hand).double().mean()), rel=1e-6)
+    assert 0 < level < 0.5  # noise and a bias field: not zero, far below the image's range
+    clean = [{**c, "image": c["reconstruction"]} for c in data]  # nothing to remove: the copy is exact
+    assert copy_input_level(tasks, clean, region=brain).metrics["reconstruction"]["mae"] == 0.0
+
+
+def test_a_copy_of_the_input_predicts_reconstruction_tasks_only() -> None:
+    with pytest.raises(ValueError, match=r"reconstruction tasks only.*grade"):
+        CopyInput(get_region("brain").select_tasks(["reconstruction", "grade"]))
+    with pytest.raises(ValueError, match="at least one"):
+        CopyInput([])

@@ -12,10 +12,11 @@
   :func:`seed_bootstrap_mean` the coarser interval over seeds alone, for committed per-network metrics.
 - :func:`non_dominated` marks the Pareto-optimal models of a trade-off plot (:mod:`.pareto`).
 - :func:`chance_level` scores :class:`TrainingPrior`, a predictor that never sees the image, through the
-  same :func:`evaluate`: the level a network must beat to have learnt anything (:mod:`.chance`).
+  same :func:`evaluate`: the level a network must beat to have learnt anything (:mod:`.chance`);
+  :func:`copy_input_level` the floor of a denoising task, the noisy input returned unchanged (:class:`CopyInput`).
 """
 
-from mtdl_kit.evaluation.chance import TrainingPrior, chance_level
+from mtdl_kit.evaluation.chance import CopyInput, TrainingPrior, chance_level, copy_input_level
 from mtdl_kit.evaluation.delta import MIN_SEEDS, DeltaM, Estimate, delta_m, relative_change
 from mtdl_kit.evaluation.evaluate import Evaluation, evaluate
 from mtdl_kit.evaluation.paired import paired_contrast, seed_bootstrap_mean
@@ -25,6 +26,7 @@ from mtdl_kit.evaluation.records import RECORD_KEYS, Records, TaskRecords, colle
 __all__ = [
     "MIN_SEEDS",
     "RECORD_KEYS",
+    "CopyInput",
     "DeltaM",
     "Estimate",
     "Evaluation",
@@ -34,6 +36,7 @@ __all__ = [
     "chance_level",
     "collect_predictions",
     "compute_metrics",
+    "copy_input_level",
     "delta_m",
     "evaluate",
     "non_dominated",

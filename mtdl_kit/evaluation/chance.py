@@ -16,6 +16,10 @@ of Statistical Learning*, 2nd ed. 2009, §7: a model is judged against the best 
 and the reason a landmark error must be read against the spread of the landmarks themselves (Wang et
 al., MedIA 31:63-76, 2016, report the radial error next to the inter-observer variability). A run whose
 metric does not beat :func:`chance_level` learnt nothing the labels' statistics do not already give.
+
+A denoising task has a second floor that does look at the image: :class:`CopyInput` returns the noisy
+input unchanged, and :func:`copy_input_level` scores it. A reconstruction network whose error is above it
+does worse than no network at all (the brain's shared-trunk networks of experiment G, lesson 10).
 """
 
 from __future__ import annotations
@@ -128,3 +132,43 @@ def chance_level(tasks: Sequence[TaskSpec], train: Any, test: Any, **evaluate_op
     from mtdl_kit.evaluation.evaluate import evaluate
 
     return evaluate(TrainingPrior(tasks, train), test, tasks=tasks, **evaluate_options)
+
+
+class CopyInput(torch.nn.Module):
+    """The identity predictor of an image-to-image (``reconstruction``) task: its output is its input.
+
+    Args:
+        tasks: reconstruction tasks whose target has the input's channels (the brain's clean three-sequence
+            image); :func:`~mtdl_kit.evaluation.evaluate` checks the shapes case by case.
+
+    Raises:
+        ValueError: no task, or a task of another kind (its "copy" would mean nothing).
+    """
+
+    def __init__(self, tasks: Sequence[TaskSpec]) -> None:
+        super().__init__()
+        self.tasks = tuple(tasks)
+        if not self.tasks:
+            raise ValueError("CopyInput needs at least one reconstruction TaskSpec.")
+        other = [t.name for t in self.tasks if t.kind != "reconstruction"]
+        if other:
+            raise ValueError(f"CopyInput predicts reconstruction tasks only; {other} are not (use TrainingPrior).")
+
+    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        """``x`` (B, C, H, W) -> ``{task: x}`` for every task."""
+        return {task.name: x for task in self.tasks}
+
+
+def copy_input_level(tasks: Sequence[TaskSpec], test: Any, **evaluate_options: Any) -> Any:
+    """Every metric of the reconstruction ``tasks`` on ``test`` for :class:`CopyInput` (the noisy input as the
+    prediction), through the same :func:`~mtdl_kit.evaluation.evaluate` as a network.
+
+    Returns:
+        An :class:`~mtdl_kit.evaluation.Evaluation` (``.metrics[task]["mae"]``).
+
+    Raises:
+        ValueError: a task that is not a reconstruction, or a target whose shape is not the input's.
+    """
+    from mtdl_kit.evaluation.evaluate import evaluate
+
+    return evaluate(CopyInput(tasks), test, tasks=tasks, **evaluate_options)

@@ -323,3 +323,33 @@ def test_the_change_reading_pairs_seeds_and_quotes_the_single_task_network(tmp_p
     ]
     assert lessons._change_words("n_train1024") == "n_train = 1024"
     assert lessons._change_words("unstopped") == "unstopped"
+
+
+def test_the_copy_input_reading_sets_the_brains_reconstruction_runs_against_the_noisy_input(tmp_path) -> None:
+    """Lesson 10: on the committed brain table, the floor is copy_input_level on the seed set's own test split, and
+    each arm's count of runs above it is what the runs table says; a region without a reconstruction is refused."""
+    import re
+
+    import pandas as pd
+
+    from mtdl_kit.evaluation import copy_input_level
+    from mtdl_kit.lab.families import config_of_runs
+    from mtdl_kit.results import load_transfer
+
+    text = lessons.families_lab_copy_input_reading("brain")
+    runs = load_transfer("runs", experiment="g", run="brain_headline")
+    cfg = config_of_runs("brain", runs)
+    brain = get_region("brain")
+    floor = copy_input_level(
+        brain.select_tasks(["reconstruction"]), cfg.splits("brain", ["reconstruction"], 0)[2], region=brain
+    ).metrics["reconstruction"]["mae"]
+    assert f"scores {floor:.4f} on the same {cfg.n_test} test cases" in text
+    mae = runs[(runs["task"] == "reconstruction") & (runs["metric"] == "mae")]
+    for arm, part in mae.groupby("arm"):
+        worse = int((part["value"] > floor).sum())
+        assert re.search(rf"{re.escape(arm)} {worse} of {len(part)} \(median", text), arm
+    pd.DataFrame([("parallel", 0, "disc_cup", "dice", 0.9)], columns=["arm", "seed", "task", "metric", "value"]).to_csv(
+        tmp_path / "transfer_g_eye_headline_runs.csv", index=False
+    )
+    with pytest.raises(ValueError, match="no reconstruction task"):
+        lessons.families_lab_copy_input_reading("eye", root=tmp_path)
