@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 
 import pandas as pd
@@ -441,3 +442,23 @@ def test_the_device_script_fills_an_archive_that_summarises_without_training(tmp
         archive.extractall(unpacked, filter="data")
     cfg = replace(QUICK_FAMILIES, seeds=(0, 1))
     assert pending_networks(cfg, unpacked) == [], "the archive holds every network of the seeds"
+
+
+def test_per_task_dense_decoders_are_a_diagnostic_that_leaves_the_headline_keys_alone() -> None:
+    """``dense_decoder="per_task"`` gives the parallel and hybrid networks one decoder per dense task (more
+    parameters, another cache key); the default builds and keys exactly what the committed caches hold."""
+    shared = default_families_config("brain", quick=True)
+    per_task = replace(shared, dense_decoder="per_task")
+    assert shared.key() == replace(shared, dense_decoder="shared").key() != per_task.key()
+    assert "dense_decoder" not in json.dumps(networks_of(shared, "parallel")["all"].options)
+    for family in ("parallel", "hybrid"):
+        before = build_network(shared, networks_of(shared, family)["all"], seed=0)
+        after = build_network(per_task, networks_of(per_task, family)["all"], seed=0)
+        assert after.parameter_count()["total"] > before.parameter_count()["total"], family
+        assert network_digest(per_task, networks_of(per_task, family)["all"]) != network_digest(
+            shared, networks_of(shared, family)["all"]
+        )
+    for arm in ("cascaded@params", "interacted@width", "single@params"):
+        assert networks_of(per_task, arm) == networks_of(shared, arm), arm
+    with pytest.raises(ValueError, match="dense_decoder must be one of"):
+        default_families_config("brain", quick=True, dense_decoder="separate")

@@ -47,6 +47,10 @@ class FamiliesConfig(LabProtocol):
             validation chance level. Adopted on 2026-12-05, after its replay on the committed curves changed
             none of the eye's, chest's, heart's or skin's 592 networks and 39 of the knee's 112 (RESULTS
             "families-lab-guard"); the results trained before it say so where they are summarised.
+        dense_decoder: the parallel and hybrid networks' decoder for several dense tasks: ``"shared"`` (the
+            library default, the headline) or ``"per_task"`` (one decoder per dense task; a diagnostic that tells
+            a cost of sharing the decoder from one of sharing the encoder). Left out of the cache key while
+            ``"shared"``, so the caches written before the field keep their keys.
     """
 
     region: str = "eye"
@@ -58,6 +62,7 @@ class FamiliesConfig(LabProtocol):
     max_steps: int = 2000
     select_after_warmup: bool = True
     chance_guard: bool = True
+    dense_decoder: str = "shared"
 
     def task_names(self) -> tuple[str, ...]:
         """The tasks compared: :attr:`tasks`, or every task of the region."""
@@ -91,12 +96,19 @@ class FamiliesConfig(LabProtocol):
             raise ValueError(f"rules must be distinct values of {CAPACITY_RULES}, got {self.rules}.")
         if self.weighting not in available_weightings():
             raise ValueError(f"unknown weighting {self.weighting!r}; available: {available_weightings()}.")
+        from mtdl_kit.models import DENSE_DECODERS
+
+        if self.dense_decoder not in DENSE_DECODERS:
+            raise ValueError(f"dense_decoder must be one of {DENSE_DECODERS}, got {self.dense_decoder!r}.")
         self.validate_protocol(self.seeds)
         region.check_arguments(0, size=self.size, relatedness=1.0, nuisance=None, label_noise=0.0)
 
     def key(self) -> str:
         """Digest of what changes a run's result (not seeds, families, rules, n_boot), with the generator version."""
-        return self.digest("families", ("seeds", "families", "rules", "n_boot", "tasks"))
+        skip: tuple[str, ...] = ("seeds", "families", "rules", "n_boot", "tasks")
+        if self.dense_decoder == "shared":  # the field came after the first caches: theirs keep their keys
+            skip += ("dense_decoder",)
+        return self.digest("families", skip)
 
 
 #: a small, fast configuration for tests and a first look (eye: 10 networks × 2 seeds, ~2 min on one thread)
@@ -190,6 +202,8 @@ def networks_of(cfg: FamiliesConfig, arm: str) -> dict[str, Network]:
         options = (("match_params", rule == "params"),)
     if family == "cascaded":
         options += (("cascade_mode", CASCADE_MODE),)
+    if family in ("parallel", "hybrid") and cfg.dense_decoder != "shared":
+        options += (("dense_decoder", cfg.dense_decoder),)
     return {"all": Network(family, tasks, options)}
 
 
