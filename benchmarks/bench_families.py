@@ -270,6 +270,20 @@ def _cached_runs_frame(cfg, arms: list[str], tasks: list[str], cache: Path):
     return pd.DataFrame(rows)
 
 
+def processes(n: int) -> str:
+    """``1 -> "1 process"``, ``2 -> "2 processes"``."""
+    return f"{n} process" + ("" if n == 1 else "es")
+
+
+def training_minutes(table) -> float:
+    """Minutes of training behind a ``--retrain-with`` table, each network once: a multi-task network has a row per
+    task, all carrying its one training time; a single-task network has the row of its own task."""
+    single = table["arm"].str.startswith("single")
+    once = table[single].drop_duplicates(["arm", "seed", "task"])["seconds"].sum()
+    once += table[~single].drop_duplicates(["arm", "seed"])["seconds"].sum()
+    return float(once) / 60
+
+
 def retrain_changes(text: str) -> dict[str, int | str]:
     """``"n_train=1024,weighting=uw"`` -> ``{"n_train": 1024, "weighting": "uw"}`` (whole numbers become integers).
 
@@ -344,8 +358,8 @@ def variant_section(
         f"### {region}{'' if stem_run == 'headline' else f' (seed set {stem_run})'}: headline networks trained again "
         f"with {what} (`bench_families.py --retrain-with {label}`)",
         "",
-        f"Measured {machine()}; {len(table)} runs in {(time.perf_counter() - t0) / 60:.0f} min ({jobs} processes, "
-        f"one thread each; {table['seconds'].sum() / 60:.0f} min of training summed; cached runs are read). The same "
+        f"Measured {machine()}; {len(table)} runs in {(time.perf_counter() - t0) / 60:.0f} min ({processes(jobs)}, "
+        f"one thread each; {training_minutes(table):.0f} min of training summed; cached runs are read). The same "
         f"network, seed, stopping rule and protocol as the headline run, but {what}; scored on the test split of "
         "that configuration. Chance: each seed's image-blind predictor under each configuration "
         "(`mtdl_kit.lab.chance`).",
@@ -421,7 +435,7 @@ def unstopped_section(
         "stopping rule ended early, trained to the cap "
         "(`bench_families.py --unstopped`)",
         "",
-        f"Measured {machine()}; {len(work)} runs in {wall / 60:.0f} min ({jobs} processes, one thread each; "
+        f"Measured {machine()}; {len(work)} runs in {wall / 60:.0f} min ({processes(jobs)}, one thread each; "
         f"runs already in the cache are read, not retrained; their training took "
         f"{table['unstopped_seconds'].sum() / 60:.0f} min summed over runs). Each "
         "is the same network, seed, training subset and validation evaluations as the headline run "

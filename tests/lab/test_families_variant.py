@@ -78,3 +78,15 @@ def test_retrain_changes_take_numbers_and_names() -> None:
     with pytest.raises(ValueError, match="unknown weighting"):
         default_families_config("eye", quick=True, **parse("weighting=nonsense"))
     assert default_families_config("eye", quick=True, **parse("weighting=uw")).key() != cfg.key()
+
+
+def test_training_minutes_count_each_network_once() -> None:
+    """A multi-task network has a row per task, each with its one training time; single-task networks a row each."""
+    import pandas as pd
+
+    rows = [("parallel", 0, t, 600.0) for t in ("tumour", "grade", "reconstruction")]
+    rows += [("single@params", 0, t, s) for t, s in (("tumour", 120.0), ("grade", 60.0))]
+    rows += [("parallel", 1, "tumour", 300.0), ("parallel", 1, "grade", 300.0)]
+    table = pd.DataFrame(rows, columns=["arm", "seed", "task", "seconds"])
+    assert bench_families.training_minutes(table) == (600 + 120 + 60 + 300) / 60
+    assert bench_families.processes(1) == "1 process" and bench_families.processes(2) == "2 processes"

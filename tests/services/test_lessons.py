@@ -353,3 +353,47 @@ def test_the_copy_input_reading_sets_the_brains_reconstruction_runs_against_the_
     )
     with pytest.raises(ValueError, match="no reconstruction task"):
         lessons.families_lab_copy_input_reading("eye", root=tmp_path)
+
+
+def test_the_brains_reconstruction_diagnostics_read_as_lesson_10_says() -> None:
+    """Lesson 10, "Worse than no network": the shared trunks' reconstruction runs are all worse than the noisy input
+    copied, the single-task ones all better; uncertainty weighting and a decoder per dense task each lower the
+    parallel network's error on every seed of 0-3, the first staying above the copy on every seed, the second
+    further, just below the copy on every seed, still at more than 1.5 times the single-task error; neither costs the
+    tumour's Dice or the grade's AUC more than 0.02 in median."""
+    from mtdl_kit.evaluation import copy_input_level
+    from mtdl_kit.lab.families import config_of_runs
+    from mtdl_kit.results import load_families_variant, load_transfer
+
+    runs = load_transfer("runs", experiment="g", run="brain_headline")
+    cfg = config_of_runs("brain", runs)
+    brain = get_region("brain")
+    test = cfg.splits("brain", ["reconstruction"], 0)[2]
+    floor = copy_input_level(brain.select_tasks(["reconstruction"]), test, region=brain).metrics["reconstruction"]
+    floor = floor["mae"]
+    mae = runs[(runs["task"] == "reconstruction") & (runs["metric"] == "mae")]
+    for arm in ("parallel", "hybrid"):
+        assert (mae[mae["arm"] == arm]["value"] > floor).all(), arm
+    single = mae[mae["arm"] == "single@params"]["value"]
+    assert (single < floor).all()
+    medians = {}
+    for label in ("weightinguw", "dense_decoderper_task"):
+        table = load_families_variant("brain", label)
+        assert sorted(table["seed"].unique()) == [0, 1, 2, 3] and set(table["arm"]) == {"parallel"}
+        recon = table[table["task"] == "reconstruction"]
+        assert (recon["variant"] < recon["headline"]).all(), label
+        medians[label] = recon["variant"].median()
+        assert medians[label] > 1.5 * single.median(), label
+        for task in ("tumour", "grade"):
+            part = table[table["task"] == task]
+            assert part["variant"].median() > part["headline"].median() - 0.02, (label, task)
+    uw = load_families_variant("brain", "weightinguw")
+    assert (uw[uw["task"] == "reconstruction"]["variant"] > floor).all()
+    assert medians["dense_decoderper_task"] < medians["weightinguw"]
+    per_task = load_families_variant("brain", "dense_decoderper_task")
+    assert (per_task[per_task["task"] == "reconstruction"]["variant"] < floor).all()
+    # the summary: its own decoder recovers most of the gap to the single-task network, uncertainty weighting some
+    headline = uw[uw["task"] == "reconstruction"]["headline"].median()
+    seeds = mae[(mae["arm"] == "single@params") & mae["seed"].isin([0, 1, 2, 3])]["value"].median()
+    closed = {k: (headline - v) / (headline - seeds) for k, v in medians.items()}
+    assert closed["dense_decoderper_task"] > 0.5 and 0.1 < closed["weightinguw"] < 0.5, closed
