@@ -42,6 +42,8 @@ from mtdl_kit.lab.families import (
     DELTA_M,
     RULE_WORDS,
     cached_count,
+    change_label,
+    change_words,
     config_of_runs,
     default_families_config,
     families_reading,
@@ -334,8 +336,8 @@ def variant_section(
     from mtdl_kit.lab.chance import with_chance_columns
 
     t0 = time.perf_counter()
-    label = "_".join(f"{k}{v}" for k, v in changes.items())
-    what = ", ".join(f"{k} = {v}" for k, v in changes.items())
+    label = change_label(changes)
+    what = change_words(label)
     if of_run == "cache":  # a seed set not committed yet: the region's default configuration, read from the cache
         base = default_families_config(region, quick=quick, seeds=tuple(seeds))
         runs = _cached_runs_frame(base, arms, tasks, cache)

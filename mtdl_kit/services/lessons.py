@@ -518,6 +518,7 @@ def families_lab_variant_reading(
     those columns is read with a margin of 0, exact for the committed ones (no AUC task among them).
     """
     from mtdl_kit.lab.chance import beats_chance
+    from mtdl_kit.lab.families import change_words
     from mtdl_kit.results import load_families_variant
 
     table = load_families_variant(region, label, run=run, root=root)
@@ -536,21 +537,9 @@ def families_lab_variant_reading(
         lines.append(
             f"- **{arm}**, {task} ({metric}; chance {part['chance_headline'].median():.3g}): beating chance "
             f"{before} of {n} as trained (median {part['headline'].median():.3g}), {after} of {n} with "
-            f"{_change_words(label)} (median {part['variant'].median():.3g})."
+            f"{change_words(label)} (median {part['variant'].median():.3g})."
         )
     return "\n".join(lines)
-
-
-def _change_words(label: str) -> str:
-    """``"n_train1024"`` -> ``"n_train = 1024"``, ``"weightinguw"`` -> ``"weighting = uw"`` (the label
-    ``bench_families.py --retrain-with`` gives a change: a configuration field's name, then its value)."""
-    from dataclasses import fields
-
-    from mtdl_kit.lab.families import FamiliesConfig
-
-    names = sorted((f.name for f in fields(FamiliesConfig)), key=len, reverse=True)
-    field = next((n for n in names if label.startswith(n) and len(label) > len(n)), None)
-    return f"{field} = {label[len(field) :]}" if field else label
 
 
 def families_lab_change_reading(
@@ -564,12 +553,13 @@ def families_lab_change_reading(
     that task on the same seeds (the baseline the families table compares with). Reads
     ``transfer_g_<region>_<run>_<label>.csv`` and ``transfer_g_<region>_<run>_runs.csv``.
     """
+    from mtdl_kit.lab.families import change_words
     from mtdl_kit.metrics import higher_is_better
     from mtdl_kit.results import load_families_variant, load_transfer
 
     table = load_families_variant(region, label, run=run, root=root)
     runs = load_transfer("runs", experiment="g", run=f"{region}_{run}", root=root)
-    words = _change_words(label)
+    words = change_words(label)
     lines = []
     for (arm, task, metric), part in table.groupby(["arm", "task", "metric"], sort=False):
         sign = 1.0 if higher_is_better(metric) else -1.0

@@ -321,8 +321,12 @@ def test_the_change_reading_pairs_seeds_and_quotes_the_single_task_network(tmp_p
         "- **parallel**, tumour (dice, higher is better): median 0.8 as trained, 0.725 with weighting = uw; better "
         "with it on 0 of 2 seeds.",
     ]
-    assert lessons._change_words("n_train1024") == "n_train = 1024"
-    assert lessons._change_words("unstopped") == "unstopped"
+    from mtdl_kit.lab.families import change_label, change_words
+
+    assert change_words("n_train1024") == "n_train = 1024"
+    assert change_words("unstopped") == "unstopped"
+    for changes in ({"weighting": "uw", "dense_decoder": "per_task"}, {"dense_decoder": "per_task", "max_steps": 4000}):
+        assert change_words(change_label(changes)) == ", ".join(f"{k} = {v}" for k, v in changes.items())
 
 
 def test_the_copy_input_reading_sets_the_brains_reconstruction_runs_against_the_noisy_input(tmp_path) -> None:

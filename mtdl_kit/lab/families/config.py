@@ -236,6 +236,40 @@ def build_network(cfg: FamiliesConfig, network: Network, seed: int) -> Any:
     return model
 
 
+def change_label(changes: dict[str, Any]) -> str:
+    """The name of a diagnostic's configuration change in its files and RESULTS section
+    (``bench_families.py --retrain-with``): ``{"weighting": "uw", "max_steps": 4000}`` ->
+    ``"weightinguw_max_steps4000"``. :func:`change_words` reads it back."""
+    return "_".join(f"{k}{v}" for k, v in changes.items())
+
+
+def change_words(label: str) -> str:
+    """A :func:`change_label` in words: ``"weightinguw_max_steps4000"`` -> ``"weighting = uw, max_steps = 4000"``;
+    a label that does not start with a :class:`FamiliesConfig` field (``"unstopped"``) is returned as it is.
+
+    Field names and values may hold underscores (``dense_decoderper_task``): a value runs until an underscore
+    followed by another field's name.
+    """
+    from dataclasses import fields
+
+    names = sorted((f.name for f in fields(FamiliesConfig)), key=len, reverse=True)
+
+    def field_at(i: int) -> str | None:
+        return next((n for n in names if label.startswith(n, i) and len(label) > i + len(n)), None)
+
+    parts, i = [], 0
+    while i < len(label):
+        name = field_at(i)
+        if name is None:
+            return label
+        start = j = i + len(name)
+        while j < len(label) and not (label[j] == "_" and field_at(j + 1)):
+            j += 1
+        parts.append(f"{name} = {label[start:j]}")
+        i = j + 1
+    return ", ".join(parts)
+
+
 def seed_splits(cfg: FamiliesConfig, seed: int) -> tuple[Any, Any, Any]:
     """The (train, validation, test) datasets of ``seed`` under ``cfg`` (the test split is every seed's)."""
     return cfg.splits(cfg.region, cfg.task_names(), seed)
