@@ -509,9 +509,10 @@ display(Markdown(lessons.families_lab_copy_input_reading(REGION)))
 # changing one thing and nothing else (same data, initialisation and stopping rule;
 # `bench_families.py --retrain-with`):
 #
-# - **the loss scale.** Under equal weights the reconstruction's mean squared error, a few thousandths once
-#   training is under way, adds little to a summed loss in which the tumour's Dice + cross-entropy and the
-#   grade's cross-entropy are hundreds of times larger: the "starved task" of experiment E (notebook 20).
+# - **the loss scale.** Under equal weights the four losses are summed as they come, and the
+#   reconstruction's mean squared error starts as the smallest term of that sum (on a batch of training
+#   cases at initialisation it is below the tumour's Dice + cross-entropy, the grade's cross-entropy and the
+#   area's squared error): a candidate "starved task", as in experiment E (notebook 20).
 #   Uncertainty weighting (Kendall et al., CVPR 2018) learns one weight per task from its loss and so
 #   raises a small loss's weight (`weighting=uw`).
 # - **the shared decoder.** The parallel network reads the tumour mask and the clean image from one
