@@ -15,7 +15,9 @@ is reported as such with ``--only-cached``, never summarised from a subset.
 
 Run: ``OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_families.py --regions eye`` (``--quick`` for a
 smoke run that writes nothing; ``--seeds``, ``--replicate``, ``--cache``, ``--only-cached``, ``--no-write``,
-``--reuse-committed`` to summarise a seed set from its committed CSVs when its runs are no longer cached).
+``--reuse-committed`` to summarise a seed set from its committed CSVs when its runs are no longer cached;
+``--fill-jobs N --no-write --arms single@params,single@width`` trains those arms' networks only, e.g. to see that
+the single-task networks learn before a region's families train).
 Diagnostics: ``--unstopped TASK --arms ...`` (early-stopped runs trained again to the cap), ``--substituted`` (the
 families' gains against those to-cap runs, from the committed CSVs, nothing trained), ``--replay-guard`` (the
 committed curves replayed with the chance guard, nothing trained), ``--retrain-with size=128 --arms ... --tasks ...``
@@ -520,7 +522,12 @@ def main() -> None:
         help="diagnostic: retrain every headline run of TASK that the stopping rule ended early to the cap "
         "(arms from --arms), one region; writes RESULTS 'families-lab-unstopped-<region>'",
     )
-    ap.add_argument("--arms", default="", help="with --unstopped / --retrain-with: comma list of arms (default: all)")
+    ap.add_argument(
+        "--arms",
+        default="",
+        help="with --unstopped / --retrain-with, or --fill-jobs with --no-write (e.g. the single-task networks "
+        "first, to check that they learn): comma list of arms (default: all)",
+    )
     ap.add_argument(
         "--jobs", type=int, default=2, help="with --unstopped / --retrain-with: processes (one thread each)"
     )
@@ -598,6 +605,11 @@ def main() -> None:
         arms = [a.strip() for a in args.arms.split(",") if a.strip()]
         unstopped_section(regions[0], args.unstopped, arms, cache, args.jobs, of_run=args.of_run)
         return
+    fill_arms = [a.strip() for a in args.arms.split(",") if a.strip()] or None
+    if fill_arms and not (args.fill_jobs and args.no_write):
+        raise SystemExit(
+            "--arms without --unstopped / --retrain-with fills part of a seed set: give --fill-jobs and --no-write."
+        )
     if write:
         write_section("families-lab", HEADER)  # first, so that a first run lays the sections out in order
     for region in regions:
@@ -626,7 +638,7 @@ def main() -> None:
                 )
 
             if args.fill_jobs:
-                fill_cache(cfg, cache, jobs=args.fill_jobs, threads=args.threads, on_run=report)
+                fill_cache(cfg, cache, jobs=args.fill_jobs, threads=args.threads, on_run=report, arms=fill_arms)
                 if args.no_write:
                     continue
             if args.no_write:

@@ -462,3 +462,20 @@ def test_per_task_dense_decoders_are_a_diagnostic_that_leaves_the_headline_keys_
         assert networks_of(per_task, arm) == networks_of(shared, arm), arm
     with pytest.raises(ValueError, match="dense_decoder must be one of"):
         default_families_config("brain", quick=True, dense_decoder="separate")
+
+
+def test_pending_networks_of_some_arms_lists_only_theirs_and_refuses_an_unknown_arm(tmp_path) -> None:
+    """`--fill-jobs --arms single@params,single@width`: the single-task networks alone, each once per seed (the
+    segmentation baseline the two rules share is listed under the first); an arm the configuration lacks is named."""
+    from mtdl_kit.lab.families import pending_networks
+
+    cfg = replace(default_families_config("eye", quick=True), seeds=(0, 1))
+    singles = pending_networks(cfg, tmp_path, ["single@params", "single@width"])
+    every = pending_networks(cfg, tmp_path)
+    assert {arm for _, arm, _ in singles} == {"single@params", "single@width"}
+    assert singles == [p for p in every if p[1].startswith("single")]
+    assert {seed for seed, _, _ in singles} == {0, 1}
+    with pytest.raises(ValueError, match="arms must be some of"):
+        pending_networks(cfg, tmp_path, ["parallel@width"])
+    with pytest.raises(ValueError, match="arms must be some of"):
+        pending_networks(cfg, tmp_path, [])

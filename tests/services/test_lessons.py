@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from mtdl_kit.regions import get_region
@@ -448,3 +449,15 @@ def test_the_pathology_full_width_cascades_nuclei_curve_is_the_single_task_netwo
     for seed in range(8):
         steps = last.loc[seed]
         assert steps.index[steps["cascaded@width"]].max() < steps.index[steps["single@params"]].max(), seed
+
+
+def test_the_pathology_score_networks_trained_to_the_cap_keep_their_best_step_as_lesson_16_says() -> None:
+    """Lesson 16: every single-task score network (both rules, 8 seeds) was ended by patience with its best
+    checkpoint between 450 and 900 steps, and trained again to the cap it keeps its best step and its test AUC."""
+    from mtdl_kit.results import results_dir
+
+    table = pd.read_csv(results_dir() / "transfer_g_pathology_headline_unstopped.csv")
+    assert set(table["arm"]) == {"single@params", "single@width"} and len(table) == 16
+    assert table["stopped_best_step"].between(450, 900).all() and (table["stopped_steps_run"] < 2000).all()
+    assert (table["unstopped_best_step"] == table["stopped_best_step"]).all()
+    assert (table["unstopped"] == table["stopped"]).all()

@@ -5,7 +5,7 @@ multi-process fill that keeps two cores (or one GPU) busy, and the to-the-cap re
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -101,12 +101,24 @@ def cached_count(cfg: FamiliesConfig, cache: str | Path) -> tuple[int, int]:
     return sum(s.with_suffix(".json").exists() for s in stems), len(stems)
 
 
-def pending_networks(cfg: FamiliesConfig, cache: str | Path) -> list[tuple[int, str, Network]]:
+def pending_networks(
+    cfg: FamiliesConfig, cache: str | Path, arms: Sequence[str] | None = None
+) -> list[tuple[int, str, Network]]:
     """Every ``(seed, arm, network)`` of ``cfg`` not yet in ``cache``, each network once per seed (a network two
-    arms share, e.g. a segmentation baseline under both rules, is listed under the first), seeds in order."""
+    arms share, e.g. a segmentation baseline under both rules, is listed under the first), seeds in order;
+    ``arms``: only these arms' networks (e.g. the single-task ones first, to check that they learn before the
+    families train).
+
+    Raises:
+        ValueError: an arm that ``cfg`` does not have (naming its arms).
+    """
+    chosen = cfg.arms() if arms is None else tuple(arms)
+    unknown = [a for a in chosen if a not in cfg.arms()]
+    if unknown or not chosen:
+        raise ValueError(f"arms must be some of {list(cfg.arms())}, got {list(chosen)}.")
     pending: dict[Path, tuple[int, str, Network]] = {}
     for seed in cfg.seeds:
-        for arm in cfg.arms():
+        for arm in chosen:
             for network in networks_of(cfg, arm).values():
                 stem = cache_stem(cfg, network, seed, cache)
                 if not stem.with_suffix(".json").exists():
@@ -130,6 +142,7 @@ def fill_cache(
     jobs: int,
     threads: int = 1,
     on_run: Callable[[str, FamilyRun], None] | None = None,
+    arms: Sequence[str] | None = None,
 ) -> int:
     """Train every network :func:`pending_networks` lists in ``jobs`` processes (one network each at a time, on
     ``threads`` CPU threads, on ``cfg.device``): the many small networks of experiment G keep two CPU cores, or
@@ -145,6 +158,7 @@ def fill_cache(
         jobs: processes (``1`` trains in this process).
         threads: CPU threads per process.
         on_run: called with the arm and the run as each network finishes (in finishing order).
+        arms: only these arms' networks (default: every arm of ``cfg``).
 
     Returns:
         The number of networks trained.
@@ -158,7 +172,7 @@ def fill_cache(
     cfg.validate()
     if jobs < 1 or threads < 1:
         raise ValueError(f"jobs and threads must be at least 1, got jobs={jobs}, threads={threads}.")
-    pending = pending_networks(cfg, cache)
+    pending = pending_networks(cfg, cache, arms)
     if pending:
         check_test_classes(cfg, seed_splits(cfg, cfg.seeds[0])[2])  # refused before any network trains
     work = [(cfg, seed, network, str(cache), threads) for seed, _, network in pending]
