@@ -274,6 +274,11 @@ def _cached_runs_frame(cfg, arms: list[str], tasks: list[str], cache: Path):
     return pd.DataFrame(rows)
 
 
+def comma_list(text: str) -> list[str]:
+    """``"eye, chest,"`` -> ``["eye", "chest"]`` (the command line's lists of regions, arms and tasks)."""
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
 def processes(n: int) -> str:
     """``1 -> "1 process"``, ``2 -> "2 processes"``."""
     return f"{n} process" + ("" if n == 1 else "es")
@@ -568,7 +573,7 @@ def main() -> None:
     cache = Path(args.cache) if args.cache else DEFAULT_CACHE
     headline, fresh = seed_sets(args, HEADLINE, REPLICATION)
     write = not (args.quick or args.no_write)
-    regions = [r.strip() for r in args.regions.split(",") if r.strip()]
+    regions = comma_list(args.regions)
     if args.retrain_with:
         if len(regions) != 1 or not args.arms or not args.tasks:
             raise SystemExit("--retrain-with takes one region (--regions R), --arms and --tasks.")
@@ -576,8 +581,7 @@ def main() -> None:
             changes = retrain_changes(args.retrain_with)
         except ValueError as err:
             raise SystemExit(f"--retrain-with: {err}") from err
-        arms = [a.strip() for a in args.arms.split(",") if a.strip()]
-        tasks = [t.strip() for t in args.tasks.split(",") if t.strip()]
+        arms, tasks = comma_list(args.arms), comma_list(args.tasks)
         variant_section(
             regions[0],
             changes,
@@ -602,10 +606,9 @@ def main() -> None:
     if args.unstopped:
         if len(regions) != 1:
             raise SystemExit("--unstopped takes one region (--regions R).")
-        arms = [a.strip() for a in args.arms.split(",") if a.strip()]
-        unstopped_section(regions[0], args.unstopped, arms, cache, args.jobs, of_run=args.of_run)
+        unstopped_section(regions[0], args.unstopped, comma_list(args.arms), cache, args.jobs, of_run=args.of_run)
         return
-    fill_arms = [a.strip() for a in args.arms.split(",") if a.strip()] or None
+    fill_arms = comma_list(args.arms) or None
     if fill_arms and not (args.fill_jobs and args.no_write):
         raise SystemExit(
             "--arms without --unstopped / --retrain-with fills part of a seed set: give --fill-jobs and --no-write."
