@@ -356,7 +356,7 @@ display(Markdown(region_reading(REGION)))
 # %% [markdown]
 # ## Before the families table: can a single-task network learn the grade at all?
 #
-# The transfer lab's experiment G (`mtdl_kit.lab.families`; notebooks 11–13, 15 and 17 read it for
+# The transfer lab's experiment G (`mtdl_kit.lab.families`; notebooks 11–13 and 15–17 read it for
 # their regions) trains each task's single-task network and each family until their validation metrics
 # stop improving, and compares them per task. Such a comparison means something only if both sides learnt
 # from the image: a single-task network that scores what a predictor that never sees the image scores

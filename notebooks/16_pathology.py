@@ -362,7 +362,7 @@ display(Markdown(region_reading(REGION)))
 # %% [markdown]
 # ## Before the families table: can a single-task network learn the score and the count?
 #
-# The transfer lab's experiment G (`mtdl_kit.lab.families`; notebooks 11–13, 15 and 17 read it for
+# The transfer lab's experiment G (`mtdl_kit.lab.families`; notebooks 10–13, 15 and 17 read it for
 # their regions) trains each task's single-task network and each family until their validation metrics
 # stop improving, and compares them per task. That comparison means something only if the single-task
 # networks learnt from the image: one that scores about what a predictor that never sees the image

@@ -37,8 +37,12 @@ LAB_DEVICES = ("cpu", "cuda", "mps")
 #: "families-lab-n_train1024-brain", 2026-12-05, before any brain headline was summarised). The pathology's
 #: nuclear-size score and nuclei count: at 256 cases grade AUC 0.52-0.65 and count MAE 9.6-12.8 against the
 #: training median's 12.1, at 1,024 AUC 0.90-0.92 and MAE 4.3-5.0 under both rules, seeds 0 and 4 (RESULTS
-#: "families-lab-n_train1024-pathology", 2026-12-05, before any pathology headline was trained). Experiment G uses
-#: it; experiment E under ``adopted=True`` (:func:`~mtdl_kit.lab.starved.default_starved_config`).
+#: "families-lab-n_train1024-pathology", 2026-12-05, before any pathology headline was trained). The abdomen keeps
+#: 256: its single-task malignancy and diameter networks stay at an image-blind guess on 256 and on 1,024 cases
+#: (AUC 0.46-0.53, MAE 7.8-8.6 mm against the median's 7.8), seeds 0 and 4 (RESULTS
+#: "families-lab-n_train1024-abdomen", 2026-12-06, before any abdomen family was trained), so the larger set buys
+#: the baseline nothing. Experiment G uses it; experiment E under ``adopted=True``
+#: (:func:`~mtdl_kit.lab.starved.default_starved_config`).
 TRAINING_CASES: dict[str, int] = {"musculoskeletal": 1024, "brain": 1024, "pathology": 1024}
 
 #: the small protocol of the quick modes (tests, a first look): a run takes seconds on one CPU thread

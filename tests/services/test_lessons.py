@@ -184,6 +184,51 @@ def test_the_committed_pathology_diagnostic_reads_as_the_lesson_says() -> None:
     assert "beating chance 2 of 2 as trained" in grade["single@params"]
 
 
+def test_the_committed_abdomen_diagnostic_reads_as_lesson_14_says() -> None:
+    """Lesson 14's prose: neither label is learnt on 256 or 1,024 cases; a diameter "beating" the median by less
+    than 0.002 mm; the zoo's single-task networks at the guess, its parallel/cascaded/hybrid ones learning both."""
+    from mtdl_kit.lab.protocol import TRAINING_CASES
+    from mtdl_kit.results import load_families_variant, results_dir
+    from mtdl_kit.zoo import read_manifest
+
+    table = load_families_variant("abdomen", "n_train1024")
+    malignancy, diameter = table[table["task"] == "malignancy"], table[table["task"] == "lesion_diameter"]
+    for column, chance in (("headline", "chance_headline"), ("variant", "chance_variant")):
+        gap = (malignancy[column] - malignancy[chance]).abs()
+        assert (gap < malignancy["margin_headline"]).all(), column  # "within the noise of a binary AUC"
+    assert 0.055 < malignancy["margin_headline"].max() < 0.065  # "about 0.06"
+    assert (diameter["headline"] > diameter["chance_headline"]).all()  # "worse than always answering the median"
+    beating = diameter[diameter["variant"] < diameter["chance_variant"]]
+    assert sorted(beating["arm"]) == ["single@params", "single@width"]  # "the run of each rule"
+    assert ((beating["chance_variant"] - beating["variant"]) < 0.002).all()  # "less than two thousandths"
+    text = lessons.families_lab_variant_reading("abdomen", "n_train1024")
+    assert text.count("beating chance 0 of 2 as trained") == 4
+    assert text.count("0 of 2 with n_train = 1024") == 2 and text.count("1 of 2 with n_train = 1024") == 2
+    assert "abdomen" not in TRAINING_CASES  # the protocol's 256 stand
+
+    zoo = read_manifest()
+    assert round(zoo["abdomen-single-malignancy"].metrics["malignancy"]["auc"], 2) == 0.43
+    chance = pd.read_csv(results_dir() / "zoo_chance.csv")
+    median_error = float(chance[chance["task"] == "lesion_diameter"]["chance"].iloc[0])
+    assert round(median_error, 2) == 8.03
+    assert abs(zoo["abdomen-single-lesion_diameter"].metrics["lesion_diameter"]["mae"] - median_error) < 0.01
+    for family in ("parallel", "cascaded", "hybrid"):  # "above 0.95", "2.2-2.4 mm"
+        metrics = zoo[f"abdomen-{family}"].metrics
+        assert metrics["malignancy"]["auc"] > 0.95 and 2.15 < metrics["lesion_diameter"]["mae"] < 2.45, family
+    interacted = zoo["abdomen-interacted"].metrics  # "learnt neither (AUC 0.36, MAE 8.02 mm)"
+    assert round(interacted["malignancy"]["auc"], 2) == 0.36
+    assert round(interacted["lesion_diameter"]["mae"], 2) == 8.02
+
+
+def test_the_abdomen_lesion_is_a_few_hundred_pixels_at_256_px_as_lesson_14_says() -> None:
+    """ "80-730 of the image's 65,536 pixels (median 305 on 40 validation phantoms)": both lesion classes."""
+    from mtdl_kit.data import PhantomDataset
+
+    cases = PhantomDataset("abdomen", 40, split="val", size=256, tasks=["liver_lesion"])
+    pixels = [int((np.asarray(cases[i]["liver_lesion"]) >= 2).sum()) for i in range(len(cases))]
+    assert min(pixels) >= 80 and max(pixels) <= 730 and np.median(pixels) == 305
+
+
 def _lab_tables(folder, stem: str, group: str, runs: list[tuple]) -> None:
     """``<stem>_runs.csv`` (``group, seed, task, metric, value`` rows) and a 4.2-mm landmark chance level per seed."""
     import pandas as pd
