@@ -162,6 +162,7 @@ class Abdomen(Region):
     # did (0.866; seed 0, docs/zoo.md "Training recipes and budget")
     default_size = 256
     resolving_size = 256
+    finding_mask = ("liver_lesion", (2, 3))  # the lesion: its non-enhancing part and its enhancing component
     tasks = (
         TaskSpec(
             "liver_lesion",

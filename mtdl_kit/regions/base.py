@@ -215,6 +215,9 @@ class Region(ABC):
     #: the smallest image side (px) at which the region's structures are resolved: the transfer lab's
     #: experiments run here (64 px where nothing needs more; every extra doubling costs about four times).
     resolving_size: ClassVar[int] = 64
+    #: ``(segmentation task, its classes)`` of the finding the case-level labels describe, where each case has
+    #: one (the abdomen's lesion): what :class:`~mtdl_kit.lab.focus.FocusCrop` crops around; ``None``: none.
+    finding_mask: ClassVar[tuple[str, tuple[int, ...]] | None] = None
     #: regression task -> (the :meth:`measure` key of each output, absolute tolerance): outputs
     #: that are measurements of the generated mask, checked against it by the tests.
     measured_regression: ClassVar[dict[str, tuple[tuple[str, ...], float]]] = {}

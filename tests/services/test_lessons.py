@@ -220,6 +220,21 @@ def test_the_committed_abdomen_diagnostic_reads_as_lesson_14_says() -> None:
     assert round(interacted["lesion_diameter"]["mae"], 2) == 8.02
 
 
+def test_the_committed_abdomen_focus_crop_reads_as_lesson_14_says() -> None:
+    """Lesson 14's prose: given a window around the true lesion, every single-task network learns both labels
+    ("a malignancy AUC above 0.9 and a diameter error of about 3 mm, against the median's 7.8")."""
+    from mtdl_kit.results import load_families_variant
+
+    table = load_families_variant("abdomen", "focus_crop64")
+    assert len(table) == 8 and set(table["arm"]) == {"single@params", "single@width"} and set(table["seed"]) == {0, 4}
+    malignancy, diameter = table[table["task"] == "malignancy"], table[table["task"] == "lesion_diameter"]
+    assert (malignancy["variant"] > 0.9).all() and (malignancy["headline"] < 0.55).all()
+    assert diameter["variant"].between(2.9, 3.5).all()
+    assert diameter["chance_variant"].between(7.75, 7.85).all()
+    text = lessons.families_lab_variant_reading("abdomen", "focus_crop64")
+    assert text.count("2 of 2 with focus_crop = 64") == 4
+
+
 def test_the_abdomen_lesion_is_a_few_hundred_pixels_at_256_px_as_lesson_14_says() -> None:
     """ "80-730 of the image's 65,536 pixels (median 305 on 40 validation phantoms)": both lesion classes."""
     from mtdl_kit.data import PhantomDataset

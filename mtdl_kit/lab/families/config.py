@@ -51,6 +51,11 @@ class FamiliesConfig(LabProtocol):
             library default, the headline) or ``"per_task"`` (one decoder per dense task; a diagnostic that tells
             a cost of sharing the decoder from one of sharing the encoder). Left out of the cache key while
             ``"shared"``, so the caches written before the field keep their keys.
+        focus_crop: ``0`` (the headline: whole images) or the side, in pixels, of a window centred on the
+            region's finding (:class:`~mtdl_kit.lab.focus.FocusCrop`, from the ground-truth mask of every split):
+            a diagnostic that tells a single-task network that cannot find the finding from one that cannot read
+            it. Classification and regression networks only (a cropped mask's pixel spacing is not the image's);
+            left out of the cache key while ``0``.
     """
 
     region: str = "eye"
@@ -63,6 +68,7 @@ class FamiliesConfig(LabProtocol):
     select_after_warmup: bool = True
     chance_guard: bool = True
     dense_decoder: str = "shared"
+    focus_crop: int = 0
 
     def task_names(self) -> tuple[str, ...]:
         """The tasks compared: :attr:`tasks`, or every task of the region."""
@@ -102,12 +108,39 @@ class FamiliesConfig(LabProtocol):
             raise ValueError(f"dense_decoder must be one of {DENSE_DECODERS}, got {self.dense_decoder!r}.")
         self.validate_protocol(self.seeds)
         region.check_arguments(0, size=self.size, relatedness=1.0, nuisance=None, label_noise=0.0)
+        if self.focus_crop:
+            if region.finding_mask is None:
+                raise ValueError(f"focus_crop needs a region with a finding to crop around; {self.region} names none.")
+            from mtdl_kit.models.base import MIN_INPUT_SIZE, TOTAL_STRIDE
+
+            if self.focus_crop % TOTAL_STRIDE or not MIN_INPUT_SIZE <= self.focus_crop < self.size:
+                raise ValueError(
+                    f"focus_crop must be a multiple of {TOTAL_STRIDE} (the encoder's stride) from {MIN_INPUT_SIZE} to "
+                    f"below the image's {self.size} px, got {self.focus_crop}."
+                )
+            if region.finding_mask[0] not in names:
+                raise ValueError(f"focus_crop finds the finding in {region.finding_mask[0]!r}: keep it in tasks.")
+
+    def splits(self, region: str, tasks: Any, seed: int) -> tuple[Any, Any, Any]:
+        """The protocol's splits (:meth:`LabProtocol.splits`), each cropped around the finding when
+        :attr:`focus_crop` is set."""
+        splits = super().splits(region, tasks, seed)
+        if not self.focus_crop:
+            return splits
+        from mtdl_kit.lab.focus import FocusCrop
+        from mtdl_kit.regions import get_region
+
+        spec = get_region(region)
+        specs = spec.select_tasks(list(tasks))
+        return tuple(FocusCrop(s, specs, spec.finding_mask, self.focus_crop) for s in splits)  # type: ignore[return-value]
 
     def key(self) -> str:
         """Digest of what changes a run's result (not seeds, families, rules, n_boot), with the generator version."""
         skip: tuple[str, ...] = ("seeds", "families", "rules", "n_boot", "tasks")
         if self.dense_decoder == "shared":  # the field came after the first caches: theirs keep their keys
             skip += ("dense_decoder",)
+        if not self.focus_crop:
+            skip += ("focus_crop",)
         return self.digest("families", skip)
 
 

@@ -59,6 +59,15 @@ def train_network(cfg: FamiliesConfig, network: Network, seed: int, *, datasets:
     from mtdl_kit.regions import get_region
 
     region = get_region(cfg.region)
+    if cfg.focus_crop:
+        dense = [
+            t.name for t in region.select_tasks(list(network.tasks)) if t.kind not in ("classification", "regression")
+        ]
+        if dense:
+            raise ValueError(
+                f"focus_crop trains classification and regression networks only; {network.family} trains {dense}, "
+                "whose millimetre metrics would read the crop's side as the image's."
+            )
     model = build_network(cfg, network, seed)
     digest = network_digest(cfg, network)
     train, val, test = datasets or seed_splits(cfg, seed)
