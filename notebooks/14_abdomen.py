@@ -415,7 +415,37 @@ display(Markdown(lessons.families_lab_variant_reading(REGION, "focus_crop64")))
 # is what its gain on these labels will measure. The oracle window is an upper bound for a two-stage
 # pipeline whose first stage finds the lesion (the cascade's idea), not a network anyone could use: at test
 # time nobody hands it the true lesion.
+
+# %% [markdown]
+# ### Exercise 5 — more cases, or a window on the lesion?
 #
+# Two changes were tried on the same single-task networks: four times the training cases, and the window
+# around the lesion. For the malignancy, compute each change's mean AUC gain over the networks as trained:
+# per network (one row per arm and seed), the AUC with the change (`variant`) minus the AUC as trained
+# (`headline`), averaged over the networks. Then say in one sentence which change told the networks what
+# they lacked, and why 768 more labelled cases can do less than a change that adds no label at all.
+
+# %%
+from mtdl_kit.results import load_families_variant
+
+more_cases = load_families_variant(REGION, "n_train1024")
+lesion_window = load_families_variant(REGION, "focus_crop64")
+# Exercise 5: the mean malignancy AUC gain of each change over the networks as trained
+### BEGIN SOLUTION
+# YOUR CODE HERE
+more_rows = more_cases[more_cases["task"] == "malignancy"]
+window_rows = lesion_window[lesion_window["task"] == "malignancy"]
+my_more_cases_gain = float((more_rows["variant"] - more_rows["headline"]).mean())
+my_window_gain = float((window_rows["variant"] - window_rows["headline"]).mean())
+# The window: it says where the lesion is, which no number of case-level labels said.
+### END SOLUTION
+round(my_more_cases_gain, 3), round(my_window_gain, 3)
+
+# %%
+exercises.check_variant_gain(my_more_cases_gain, REGION, "n_train1024", "malignancy")
+exercises.check_variant_gain(my_window_gain, REGION, "focus_crop64", "malignancy")
+
+# %% [markdown]
 # The abdomen's families table (8 seeds, 11 networks per seed at 256 px: about 11 hours of a 2-core CPU,
 # over several working sessions; `benchmarks/cache/README.md`) is being trained. Until it lands this lesson
 # has no experiment-G verdicts; notebooks 10 and 16 show how to read one.

@@ -44,6 +44,7 @@ from mtdl_kit.exercises.lab import (
     check_crossover_interaction,
     check_families_contrast,
     check_mean_weight,
+    check_variant_gain,
 )
 from mtdl_kit.exercises.measurements import check_cdr_from_mask, check_region_measurement, check_region_rule
 from mtdl_kit.exercises.own_data import check_hu_conversion, check_labels_row
@@ -71,6 +72,7 @@ __all__ = [
     "check_region_measurement",
     "check_region_rule",
     "check_replicated",
+    "check_variant_gain",
     "check_verdicts",
     "reference_delta_m",
     "reference_paired_interval",

@@ -153,6 +153,51 @@ def check_families_contrast(
     )
 
 
+def check_variant_gain(answer: float, region: str, label: str, task: str, *, root: Any = None) -> float:
+    """Check the mean gain a diagnostic's change gives the networks it retrained, computed by hand.
+
+    The learner takes the diagnostic's table (:func:`~mtdl_kit.results.load_families_variant`: one row per
+    network, arm and seed, with its ``headline`` value as trained and its ``variant`` value with the change),
+    keeps ``task``, takes per row ``variant - headline``, flips the sign when lower is better (MAE: a positive
+    gain always means the change helped), and averages over the rows.
+
+    Args:
+        answer: the learner's number (metric units).
+        region: region name.
+        label: the diagnostic's label (``"n_train1024"``, ``"focus_crop64"``: ``bench_families.py --retrain-with``).
+        task: a task of the table.
+        root: folder of the CSVs (default: the bundled ``benchmarks/results/``).
+
+    Returns:
+        The reference value.
+
+    Raises:
+        ValueError: a task the table does not hold.
+        ExerciseError: not a number, or a different value (naming the likely slip).
+    """
+    from mtdl_kit.metrics import higher_is_better
+    from mtdl_kit.results import load_families_variant
+
+    table = load_families_variant(region, label, root=root)
+    rows = table[table["task"] == task]
+    if rows.empty:
+        raise ValueError(
+            f"The {label} table of {region} has no task {task!r}; it has {sorted(table['task'].unique())}."
+        )
+    metric = str(rows["metric"].iloc[0])
+    sign = 1.0 if higher_is_better(metric) else -1.0
+    want = float((sign * (rows["variant"] - rows["headline"])).mean())
+    flip = " (for a lower-is-better metric such as MAE, flip it)" if sign < 0 else ""
+    return _check_mean_difference(
+        answer,
+        want,
+        f"{label} on {region}'s {task} {metric} (+ = the change helped), over {len(rows)} networks",
+        f"the sign is reversed: with the change minus as trained{flip}, so that a positive value means it helped.",
+        f"keep task == {task!r}, one row per network (arm and seed); take variant - headline per row (sign "
+        "flipped when lower is better) and average the rows.",
+    )
+
+
 def _runs_mean_difference(runs: Any, contrast: str, task: str, metric: str) -> float:
     """The mean over seeds of ``first - second`` arm on ``task``'s ``metric`` (sign flipped when lower is better)."""
     from mtdl_kit.metrics import higher_is_better

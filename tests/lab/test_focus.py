@@ -106,3 +106,30 @@ def test_every_named_finding_is_classes_of_a_segmentation_task() -> None:
         (spec,) = get_region(name).select_tasks([task])
         assert spec.kind == "segmentation" and classes and all(0 < c < spec.num_outputs for c in classes)
     assert change_words(change_label({"focus_crop": 64})) == "focus_crop = 64"
+
+
+def test_the_gain_exercise_accepts_the_mean_of_variant_minus_headline_only(tmp_path) -> None:
+    import pandas as pd
+
+    from mtdl_kit.exercises import ExerciseError, check_variant_gain
+
+    rows = [
+        ("single@params", 0, "malignancy", "auc", 0.50, 0.90),
+        ("single@width", 0, "malignancy", "auc", 0.48, 0.94),
+        ("single@params", 0, "lesion_diameter", "mae", 8.6, 3.0),
+        ("single@width", 4, "lesion_diameter", "mae", 8.4, 3.4),
+    ]
+    columns = ["arm", "seed", "task", "metric", "headline", "variant"]
+    pd.DataFrame(rows, columns=columns).to_csv(tmp_path / "transfer_g_abdomen_headline_focus_crop64.csv", index=False)
+    assert check_variant_gain(0.43, "abdomen", "focus_crop64", "malignancy", root=tmp_path) == pytest.approx(0.43)
+    assert check_variant_gain(5.3, "abdomen", "focus_crop64", "lesion_diameter", root=tmp_path) == pytest.approx(5.3)
+    with pytest.raises(ExerciseError, match=r"sign is reversed.*flip it"):
+        check_variant_gain(-5.3, "abdomen", "focus_crop64", "lesion_diameter", root=tmp_path)
+    with pytest.raises(ExerciseError, match="you computed"):
+        check_variant_gain(
+            0.9, "abdomen", "focus_crop64", "malignancy", root=tmp_path
+        )  # the variant's mean, not the gain
+    with pytest.raises(ExerciseError, match="finite number"):
+        check_variant_gain(float("nan"), "abdomen", "focus_crop64", "malignancy", root=tmp_path)
+    with pytest.raises(ValueError, match="has no task 'liver_lesion'"):
+        check_variant_gain(0.0, "abdomen", "focus_crop64", "liver_lesion", root=tmp_path)

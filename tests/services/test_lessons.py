@@ -233,6 +233,11 @@ def test_the_committed_abdomen_focus_crop_reads_as_lesson_14_says() -> None:
     assert diameter["chance_variant"].between(7.75, 7.85).all()
     text = lessons.families_lab_variant_reading("abdomen", "focus_crop64")
     assert text.count("2 of 2 with focus_crop = 64") == 4
+    # the answer key's exercise 5: more cases gain nothing (-0.003), the window +0.43
+    more = load_families_variant("abdomen", "n_train1024")
+    more = more[more["task"] == "malignancy"]
+    assert round(float((more["variant"] - more["headline"]).mean()), 3) == -0.003
+    assert round(float((malignancy["variant"] - malignancy["headline"]).mean()), 2) == 0.43
 
 
 def test_the_abdomen_lesion_is_a_few_hundred_pixels_at_256_px_as_lesson_14_says() -> None:
