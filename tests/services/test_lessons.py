@@ -215,9 +215,9 @@ def test_the_committed_abdomen_diagnostic_reads_as_lesson_14_says() -> None:
     for family in ("parallel", "cascaded", "hybrid"):  # "above 0.95", "2.2-2.4 mm"
         metrics = zoo[f"abdomen-{family}"].metrics
         assert metrics["malignancy"]["auc"] > 0.95 and 2.15 < metrics["lesion_diameter"]["mae"] < 2.45, family
-    for family in ("parallel", "cascaded", "hybrid"):  # "trained on 1,024 cases for up to 4,000 steps"
-        config = zoo[f"abdomen-{family}"].to_json()["config"]
-        assert config["n_train"] == 1024 and config["steps"] == 4000, family
+    for name in ("parallel", "cascaded", "hybrid", "single-malignancy", "single-lesion_diameter"):
+        config = zoo[f"abdomen-{name}"].to_json()["config"]  # "trained on 1,024 cases for up to 4,000 steps"
+        assert config["n_train"] == 1024 and config["steps"] == 4000, name
     interacted = zoo["abdomen-interacted"].metrics  # "learnt neither (AUC 0.36, MAE 8.02 mm)"
     assert round(interacted["malignancy"]["auc"], 2) == 0.36
     assert round(interacted["lesion_diameter"]["mae"], 2) == 8.02
