@@ -16,14 +16,15 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "benchmarks"))
-import bench_lecture as lecture  # noqa: E402
+from lecture_client import Board, ExploreModel, Session  # noqa: E402
+from lecture_server import Server  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
 def server():
-    srv = lecture.Server()
+    srv = Server()
     srv.start()
     yield srv
     srv.stop()
@@ -32,9 +33,9 @@ def server():
 
 def test_two_students_see_their_own_state_and_no_error(server):
     async def scenario():
-        board = lecture.Board(lecture.ExploreModel())
-        a = lecture.Session(server.url, "a")
-        b = lecture.Session(server.url, "b")
+        board = Board(ExploreModel())
+        a = Session(server.url, "a")
+        b = Session(server.url, "b")
         for s in (a, b):
             run = await s.open(timeout=300)
             board.check(s, "open", run)
@@ -62,7 +63,7 @@ def test_two_students_see_their_own_state_and_no_error(server):
     assert fragment_reruns == 0, "Explore reruns nothing on a timer"
 
 
-def _state(s: lecture.Session, run_id: str | None = None) -> list[str]:
+def _state(s: Session, run_id: str | None = None) -> list[str]:
     out = []
     for text in s.texts(("markdown",)):
         m = re.search(r"\*\*Run (\w+)\*\* .* state: \*\*(\w+)\*\*", text)
@@ -73,7 +74,7 @@ def _state(s: lecture.Session, run_id: str | None = None) -> list[str]:
 
 def test_a_second_train_is_queued_and_runs_survive_a_reload(server):
     async def scenario():
-        s = lecture.Session(server.url, "trainer", fetch_media=False)
+        s = Session(server.url, "trainer", fetch_media=False)
         await s.open(timeout=300)
         await s.navigate("experiment")
         submit = next(
@@ -92,7 +93,7 @@ def test_a_second_train_is_queued_and_runs_survive_a_reload(server):
         errors = list(s.errors) + list(s.alerts)
         await s.close()
         # a reload: a new session with the page's URL (its query string holds the owner token)
-        again = lecture.Session(server.url, "reloaded", query=token, fetch_media=False)
+        again = Session(server.url, "reloaded", query=token, fetch_media=False)
         await again.connect()
         await again.rerun(page_hash=s.pages["experiment"][0])
         after = "\n".join(again.texts())
