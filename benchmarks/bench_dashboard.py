@@ -47,18 +47,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(ROOT / "tests" / "dashboard"))
 sys.path.insert(0, str(ROOT / "tests"))  # uploads.py imports the shared dicom_helpers
 
+from lecture_client import pct  # noqa: E402
+
 #: fresh servers started for the cold start (the median is held to the target)
 COLD_STARTS = 3
 TARGETS = {"interaction_p95_ms": 150.0, "cold_start_s": 5.0, "concurrent_p95_s": 1.0, "rss_gb": 1.5}
-
-
-def pct(values: list[float], q: float) -> float:
-    v = sorted(values)
-    if not v:
-        return float("nan")
-    k = (len(v) - 1) * q
-    lo, hi = int(k), min(int(k) + 1, len(v) - 1)
-    return v[lo] + (v[hi] - v[lo]) * (k - lo)
 
 
 def rss_now_gb() -> float:
