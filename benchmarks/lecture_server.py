@@ -60,7 +60,11 @@ class Server:
                         return time.perf_counter() - self.t_start
             except OSError:
                 time.sleep(0.2)
-        raise RuntimeError("the server did not become healthy")
+        self.stop()  # a server left running would hold its port and its cores after the caller gives up
+        raise RuntimeError(
+            f"the server did not become healthy within {timeout:g} s (stopped; is the machine busy? "
+            f"pass a longer timeout): {self.log.read_text(errors='replace')[-2000:]}"
+        )
 
     def stop(self) -> None:
         if self.proc is None or self.proc.poll() is not None:

@@ -109,3 +109,10 @@ def test_a_second_train_is_queued_and_runs_survive_a_reload(server):
     assert "This session's runs" in after and "state: **done**" in after, after
     assert runs is not None and list(runs["state"]) == ["done", "done"], runs
     assert list(runs["steps"]) == ["60/60", "3/3"]
+
+
+def test_a_server_that_misses_its_health_check_is_stopped_not_left_running():
+    srv = Server()
+    with pytest.raises(RuntimeError, match=r"did not become healthy within 1 s \(stopped"):
+        srv.start(timeout=1)
+    assert srv.proc is not None and srv.proc.poll() is not None, "the server process was left running"
