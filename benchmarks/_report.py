@@ -130,18 +130,33 @@ def seed_sets(args, headline: tuple[int, ...], fresh: tuple[int, ...]) -> tuple[
 
 def chance_lines(cfg, region: str, tasks, seeds, runs, stem: Path, *, write: bool, group: str = "arm") -> list[str]:
     """A lab seed set's chance-level bullets (:func:`mtdl_kit.lab.chance.chance_reading`: each seed's image-blind
-    predictor on the test split, and the runs that do not beat it); with ``write`` the levels go to
-    ``<stem>_chance.csv``. The levels are computed from phantoms, never trained, so they are cheap to redo."""
-    from mtdl_kit.lab.chance import chance_frame, chance_reading
+    predictor on the test split, and the runs that do not beat it), and for a reconstruction task the noisy input's
+    score and the runs worse than it (:func:`mtdl_kit.lab.chance.copy_input_reading`); with ``write`` the levels go
+    to ``<stem>_chance.csv`` and ``<stem>_copyinput.csv``. They are computed from phantoms, never trained, so they are
+    cheap to redo."""
+    from mtdl_kit.lab.chance import chance_frame, chance_reading, copy_input_frame, copy_input_reading
 
     chance = chance_frame(cfg, region, list(tasks), list(seeds))
     if write:
         chance.to_csv(f"{stem}_chance.csv", index=False)
     reading = chance_reading(runs, chance, group=group)
-    return [
+    lines = [
         "Chance (computed from the runs and each seed's image-blind predictor):",
         "",
         *[f"- {s}" for s in reading],
+        "",
+    ]
+    floor = copy_input_frame(cfg, region, list(tasks), seed=next(iter(seeds)))
+    if floor.empty:
+        return lines
+    if write:
+        floor.to_csv(f"{stem}_copyinput.csv", index=False)
+    return [
+        *lines,
+        "A reconstruction's floor (computed from the runs and the noisy input returned unchanged, "
+        "`lab.chance.copy_input_frame`):",
+        "",
+        *[f"- {s}" for s in copy_input_reading(runs, floor, group=group)],
         "",
     ]
 

@@ -150,7 +150,9 @@ def load_transfer(
             ``"curves"`` (experiment G: each run's validation curve, ``arm``, ``seed``, ``task``, ``step``, ``value``)
             or ``"unstopped"`` (experiment G: runs the stopping rule ended early, trained again to the step cap,
             ``benchmarks/bench_families.py --unstopped``) or ``"chance"`` (experiment G: each seed's image-blind
-            predictor on the test split, :func:`mtdl_kit.lab.chance.chance_frame`) or ``"substituted"``
+            predictor on the test split, :func:`mtdl_kit.lab.chance.chance_frame`) or ``"copyinput"`` (experiment G,
+            a region with a reconstruction: the noisy input returned unchanged on the test split,
+            :func:`mtdl_kit.lab.chance.copy_input_frame`) or ``"substituted"``
             (experiment G: the families' gains against single-task networks trained to the cap,
             :func:`mtdl_kit.services.lessons.families_lab_substituted`, ``bench_families.py --substituted``).
         experiment: the experiment's letter (``"a"``: positive transfer; ``"g"``: the families).
@@ -160,9 +162,8 @@ def load_transfer(
     Raises:
         ValueError: an unknown kind; FileNotFoundError: the table was not generated (with the command).
     """
-    return _lab_table(
-        f"transfer_{experiment}_{run}", kind, root, "the transfer lab: python benchmarks/bench_transfer.py"
-    )
+    script = _LAB_SCRIPTS.get(experiment, "bench_transfer.py")
+    return _lab_table(f"transfer_{experiment}_{run}", kind, root, f"the transfer lab: python benchmarks/{script}")
 
 
 def load_families_variant(region: str, label: str, *, run: str = "headline", root: str | Path | None = None) -> Any:
@@ -202,8 +203,18 @@ def load_starved(
     return _lab_table(f"starved_{region}_{run}", kind, root, command)
 
 
+#: the benchmark that writes each experiment's tables (``transfer_<letter>_...``)
+_LAB_SCRIPTS = {
+    "a": "bench_transfer.py",
+    "b": "bench_adversarial.py",
+    "c": "bench_crossover.py",
+    "d": "bench_cascade.py",
+    "f": "bench_conflict.py",
+    "g": "bench_families.py",
+}
+
 #: the kinds of a lab table (``curves``: experiment G's validation curves)
-LAB_KINDS: tuple[str, ...] = ("runs", "summary", "curves", "unstopped", "chance", "substituted")
+LAB_KINDS: tuple[str, ...] = ("runs", "summary", "curves", "unstopped", "chance", "copyinput", "substituted")
 
 
 def _lab_table(stem: str, kind: str, root: str | Path | None, command: str) -> Any:

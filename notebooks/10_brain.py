@@ -495,8 +495,9 @@ display(Markdown(lessons.families_lab_unstopped_reading(REGION)))
 #
 # The reconstruction task is denoising: the network sees the noisy, bias-corrupted image and predicts the
 # clean one. Such a task has a floor that needs no training at all: return the input unchanged
-# (`mtdl_kit.evaluation.copy_input_level`, computed here on the same 256 test cases through the same
-# evaluation as the networks). The bullets set every reconstruction run against it.
+# (`mtdl_kit.lab.chance.copy_input_frame`, scored on the same 256 test cases through the same evaluation as
+# the networks when the table was summarised: `transfer_g_brain_headline_copyinput.csv`). The bullets set
+# every reconstruction run against it.
 
 # %%
 display(Markdown(lessons.families_lab_copy_input_reading(REGION)))

@@ -15,9 +15,13 @@ from mtdl_kit.evaluation import evaluate
 from mtdl_kit.evaluation.chance import PRIOR_WORDS, CopyInput, TrainingPrior, chance_level, copy_input_level
 from mtdl_kit.lab.chance import (
     CHANCE_COLUMNS,
+    COPY_INPUT_COLUMNS,
     chance_frame,
     chance_reading,
+    copy_input_frame,
+    copy_input_reading,
     replay_chance_guard,
+    runs_against_copy_input,
     runs_beating_chance,
 )
 from mtdl_kit.lab.families import QUICK_FAMILIES
@@ -493,3 +497,77 @@ def test_a_copy_of_the_input_predicts_reconstruction_tasks_only() -> None:
         CopyInput(get_region("brain").select_tasks(["reconstruction", "grade"]))
     with pytest.raises(ValueError, match="at least one"):
         CopyInput([])
+
+
+def test_the_copy_input_frame_scores_the_reconstruction_tasks_on_the_test_split_only() -> None:
+    """One row per reconstruction task and metric, the level :func:`copy_input_level` gives on the protocol's test
+    split, the same for every seed; a task list without a reconstruction gives an empty frame with the columns."""
+    from mtdl_kit.lab.families import default_families_config
+
+    cfg = default_families_config("brain", quick=True)
+    frame = copy_input_frame(cfg, "brain", ["tumour", "reconstruction"])
+    assert tuple(frame.columns) == COPY_INPUT_COLUMNS
+    assert list(frame["task"]) == ["reconstruction"] and list(frame["metric"]) == ["mae"]
+    brain = get_region("brain")
+    test = cfg.splits("brain", ["reconstruction"], 0)[2]
+    level = copy_input_level(brain.select_tasks(["reconstruction"]), test, region=brain).metrics["reconstruction"]
+    assert frame["value"].iloc[0] == pytest.approx(level["mae"]) and frame["n_cases"].iloc[0] == len(test)
+    assert copy_input_frame(cfg, "brain", ["tumour", "reconstruction"], seed=5).equals(frame)
+    empty = copy_input_frame(cfg, "brain", ["tumour", "grade"])
+    assert empty.empty and tuple(empty.columns) == COPY_INPUT_COLUMNS
+
+
+def _copy_frame(level: float = 0.04) -> pd.DataFrame:
+    return pd.DataFrame([("clean", "mae", level, 256)], columns=list(COPY_INPUT_COLUMNS))
+
+
+def _recon_runs() -> pd.DataFrame:
+    rows = [
+        ("single", 0, "clean", "mae", 0.02),
+        ("single", 1, "clean", "mae", 0.03),
+        ("parallel", 0, "clean", "mae", 0.07),
+        ("parallel", 1, "clean", "mae", 0.03),
+        ("parallel", 0, "mask", "dice", 0.9),
+    ]
+    return pd.DataFrame(rows, columns=["arm", "seed", "task", "metric", "value"])
+
+
+def test_reconstruction_runs_are_worse_than_the_copy_when_their_error_is_above_it() -> None:
+    paired = runs_against_copy_input(_recon_runs(), _copy_frame())
+    assert len(paired) == 4  # the dice row has no copy level
+    worse = paired.set_index(["arm", "seed"])["worse"]
+    assert worse.to_dict() == {
+        ("single", 0): False,
+        ("single", 1): False,
+        ("parallel", 0): True,
+        ("parallel", 1): False,
+    }
+    assert (paired["copy_input"] == 0.04).all()
+    assert copy_input_reading(_recon_runs(), _copy_frame()) == [
+        "clean (mae): the noisy input returned unchanged scores 0.0400 on the same 256 test cases. Runs worse than "
+        "that, per arm: single 0 of 2 (median 0.0250); parallel 1 of 2 (median 0.0500)."
+    ]
+    at_floor = _recon_runs().assign(value=0.04)  # equal to the copy is not worse
+    assert not runs_against_copy_input(at_floor, _copy_frame())["worse"].any()
+
+
+def test_a_copy_input_frame_without_a_reconstruction_or_for_other_runs_is_refused() -> None:
+    with pytest.raises(ValueError, match="no reconstruction task"):
+        runs_against_copy_input(_recon_runs(), _copy_frame().iloc[0:0])
+    with pytest.raises(ValueError, match="share no task and metric"):
+        runs_against_copy_input(_recon_runs().assign(task="other"), _copy_frame())
+
+
+def test_every_copy_input_reading_in_results_is_what_the_committed_csvs_give() -> None:
+    """RESULTS.md's copy-input bullets follow the committed runs and copy-input tables, and every such table has its
+    bullets there."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1] / "benchmarks"
+    text = (root / "RESULTS.md").read_text()
+    tables = sorted((root / "results").glob("*_copyinput.csv"))
+    assert tables, "no copy-input table: the brain's experiment-G seed sets have a reconstruction"
+    for path in tables:
+        runs = pd.read_csv(path.with_name(path.name.replace("_copyinput.csv", "_runs.csv")))
+        block = "\n".join(f"- {line}" for line in copy_input_reading(runs, pd.read_csv(path)))
+        assert block in text, f"{path.name}: RESULTS.md lacks its copy-input bullets (rerun the bench's summary)"

@@ -12,6 +12,11 @@ grade networks on 256 training cases, RESULTS "families-lab-n_train1024-brain");
 AUC's noise is smaller but not zero (:func:`auc_null_sd_classes`). The margin needs the test split's class counts,
 which :func:`chance_frame` records as ``n_cases/<class>`` rows. Other metrics are compared as they are: their
 per-case values, which a margin would need, are not in the runs tables.
+
+A reconstruction (denoising) task has no image-blind predictor worth the name; its floor is the noisy input
+returned unchanged (:func:`~mtdl_kit.evaluation.copy_input_level`): :func:`copy_input_frame` scores it on the
+test split, :func:`runs_against_copy_input` pairs every reconstruction run with it, and
+:func:`copy_input_reading` says it in sentences (RESULTS "families-lab-notes": the brain's shared trunks).
 """
 
 from __future__ import annotations
@@ -24,6 +29,10 @@ from typing import Any
 
 #: columns of :func:`chance_frame`
 CHANCE_COLUMNS = ("seed", "task", "metric", "value", "primary", "prior")
+#: columns of :func:`copy_input_frame`
+COPY_INPUT_COLUMNS = ("task", "metric", "value", "n_cases")
+#: what :func:`copy_input_frame`'s floor predicts, in words
+COPY_INPUT_WORDS = "the noisy input returned unchanged"
 #: one-sided normal quantile (5 %) of the margin by which a ROC-AUC must beat chance (in null SDs)
 AUC_MARGIN_Z = 1.645
 #: draws of the simulated null of a multi-class AUC (:func:`auc_null_sd_classes`); its SD is within about 1 %
@@ -371,3 +380,88 @@ def replay_chance_guard(cfg: Any, curves: Any, runs: Any, val_chance: Any) -> An
 def _guarded(cfg: Any, tasks: Sequence[Any], chance: dict[str, float]) -> Any:
     """``cfg``'s stopping rule for ``tasks`` with the chance guard (task name -> validation chance level)."""
     return replace(cfg, chance_guard=True).stopping_rule(tasks, chance=chance)
+
+
+def copy_input_frame(cfg: Any, region: str, tasks: Sequence[str], *, seed: int = 0) -> Any:
+    """One row per reconstruction task of ``tasks`` and metric: the noisy input returned unchanged, on the test split.
+
+    A denoising network has a floor that needs no training (:func:`~mtdl_kit.evaluation.copy_input_level`, through
+    the same evaluation as a network); a network above it has not learnt even to pass the image through.
+
+    Args:
+        cfg: the experiment's :class:`~mtdl_kit.lab.protocol.LabProtocol` (its splits and image size).
+        region: region name.
+        tasks: task names (those that are not reconstructions are left out).
+        seed: the seed whose splits are built; the test split is the same for every seed.
+
+    Returns:
+        A DataFrame with :data:`COPY_INPUT_COLUMNS`; no rows when ``tasks`` has no reconstruction.
+    """
+    import pandas as pd
+
+    from mtdl_kit.evaluation import copy_input_level
+    from mtdl_kit.regions import get_region
+
+    spec = get_region(region)
+    specs = [t for t in spec.select_tasks(list(tasks)) if t.kind == "reconstruction"]
+    rows = []
+    if specs:
+        test = cfg.splits(region, [t.name for t in specs], seed)[2]
+        level = copy_input_level(specs, test, region=spec)
+        for task in specs:
+            for metric, value in level.metrics[task.name].items():
+                if metric != "n_cases":  # a column here
+                    rows.append({"task": task.name, "metric": metric, "value": float(value), "n_cases": len(test)})
+    return pd.DataFrame(rows, columns=list(COPY_INPUT_COLUMNS))
+
+
+def runs_against_copy_input(runs: Any, floor: Any, *, group: str = "arm") -> Any:
+    """Each reconstruction run beside the noisy input's score (:func:`copy_input_frame`).
+
+    Args:
+        runs: a lab runs frame (``seed, <group>, task, metric, value`` …), e.g. ``transfer_g_*_runs.csv``.
+        floor: :func:`copy_input_frame` of the same test split.
+        group: the column that names the arm.
+
+    Returns:
+        One row per ``group``, seed, task and metric of ``floor``: ``value``, ``copy_input`` and ``worse`` (the run's
+        error is above the copy's).
+
+    Raises:
+        ValueError: ``floor`` is empty, or ``runs`` has none of its tasks and metrics.
+    """
+    from mtdl_kit.metrics import higher_is_better
+
+    if floor.empty:
+        raise ValueError("the copy-input frame has no reconstruction task; a copy of the input is no floor here.")
+    merged = runs.merge(floor[["task", "metric", "value"]], on=["task", "metric"], suffixes=("", "_c"))
+    if merged.empty:
+        raise ValueError("runs and the copy-input frame share no task and metric; pass the frame of these runs.")
+    sign = merged["metric"].map(lambda m: 1.0 if higher_is_better(m) else -1.0)
+    out = merged[[group, "seed", "task", "metric", "value"]].copy()
+    out["copy_input"] = merged["value_c"].to_numpy()
+    out["worse"] = (sign * (merged["value"] - merged["value_c"]) < 0).to_numpy()
+    return out.reset_index(drop=True)
+
+
+def copy_input_reading(runs: Any, floor: Any, *, group: str = "arm") -> list[str]:
+    """Sentences computed from the runs and :func:`copy_input_frame`: per reconstruction task and metric, the copy's
+    score and, per arm, the runs worse than it with the arm's median.
+
+    Args:
+        runs, floor, group: as :func:`runs_against_copy_input`.
+    """
+    paired = runs_against_copy_input(runs, floor, group=group)
+    out = []
+    for (task, metric), rows in paired.groupby(["task", "metric"], sort=False):
+        level = rows["copy_input"].iloc[0]
+        n_cases = int(floor[(floor["task"] == task) & (floor["metric"] == metric)]["n_cases"].iloc[0])
+        parts = [
+            f"{arm} {int(part['worse'].sum())} of {len(part)} (median {part['value'].median():.4f})"
+            for arm, part in rows.groupby(group, sort=False)
+        ]
+        out.append(
+            f"{task} ({metric}): {COPY_INPUT_WORDS} scores {level:.4f} on the same {n_cases} test cases. "
+            f"Runs worse than that, per arm: {'; '.join(parts)}."
+        )
+    return out

@@ -18,7 +18,7 @@ Research and teaching use only — not for clinical use.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -63,6 +63,8 @@ class FamilyFinding:
         metrics: task -> the metric of that verdict (``"dice"``, ``"mae"`` …).
         at_chance: task -> ``(runs that do not beat the image-blind chance level, runs)`` of the family,
             for the tasks where that count is above 0.
+        worse_than_copy: reconstruction task -> ``(runs whose error is above the noisy input returned unchanged,
+            runs)`` of the family (:func:`mtdl_kit.lab.chance.copy_input_frame`), where that count is above 0.
     """
 
     region: str
@@ -72,6 +74,7 @@ class FamilyFinding:
     tasks: dict[str, Verdict]
     metrics: dict[str, str]
     at_chance: dict[str, tuple[int, int]]
+    worse_than_copy: dict[str, tuple[int, int]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -115,6 +118,17 @@ def _at_chance(runs: Any, chance: Any) -> dict[tuple[str, str], tuple[int, int]]
     return {key: (int(c["count"] - c["sum"]), int(c["count"])) for key, c in counts.iterrows()}
 
 
+def _worse_than_copy(runs: Any, floor: Any) -> dict[tuple[str, str], tuple[int, int]]:
+    """``(arm, task) -> (reconstruction runs worse than the noisy input returned unchanged, runs)`` (empty when
+    either table is missing)."""
+    from mtdl_kit.lab.chance import runs_against_copy_input
+
+    if runs is None or floor is None or floor.empty:
+        return {}
+    counts = runs_against_copy_input(runs, floor).groupby(["arm", "task"])["worse"].agg(["sum", "count"])
+    return {key: (int(c["sum"]), int(c["count"])) for key, c in counts.iterrows()}
+
+
 def family_findings(
     region: str, run: str = "headline", *, rule: str = "params", root: str | Path | None = None
 ) -> list[FamilyFinding]:
@@ -154,6 +168,7 @@ def family_findings(
     runs = _table("runs", region, run, root)
     seeds = () if runs is None else tuple(sorted(int(x) for x in runs["seed"].unique()))
     chance = _at_chance(runs, _table("chance", region, run, root))
+    copied = _worse_than_copy(runs, _table("copyinput", region, run, root))
     out = []
     for arm in arms:
         rows = frame[(frame["contrast"] == f"{arm} - {baseline}") & (frame["task"] != DELTA_M)]
@@ -169,7 +184,8 @@ def family_findings(
             )
             metrics[str(r.task)] = str(r.metric)
         at_chance = {t: chance[(arm, t)] for t in tasks if chance.get((arm, t), (0, 0))[0] > 0}
-        out.append(FamilyFinding(region, run, arm, seeds, tasks, metrics, at_chance))
+        worse = {t: copied[(arm, t)] for t in tasks if copied.get((arm, t), (0, 0))[0] > 0}
+        out.append(FamilyFinding(region, run, arm, seeds, tasks, metrics, at_chance, worse))
     return out
 
 
@@ -204,6 +220,9 @@ def _task_clause(f: FamilyFinding, task: str) -> str:
     if task in f.at_chance:
         short, n = f.at_chance[task]
         text += f", in {short} of {n} runs no better than a guess that never sees the image"
+    if task in f.worse_than_copy:
+        worse, n = f.worse_than_copy[task]
+        text += f", in {worse} of {n} runs worse than handing back the noisy image unchanged"
     return text
 
 
@@ -345,7 +364,15 @@ def families_summary(region: str, *, root: str | Path | None = None) -> Families
         ).rstrip(),
         f"Protocol, the other capacity rule and the limits: {NOTES}; the region's lesson reads the same tables.",
     ]
-    if any(f.at_chance for f in family_findings(region, root=root)):
+    head = family_findings(region, root=root)
+    if any(f.worse_than_copy for f in head):
+        caveats.insert(
+            2,
+            "Where a family's cleaned images are worse than the noisy image handed back unchanged, the network has "
+            "not learnt even to pass the image through: using it would be worse than using no network; the region's "
+            "lesson tests two causes.",
+        )
+    if any(f.at_chance for f in head):
         caveats.insert(
             2,
             "Where a family's runs are no better than a guess that never sees the image, its 'worse' means it learnt "

@@ -582,40 +582,25 @@ def families_lab_change_reading(
 def families_lab_copy_input_reading(region: str, run: str = "headline", *, root: str | Path | None = None) -> str:
     """Markdown bullets: experiment G's reconstruction runs of ``region`` against the noisy input returned unchanged.
 
-    A denoising network has a floor that needs no training: :func:`mtdl_kit.evaluation.copy_input_level`, scored
-    here on the seed set's own test split (regenerated from its configuration, :func:`mtdl_kit.lab.config_of_runs`;
-    a few seconds). Per arm: the runs whose error is above it, with the arm's median. Reads
-    ``transfer_g_<region>_<run>_runs.csv``.
+    A denoising network has a floor that needs no training (:func:`mtdl_kit.lab.chance.copy_input_frame`, scored on
+    the seed set's own test split when the seed set was summarised). Per arm: the runs whose error is above it, with
+    the arm's median (:func:`mtdl_kit.lab.chance.copy_input_reading`). Reads ``transfer_g_<region>_<run>_runs.csv``
+    and ``..._copyinput.csv``.
 
     Raises:
         ValueError: ``region`` has no reconstruction task in the table.
+        FileNotFoundError: the copy-input table was not written (with the command that writes it).
     """
-    from mtdl_kit.evaluation import copy_input_level
-    from mtdl_kit.lab.families import config_of_runs
+    from mtdl_kit.lab.chance import copy_input_reading
     from mtdl_kit.regions import get_region
     from mtdl_kit.results import load_transfer
 
     runs = load_transfer("runs", experiment="g", run=f"{region}_{run}", root=root)
-    spec = get_region(region)
-    tasks = [t for t in spec.select_tasks(list(dict.fromkeys(runs["task"]))) if t.kind == "reconstruction"]
-    if not tasks:
+    tasks = get_region(region).select_tasks(list(dict.fromkeys(runs["task"])))
+    if not any(t.kind == "reconstruction" for t in tasks):
         raise ValueError(f"the {region} runs table has no reconstruction task; a copy of the input is no floor there.")
-    cfg = config_of_runs(region, runs)
-    test = cfg.splits(region, [t.name for t in tasks], cfg.seeds[0])[2]
-    level = copy_input_level(tasks, test, region=spec)
-    lines = []
-    for task in tasks:
-        floor = level.metrics[task.name]["mae"]
-        rows = runs[(runs["task"] == task.name) & (runs["metric"] == "mae")]
-        parts = []
-        for arm, part in rows.groupby("arm", sort=False):
-            worse = int((part["value"] > floor).sum())
-            parts.append(f"{arm} {worse} of {len(part)} (median {part['value'].median():.4f})")
-        lines.append(
-            f"- {task.name} (mae): the noisy input returned unchanged scores {floor:.4f} on the same {len(test)} test "
-            f"cases. Runs worse than that, per arm: {'; '.join(parts)}."
-        )
-    return "\n".join(lines)
+    floor = load_transfer("copyinput", experiment="g", run=f"{region}_{run}", root=root)
+    return "\n".join(f"- {line}" for line in copy_input_reading(runs, floor))
 
 
 def families_lab_chance_reading(region: str, run: str = "headline", *, root: str | Path | None = None) -> str:

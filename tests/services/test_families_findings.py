@@ -11,6 +11,7 @@ import pytest
 from mtdl_kit.services.families_findings import (
     ARMS,
     BASELINE,
+    FAMILY_WORDS,
     RULE_ARMS,
     at_cap_sentence,
     families_summary,
@@ -117,6 +118,31 @@ def test_runs_at_chance_are_named_and_explained(tmp_path: Path) -> None:
     assert not any("learnt nothing" in c for c in families_summary("cardiac").caveats), "every cardiac run beats chance"
     root = _copy(tmp_path, "musculoskeletal", kinds=("summary", "runs"))  # no chance table: no chance clause
     assert "no better than a guess" not in "\n".join(family_sentences("musculoskeletal", root=root))
+
+
+def test_reconstructions_worse_than_the_noisy_input_are_named_and_explained(tmp_path: Path) -> None:
+    """The brain: each family's count of reconstruction runs above the copy of the noisy input is the committed
+    tables' (``_copyinput.csv``), named in its sentence only where it is above 0, with a caveat saying what it means;
+    without the copy-input table nothing is said."""
+    from mtdl_kit.lab.chance import runs_against_copy_input
+
+    runs = pd.read_csv(RESULTS / "transfer_g_brain_headline_runs.csv")
+    paired = runs_against_copy_input(runs, pd.read_csv(RESULTS / "transfer_g_brain_headline_copyinput.csv"))
+    counts = paired.groupby("arm")["worse"].agg(["sum", "count"])
+    findings = {f.arm: f for f in family_findings("brain")}
+    named = {arm for arm, f in findings.items() if f.worse_than_copy}
+    assert named == {arm for arm in findings if counts.loc[arm, "sum"] > 0} and "parallel" in named
+    lines = family_sentences("brain")
+    for arm in findings:
+        line = next(line for line in lines if line.startswith(f"**{FAMILY_WORDS[arm]}**"))
+        worse, n = int(counts.loc[arm, "sum"]), int(counts.loc[arm, "count"])
+        said = f"in {worse} of {n} runs worse than handing back the noisy image unchanged"
+        assert (said in line) == (worse > 0), (arm, line)
+    assert any("worse than using no network" in c for c in families_summary("brain").caveats)
+    assert not any("worse than using no network" in c for c in families_summary("cardiac").caveats)
+    root = _copy(tmp_path, "brain", runs=("headline",))  # no copy-input table: no clause, no caveat
+    assert "handing back" not in "\n".join(family_sentences("brain", root=root))
+    assert not any("worse than using no network" in c for c in families_summary("brain", root=root).caveats)
 
 
 def test_a_summary_without_an_arm_fails_with_the_fix(tmp_path: Path) -> None:

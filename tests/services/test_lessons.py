@@ -400,7 +400,8 @@ def test_the_change_reading_pairs_seeds_and_quotes_the_single_task_network(tmp_p
 
 def test_the_copy_input_reading_sets_the_brains_reconstruction_runs_against_the_noisy_input(tmp_path) -> None:
     """Lesson 10: on the committed brain table, the floor is copy_input_level on the seed set's own test split, and
-    each arm's count of runs above it is what the runs table says; a region without a reconstruction is refused."""
+    each arm's count of runs above it is what the runs table says; a region without a reconstruction is refused, a
+    missing copy-input table named with the command that writes it."""
     import re
 
     import pandas as pd
@@ -426,6 +427,9 @@ def test_the_copy_input_reading_sets_the_brains_reconstruction_runs_against_the_
     )
     with pytest.raises(ValueError, match="no reconstruction task"):
         lessons.families_lab_copy_input_reading("eye", root=tmp_path)
+    runs.to_csv(tmp_path / "transfer_g_brain_headline_runs.csv", index=False)  # no copy-input table beside it
+    with pytest.raises(FileNotFoundError, match=r"copyinput\.csv does not exist yet; run .*bench_families\.py"):
+        lessons.families_lab_copy_input_reading("brain", root=tmp_path)
 
 
 def test_the_brains_reconstruction_diagnostics_read_as_lesson_10_says() -> None:
