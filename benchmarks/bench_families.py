@@ -227,8 +227,9 @@ def guard_section(regions: list[str]) -> None:
     write_section("families-lab-guard", text)
 
 
-def _one_variant(job: tuple) -> dict:
-    """Worker: one headline network of ``arm`` trained again under a changed configuration (one thread)."""
+def _one_variant(job: tuple) -> list[dict]:
+    """Worker: one headline network of ``arm`` trained again under a changed configuration (one thread); one row per
+    task of ``tasks`` that it trains."""
     import torch
 
     from mtdl_kit.lab.families import cached_run, networks_of
@@ -236,20 +237,37 @@ def _one_variant(job: tuple) -> dict:
     from mtdl_kit.regions import get_region
 
     torch.set_num_threads(1)
-    cfg, arm, seed, task, cache = job
-    network = networks_of(cfg, arm)[task if arm.startswith("single") else "all"]
+    cfg, arm, seed, tasks, cache = job
+    network = networks_of(cfg, arm)[tasks[0] if arm.startswith("single") else "all"]
     run = cached_run(cfg, network, seed, cache)
-    metric = primary_metric(get_region(cfg.region).task(task))
-    return {
-        "arm": arm,
-        "seed": seed,
-        "task": task,
-        "metric": metric,
-        "variant": run.metrics[task][metric],
-        "best_step": run.best_step,
-        "steps_run": run.steps_run,
-        "seconds": round(run.seconds, 1),
-    }
+    rows = []
+    for task in tasks:
+        metric = primary_metric(get_region(cfg.region).task(task))
+        rows.append(
+            {
+                "arm": arm,
+                "seed": seed,
+                "task": task,
+                "metric": metric,
+                "variant": run.metrics[task][metric],
+                "best_step": run.best_step,
+                "steps_run": run.steps_run,
+                "seconds": round(run.seconds, 1),
+            }
+        )
+    return rows
+
+
+def variant_jobs(cfg, arms: list[str], tasks: list[str], seeds: tuple[int, ...], cache: Path) -> list[tuple]:
+    """One job per network: a single-task arm's network per task and seed, a multi-task arm's one network per seed
+    for all ``tasks`` (a job per task would let two processes train the same network at once)."""
+    jobs = []
+    for arm in arms:
+        if arm.startswith("single"):
+            jobs += [(cfg, arm, seed, (task,), cache) for task in tasks for seed in seeds]
+        else:
+            jobs += [(cfg, arm, seed, tuple(tasks), cache) for seed in seeds]
+    return jobs
 
 
 def _cached_runs_frame(cfg, arms: list[str], tasks: list[str], cache: Path):
@@ -353,9 +371,10 @@ def variant_section(
         base = replace(config_of_runs(region, runs), seeds=tuple(seeds))  # as the committed seed set was trained
     changed = replace(base, **changes)
     changed.validate()
-    work = [(changed, arm, seed, task, cache) for arm in arms for task in tasks for seed in seeds]
+    work = variant_jobs(changed, arms, tasks, tuple(seeds), cache)
     with ProcessPoolExecutor(max_workers=jobs, mp_context=mp.get_context("spawn")) as pool:
-        table = pd.DataFrame(list(pool.map(_one_variant, work)))
+        rows = {(r["arm"], r["task"], r["seed"]): r for part in pool.map(_one_variant, work) for r in part}
+    table = pd.DataFrame([rows[(arm, task, seed)] for arm in arms for task in tasks for seed in seeds])
     committed = runs.set_index(["arm", "seed", "task", "metric"])["value"]
     table["headline"] = [committed[(r.arm, r.seed, r.task, r.metric)] for r in table.itertuples()]
     for name, cfg in (("headline", base), ("variant", changed)):

@@ -90,3 +90,24 @@ def test_training_minutes_count_each_network_once() -> None:
     table = pd.DataFrame(rows, columns=["arm", "seed", "task", "seconds"])
     assert bench_families.training_minutes(table) == (600 + 120 + 60 + 300) / 60
     assert bench_families.processes(1) == "1 process" and bench_families.processes(2) == "2 processes"
+
+
+def test_a_variant_trains_each_network_in_one_job(tmp_path: Path) -> None:
+    """A multi-task network is one job for all its tasks (a job per task let two processes train the same network
+    at once: the abdomen's parallel network of seed 0 was trained twice), a single-task arm one job per task."""
+    cfg = default_families_config("abdomen", quick=True)
+    tasks = ["liver_lesion", "malignancy", "lesion_diameter"]
+    jobs = bench_families.variant_jobs(cfg, ["single@params", "parallel", "hybrid"], tasks, (0, 4), tmp_path)
+    keys = [(arm, seed, job_tasks) for _, arm, seed, job_tasks, _ in jobs]
+    assert keys == [
+        *[("single@params", seed, (task,)) for task in tasks for seed in (0, 4)],
+        ("parallel", 0, tuple(tasks)),
+        ("parallel", 4, tuple(tasks)),
+        ("hybrid", 0, tuple(tasks)),
+        ("hybrid", 4, tuple(tasks)),
+    ]
+    networks = [
+        (arm, seed, networks_of(cfg, arm)[t[0] if arm.startswith("single") else "all"].tasks)
+        for _, arm, seed, t, _ in jobs
+    ]
+    assert len(set(networks)) == len(networks), "two jobs train the same network"
