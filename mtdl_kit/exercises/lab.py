@@ -153,28 +153,33 @@ def check_families_contrast(
     )
 
 
-def check_variant_gain(answer: float, region: str, label: str, task: str, *, root: Any = None) -> float:
+def check_variant_gain(
+    answer: float, region: str, label: str, task: str, *, networks: str = "all", root: Any = None
+) -> float:
     """Check the mean gain a diagnostic's change gives the networks it retrained, computed by hand.
 
     The learner takes the diagnostic's table (:func:`~mtdl_kit.results.load_families_variant`: one row per
     network, arm and seed, with its ``headline`` value as trained and its ``variant`` value with the change),
     keeps ``task``, takes per row ``variant - headline``, flips the sign when lower is better (MAE: a positive
-    gain always means the change helped), and averages over the rows.
+    gain always means the change helped), and averages over the rows — over every network, or only the
+    single-task ones (arms ``single@...``) or only the multi-task ones, when the table holds both.
 
     Args:
         answer: the learner's number (metric units).
         region: region name.
         label: the diagnostic's label (``"n_train1024"``, ``"focus_crop64"``: ``bench_families.py --retrain-with``).
         task: a task of the table.
+        networks: ``"all"``, ``"single-task"`` or ``"multi-task"``: the rows averaged.
         root: folder of the CSVs (default: the bundled ``benchmarks/results/``).
 
     Returns:
         The reference value.
 
     Raises:
-        ValueError: a task the table does not hold.
+        ValueError: a task the table does not hold, an unknown ``networks``, or no network of that kind.
         ExerciseError: not a number, or a different value (naming the likely slip).
     """
+    from mtdl_kit.lab.families import rows_of_networks
     from mtdl_kit.metrics import higher_is_better
     from mtdl_kit.results import load_families_variant
 
@@ -184,6 +189,13 @@ def check_variant_gain(answer: float, region: str, label: str, task: str, *, roo
         raise ValueError(
             f"The {label} table of {region} has no task {task!r}; it has {sorted(table['task'].unique())}."
         )
+    rows = rows_of_networks(rows, networks)
+    if rows.empty:
+        raise ValueError(
+            f"The {label} table of {region} has no {networks} network of {task!r}; its arms are "
+            f"{sorted(table['arm'].unique())}. Use networks='all'."
+        )
+    which = "" if networks == "all" else f"{networks} "
     metric = str(rows["metric"].iloc[0])
     sign = 1.0 if higher_is_better(metric) else -1.0
     want = float((sign * (rows["variant"] - rows["headline"])).mean())
@@ -191,10 +203,12 @@ def check_variant_gain(answer: float, region: str, label: str, task: str, *, roo
     return _check_mean_difference(
         answer,
         want,
-        f"{label} on {region}'s {task} {metric} (+ = the change helped), over {len(rows)} networks",
+        f"{label} on {region}'s {task} {metric} (+ = the change helped), over {len(rows)} {which}networks",
         f"the sign is reversed: with the change minus as trained{flip}, so that a positive value means it helped.",
-        f"keep task == {task!r}, one row per network (arm and seed); take variant - headline per row (sign "
-        "flipped when lower is better) and average the rows.",
+        f"keep task == {task!r}"
+        + ("" if networks == "all" else f" and only the {networks} arms (single-task: arm starting with 'single')")
+        + ", one row per network (arm and seed); take variant - headline per row (sign flipped when lower is "
+        "better) and average the rows.",
     )
 
 

@@ -506,10 +506,12 @@ def _beating_chance(part: Any, chance: Any, task: str, metric: str) -> str:
 
 
 def families_lab_variant_reading(
-    region: str, label: str, run: str = "headline", *, root: str | Path | None = None
+    region: str, label: str, run: str = "headline", *, networks: str = "all", root: str | Path | None = None
 ) -> str:
     """Markdown bullets: experiment G's networks trained again with one configuration change (e.g. 1,024 training
-    cases), per arm and task: how many beat their seed's image-blind predictor each way, with the medians.
+    cases), per arm and task: how many beat their seed's image-blind predictor each way, with the medians — of
+    every network of the table, or only of its single-task or multi-task ones (``networks``,
+    :func:`mtdl_kit.lab.families.rows_of_networks`).
 
     Reads ``transfer_g_<region>_<run>_<label>.csv`` (:func:`mtdl_kit.results.load_families_variant`). A network
     that does not beat chance learnt nothing from the image; a comparison with it says nothing about sharing.
@@ -518,10 +520,13 @@ def families_lab_variant_reading(
     those columns is read with a margin of 0, exact for the committed ones (no AUC task among them).
     """
     from mtdl_kit.lab.chance import beats_chance
-    from mtdl_kit.lab.families import change_words
+    from mtdl_kit.lab.families import change_words, rows_of_networks
     from mtdl_kit.results import load_families_variant
 
     table = load_families_variant(region, label, run=run, root=root)
+    table = rows_of_networks(table, networks)
+    if table.empty:
+        raise ValueError(f"The {label} diagnostic of {region} ({run}) has no {networks} network.")
     for column in ("margin_headline", "margin_variant"):
         if column not in table:
             table[column] = 0.0

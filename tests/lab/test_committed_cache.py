@@ -1,21 +1,23 @@
 """benchmarks/cache: experiment-G networks committed as a long fill finishes them (benchmarks/cache/README.md).
 
 A committed network must be one the summarising run (or `--unstopped`) will read: of its folder's region under
-today's default configuration or its to-cap variant (a configuration change makes every file stale — delete them
-and fill again), with its records beside it and nothing half-written."""
+today's default configuration, its to-cap variant or a committed diagnostic's configuration (a configuration
+change makes every file stale — delete them and fill again), with its records beside it and nothing half-written."""
 
 from __future__ import annotations
 
 import json
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from mtdl_kit.lab.families import cache_stem, default_families_config, networks_of, to_cap
+from mtdl_kit.lab.families import FamiliesConfig, cache_stem, change_words, default_families_config, networks_of, to_cap
 
 CACHE = Path(__file__).resolve().parents[2] / "benchmarks" / "cache"
+RESULTS = CACHE.parent / "results"
 FOLDERS = sorted(p for p in CACHE.glob("g_*") if p.is_dir())
 STEM = re.compile(r"^(?P<key>[0-9a-f]{10})-(?P<family>\w+)-(?P<digest>[0-9a-f]{8})-s(?P<seed>\d+)$")
 
@@ -27,13 +29,40 @@ def test_every_folder_is_listed_in_the_readme() -> None:
         assert f"`{folder.name}/`" in readme, f"{folder.name} has no row in benchmarks/cache/README.md"
 
 
+def diagnostic_configs(region: str, default: FamiliesConfig) -> list[FamiliesConfig]:
+    """The configurations of ``region``'s committed ``--retrain-with`` diagnostics of the headline seed set
+    (``transfer_g_<region>_headline_<label>.csv``, the label a configuration change): their networks may be
+    kept beside the seed set's, so that the diagnostic's table is rewritten without training."""
+    configs = []
+    for path in sorted(RESULTS.glob(f"transfer_g_{region}_headline_*.csv")):
+        label = path.stem.removeprefix(f"transfer_g_{region}_headline_")
+        words = change_words(label)
+        if words == label:  # not a configuration change: runs, summary, chance, unstopped, ...
+            continue
+        changes = {}
+        for part in words.split(", "):
+            name, _, value = part.partition(" = ")
+            current = getattr(default, name)
+            changes[name] = type(current)(value) if current is not None else int(value) if value.isdigit() else value
+        configs.append(replace(default, **changes))
+    return configs
+
+
+def test_the_abdomen_diagnostic_configurations_are_read_from_the_committed_tables() -> None:
+    default = default_families_config("abdomen")
+    changed = {cfg.n_train: cfg for cfg in diagnostic_configs("abdomen", default)}
+    assert 1024 in changed and changed[1024].key() != default.key()
+    assert replace(changed[1024], n_train=default.n_train).key() == default.key()
+
+
 @pytest.mark.parametrize("folder", FOLDERS, ids=[f.name for f in FOLDERS])
 def test_committed_networks_are_the_ones_the_summary_reads(folder: Path) -> None:
     region = folder.name.split("_")[1]  # g_<region>_<seed set>
     default = default_families_config(region)
     wanted = {
         cache_stem(cfg, network, seed, folder).name
-        for cfg in (default, to_cap(default))  # a seed set's networks and their to-cap runs (`--unstopped`)
+        # a seed set's networks, their to-cap runs (`--unstopped`) and its committed diagnostics' networks
+        for cfg in (default, to_cap(default), *diagnostic_configs(region, default))
         for seed in (*range(0, 8), *range(100, 108))  # the headline and replication seeds (bench_families.py)
         for arm in cfg.arms()
         for network in networks_of(cfg, arm).values()

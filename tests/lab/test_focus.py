@@ -108,19 +108,28 @@ def test_every_named_finding_is_classes_of_a_segmentation_task() -> None:
     assert change_words(change_label({"focus_crop": 64})) == "focus_crop = 64"
 
 
-def test_the_gain_exercise_accepts_the_mean_of_variant_minus_headline_only(tmp_path) -> None:
+def _variant_table(folder, label: str, rows: list[tuple]) -> None:
+    """An abdomen diagnostic's table as ``load_families_variant`` reads it: ``(arm, seed, task, metric, headline,
+    variant)`` rows."""
     import pandas as pd
 
+    columns = ["arm", "seed", "task", "metric", "headline", "variant"]
+    pd.DataFrame(rows, columns=columns).to_csv(folder / f"transfer_g_abdomen_headline_{label}.csv", index=False)
+
+
+def test_the_gain_exercise_accepts_the_mean_of_variant_minus_headline_only(tmp_path) -> None:
     from mtdl_kit.exercises import ExerciseError, check_variant_gain
 
-    rows = [
-        ("single@params", 0, "malignancy", "auc", 0.50, 0.90),
-        ("single@width", 0, "malignancy", "auc", 0.48, 0.94),
-        ("single@params", 0, "lesion_diameter", "mae", 8.6, 3.0),
-        ("single@width", 4, "lesion_diameter", "mae", 8.4, 3.4),
-    ]
-    columns = ["arm", "seed", "task", "metric", "headline", "variant"]
-    pd.DataFrame(rows, columns=columns).to_csv(tmp_path / "transfer_g_abdomen_headline_focus_crop64.csv", index=False)
+    _variant_table(
+        tmp_path,
+        "focus_crop64",
+        [
+            ("single@params", 0, "malignancy", "auc", 0.50, 0.90),
+            ("single@width", 0, "malignancy", "auc", 0.48, 0.94),
+            ("single@params", 0, "lesion_diameter", "mae", 8.6, 3.0),
+            ("single@width", 4, "lesion_diameter", "mae", 8.4, 3.4),
+        ],
+    )
     assert check_variant_gain(0.43, "abdomen", "focus_crop64", "malignancy", root=tmp_path) == pytest.approx(0.43)
     assert check_variant_gain(5.3, "abdomen", "focus_crop64", "lesion_diameter", root=tmp_path) == pytest.approx(5.3)
     with pytest.raises(ExerciseError, match=r"sign is reversed.*flip it"):
@@ -133,3 +142,30 @@ def test_the_gain_exercise_accepts_the_mean_of_variant_minus_headline_only(tmp_p
         check_variant_gain(float("nan"), "abdomen", "focus_crop64", "malignancy", root=tmp_path)
     with pytest.raises(ValueError, match="has no task 'liver_lesion'"):
         check_variant_gain(0.0, "abdomen", "focus_crop64", "liver_lesion", root=tmp_path)
+
+
+def test_the_gain_exercise_averages_the_single_or_the_multi_task_networks_when_asked(tmp_path) -> None:
+    from mtdl_kit.exercises import ExerciseError, check_variant_gain
+
+    gains = [
+        ("single@params", 0.47, 0.46),
+        ("single@width", 0.50, 0.52),
+        ("parallel", 0.49, 0.98),
+        ("hybrid", 0.63, 0.98),
+    ]
+    rows = [(arm, 0, "malignancy", "auc", before, after) for arm, before, after in gains]
+    _variant_table(tmp_path, "n_train1024", rows)
+
+    def check(answer: float, networks: str = "all") -> float:
+        return check_variant_gain(answer, "abdomen", "n_train1024", "malignancy", networks=networks, root=tmp_path)
+
+    assert check(0.005, "single-task") == pytest.approx(0.005)
+    assert check(0.42, "multi-task") == pytest.approx(0.42)
+    assert check(0.2125) == pytest.approx(0.2125)
+    with pytest.raises(ExerciseError, match="only the single-task arms"):  # the mean over every network
+        check(0.2125, "single-task")
+    with pytest.raises(ValueError, match="not one of"):
+        check(0.0, "single")
+    _variant_table(tmp_path, "n_train1024", rows[:2])
+    with pytest.raises(ValueError, match="no multi-task network"):
+        check(0.0, "multi-task")

@@ -152,6 +152,33 @@ def test_the_variant_reading_counts_runs_beating_their_own_seeds_chance_each_way
     assert "beating chance 0 of 1 as trained" in width and "0 of 1 with n_train = 1024" in width
 
 
+def test_the_variant_reading_narrows_to_single_or_multi_task_networks(tmp_path) -> None:
+    import pandas as pd
+
+    rows = [("single@params", 0.47, 0.46), ("parallel", 0.49, 0.98), ("hybrid", 0.63, 0.98)]
+    pd.DataFrame(
+        [
+            {"arm": a, "seed": 0, "task": "malignancy", "metric": "auc", "headline": h, "chance_headline": 0.5,
+             "variant": v, "chance_variant": 0.5, "margin_headline": 0.06, "margin_variant": 0.06}
+            for a, h, v in rows
+        ]
+    ).to_csv(tmp_path / "transfer_g_abdomen_headline_n_train1024.csv", index=False)  # fmt: skip
+    read = lessons.families_lab_variant_reading
+    assert len(read("abdomen", "n_train1024", root=tmp_path).splitlines()) == 3
+    (single,) = read("abdomen", "n_train1024", networks="single-task", root=tmp_path).splitlines()
+    assert single.startswith("- **single@params**") and "0 of 1 with n_train = 1024" in single
+    parallel, hybrid = read("abdomen", "n_train1024", networks="multi-task", root=tmp_path).splitlines()
+    assert parallel.startswith("- **parallel**") and "beating chance 0 of 1 as trained" in parallel
+    assert hybrid.startswith("- **hybrid**") and "beating chance 1 of 1 as trained" in hybrid
+    with pytest.raises(ValueError, match="not one of"):
+        read("abdomen", "n_train1024", networks="families", root=tmp_path)
+    pd.read_csv(tmp_path / "transfer_g_abdomen_headline_n_train1024.csv").iloc[:1].to_csv(
+        tmp_path / "transfer_g_abdomen_headline_n_train1024.csv", index=False
+    )
+    with pytest.raises(ValueError, match="has no multi-task network"):
+        read("abdomen", "n_train1024", networks="multi-task", root=tmp_path)
+
+
 def test_the_committed_brain_diagnostic_reads_as_the_lesson_says() -> None:
     """Lesson 10's prose: with 256 cases nothing learnt beyond noise; with 1,024 the area and the matched grade."""
     text = lessons.families_lab_variant_reading("brain", "n_train1024")
@@ -187,11 +214,12 @@ def test_the_committed_pathology_diagnostic_reads_as_the_lesson_says() -> None:
 def test_the_committed_abdomen_diagnostic_reads_as_lesson_14_says() -> None:
     """Lesson 14's prose: neither label is learnt on 256 or 1,024 cases; a diameter "beating" the median by less
     than 0.002 mm; the zoo's single-task networks at the guess, its parallel/cascaded/hybrid ones learning both."""
+    from mtdl_kit.lab.families import rows_of_networks
     from mtdl_kit.lab.protocol import TRAINING_CASES
     from mtdl_kit.results import load_families_variant, results_dir
     from mtdl_kit.zoo import read_manifest
 
-    table = load_families_variant("abdomen", "n_train1024")
+    table = rows_of_networks(load_families_variant("abdomen", "n_train1024"), "single-task")
     malignancy, diameter = table[table["task"] == "malignancy"], table[table["task"] == "lesion_diameter"]
     for column, chance in (("headline", "chance_headline"), ("variant", "chance_variant")):
         gap = (malignancy[column] - malignancy[chance]).abs()
@@ -201,7 +229,7 @@ def test_the_committed_abdomen_diagnostic_reads_as_lesson_14_says() -> None:
     beating = diameter[diameter["variant"] < diameter["chance_variant"]]
     assert sorted(beating["arm"]) == ["single@params", "single@width"]  # "the run of each rule"
     assert ((beating["chance_variant"] - beating["variant"]) < 0.002).all()  # "less than two thousandths"
-    text = lessons.families_lab_variant_reading("abdomen", "n_train1024")
+    text = lessons.families_lab_variant_reading("abdomen", "n_train1024", networks="single-task")
     assert text.count("beating chance 0 of 2 as trained") == 4
     assert text.count("0 of 2 with n_train = 1024") == 2 and text.count("1 of 2 with n_train = 1024") == 2
     assert "abdomen" not in TRAINING_CASES  # the protocol's 256 stand
@@ -236,11 +264,62 @@ def test_the_committed_abdomen_focus_crop_reads_as_lesson_14_says() -> None:
     assert diameter["chance_variant"].between(7.75, 7.85).all()
     text = lessons.families_lab_variant_reading("abdomen", "focus_crop64")
     assert text.count("2 of 2 with focus_crop = 64") == 4
-    # the answer key's exercise 5: more cases gain nothing (-0.003), the window +0.43
+    # the answer key's exercise 5: more cases gain the single-task networks nothing (-0.003), the window +0.43
     more = load_families_variant("abdomen", "n_train1024")
-    more = more[more["task"] == "malignancy"]
+    more = more[(more["task"] == "malignancy") & more["arm"].str.startswith("single")]
     assert round(float((more["variant"] - more["headline"]).mean()), 3) == -0.003
     assert round(float((malignancy["variant"] - malignancy["headline"]).mean()), 2) == 0.43
+
+
+def test_the_committed_abdomen_families_at_1024_cases_read_as_lesson_14_says() -> None:
+    """Lesson 14, "Four times the cases": on 1,024 cases the parallel, cascaded and hybrid networks learn the
+    diameter on both seeds and the malignancy in five of six runs, the interacted network neither; on 256 only the
+    hybrid's malignancy AUC leaves the noise; the families' steps; the answer key's +0.28."""
+    from mtdl_kit.lab.families import rows_of_networks
+    from mtdl_kit.results import load_families_variant
+
+    table = load_families_variant("abdomen", "n_train1024")
+    families = rows_of_networks(table, "multi-task")
+    assert set(families["arm"]) == {"parallel", "hybrid", "cascaded@params", "interacted@params"}
+    assert set(families["seed"]) == {0, 4}
+    learners = families[families["arm"] != "interacted@params"]
+    diameter = learners[learners["task"] == "lesion_diameter"]
+    assert diameter["variant"].between(1.85, 2.75).all()  # "1.9-2.7 mm on both seeds"
+    assert (diameter["chance_variant"].round(1) == 7.8).all()  # "against the image-blind guess's 7.8"
+    malignancy = learners[learners["task"] == "malignancy"]
+    assert (malignancy["variant"].round(2).between(0.95, 0.98)).sum() == 5  # "0.95-0.98 in five of their six runs"
+    stays = malignancy[malignancy["variant"] < 0.9]
+    assert (
+        list(stays["arm"]) == ["parallel"] and list(stays["seed"]) == [4] and round(stays["variant"].iloc[0], 2) == 0.5
+    )
+    before = families[families["task"] == "malignancy"]  # on 256: "only the hybrid's leaves the noise (0.63, 0.58)"
+    leaves = (before["headline"] - before["chance_headline"]).abs() > before["margin_headline"]
+    assert set(before[leaves]["arm"]) == {"hybrid"} and sorted(before[leaves]["headline"].round(2)) == [0.58, 0.63]
+    dice = table[table["task"] == "liver_lesion"].pivot_table(index="seed", columns="arm", values="variant")
+    single_dice = dice.pop("single@params")  # "every one of them, on both seeds, segments the lesion worse"
+    assert dice.pop("single@width").equals(single_dice)  # one segmentation network under both rules
+    assert sorted(dice.columns) == sorted(set(families["arm"])) and dice.lt(single_dice, axis=0).all().all()
+    assert round(dice.min().min(), 2) == 0.70 and round(dice.max().max(), 2) == 0.84  # "Dice 0.70-0.84"
+    assert sorted(single_dice.round(2)) == [0.86, 0.87]
+    interacted = families[families["arm"] == "interacted@params"]  # "learns neither label on 1,024 cases"
+    auc = interacted[interacted["task"] == "malignancy"]
+    assert ((auc["variant"] - auc["chance_variant"]).abs() < auc["margin_variant"]).all()
+    mae = interacted[interacted["task"] == "lesion_diameter"]
+    assert (mae["variant"] > mae["chance_variant"] - 0.01).all()  # at most a hundredth below the median's error
+    # "1,600-2,000 steps of the 2,000-step cap, against 850-1,850" (the single-task networks of the two labels)
+    assert families["steps_run"].min() == 1600 and families["steps_run"].max() == 2000
+    single = rows_of_networks(table, "single-task")
+    single = single[single["task"].isin(["malignancy", "lesion_diameter"])]
+    assert single["steps_run"].min() == 850 and single["steps_run"].max() == 1850
+    # the answer key: +0.28 for the multi-task networks, 0.04-0.49 per run for all but the interacted one
+    gains = (malignancy["variant"] - malignancy["headline"]).round(2)
+    assert round(float((before["variant"] - before["headline"]).mean()), 2) == 0.28
+    assert gains.min() == 0.04 and gains.max() == 0.49
+    text = lessons.families_lab_variant_reading("abdomen", "n_train1024", networks="multi-task")
+    lines = {(line.split("**")[1], line.split(", ")[1].split(" ")[0]): line for line in text.splitlines()}
+    for arm in ("parallel", "hybrid", "cascaded@params"):
+        assert "2 of 2 with n_train = 1024" in lines[(arm, "lesion_diameter")], arm
+    assert "0 of 2 with n_train = 1024" in lines[("interacted@params", "malignancy")]
 
 
 def test_the_abdomen_lesion_is_a_few_hundred_pixels_at_256_px_as_lesson_14_says() -> None:

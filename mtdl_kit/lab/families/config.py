@@ -313,6 +313,25 @@ def rule_of(arm: str) -> str:
     return arm.partition("@")[2]
 
 
+#: what a table of experiment G's networks can be narrowed to (:func:`rows_of_networks`)
+NETWORK_KINDS = ("all", "single-task", "multi-task")
+
+
+def rows_of_networks(table: Any, networks: str) -> Any:
+    """The rows of ``table`` (a frame with an ``arm`` column) of ``networks``: ``"all"``, ``"single-task"`` (arms
+    ``single@...``) or ``"multi-task"`` (the families).
+
+    Raises:
+        ValueError: ``networks`` not one of :data:`NETWORK_KINDS`.
+    """
+    if networks not in NETWORK_KINDS:
+        raise ValueError(f"networks={networks!r} is not one of {NETWORK_KINDS}.")
+    if networks == "all":
+        return table
+    single = table["arm"].str.startswith("single")
+    return table[single if networks == "single-task" else ~single]
+
+
 def check_test_classes(cfg: FamiliesConfig, test: Any) -> None:
     """Raise ``ValueError`` when the test split ``test`` has no case of some class of a classification task: its macro
     AUC, and Δm with it, would be undefined — found before any network trains, not after (the knee's grade at
