@@ -301,6 +301,12 @@ def test_the_committed_abdomen_families_at_1024_cases_read_as_lesson_14_says() -
     assert sorted(dice.columns) == sorted(set(families["arm"])) and dice.lt(single_dice, axis=0).all().all()
     assert round(dice.min().min(), 2) == 0.70 and round(dice.max().max(), 2) == 0.84  # "Dice 0.70-0.84"
     assert sorted(single_dice.round(2)) == [0.86, 0.87]
+    before_mae = families[families["task"] == "lesion_diameter"]  # on 256: "two ... by more than a millimetre"
+    ahead = before_mae[before_mae["headline"] < before_mae["chance_headline"] - 1.0]
+    assert sorted(zip(ahead["arm"], ahead["seed"], ahead["headline"].round(1), strict=True)) == [
+        ("cascaded@params", 0, 5.2),
+        ("hybrid", 4, 6.6),
+    ]
     interacted = families[families["arm"] == "interacted@params"]  # "learns neither label on 1,024 cases"
     auc = interacted[interacted["task"] == "malignancy"]
     assert ((auc["variant"] - auc["chance_variant"]).abs() < auc["margin_variant"]).all()
