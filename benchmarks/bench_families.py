@@ -27,6 +27,7 @@ committed curves replayed with the chance guard, nothing trained), ``--retrain-w
 from __future__ import annotations
 
 import argparse
+import itertools
 import math
 import sys
 import time
@@ -228,20 +229,20 @@ def guard_section(regions: list[str]) -> None:
 
 
 def _one_variant(job: tuple) -> list[dict]:
-    """Worker: one headline network of ``arm`` trained again under a changed configuration (one thread); one row per
-    task of ``tasks`` that it trains."""
+    """Worker: one headline network trained again under a changed configuration (one thread); one row per
+    ``(arm, task)`` of the job that it serves (two arms share a network: a segmentation baseline under both
+    capacity rules)."""
     import torch
 
-    from mtdl_kit.lab.families import cached_run, networks_of
+    from mtdl_kit.lab.families import cached_run
     from mtdl_kit.metrics import primary_metric
     from mtdl_kit.regions import get_region
 
     torch.set_num_threads(1)
-    cfg, arm, seed, tasks, cache = job
-    network = networks_of(cfg, arm)[tasks[0] if arm.startswith("single") else "all"]
+    cfg, network, seed, served, cache = job
     run = cached_run(cfg, network, seed, cache)
     rows = []
-    for task in tasks:
+    for arm, task in served:
         metric = primary_metric(get_region(cfg.region).task(task))
         rows.append(
             {
@@ -259,15 +260,22 @@ def _one_variant(job: tuple) -> list[dict]:
 
 
 def variant_jobs(cfg, arms: list[str], tasks: list[str], seeds: tuple[int, ...], cache: Path) -> list[tuple]:
-    """One job per network: a single-task arm's network per task and seed, a multi-task arm's one network per seed
-    for all ``tasks`` (a job per task would let two processes train the same network at once)."""
-    jobs = []
+    """One job per distinct network and seed, ``(cfg, network, seed, ((arm, task), ...), cache)``: a multi-task
+    network serves all ``tasks`` of its arm, a single-task network its task under every arm that builds it (a
+    segmentation baseline has the same width under both capacity rules). A job per arm and task would let two
+    processes train the same network at once. Jobs are in the order their first ``(arm, task)`` is asked for."""
+    from mtdl_kit.lab.families import cache_stem, networks_of
+
+    jobs: dict[Path, tuple] = {}
     for arm in arms:
-        if arm.startswith("single"):
-            jobs += [(cfg, arm, seed, (task,), cache) for task in tasks for seed in seeds]
-        else:
-            jobs += [(cfg, arm, seed, tuple(tasks), cache) for seed in seeds]
-    return jobs
+        built = networks_of(cfg, arm)
+        for task, seed in itertools.product(tasks if arm.startswith("single") else ["all"], seeds):
+            network = built[task]
+            stem = cache_stem(cfg, network, seed, cache)
+            served = tuple((arm, t) for t in (tasks if task == "all" else [task]))
+            _, _, _, before, _ = jobs.get(stem, (cfg, network, seed, (), cache))
+            jobs[stem] = (cfg, network, seed, before + served, cache)
+    return list(jobs.values())
 
 
 def _cached_runs_frame(cfg, arms: list[str], tasks: list[str], cache: Path):

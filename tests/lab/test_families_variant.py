@@ -94,20 +94,27 @@ def test_training_minutes_count_each_network_once() -> None:
 
 def test_a_variant_trains_each_network_in_one_job(tmp_path: Path) -> None:
     """A multi-task network is one job for all its tasks (a job per task let two processes train the same network
-    at once: the abdomen's parallel network of seed 0 was trained twice), a single-task arm one job per task."""
+    at once: the abdomen's parallel network of seed 0 was trained twice), a single-task network one job for every
+    arm that builds it: the segmentation baseline is the same network under both capacity rules."""
+    from mtdl_kit.lab.families import cache_stem
+
     cfg = default_families_config("abdomen", quick=True)
     tasks = ["liver_lesion", "malignancy", "lesion_diameter"]
-    jobs = bench_families.variant_jobs(cfg, ["single@params", "parallel", "hybrid"], tasks, (0, 4), tmp_path)
-    keys = [(arm, seed, job_tasks) for _, arm, seed, job_tasks, _ in jobs]
-    assert keys == [
-        *[("single@params", seed, (task,)) for task in tasks for seed in (0, 4)],
-        ("parallel", 0, tuple(tasks)),
-        ("parallel", 4, tuple(tasks)),
-        ("hybrid", 0, tuple(tasks)),
-        ("hybrid", 4, tuple(tasks)),
+    arms = ["single@params", "single@width", "parallel", "hybrid"]
+    jobs = bench_families.variant_jobs(cfg, arms, tasks, (0, 4), tmp_path)
+    stems = [cache_stem(cfg, network, seed, tmp_path) for _, network, seed, _, _ in jobs]
+    assert len(set(stems)) == len(stems), "two jobs train the same network"
+    served = [(seed, pair) for _, _, seed, pairs, _ in jobs for pair in pairs]
+    asked = [(seed, (arm, task)) for arm in arms for task in tasks for seed in (0, 4)]
+    assert sorted(served) == sorted(asked), "every (arm, task, seed) is served exactly once"
+    shared = [pairs for _, _, _, pairs, _ in jobs if len({arm for arm, _ in pairs}) > 1]
+    assert shared and all(
+        pairs == (("single@params", "liver_lesion"), ("single@width", "liver_lesion")) for pairs in shared
+    )
+    assert len(shared) == 2, "the segmentation baseline, once per seed"
+    assert [(pairs[0][0], seed) for _, _, seed, pairs, _ in jobs if not pairs[0][0].startswith("single")] == [
+        ("parallel", 0),
+        ("parallel", 4),
+        ("hybrid", 0),
+        ("hybrid", 4),
     ]
-    networks = [
-        (arm, seed, networks_of(cfg, arm)[t[0] if arm.startswith("single") else "all"].tasks)
-        for _, arm, seed, t, _ in jobs
-    ]
-    assert len(set(networks)) == len(networks), "two jobs train the same network"
