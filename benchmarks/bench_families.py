@@ -278,8 +278,8 @@ def variant_jobs(cfg, arms: list[str], tasks: list[str], seeds: tuple[int, ...],
     return list(jobs.values())
 
 
-def _cached_runs_frame(cfg, arms: list[str], tasks: list[str], cache: Path):
-    """The runs rows of ``arms`` × ``tasks`` × ``cfg.seeds`` from ``cache`` (``--of-run cache``); a network that is not
+def _cached_runs_frame(cfg, arms: list[str], tasks: list[str], seeds: tuple[int, ...], cache: Path):
+    """The runs rows of ``arms`` × ``tasks`` × ``seeds`` from ``cache`` (``--of-run cache``); a network that is not
     there is named, never trained."""
     import pandas as pd
 
@@ -289,7 +289,7 @@ def _cached_runs_frame(cfg, arms: list[str], tasks: list[str], cache: Path):
     for arm in arms:
         for task in tasks:
             network = networks_of(cfg, arm)[task if arm.startswith("single") else "all"]
-            for seed in cfg.seeds:
+            for seed in seeds:
                 if not cache_stem(cfg, network, seed, cache).with_suffix(".json").exists():
                     raise SystemExit(f"--of-run cache: {arm} ({task}, seed {seed}) is not in {cache}; train it first.")
                 run = cached_run(cfg, network, seed, cache)
@@ -371,12 +371,19 @@ def variant_section(
     t0 = time.perf_counter()
     label = change_label(changes)
     what = change_words(label)
+    # The configurations keep their seed set's seeds (a protocol needs two); ``seeds`` picks the networks trained
+    # again, so one seed alone can be trained in a second process.
     if of_run == "cache":  # a seed set not committed yet: the region's default configuration, read from the cache
-        base = default_families_config(region, quick=quick, seeds=tuple(seeds))
-        runs = _cached_runs_frame(base, arms, tasks, cache)
+        base = default_families_config(region, quick=quick)
+        runs = _cached_runs_frame(base, arms, tasks, tuple(seeds), cache)
     else:
         runs = pd.read_csv(RESULTS / f"transfer_g_{region}_{of_run}_runs.csv")
-        base = replace(config_of_runs(region, runs), seeds=tuple(seeds))  # as the committed seed set was trained
+        base = config_of_runs(region, runs)  # as the committed seed set was trained
+        if not set(seeds) <= set(base.seeds):
+            raise SystemExit(
+                f"--seeds {sorted(set(seeds) - set(base.seeds))} are not in the seed set {of_run!r} "
+                f"(seeds {list(base.seeds)}); pick from those."
+            )
     changed = replace(base, **changes)
     changed.validate()
     work = variant_jobs(changed, arms, tasks, tuple(seeds), cache)

@@ -38,10 +38,23 @@ def test_a_quick_variant_of_cached_runs_carries_chance_levels_and_margins(tmp_pa
         )
     # glaucoma is binary: its AUC must clear chance by 1.645 null SDs of the quick test split (64 cases)
     assert (table["margin_headline"] > 0.1).all() and (table["margin_variant"] == table["margin_headline"]).all()
+    alone = bench_families.variant_section(
+        "eye", {"n_train": 32}, ["single@params"], ["glaucoma"], (cfg.seeds[1],), tmp_path, 1,
+        write=False, of_run="cache", quick=True,
+    )  # fmt: skip
+    assert alone.to_dict("records") == table[table["seed"] == cfg.seeds[1]].to_dict("records"), "one seed alone"
     table.to_csv(tmp_path / "transfer_g_eye_headline_n_train32.csv", index=False)
     line = lessons.families_lab_variant_reading("eye", "n_train32", root=tmp_path)
     assert line.startswith("- **single@params**, glaucoma (auc; chance 0.5): beating chance ")
     assert "with n_train = 32" in line
+
+
+def test_a_variant_of_seeds_outside_the_committed_seed_set_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(SystemExit, match=r"--seeds \[99\] are not in the seed set 'headline'"):
+        bench_families.variant_section(
+            "eye", {"n_train": 32}, ["single@params"], ["glaucoma"], (0, 99), tmp_path, 1, write=False
+        )
+    assert not any(tmp_path.iterdir()), "refused before training anything"
 
 
 def test_each_seed_sets_diagnostic_has_its_own_section() -> None:
