@@ -14,7 +14,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mtdl_kit.lab.families import FamiliesConfig, cache_stem, change_words, default_families_config, networks_of, to_cap
+from mtdl_kit.lab.families import (
+    FamiliesConfig,
+    cache_stem,
+    default_families_config,
+    label_changes,
+    networks_of,
+    to_cap,
+)
 
 CACHE = Path(__file__).resolve().parents[2] / "benchmarks" / "cache"
 RESULTS = CACHE.parent / "results"
@@ -35,16 +42,9 @@ def diagnostic_configs(region: str, default: FamiliesConfig) -> list[FamiliesCon
     kept beside the seed set's, so that the diagnostic's table is rewritten without training."""
     configs = []
     for path in sorted(RESULTS.glob(f"transfer_g_{region}_headline_*.csv")):
-        label = path.stem.removeprefix(f"transfer_g_{region}_headline_")
-        words = change_words(label)
-        if words == label:  # not a configuration change: runs, summary, chance, unstopped, ...
-            continue
-        changes = {}
-        for part in words.split(", "):
-            name, _, value = part.partition(" = ")
-            current = getattr(default, name)
-            changes[name] = type(current)(value) if current is not None else int(value) if value.isdigit() else value
-        configs.append(replace(default, **changes))
+        changes = label_changes(path.stem.removeprefix(f"transfer_g_{region}_headline_"))
+        if changes:  # not a configuration change: runs, summary, chance, unstopped, ... give none
+            configs.append(replace(default, **changes))
     return configs
 
 

@@ -7,6 +7,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "benchmarks"))
@@ -131,3 +133,32 @@ def test_a_variant_trains_each_network_in_one_job(tmp_path: Path) -> None:
         ("hybrid", 0),
         ("hybrid", 4),
     ]
+
+
+@given(
+    changes=st.dictionaries(
+        st.sampled_from(["n_train", "max_steps", "size", "focus_crop", "weighting", "dense_decoder", "chance_guard"]),
+        st.integers(1, 4096),
+        min_size=1,
+    )
+)
+def test_a_change_label_reads_back_as_the_changes_that_named_it(changes: dict) -> None:
+    """``label_changes`` inverts ``change_label``, typed as the configuration's fields (the committed cache test
+    rebuilds each diagnostic's configuration from its file name)."""
+    from mtdl_kit.lab.families import change_label, label_changes
+
+    typed = {
+        k: {"weighting": "uw", "dense_decoder": "per_task", "chance_guard": v % 2 == 0}.get(k, v)
+        for k, v in changes.items()
+    }
+    assert label_changes(change_label(typed)) == typed
+
+
+def test_a_label_that_names_no_change_gives_none_and_a_bad_value_is_named() -> None:
+    from mtdl_kit.lab.families import label_changes
+
+    assert label_changes("unstopped") == {} and label_changes("runs") == {}
+    with pytest.raises(ValueError, match="n_train is a number; the label 'n_trainmany' gives 'many'"):
+        label_changes("n_trainmany")
+    with pytest.raises(ValueError, match="chance_guard is True or False"):
+        label_changes("chance_guardyes")

@@ -276,13 +276,10 @@ def change_label(changes: dict[str, Any]) -> str:
     return "_".join(f"{k}{v}" for k, v in changes.items())
 
 
-def change_words(label: str) -> str:
-    """A :func:`change_label` in words: ``"weightinguw_max_steps4000"`` -> ``"weighting = uw, max_steps = 4000"``;
-    a label that does not start with a :class:`FamiliesConfig` field (``"unstopped"``) is returned as it is.
-
-    Field names and values may hold underscores (``dense_decoderper_task``): a value runs until an underscore
-    followed by another field's name.
-    """
+def _label_parts(label: str) -> list[tuple[str, str]] | None:
+    """A :func:`change_label` split into ``(field, value text)`` pairs; ``None`` for a label that does not start
+    with a :class:`FamiliesConfig` field. Field names and values may hold underscores (``dense_decoderper_task``):
+    a value runs until an underscore followed by another field's name."""
     from dataclasses import fields
 
     names = sorted((f.name for f in fields(FamiliesConfig)), key=len, reverse=True)
@@ -294,13 +291,46 @@ def change_words(label: str) -> str:
     while i < len(label):
         name = field_at(i)
         if name is None:
-            return label
+            return None
         start = j = i + len(name)
         while j < len(label) and not (label[j] == "_" and field_at(j + 1)):
             j += 1
-        parts.append(f"{name} = {label[start:j]}")
+        parts.append((name, label[start:j]))
         i = j + 1
-    return ", ".join(parts)
+    return parts
+
+
+def change_words(label: str) -> str:
+    """A :func:`change_label` in words: ``"weightinguw_max_steps4000"`` -> ``"weighting = uw, max_steps = 4000"``;
+    a label that does not start with a :class:`FamiliesConfig` field (``"unstopped"``) is returned as it is."""
+    parts = _label_parts(label)
+    return label if parts is None else ", ".join(f"{name} = {value}" for name, value in parts)
+
+
+def label_changes(label: str) -> dict[str, Any]:
+    """The configuration changes a :func:`change_label` names, typed as :class:`FamiliesConfig`'s defaults:
+    ``"n_train1024_weightinguw"`` -> ``{"n_train": 1024, "weighting": "uw"}``; ``{}`` for a label that is not a
+    change (``"unstopped"``, ``"runs"``).
+
+    Raises:
+        ValueError: a value that is not of its field's type (``"n_trainmany"``).
+    """
+    default = FamiliesConfig()
+    changes: dict[str, Any] = {}
+    for name, text in _label_parts(label) or []:
+        current = getattr(default, name)
+        if isinstance(current, bool):
+            if text not in ("True", "False"):
+                raise ValueError(f"{name} is True or False; the label {label!r} gives {text!r}.")
+            changes[name] = text == "True"
+        elif isinstance(current, int | float):
+            try:
+                changes[name] = type(current)(text)
+            except ValueError as err:
+                raise ValueError(f"{name} is a number; the label {label!r} gives {text!r}.") from err
+        else:
+            changes[name] = text
+    return changes
 
 
 def seed_splits(cfg: FamiliesConfig, seed: int) -> tuple[Any, Any, Any]:
