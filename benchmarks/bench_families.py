@@ -49,8 +49,10 @@ from mtdl_kit.lab.families import (
     change_words,
     config_of_runs,
     default_families_config,
+    drain_requested,
     families_reading,
     fill_cache,
+    pending_networks,
     run_families,
     summary_reading,
     train_families,
@@ -676,6 +678,11 @@ def main() -> None:
 
             if args.fill_jobs:
                 fill_cache(cfg, cache, jobs=args.fill_jobs, threads=args.threads, on_run=report, arms=fill_arms)
+                if drain_requested(cache):
+                    left = len(pending_networks(cfg, cache, fill_arms))
+                    raise SystemExit(
+                        f"drained: {left} networks of {region} not started; delete {cache}/.drain to go on."
+                    )
                 if args.no_write:
                     continue
             if args.no_write:

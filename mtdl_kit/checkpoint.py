@@ -87,6 +87,11 @@ def save_checkpoint(
         "state_dict": {k: _stored(v.detach().cpu(), dtype) for k, v in net.state_dict().items()},
         "meta": dict(meta or {}),
     }
+    return _save_with_digest(payload, path)
+
+
+def _save_with_digest(payload: dict[str, Any], path: Path) -> str:
+    """``torch.save`` through a temporary file renamed into place, then the ``<path>.sha256`` sidecar."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
@@ -100,6 +105,23 @@ def save_checkpoint(
     digest = sha256_file(path)
     Path(f"{path}.sha256").write_text(f"{digest}  {path.name}\n")
     return digest
+
+
+def _verified_load(path: Path, sha256: str | None, what: str, remedy: str) -> Any:
+    """``torch.load(weights_only=True)`` of ``path`` once its bytes match the expected digest."""
+    if not path.exists():
+        raise CheckpointError(f"{what.capitalize()} {path} does not exist.")
+    expected = _expected_digest(path, sha256)
+    actual = sha256_file(path)
+    if actual != expected:
+        raise CheckpointError(
+            f"{path}: sha256 {actual[:12]}… does not match the expected {expected[:12]}… — the file was modified or "
+            f"truncated. {remedy}"
+        )
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises several types for corrupt archives
+        raise CheckpointError(f"{path}: cannot be read as a {what} ({type(exc).__name__}: {exc}).") from exc
 
 
 def _stored(tensor: torch.Tensor, dtype: torch.dtype | None) -> torch.Tensor:
@@ -135,19 +157,7 @@ def load_checkpoint(path: str | Path, model: nn.Module | None = None, *, sha256:
             a model whose architecture differs (the message names what differs).
     """
     path = Path(path)
-    if not path.exists():
-        raise CheckpointError(f"Checkpoint {path} does not exist.")
-    expected = _expected_digest(path, sha256)
-    actual = sha256_file(path)
-    if actual != expected:
-        raise CheckpointError(
-            f"{path}: sha256 {actual[:12]}… does not match the expected {expected[:12]}… — the file was modified or "
-            "truncated. Re-create it (e.g. `mtdl-kit zoo train`) instead of loading it."
-        )
-    try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch raises several types for corrupt archives
-        raise CheckpointError(f"{path}: cannot be read as a checkpoint ({type(exc).__name__}: {exc}).") from exc
+    ckpt = _verified_load(path, sha256, "checkpoint", "Re-create it (e.g. `mtdl-kit zoo train`) instead of loading it.")
     if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
         raise CheckpointError(f"{path}: not an mtdl-kit checkpoint (format {ckpt.get('format')!r}, expected {FORMAT}).")
     # weights stored in half precision (save_checkpoint(dtype=torch.float16)) come back as float32
@@ -208,3 +218,36 @@ def rebuild_model(path: str | Path, *, sha256: str | None = None) -> nn.Module:
     except RuntimeError as exc:
         raise CheckpointError(f"{path}: weights do not fit the rebuilt model ({exc}).") from exc
     return model
+
+
+SNAPSHOT_FORMAT = "mtdl-kit-snapshot/1"
+
+
+def save_snapshot(state: dict[str, Any], path: str | Path) -> str:
+    """Save a training snapshot (what :func:`mtdl_kit.train.fit` needs to continue a run: weights, optimizer,
+    generators, history …; tensors, numbers, strings and containers of them only) atomically, with its
+    ``<path>.sha256`` sidecar. Returns the sha256."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return _save_with_digest({"format": SNAPSHOT_FORMAT, **state}, path)
+
+
+def load_snapshot(path: str | Path) -> dict[str, Any]:
+    """Verify (sha256 sidecar) and load a snapshot written by :func:`save_snapshot` with ``weights_only=True``.
+
+    Raises:
+        CheckpointError: missing, modified, truncated or not a snapshot (the message says to delete it: the run
+            then starts again from its first step).
+    """
+    path = Path(path)
+    remedy = f"Delete {path.name} (and its .sha256): the run then starts from its first step."
+    state = _verified_load(path, None, "training snapshot", remedy)
+    if not isinstance(state, dict) or state.get("format") != SNAPSHOT_FORMAT:
+        raise CheckpointError(f"{path}: not an mtdl-kit training snapshot (expected {SNAPSHOT_FORMAT}). {remedy}")
+    return state
+
+
+def delete_snapshot(path: str | Path) -> None:
+    """Remove a snapshot and its sidecar (a finished run no longer needs them)."""
+    for file in (Path(path), Path(f"{path}.sha256")):
+        file.unlink(missing_ok=True)

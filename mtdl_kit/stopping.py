@@ -203,6 +203,36 @@ class ValidationStopping:
         if self._best_state is not None:
             model.load_state_dict(copy.deepcopy(self._best_state))
 
+    def state_dict(self) -> dict[str, Any]:
+        """What the rule has seen so far (best step and values, counters, the best weights), for a training
+        snapshot (:func:`mtdl_kit.train.fit` with ``snapshot=``); :meth:`load_state_dict` restores it."""
+        return {
+            "monitor": list(self.monitor),
+            "best_step": self.best_step,
+            "best_values": dict(self.best_values),
+            "evaluations": self.evaluations,
+            "stopped_early": self.stopped_early,
+            "above_chance": sorted(self.above_chance),
+            "since_best": self._since_best,
+            "best_state": self._best_state,
+        }
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Continue from :meth:`state_dict` of the same rule.
+
+        Raises:
+            ValueError: the state watched other metrics.
+        """
+        if list(state["monitor"]) != list(self.monitor):
+            raise ValueError(f"this rule watches {list(self.monitor)}; the state was of {list(state['monitor'])}.")
+        self.best_step = int(state["best_step"])
+        self.best_values = {k: float(v) for k, v in state["best_values"].items()}
+        self.evaluations = int(state["evaluations"])
+        self.stopped_early = bool(state["stopped_early"])
+        self.above_chance = set(state["above_chance"])
+        self._since_best = int(state["since_best"])
+        self._best_state = state["best_state"]
+
     def summary(self) -> dict[str, Any]:
         """What a results table reports: the best step, its values, evaluations, early stop."""
         return {

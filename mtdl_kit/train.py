@@ -156,6 +156,7 @@ def fit(
     stopping: ValidationStopping | None = None,
     regression_targets: str = "standardised",
     lr_schedule: str = "constant",
+    snapshot: str | Path | None = None,
 ) -> History:
     """Train ``model`` on ``data`` and return its :class:`~mtdl_kit.history.History`.
 
@@ -203,6 +204,15 @@ def fit(
             steps, so its final weights vary less from seed to seed than at a constant rate. With
             ``stopping`` the schedule spans the step budget, not the steps run. ``history.config``
             records it when it is not ``"constant"``.
+        snapshot: a file for a run that may be killed before it ends (the transfer lab's fills of networks
+            that train for an hour): at every validation evaluation the whole training state is written there
+            (weights, optimizer, weighting method, schedule, stopping rule, History, random generators and the
+            position in the data order; atomically, with a sha256 sidecar); when the file exists as ``fit``
+            starts, the run continues from it, to the same weights and History as a run never interrupted (on a
+            CPU; bit for bit, tested), and ``history.config`` records ``resumed_at`` (steps) and
+            ``seconds_before_resume``. A snapshot of another run (other seed, data, model, settings) is refused.
+            The file is deleted when the run ends. Needs ``eval_data`` and ``eval_every``, a Dataset (``fit``
+            must own the data order) and a weighting method whose state is in its ``state_dict``.
 
     Raises:
         ValueError: bad arguments, or a weighting method incompatible with the model (raised
@@ -227,11 +237,19 @@ def fit(
         raise ValueError(
             "stopping=... watches validation metrics: pass eval_data=<a validation split> and eval_every=<steps>."
         )
+    if snapshot is not None and (eval_data is None or not eval_every or isinstance(data, DataLoader)):
+        raise ValueError(
+            "snapshot=... is written at each validation evaluation and continues the data order where it stopped: "
+            "pass eval_data=<a validation split>, eval_every=<steps> and the training data as a Dataset, not a "
+            "DataLoader."
+        )
     from mtdl_kit.weighting import build_weighting
 
     distributed, rank, world = _distributed()
     if stopping is not None and distributed:
         raise ValueError("stopping=... is not supported under torchrun yet; train with a fixed number of steps.")
+    if snapshot is not None and distributed:
+        raise ValueError("snapshot=... is not supported under torchrun; train without it.")
     dev = pick_device(device)
     if distributed and dev.type == "cuda":
         dev = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
@@ -249,6 +267,11 @@ def fit(
     loss_fns = {k: v.to(dev) for k, v in make_losses(tasks, region, regression_targets=regression_targets).items()}
     method = build_weighting(weighting, [t.name for t in tasks], model=net, level=level, **(weighting_options or {}))
     method.to(dev)
+    if snapshot is not None and not method.resumable:
+        raise ValueError(
+            f"weighting {weighting!r} keeps state outside its state_dict, so a snapshot could not continue it; "
+            "train without snapshot=..., or with another method."
+        )
     model_params = [p for p in net.parameters() if p.requires_grad]
     method_params = list(method.parameters())
     params = model_params + method_params
@@ -307,11 +330,41 @@ def fit(
     evaluated_at = -1
     epoch_sums: dict[str, float] = {t.name: 0.0 for t in tasks}
     epoch_batches = 0
+    started, seconds_before = time.perf_counter(), 0.0
+    identity = _run_identity(history, net, data, eval_every, weight_decay, stopping) if snapshot is not None else {}
+    resume = _read_snapshot(snapshot, identity) if snapshot is not None and Path(snapshot).exists() else None
+    if resume is not None:
+        net.load_state_dict(resume["model"])
+        optimizer.load_state_dict(resume["optimizer"])
+        method.load_state_dict(resume["method"])
+        if scheduler is not None:
+            scheduler.load_state_dict(resume["scheduler"])
+        if stopping is not None:
+            stopping.load_state_dict(resume["stopping"])
+        history = History(config=dict(resume["history_config"]), rows=[tuple(r) for r in resume["history_rows"]])
+        step, epoch, evaluated_at, total = resume["step"], resume["epoch"], resume["evaluated_at"], resume["total"]
+        epoch_sums, epoch_batches = dict(resume["epoch_sums"]), resume["epoch_batches"]
+        seconds_before = float(resume["seconds"])
+        history.config["resumed_at"] = [*history.config.get("resumed_at", []), step]
+        history.config["seconds_before_resume"] = seconds_before
+        if bar is not None:
+            bar.update(step)
+    epoch_order = None  # the data-order generator's state where this epoch began (what a snapshot continues)
     net.train()
     while step < total:
         if distributed and hasattr(loader.sampler, "set_epoch"):
             loader.sampler.set_epoch(epoch)
-        for batch in loader:
+        if resume is not None:  # the interrupted epoch: same order, its batches done skipped, then the generators
+            loader.generator.set_state(resume["epoch_order"])
+            epoch_order, batches = resume["epoch_order"], iter(loader)
+            for _ in range(epoch_batches):
+                next(batches)
+            _set_rng_state(resume["rng"], dev)
+            resume = None
+        else:
+            epoch_order = loader.generator.get_state() if snapshot is not None else None
+            batches = iter(loader)
+        for batch in batches:
             if step >= total:
                 break
             t0 = time.perf_counter()
@@ -366,6 +419,31 @@ def fit(
                     cb(history, "eval")
                 if stopping is not None and stopping.update(step, values, net):
                     total = step  # patience ran out: ends both loops
+                elif snapshot is not None:
+                    from mtdl_kit.checkpoint import save_snapshot
+
+                    save_snapshot(
+                        {
+                            **identity,
+                            "model": net.state_dict(),
+                            "optimizer": optimizer.state_dict(),
+                            "method": method.state_dict(),
+                            "scheduler": None if scheduler is None else scheduler.state_dict(),
+                            "stopping": None if stopping is None else stopping.state_dict(),
+                            "history_config": history.config,
+                            "history_rows": history.rows,
+                            "step": step,
+                            "epoch": epoch,
+                            "evaluated_at": evaluated_at,
+                            "total": total,
+                            "epoch_sums": epoch_sums,
+                            "epoch_batches": epoch_batches,
+                            "epoch_order": epoch_order,
+                            "rng": _rng_state(dev),
+                            "seconds": seconds_before + time.perf_counter() - started,
+                        },
+                        snapshot,
+                    )
         means = {k: v / max(epoch_batches, 1) for k, v in epoch_sums.items()}
         if distributed:
             means = _average_scalars(means, world)
@@ -386,6 +464,10 @@ def fit(
         stopping.restore_best(net)
         history.config.update(best_step=stopping.best_step, steps_run=step, stopped_early=stopping.stopped_early)
     net.eval()
+    if snapshot is not None:
+        from mtdl_kit.checkpoint import delete_snapshot
+
+        delete_snapshot(snapshot)
     if checkpoint is not None and rank == 0:
         from mtdl_kit.checkpoint import save_checkpoint
 
@@ -393,6 +475,69 @@ def fit(
     for cb in callbacks:
         cb(history, "end")
     return history
+
+
+def _run_identity(
+    history: History, net: nn.Module, data: Any, eval_every: int, weight_decay: float, stopping: Any
+) -> dict[str, Any]:
+    """What a snapshot must agree on to continue a run: the History's settings, the data size, the network's
+    parameter names and shapes, the evaluation interval and the stopping rule's metrics."""
+    import hashlib
+    import json
+
+    shapes = [[name, list(t.shape)] for name, t in net.state_dict().items()]
+    return {
+        "identity": {
+            **{k: v for k, v in history.config.items() if k not in ("device", "precision")},
+            "n_data": len(data),
+            "eval_every": eval_every,
+            "weight_decay": weight_decay,
+            "stopping": None if stopping is None else list(stopping.monitor),
+            "architecture": hashlib.sha1(json.dumps(shapes).encode()).hexdigest(),
+        }
+    }
+
+
+def _read_snapshot(path: str | Path, identity: dict[str, Any]) -> dict[str, Any]:
+    """The snapshot at ``path``, verified, if it was written by this run (``identity``).
+
+    Raises:
+        ValueError: a snapshot of another run (the settings that differ are named).
+    """
+    from mtdl_kit.checkpoint import load_snapshot
+
+    state = load_snapshot(path)
+    mine, theirs = identity["identity"], state.get("identity", {})
+    differ = sorted(k for k in set(mine) | set(theirs) if mine.get(k) != theirs.get(k))
+    if differ:
+        detail = "; ".join(f"{k}: this run {mine.get(k)!r}, the snapshot {theirs.get(k)!r}" for k in differ[:4])
+        raise ValueError(
+            f"snapshot {path} was written by another run ({detail}); delete it to start this run from its first "
+            "step, or pass another snapshot path."
+        )
+    return state
+
+
+def _rng_state(dev: torch.device) -> dict[str, Any]:
+    """Python's, numpy's and torch's global generators (and the device's), as a snapshot stores them."""
+    kind, keys, pos, has_gauss, cached = np.random.get_state()
+    state: dict[str, Any] = {
+        "python": random.getstate(),
+        "numpy": (kind, torch.from_numpy(keys.astype(np.int64)), int(pos), int(has_gauss), float(cached)),
+        "torch": torch.get_rng_state(),
+    }
+    if dev.type == "cuda":
+        state["cuda"] = torch.cuda.get_rng_state(dev)
+    return state
+
+
+def _set_rng_state(state: dict[str, Any], dev: torch.device) -> None:
+    random.setstate(state["python"])
+    kind, keys, pos, has_gauss, cached = state["numpy"]
+    np.random.set_state((kind, keys.numpy().astype(np.uint32), pos, has_gauss, cached))
+    torch.set_rng_state(state["torch"])
+    if dev.type == "cuda" and "cuda" in state:
+        torch.cuda.set_rng_state(state["cuda"], dev)
 
 
 def _evaluate_into(

@@ -164,10 +164,10 @@ class LabProtocol:
 
         Args:
             fit_options: further :func:`mtdl_kit.train.fit` arguments (e.g. ``weighting``,
-                ``callbacks``, a smaller ``batch_size``).
+                ``callbacks``, a smaller ``batch_size``, a ``snapshot`` file that a killed run continues from).
 
         Returns:
-            ``(history, seconds)``.
+            ``(history, seconds)``: the seconds of a run continued from a snapshot include those spent before.
         """
         import time
 
@@ -198,7 +198,7 @@ class LabProtocol:
             device=self.device,
             **options,
         )
-        return history, time.perf_counter() - t0
+        return history, time.perf_counter() - t0 + float(history.config.get("seconds_before_resume", 0.0))
 
     def splits(self, region: str, tasks: Sequence[str], seed: int) -> tuple[Any, Any, Any]:
         """The seed's training subset and the fixed validation and test splits of ``region`` (relatedness 1,

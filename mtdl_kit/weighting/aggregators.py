@@ -342,6 +342,7 @@ class NashMTLAggregation(GradientWeighting):
         ImportError: cvxpy or its ECOS solver is missing.
     """
 
+    resumable = False  # torchjd's NashMTL keeps its step count and previous weights outside any state_dict
     _quiet_warnings = (
         "You are solving a parameterized problem that is not DPP",  # every solve: torchjd's formulation
         "Solution may be inaccurate",  # counted in inaccurate_solves instead of printed at every step

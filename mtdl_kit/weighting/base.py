@@ -160,6 +160,9 @@ class Weighting(nn.Module, ABC):
     kind: ClassVar[str] = "loss"
     levels: ClassVar[tuple[str, ...]] = ("parameters",)
     min_tasks: ClassVar[int] = 2
+    #: whether :meth:`state_dict` holds all the method's state, so that a training snapshot can continue it
+    #: (:func:`mtdl_kit.train.fit` with ``snapshot=``); a method whose state lives elsewhere sets it to False.
+    resumable: ClassVar[bool] = True
 
     def __init__(self, task_names: Sequence[str], *, model: nn.Module | None, level: str = "parameters") -> None:
         super().__init__()

@@ -7,6 +7,7 @@ balancing in deep multitask networks", ICML 2018.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -195,6 +196,14 @@ class GradNorm(Weighting):
         if self._optimizer is None or self._optimizer.param_groups[0]["params"][0] is not self.weights:
             self._optimizer = torch.optim.Adam([self.weights], lr=self.lr)
         return self._optimizer
+
+    def get_extra_state(self) -> Any:
+        """The weights' own Adam state (the weights and initial losses are buffers)."""
+        return {"optimizer": None if self._optimizer is None else self._optimizer.state_dict()}
+
+    def set_extra_state(self, state: Any) -> None:
+        if state.get("optimizer") is not None:
+            self._weight_optimizer().load_state_dict(state["optimizer"])
 
     # ------------------------------------------------------------------------------------- step
     def backward(self, losses: Mapping[str, Tensor], *, features: Sequence[Tensor] | None = None) -> dict[str, float]:

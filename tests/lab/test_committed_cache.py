@@ -15,6 +15,8 @@ import numpy as np
 import pytest
 
 from mtdl_kit.lab.families import (
+    DRAIN,
+    SNAPSHOTS,
     FamiliesConfig,
     cache_stem,
     default_families_config,
@@ -67,8 +69,9 @@ def test_committed_networks_are_the_ones_the_summary_reads(folder: Path) -> None
         for arm in cfg.arms()
         for network in networks_of(cfg, arm).values()
     }
-    # a fill running in this checkout writes "<stem>.npz", then "<stem>.json.tmp", renamed to "<stem>.json" last
-    files = sorted(p for p in folder.iterdir() if not p.name.endswith(".tmp"))
+    # a fill running in this checkout writes "<stem>.npz", then "<stem>.json.tmp", renamed to "<stem>.json" last,
+    # keeps the snapshots of the networks it is training in the git-ignored .snapshots/, and is drained by .drain
+    files = sorted(p for p in folder.iterdir() if not p.name.endswith(".tmp") and p.name not in (SNAPSHOTS, DRAIN))
     assert not [p.name for p in files if p.suffix not in (".json", ".npz")], "a foreign file"
     stems = {p.stem for p in files if p.suffix == ".json"}
     assert stems, f"{folder.name} holds no finished network"

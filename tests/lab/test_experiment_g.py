@@ -418,6 +418,27 @@ def test_fill_cache_trains_each_missing_network_once_in_parallel_processes(quick
         fill_cache(cfg, tmp_path, jobs=0)
 
 
+def test_a_drained_fill_finishes_the_network_in_training_and_starts_no_other(quick_result, tmp_path):
+    """``<cache>/.drain`` ends a fill without losing a network; a fill that finds it left there refuses to start."""
+    from mtdl_kit.lab.families import DRAIN, fill_cache, pending_networks
+
+    result, _, _ = quick_result
+    cfg = replace(result.config, families=("parallel",), seeds=(0, 1))
+    before = pending_networks(cfg, tmp_path)
+    finished = []
+
+    def drain_after_the_first(arm, run):
+        finished.append(run)
+        (tmp_path / DRAIN).touch()  # while a fill runs, e.g. from a shell at a session's end
+
+    assert fill_cache(cfg, tmp_path, jobs=1, on_run=drain_after_the_first) == 1 == len(finished)
+    assert len(pending_networks(cfg, tmp_path)) == len(before) - 1, "the first network was written, no other started"
+    with pytest.raises(ValueError, match=r"\.drain is there: an earlier fill was told to stop.*Delete it to fill"):
+        fill_cache(cfg, tmp_path, jobs=2)
+    (tmp_path / DRAIN).unlink()
+    assert fill_cache(cfg, tmp_path, jobs=1) == len(before) - 1
+
+
 @pytest.mark.slow
 def test_the_device_script_fills_an_archive_that_summarises_without_training(tmp_path):
     """benchmarks/device_families.sh, as a lent GPU runs it, here on the CPU in the quick configuration."""
@@ -479,3 +500,42 @@ def test_pending_networks_of_some_arms_lists_only_theirs_and_refuses_an_unknown_
         pending_networks(cfg, tmp_path, ["parallel@width"])
     with pytest.raises(ValueError, match="arms must be some of"):
         pending_networks(cfg, tmp_path, [])
+
+
+def test_a_network_killed_while_it_trains_continues_from_its_snapshot_to_the_same_result(tmp_path, monkeypatch):
+    """A fill killed at a session's end loses only the steps since the network's last validation evaluation: the
+    next fill continues it from ``<cache>/.snapshots`` to the metrics, curve and records of an unbroken run."""
+    import numpy as np
+
+    import mtdl_kit.train
+    from mtdl_kit.lab.families import cache_stem, cached_run, snapshot_path
+
+    cfg = default_families_config("eye", quick=True, max_steps=120, eval_every=15, patience=50)
+    network = networks_of(cfg, "parallel")["all"]
+    whole = cached_run(cfg, network, 0, tmp_path / "whole")
+    evaluate, calls = mtdl_kit.train._evaluate_into, []
+
+    def killed_at_the_fourth(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 4:
+            raise KeyboardInterrupt  # the fill's process is killed during its fourth evaluation
+        return evaluate(*args, **kwargs)
+
+    monkeypatch.setattr(mtdl_kit.train, "_evaluate_into", killed_at_the_fourth)
+    with pytest.raises(KeyboardInterrupt):
+        cached_run(cfg, network, 0, tmp_path / "killed")
+    stem = cache_stem(cfg, network, 0, tmp_path / "killed")
+    assert snapshot_path(stem).exists() and not stem.with_suffix(".json").exists()
+    again = cached_run(cfg, network, 0, tmp_path / "killed")
+    assert len(calls) == 4 + (cfg.max_steps // cfg.eval_every - 3), "it continued from step 45, not from 0"
+    assert (again.metrics, again.curve, again.best_step, again.steps_run) == (
+        whole.metrics,
+        whole.curve,
+        whole.best_step,
+        whole.steps_run,
+    )
+    assert whole.records.tasks.keys() == again.records.tasks.keys()
+    for task, records in whole.records.tasks.items():
+        for name, values in records.values.items():
+            assert np.array_equal(values, again.records.tasks[task].values[name], equal_nan=True), (task, name)
+    assert not snapshot_path(stem).exists() and not any(snapshot_path(stem).parent.iterdir())

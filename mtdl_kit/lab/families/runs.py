@@ -52,8 +52,12 @@ class FamilyRun:
     records: Any = field(repr=False, default=None)
 
 
-def train_network(cfg: FamiliesConfig, network: Network, seed: int, *, datasets: tuple | None = None) -> FamilyRun:
-    """Train ``network`` under the protocol and score it on the test split (deterministic on a CPU)."""
+def train_network(
+    cfg: FamiliesConfig, network: Network, seed: int, *, datasets: tuple | None = None, snapshot: Path | None = None
+) -> FamilyRun:
+    """Train ``network`` under the protocol and score it on the test split (deterministic on a CPU); with
+    ``snapshot``, a run killed on the way continues from its last validation evaluation (:func:`mtdl_kit.train.fit`)
+    to the same result."""
     from mtdl_kit.evaluation import evaluate
     from mtdl_kit.metrics import primary_metric
     from mtdl_kit.regions import get_region
@@ -74,7 +78,9 @@ def train_network(cfg: FamiliesConfig, network: Network, seed: int, *, datasets:
     tasks = model.tasks
     weighting = cfg.weighting if len(tasks) > 1 else "ew"
     rule = cfg.rule_for(tasks, train, val, region=region)
-    history, seconds = cfg.train(model, train, val, seed=seed, region=region, rule=rule, weighting=weighting)
+    history, seconds = cfg.train(
+        model, train, val, seed=seed, region=region, rule=rule, weighting=weighting, snapshot=snapshot
+    )
     scored = evaluate(model, test, tasks=tasks, region=region, batch_size=64)
     curve = {
         t.name: {str(s): float(v) for s, v in history.series("metric", f"{t.name}/{primary_metric(t)}")} for t in tasks
@@ -97,6 +103,16 @@ def train_network(cfg: FamiliesConfig, network: Network, seed: int, *, datasets:
 def cache_stem(cfg: FamiliesConfig, network: Network, seed: int, cache: str | Path) -> Path:
     """Where a run is cached (``<stem>.json`` with the metrics and curve, ``<stem>.npz`` with the records)."""
     return Path(cache) / f"{cfg.key()}-{network.family}-{network_digest(cfg, network)}-s{seed}"
+
+
+#: the sub-folder of a cache where a network in training keeps its snapshot (git-ignored; gone when it ends)
+SNAPSHOTS = ".snapshots"
+
+
+def snapshot_path(stem: Path) -> Path:
+    """The training snapshot of the run cached at ``stem``: a fill killed at a session's end continues the
+    network from its last validation evaluation instead of its first step."""
+    return stem.parent / SNAPSHOTS / f"{stem.name}.pt"
 
 
 def cached_count(cfg: FamiliesConfig, cache: str | Path) -> tuple[int, int]:
@@ -135,11 +151,24 @@ def pending_networks(
     return list(pending.values())
 
 
-def _train_pending(job: tuple[FamiliesConfig, int, Network, str, int]) -> FamilyRun:
-    """Worker of :func:`fill_cache`: one network on ``threads`` CPU threads, into the cache."""
+#: a file in a cache folder that tells a running :func:`fill_cache` to start no further network: those in training
+#: finish and are written, so a fill can be ended without losing one (``touch <cache>/.drain``)
+DRAIN = ".drain"
+
+
+def drain_requested(cache: str | Path) -> bool:
+    """Whether ``cache`` holds the :data:`DRAIN` file."""
+    return (Path(cache) / DRAIN).exists()
+
+
+def _train_pending(job: tuple[FamiliesConfig, int, Network, str, int]) -> FamilyRun | None:
+    """Worker of :func:`fill_cache`: one network on ``threads`` CPU threads, into the cache (``None``, untrained,
+    once the fill is drained)."""
     import torch
 
     cfg, seed, network, cache, threads = job
+    if drain_requested(cache):
+        return None
     torch.set_num_threads(threads)
     return cached_run(cfg, network, seed, cache)
 
@@ -157,8 +186,11 @@ def fill_cache(
     ``threads`` CPU threads, on ``cfg.device``): the many small networks of experiment G keep two CPU cores, or
     one GPU fed by several processes, busy. What :func:`run_families` then summarises is read from the cache.
 
-    Each process generates its seed's phantoms (seconds); a killed fill loses only the networks in flight. The
-    processes are spawned, so each imports the caller's main script as multiprocessing does: call this from a
+    Each process generates its seed's phantoms (seconds). A killed fill loses only the steps of each network in
+    training since its last validation evaluation: the next fill continues it from its snapshot
+    (:func:`snapshot_path`). To end a fill without losing any, create ``<cache>/.drain`` (:data:`DRAIN`): no further
+    network starts, those in training finish and are written, and the fill returns; delete the file to fill again.
+    The processes are spawned, so each imports the caller's main script as multiprocessing does: call this from a
     script under ``if __name__ == "__main__":`` (as ``benchmarks/bench_families.py``) or from a notebook.
 
     Args:
@@ -170,10 +202,11 @@ def fill_cache(
         arms: only these arms' networks (default: every arm of ``cfg``).
 
     Returns:
-        The number of networks trained.
+        The number of networks trained (fewer than were pending when the fill was drained).
 
     Raises:
-        ValueError: a bad configuration, ``jobs`` or ``threads`` below 1, or a device that is not here.
+        ValueError: a bad configuration, ``jobs`` or ``threads`` below 1, a device that is not here, or a
+            :data:`DRAIN` file left in ``cache`` from an earlier fill.
     """
     import multiprocessing as mp
     from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -181,39 +214,52 @@ def fill_cache(
     cfg.validate()
     if jobs < 1 or threads < 1:
         raise ValueError(f"jobs and threads must be at least 1, got jobs={jobs}, threads={threads}.")
+    if drain_requested(cache):
+        raise ValueError(
+            f"{Path(cache) / DRAIN} is there: an earlier fill was told to stop starting networks. Delete it to fill."
+        )
     pending = pending_networks(cfg, cache, arms)
     if pending:
         check_test_classes(cfg, seed_splits(cfg, cfg.seeds[0])[2])  # refused before any network trains
     work = [(cfg, seed, network, str(cache), threads) for seed, _, network in pending]
+    trained = 0
     if jobs == 1:
         for (_, arm, _), job in zip(pending, work, strict=True):
             run = _train_pending(job)
+            if run is None:
+                break
+            trained += 1
             if on_run is not None:
                 on_run(arm, run)
-        return len(work)
+        return trained
     with ProcessPoolExecutor(max_workers=jobs, mp_context=mp.get_context("spawn")) as pool:
         futures = {pool.submit(_train_pending, job): arm for (_, arm, _), job in zip(pending, work, strict=True)}
         try:
             for future in as_completed(futures):
                 run = future.result()
+                if run is None:
+                    continue
+                trained += 1
                 if on_run is not None:
                     on_run(futures[future], run)
         except BaseException:
             pool.shutdown(wait=False, cancel_futures=True)  # a failed network stops the fill, not only itself
             raise
-    return len(work)
+    return trained
 
 
 def cached_run(
     cfg: FamiliesConfig, network: Network, seed: int, cache: str | Path | None, datasets: Any = None
 ) -> FamilyRun:
-    """:func:`train_network`, read from ``cache`` when it is there and written to it when not."""
+    """:func:`train_network`, read from ``cache`` when it is there and written to it when not (a network killed
+    while it trained continues from its snapshot in ``cache/.snapshots``)."""
     from mtdl_kit.lab.cache import cached_lab_run
 
     stem = cache_stem(cfg, network, seed, cache) if cache is not None else None
+    snapshot = snapshot_path(stem) if stem is not None else None
     return cached_lab_run(
         stem,
-        lambda: train_network(cfg, network, seed, datasets=datasets),
+        lambda: train_network(cfg, network, seed, datasets=datasets, snapshot=snapshot),
         FamilyRun,
         ("network", "family", "trained", "seed", "best_step", "steps_run", "seconds", "parameters"),
         tables=("metrics", "curve"),
