@@ -46,6 +46,17 @@ def mask_values(text: str) -> dict[int, int]:
     return out
 
 
+def positive_int(text: str) -> int:
+    """``"2"`` -> ``2``; a clear error for ``"0"``, ``"-1"`` or ``"two"``."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, e.g. 2; got {text!r}")
+    return value
+
+
 def label_budgets(text: str) -> tuple[int, ...]:
     """``"16,256"`` -> ``(16, 256)``; a clear error for anything else."""
     try:

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from mtdl_kit.cli.arguments import add_lab_device_argument, label_budgets
+from mtdl_kit.cli.arguments import add_lab_device_argument, label_budgets, positive_int
 from mtdl_kit.models import FAMILIES
 from mtdl_kit.regions.base import REGION_NAMES
 
@@ -205,6 +205,7 @@ def cmd_lab_families(args: argparse.Namespace) -> int:
         run_families,
         write_families_outputs,
     )
+    from mtdl_kit.lab.families import fill_cache
 
     families = tuple(f.strip() for f in args.families.split(",") if f.strip()) if args.families else None
     cfg = default_families_config(
@@ -220,6 +221,8 @@ def cmd_lab_families(args: argparse.Namespace) -> int:
         steps = f"steps {run.best_step:5d}/{run.steps_run:5d}"
         print(f"seed {run.seed:4d} {arm:18s} {run.trained:30s} {steps} {run.seconds:6.1f} s", flush=True)
 
+    if args.jobs > 1:  # the networks in parallel processes first; the summary then reads them from the cache
+        fill_cache(cfg, out / "cache", jobs=args.jobs, on_run=report)
     result = run_families(cfg, cache=out / "cache", on_run=report)
     return report_lab_run(write_families_outputs(result, out), families_reading(result))
 
@@ -352,5 +355,12 @@ def add_lab_parser(sub: Any) -> None:
     lg.add_argument("--seeds", default=None, help="training seeds, e.g. 100-107 or 1,2,5 (default: 0-7; quick: 0-1)")
     lg.add_argument("--out", required=True, help="folder for runs.csv, summary.csv, summary.md, curves.csv, cache")
     lg.add_argument("--quick", action="store_true", help="the small quick configuration (about 40 s on a CPU)")
+    lg.add_argument(
+        "--jobs",
+        type=positive_int,
+        default=1,
+        help="train N networks at a time, each in its own process on one CPU thread, as the committed results "
+        "were trained (e.g. 2 on a 2-core laptop). Default 1: in this process, on torch's threads",
+    )
     add_lab_device_argument(lg)
     lg.set_defaults(func=cmd_lab_families)

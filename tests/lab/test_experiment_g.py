@@ -257,6 +257,13 @@ def test_lab_families_command_writes_a_verdict_source(tmp_path, capsys):
     assert row["text"].endswith("]") and " % [" in row["text"] and row["verdict"] == dm["verdict"]
     assert main([*argv, "--families", "siamese", "--out", str(tmp_path / "x")]) == 2
     assert "families must be distinct names" in capsys.readouterr().err
+    # two processes of one thread each (the tests' process runs on one thread too): the same networks and numbers
+    assert main([*argv, "--jobs", "2", "--out", str(tmp_path / "two")]) == 0
+    two = pd.read_csv(tmp_path / "two" / "runs.csv")
+    pd.testing.assert_frame_equal(two.drop(columns="seconds"), runs.drop(columns="seconds"))
+    with pytest.raises(SystemExit):
+        main([*argv, "--jobs", "0", "--out", str(tmp_path / "zero")])
+    assert "expected a whole number of at least 1, e.g. 2; got '0'" in capsys.readouterr().err
 
 
 def test_the_contrast_exercise_accepts_the_mean_of_paired_differences_only(quick_result, tmp_path):
