@@ -10,7 +10,11 @@ Layout (the same "folder + CSV" layout users can bring their own data in)::
       <region>/latents.csv          case_id and the hidden variables that generated the case
 
 The set is written by ``mtdl-kit samples`` and checked by :func:`verify_samples`, which recomputes
-every file hash and regenerates every case from its seed.
+every file hash and regenerates every case from its seed. Masks and labels must regenerate exactly; an
+image may differ by one grey level at a few pixels (:data:`IMAGE_LEVEL_FLIPS`): numpy's vectorised float
+kernels round in the last bit differently on different CPUs, and a pixel whose value lies on a half level
+then quantises one level apart (measured 2026-12-07: the store written on one machine regenerates on an AMD
+EPYC with one pixel one level off in 6 of 192 images).
 
 **Held-out seeds only.** The cases are drawn from the *demo* seed range, seeds
 :data:`DEMO_SEED_OFFSET` ... ``DEMO_SEED_OFFSET + DEMO_SEED_SPAN - 1`` (the ``"demo"`` split of
@@ -37,6 +41,9 @@ from mtdl_kit.regions.base import REGION_NAMES, Region, Sample, TaskSpec, get_re
 
 SAMPLES_PER_REGION = 24
 SAMPLE_SIZE = 128
+#: at most this fraction of an image's values may regenerate one grey level apart (last-bit float differences
+#: between CPUs at a half level); a larger difference, or more such values, is a different image
+IMAGE_LEVEL_FLIPS = 0.001
 
 MANIFEST = "manifest.json"
 STORE_VERSION = 2
@@ -277,6 +284,15 @@ def load_samples(region: str, root: Path | None = None, *, verify: bool = True) 
     return samples
 
 
+def regenerates_as_image(stored: np.ndarray, regenerated: np.ndarray) -> bool:
+    """Whether a stored 8-bit image is its regeneration: the same shape, and at most :data:`IMAGE_LEVEL_FLIPS` of
+    its values (at least one) one grey level apart, none further."""
+    if stored.shape != regenerated.shape:
+        return False
+    apart = np.abs(stored.astype(np.int16) - regenerated.astype(np.int16))
+    return int(apart.max(initial=0)) <= 1 and int((apart > 0).sum()) <= max(1, int(IMAGE_LEVEL_FLIPS * apart.size))
+
+
 def verify_samples(root: Path | None = None, regions: Iterable[str] | None = None) -> list[str]:
     """Check the store: file hashes and regeneration from seeds. Returns a list of problems (empty = ok)."""
     root = Path(root) if root is not None else default_root()
@@ -311,7 +327,8 @@ def verify_samples(root: Path | None = None, regions: Iterable[str] | None = Non
                 f"{name}/masks/{case}.png": s.targets[entry["segmentation_task"]].astype(np.uint8),
             }
             for rel, array in expected.items():
-                if rel in intact and not np.array_equal(_read_png(root / rel), array):
+                same = regenerates_as_image if "/images/" in rel else np.array_equal
+                if rel in intact and not same(_read_png(root / rel), array):
                     problems.append(f"{rel}: differs from the regeneration of seed {seed}")
             if case in label_rows and label_rows[case] != label_values(s, reg.tasks):
                 problems.append(f"{name}/labels.csv: labels of {case} differ from the regeneration of seed {seed}")

@@ -49,6 +49,26 @@ def test_tampered_file_is_reported(eye_store, tmp_path):
         load_samples("eye", root)
 
 
+def test_an_image_regenerates_up_to_a_few_last_bit_level_flips_and_no_further():
+    """Another CPU rounds a half-level pixel the other way (one level, a pixel or two per image); a real change
+    — two levels, or many pixels — is still a different image."""
+    from mtdl_kit.data.samples import IMAGE_LEVEL_FLIPS, regenerates_as_image
+
+    image = np.random.default_rng(0).integers(1, 254, size=(128, 128, 3)).astype(np.uint8)
+    assert regenerates_as_image(image, image.copy())
+    one_flip = image.copy()
+    one_flip[5, 7, 1] += 1
+    assert regenerates_as_image(image, one_flip)
+    two_levels = image.copy()
+    two_levels[5, 7, 1] += 2
+    assert not regenerates_as_image(image, two_levels)
+    many = image.copy()
+    flips = int(IMAGE_LEVEL_FLIPS * image.size) + 1
+    many.reshape(-1)[:flips] += 1
+    assert not regenerates_as_image(image, many)
+    assert not regenerates_as_image(image, image[:, :64])
+
+
 def test_missing_store_says_how_to_rebuild(tmp_path):
     with pytest.raises(FileNotFoundError, match="mtdl-kit samples"):
         load_manifest(tmp_path)
