@@ -268,16 +268,15 @@ def variant_jobs(cfg, arms: list[str], tasks: list[str], seeds: tuple[int, ...],
     processes train the same network at once. Jobs are in the order their first ``(arm, task)`` is asked for."""
     from mtdl_kit.lab.families import cache_stem, networks_of
 
-    jobs: dict[Path, tuple] = {}
+    networks: dict[Path, tuple] = {}  # cache stem -> (network, seed); dicts keep the order of first request
+    served: dict[Path, list[tuple[str, str]]] = {}
     for arm in arms:
         built = networks_of(cfg, arm)
         for task, seed in itertools.product(tasks if arm.startswith("single") else ["all"], seeds):
-            network = built[task]
-            stem = cache_stem(cfg, network, seed, cache)
-            served = tuple((arm, t) for t in (tasks if task == "all" else [task]))
-            _, _, _, before, _ = jobs.get(stem, (cfg, network, seed, (), cache))
-            jobs[stem] = (cfg, network, seed, before + served, cache)
-    return list(jobs.values())
+            stem = cache_stem(cfg, built[task], seed, cache)
+            networks.setdefault(stem, (built[task], seed))
+            served.setdefault(stem, []).extend((arm, t) for t in (tasks if task == "all" else [task]))
+    return [(cfg, network, seed, tuple(served[stem]), cache) for stem, (network, seed) in networks.items()]
 
 
 def _cached_runs_frame(cfg, arms: list[str], tasks: list[str], seeds: tuple[int, ...], cache: Path):
