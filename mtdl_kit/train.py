@@ -424,7 +424,7 @@ def fit(
 
                     save_snapshot(
                         {
-                            **identity,
+                            "identity": identity,
                             "model": net.state_dict(),
                             "optimizer": optimizer.state_dict(),
                             "method": method.state_dict(),
@@ -487,14 +487,12 @@ def _run_identity(
 
     shapes = [[name, list(t.shape)] for name, t in net.state_dict().items()]
     return {
-        "identity": {
-            **{k: v for k, v in history.config.items() if k not in ("device", "precision")},
-            "n_data": len(data),
-            "eval_every": eval_every,
-            "weight_decay": weight_decay,
-            "stopping": None if stopping is None else list(stopping.monitor),
-            "architecture": hashlib.sha1(json.dumps(shapes).encode()).hexdigest(),
-        }
+        **{k: v for k, v in history.config.items() if k not in ("device", "precision")},
+        "n_data": len(data),
+        "eval_every": eval_every,
+        "weight_decay": weight_decay,
+        "stopping": None if stopping is None else list(stopping.monitor),
+        "architecture": hashlib.sha1(json.dumps(shapes).encode()).hexdigest(),
     }
 
 
@@ -507,7 +505,7 @@ def _read_snapshot(path: str | Path, identity: dict[str, Any]) -> dict[str, Any]
     from mtdl_kit.checkpoint import load_snapshot
 
     state = load_snapshot(path)
-    mine, theirs = identity["identity"], state.get("identity", {})
+    mine, theirs = identity, state.get("identity", {})
     differ = sorted(k for k in set(mine) | set(theirs) if mine.get(k) != theirs.get(k))
     if differ:
         detail = "; ".join(f"{k}: this run {mine.get(k)!r}, the snapshot {theirs.get(k)!r}" for k in differ[:4])
