@@ -162,7 +162,9 @@ def check_variant_gain(
     network, arm and seed, with its ``headline`` value as trained and its ``variant`` value with the change),
     keeps ``task``, takes per row ``variant - headline``, flips the sign when lower is better (MAE: a positive
     gain always means the change helped), and averages over the rows — over every network, or only the
-    single-task ones (arms ``single@...``) or only the multi-task ones, when the table holds both.
+    single-task ones (arms ``single@...``) or only the multi-task ones, when the table holds both. A network listed
+    under two arms (the segmentation baseline serves both capacity rules) counts once
+    (:func:`~mtdl_kit.lab.families.distinct_networks`).
 
     Args:
         answer: the learner's number (metric units).
@@ -179,7 +181,7 @@ def check_variant_gain(
         ValueError: a task the table does not hold, an unknown ``networks``, or no network of that kind.
         ExerciseError: not a number, or a different value (naming the likely slip).
     """
-    from mtdl_kit.lab.families import rows_of_networks
+    from mtdl_kit.lab.families import distinct_networks, rows_of_networks
     from mtdl_kit.metrics import higher_is_better
     from mtdl_kit.results import load_families_variant
 
@@ -189,7 +191,7 @@ def check_variant_gain(
         raise ValueError(
             f"The {label} table of {region} has no task {task!r}; it has {sorted(table['task'].unique())}."
         )
-    rows = rows_of_networks(rows, networks)
+    rows = distinct_networks(rows_of_networks(rows, networks))
     if rows.empty:
         raise ValueError(
             f"The {label} table of {region} has no {networks} network of {task!r}; its arms are "
@@ -207,8 +209,8 @@ def check_variant_gain(
         f"the sign is reversed: with the change minus as trained{flip}, so that a positive value means it helped.",
         f"keep task == {task!r}"
         + ("" if networks == "all" else f" and only the {networks} arms (single-task: arm starting with 'single')")
-        + ", one row per network (arm and seed); take variant - headline per row (sign flipped when lower is "
-        "better) and average the rows.",
+        + ", one row per network (arm and seed; a single-task network listed under both capacity rules with the "
+        "same values counts once); take variant - headline per row (sign flipped when lower is better) and average.",
     )
 
 

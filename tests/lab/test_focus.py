@@ -169,3 +169,28 @@ def test_the_gain_exercise_averages_the_single_or_the_multi_task_networks_when_a
     _variant_table(tmp_path, "n_train1024", rows[:2])
     with pytest.raises(ValueError, match="no multi-task network"):
         check(0.0, "multi-task")
+
+
+def test_the_gain_exercise_counts_the_segmentation_baseline_serving_both_rules_once(tmp_path) -> None:
+    """single@params and single@width share the segmentation network: listed twice, averaged once."""
+    import pandas as pd
+
+    from mtdl_kit.exercises import ExerciseError, check_variant_gain
+    from mtdl_kit.lab.families import distinct_networks
+
+    rows = [
+        ("single@params", 0, "liver_lesion", "dice", 0.82, 0.86),
+        ("single@width", 0, "liver_lesion", "dice", 0.82, 0.86),
+        ("parallel", 0, "liver_lesion", "dice", 0.70, 0.72),
+    ]
+    _variant_table(tmp_path, "n_train1024", rows)
+    assert check_variant_gain(0.03, "abdomen", "n_train1024", "liver_lesion", root=tmp_path) == pytest.approx(0.03)
+    with pytest.raises(ExerciseError, match="counts once"):  # the shared network counted twice: 0.1 / 3
+        check_variant_gain(0.1 / 3, "abdomen", "n_train1024", "liver_lesion", root=tmp_path)
+    assert check_variant_gain(
+        0.04, "abdomen", "n_train1024", "liver_lesion", networks="single-task", root=tmp_path
+    ) == pytest.approx(0.04)
+
+    columns = ["arm", "seed", "task", "metric", "headline", "variant"]
+    table = pd.DataFrame([*rows, ("single@width", 4, "liver_lesion", "dice", 0.82, 0.86)], columns=columns)
+    assert list(distinct_networks(table)["arm"]) == ["single@params", "parallel", "single@width"]

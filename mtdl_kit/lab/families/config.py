@@ -362,6 +362,18 @@ def rows_of_networks(table: Any, networks: str) -> Any:
     return table[single if networks == "single-task" else ~single]
 
 
+def distinct_networks(table: Any) -> Any:
+    """``table`` (one row per arm, seed and task) with each network once: a single-task network that serves both
+    capacity rules (the segmentation baseline: ``single@params`` and ``single@width`` are then the same network,
+    trained once by ``benchmarks/bench_families.py``) is listed under both arms with identical values;
+    its second row is dropped, so a mean over networks counts it once.
+
+    Rows are the same network when every column but ``arm`` is equal (measured floats: two different networks do
+    not share them all).
+    """
+    return table.drop_duplicates(subset=[column for column in table.columns if column != "arm"])
+
+
 def check_test_classes(cfg: FamiliesConfig, test: Any) -> None:
     """Raise ``ValueError`` when the test split ``test`` has no case of some class of a classification task: its macro
     AUC, and Δm with it, would be undefined — found before any network trains, not after (the knee's grade at
