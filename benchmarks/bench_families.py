@@ -52,6 +52,7 @@ from mtdl_kit.lab.families import (
     drain_requested,
     families_reading,
     fill_cache,
+    networks_in_training,
     pending_networks,
     run_families,
     summary_reading,
@@ -540,6 +541,18 @@ def substituted_section(region: str, of_run: str = "headline") -> None:
     write_section(variant_section_name(region, "substituted", of_run), text)
 
 
+def incomplete_line(cfg, cache: Path, have: int, need: int) -> str:
+    """How far a seed set's fill has come: networks cached, those started (their snapshots' steps), the rest."""
+    started = networks_in_training(cfg, cache)
+    where = ", ".join(
+        f"{arm} seed {seed} ({', '.join(network.tasks)}) at step {step}" for seed, arm, network, step in started
+    )
+    text = f"Incomplete: {have} of {need} networks trained and cached"
+    if started:
+        text += f"; {len(started)} in training, continued from their snapshots by the next fill: {where}"
+    return f"{text}; {need - have - len(started)} not started."
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true")
@@ -665,7 +678,7 @@ def main() -> None:
                 lines += [title, "", *_committed_lines(cfg, stem, write=write)]
                 continue
             if args.only_cached and have < need:
-                lines += [title, "", f"Incomplete: {have} of {need} networks trained and cached; the rest not yet.", ""]
+                lines += [title, "", incomplete_line(cfg, cache, have, need), ""]
                 continue
 
             def report(arm, run, region: str = region) -> None:

@@ -21,6 +21,18 @@ from mtdl_kit.lab.families import (
 )
 
 
+def _bench_families():
+    """``benchmarks/bench_families.py`` as a module (the benchmarks are scripts, not a package)."""
+    import importlib
+    import sys
+    from pathlib import Path
+
+    folder = str(Path(__file__).resolve().parents[2] / "benchmarks")
+    if folder not in sys.path:
+        sys.path.insert(0, folder)
+    return importlib.import_module("bench_families")
+
+
 def test_the_configuration_names_what_is_wrong():
     with pytest.raises(ValueError, match="families must be distinct names"):
         default_families_config("eye", quick=True, families=("parallel", "siamese"))
@@ -515,8 +527,9 @@ def test_a_network_killed_while_it_trains_continues_from_its_snapshot_to_the_sam
     import numpy as np
 
     import mtdl_kit.train
-    from mtdl_kit.lab.families import cache_stem, cached_run, snapshot_path
+    from mtdl_kit.lab.families import cache_stem, cached_run, networks_in_training, snapshot_path
 
+    bench_families = _bench_families()
     cfg = default_families_config("eye", quick=True, max_steps=120, eval_every=15, patience=50)
     network = networks_of(cfg, "parallel")["all"]
     whole = cached_run(cfg, network, 0, tmp_path / "whole")
@@ -533,6 +546,13 @@ def test_a_network_killed_while_it_trains_continues_from_its_snapshot_to_the_sam
         cached_run(cfg, network, 0, tmp_path / "killed")
     stem = cache_stem(cfg, network, 0, tmp_path / "killed")
     assert snapshot_path(stem).exists() and not stem.with_suffix(".json").exists()
+    in_training = networks_in_training(cfg, tmp_path / "killed")
+    assert in_training == [(0, "parallel", network, 45)], "the fill's status names it and where it continues"
+    have, need = cached_count(cfg, tmp_path / "killed")
+    assert bench_families.incomplete_line(cfg, tmp_path / "killed", have, need) == (
+        f"Incomplete: 0 of {need} networks trained and cached; 1 in training, continued from their snapshots by "
+        f"the next fill: parallel seed 0 ({', '.join(network.tasks)}) at step 45; {need - 1} not started."
+    )
     again = cached_run(cfg, network, 0, tmp_path / "killed")
     assert len(calls) == 4 + (cfg.max_steps // cfg.eval_every - 3), "it continued from step 45, not from 0"
     assert (again.metrics, again.curve, again.best_step, again.steps_run) == (

@@ -151,6 +151,27 @@ def pending_networks(
     return list(pending.values())
 
 
+def networks_in_training(
+    cfg: FamiliesConfig, cache: str | Path, arms: Sequence[str] | None = None
+) -> list[tuple[int, str, Network, int]]:
+    """The :func:`pending_networks` that a fill has started: ``(seed, arm, network, step)`` for each one whose
+    snapshot is in ``cache`` (:func:`snapshot_path`), ``step`` the step of its last validation evaluation, where the
+    next fill continues it. How far a fill spread over several sessions has come, beside :func:`cached_count`.
+
+    Raises:
+        CheckpointError: a snapshot that does not verify (:func:`mtdl_kit.checkpoint.load_snapshot`: delete it,
+            and that network starts again from its first step).
+    """
+    from mtdl_kit.checkpoint import load_snapshot
+
+    started = []
+    for seed, arm, network in pending_networks(cfg, cache, arms):
+        path = snapshot_path(cache_stem(cfg, network, seed, cache))
+        if path.exists():
+            started.append((seed, arm, network, int(load_snapshot(path)["step"])))
+    return started
+
+
 #: a file in a cache folder that tells a running :func:`fill_cache` to start no further network: those in training
 #: finish and are written, so a fill can be ended without losing one (``touch <cache>/.drain``)
 DRAIN = ".drain"
