@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import sys
 from dataclasses import replace
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -20,17 +22,8 @@ from mtdl_kit.lab.families import (
     summary_reading,
 )
 
-
-def _bench_families():
-    """``benchmarks/bench_families.py`` as a module (the benchmarks are scripts, not a package)."""
-    import importlib
-    import sys
-    from pathlib import Path
-
-    folder = str(Path(__file__).resolve().parents[2] / "benchmarks")
-    if folder not in sys.path:
-        sys.path.insert(0, folder)
-    return importlib.import_module("bench_families")
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+import bench_families
 
 
 def test_the_configuration_names_what_is_wrong():
@@ -529,7 +522,6 @@ def test_a_network_killed_while_it_trains_continues_from_its_snapshot_to_the_sam
     import mtdl_kit.train
     from mtdl_kit.lab.families import cache_stem, cached_run, networks_in_training, snapshot_path
 
-    bench_families = _bench_families()
     cfg = default_families_config("eye", quick=True, max_steps=120, eval_every=15, patience=50)
     network = networks_of(cfg, "parallel")["all"]
     whole = cached_run(cfg, network, 0, tmp_path / "whole")
