@@ -378,6 +378,47 @@ def test_an_auc_within_noise_of_chance_does_not_beat_it() -> None:
     assert "parallel" not in line
 
 
+def test_the_chance_count_exercise_accepts_the_runs_beating_their_own_seeds_level_only(tmp_path) -> None:
+    """The learner counts, per arm, the runs better than their own seed's image-blind level (lower MAE; an AUC by
+    more than its margin): the complement, a missing arm and a count against another seed's level are refused."""
+    from mtdl_kit.exercises import ExerciseError, check_runs_beating_chance
+
+    chance = [(s, "size", "mae", level, True, "the training median") for s, level in ((0, 8.0), (1, 6.0))]
+    chance += [row for s in (0, 1) for row in _counted((115, 141), seed=s)]
+    pd.DataFrame(chance, columns=list(CHANCE_COLUMNS)).to_csv(tmp_path / "transfer_g_x_t_chance.csv", index=False)
+    runs = [
+        ("single@params", 0, "size", "mae", 7.0),  # beats 8.0
+        ("single@params", 1, "size", "mae", 7.0),  # not 6.0: beats the other seed's level only
+        ("cascaded@width", 0, "size", "mae", 2.5),
+        ("cascaded@width", 1, "size", "mae", 3.0),
+        ("single@params", 0, "label", "auc", 0.55),  # above 0.5 by less than its margin (0.060)
+        ("single@params", 1, "label", "auc", 0.70),
+        ("cascaded@width", 0, "label", "auc", 0.45),
+        ("cascaded@width", 1, "label", "auc", 0.58),
+    ]
+    pd.DataFrame(runs, columns=["arm", "seed", "task", "metric", "value"]).to_csv(
+        tmp_path / "transfer_g_x_t_runs.csv", index=False
+    )
+
+    def check(answer, task: str = "size") -> dict:
+        return check_runs_beating_chance(answer, "x_t", task, root=tmp_path)
+
+    assert check({"single@params": 1, "cascaded@width": 2}) == {"single@params": 1, "cascaded@width": 2}
+    assert check({"single@params": 1, "cascaded@width": 1}, "label") == {"single@params": 1, "cascaded@width": 1}
+    with pytest.raises(ExerciseError, match="the runs that do not beat chance"):
+        check({"single@params": 1, "cascaded@width": 0})
+    with pytest.raises(ExerciseError, match=r"chance level of its own seed.*lower is better"):
+        check({"single@params": 2, "cascaded@width": 2})  # each run against the lowest level, not its own
+    with pytest.raises(ExerciseError, match="by more than its margin"):
+        check({"single@params": 2, "cascaded@width": 1}, "label")  # any AUC above 0.5 counted
+    with pytest.raises(ExerciseError, match="are not the runs table's"):
+        check({"cascaded@width": 2})
+    with pytest.raises(ExerciseError, match="whole number"):
+        check({"single@params": 1.0, "cascaded@width": 2})
+    with pytest.raises(ValueError, match="no task 'diameter'"):
+        check({}, "diameter")
+
+
 def test_a_variant_table_gets_each_rows_chance_level_and_margin() -> None:
     from mtdl_kit.lab.chance import chance_margins, with_chance_columns
 

@@ -44,6 +44,7 @@ from mtdl_kit.exercises.lab import (
     check_crossover_interaction,
     check_families_contrast,
     check_mean_weight,
+    check_runs_beating_chance,
     check_variant_gain,
 )
 from mtdl_kit.exercises.measurements import check_cdr_from_mask, check_region_measurement, check_region_rule
@@ -72,6 +73,7 @@ __all__ = [
     "check_region_measurement",
     "check_region_rule",
     "check_replicated",
+    "check_runs_beating_chance",
     "check_variant_gain",
     "check_verdicts",
     "reference_delta_m",

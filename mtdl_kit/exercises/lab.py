@@ -214,6 +214,73 @@ def check_variant_gain(
     )
 
 
+def check_runs_beating_chance(answer: Mapping[str, int], run: str, task: str, *, root: Any = None) -> dict[str, int]:
+    """Check, per arm of experiment G, how many runs beat their seed's image-blind predictor on ``task``.
+
+    The learner pairs each run's primary metric (``transfer_g_<run>_runs.csv``) with the chance level of the
+    same seed and task (``..._chance.csv``, ``primary`` rows: what a predictor that never sees the image scores,
+    :func:`mtdl_kit.lab.chance.chance_frame`) and counts, per arm, the runs that are better than it — lower for
+    an MAE, higher for a Dice or an AUC; an AUC must clear it by a margin (:func:`mtdl_kit.lab.chance.chance_margins`),
+    every other metric by 0. A contrast between two arms whose runs do not beat chance compares two ways of
+    learning nothing (Zhao et al. 2023 review the families; the chance check is this toolkit's).
+
+    Args:
+        answer: ``{arm: number of runs that beat chance}``, one entry per arm of the runs table.
+        run: ``<region>_<run>``, e.g. ``"abdomen_headline"``.
+        task: a task of the runs table.
+        root: folder of the CSVs (default: the bundled ``benchmarks/results/``).
+
+    Returns:
+        The reference counts.
+
+    Raises:
+        ValueError: a task the tables do not hold.
+        ExerciseError: not a mapping of arms to whole numbers, other arms, or other counts (naming the likely slip).
+    """
+    from mtdl_kit.lab.chance import runs_beating_chance
+    from mtdl_kit.metrics import higher_is_better
+    from mtdl_kit.results import load_transfer
+
+    runs = load_transfer("runs", experiment="g", run=run, root=root)
+    chance = load_transfer("chance", experiment="g", run=run, root=root)
+    if task not in set(runs["task"]):
+        raise ValueError(f"The runs of {run} have no task {task!r}; they have {sorted(runs['task'].unique())}.")
+    paired = runs_beating_chance(runs[runs["task"] == task], chance)
+    beats = paired.groupby("arm", sort=False)["beats"]
+    want = {str(arm): int(n) for arm, n in beats.sum().items()}
+    totals = {str(arm): int(n) for arm, n in beats.count().items()}
+    if not isinstance(answer, Mapping) or not all(
+        isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in answer.values()
+    ):
+        raise _fail(
+            f"answer must map each arm to a whole number of runs, got {answer!r}.",
+            "e.g. {'single@params': 0, 'parallel': 3, ...}: per arm, the runs better than their seed's chance level.",
+        )
+    got = {str(k): int(v) for k, v in answer.items()}
+    if set(got) != set(want):
+        raise _fail(
+            f"your arms {sorted(got)} are not the runs table's {sorted(want)}.",
+            "one entry per arm of the runs table (both capacity rules' single-task arms included).",
+        )
+    if got == want:
+        listed = ", ".join(f"{arm} {n} of {totals[arm]}" for arm, n in want.items())
+        _ok(f"{task}: runs that beat chance — {listed}.")
+        return want
+    metric = str(paired["metric"].iloc[0])
+    if got == {arm: totals[arm] - n for arm, n in want.items()}:
+        raise _fail(
+            f"you counted {got}, the lab counts {want}.",
+            "you counted the runs that do not beat chance; count the others.",
+        )
+    margin = " by more than its margin (mtdl_kit.lab.chance.chance_margins)" if metric == "auc" else ""
+    raise _fail(
+        f"you counted {got}, the lab counts {want}.",
+        f"keep task == {task!r} and metric == {metric!r} in both tables (the chance table's primary row), pair each "
+        f"run with the chance level of its own seed, and count the runs better than it ({metric}: "
+        f"{'higher' if higher_is_better(metric) else 'lower'} is better){margin}.",
+    )
+
+
 def _runs_mean_difference(runs: Any, contrast: str, task: str, metric: str) -> float:
     """The mean over seeds of ``first - second`` arm on ``task``'s ``metric`` (sign flipped when lower is better)."""
     from mtdl_kit.metrics import higher_is_better
