@@ -455,9 +455,7 @@ def test_a_drained_fill_finishes_the_network_in_training_and_starts_no_other(qui
 def test_the_device_script_fills_an_archive_that_summarises_without_training(tmp_path):
     """benchmarks/device_families.sh, as a lent GPU runs it, here on the CPU in the quick configuration."""
     import subprocess
-    import sys
     import tarfile
-    from pathlib import Path
 
     from mtdl_kit.lab.families import pending_networks
 
