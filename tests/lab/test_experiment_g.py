@@ -497,6 +497,8 @@ def test_a_diagnostic_field_changes_only_its_networks_and_leaves_the_headline_ke
         before = build_network(headline, networks_of(headline, arm)["all"], seed=0)
         after = build_network(changed, networks_of(changed, arm)["all"], seed=0)
         assert (getattr(before, field), getattr(after, field)) == (default, diagnostic), arm
+        if field == "dense_decoder":  # one decoder per dense task: more parameters than one shared decoder
+            assert after.parameter_count()["total"] > before.parameter_count()["total"], arm
         assert network_digest(changed, networks_of(changed, arm)["all"]) != network_digest(
             headline, networks_of(headline, arm)["all"]
         ), arm

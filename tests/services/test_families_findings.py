@@ -8,6 +8,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from mtdl_kit.regions import get_region
+from mtdl_kit.services.clinicians import task_words
 from mtdl_kit.services.families_findings import (
     ARMS,
     BASELINE,
@@ -159,9 +161,6 @@ def test_a_summary_without_an_arm_fails_with_the_fix(tmp_path: Path) -> None:
 
 
 def test_task_words_cut_at_a_full_stop_not_a_decimal_point() -> None:
-    from mtdl_kit.regions import get_region
-    from mtdl_kit.services.clinicians import task_words
-
     assert task_words(get_region("other"), "abcd") == "ABCD-like dermoscopy score 1.3A + 0.1B + 0.5C + 0.5D'"
     assert task_words(get_region("cardiac"), "ventricles") == "LV blood pool, LV myocardium and RV blood pool"
     assert task_words(get_region("eye"), "glaucoma") == "Glaucoma suspect"
@@ -258,9 +257,6 @@ def test_a_single_task_baseline_at_chance_is_a_caveat_with_its_counts(tmp_path: 
     runs.loc[planted.index, "value"] = guess[planted].to_numpy()
     runs.to_csv(root / "transfer_g_cardiac_headline_runs.csv", index=False)
     sentence = baseline_at_chance_sentence("cardiac", root=root)
-    from mtdl_kit.regions import get_region
-    from mtdl_kit.services.clinicians import task_words
-
     n = int(rows.sum())
     assert f"{task_words(get_region('cardiac'), task)} (3 of {n} runs)" in sentence, sentence
     assert sentence in families_summary("cardiac", root=root).caveats
