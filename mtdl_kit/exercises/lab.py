@@ -272,7 +272,8 @@ def check_runs_beating_chance(answer: Mapping[str, int], run: str, task: str, *,
             f"you counted {got}, the lab counts {want}.",
             "you counted the runs that do not beat chance; count the others.",
         )
-    margin = " by more than its margin (mtdl_kit.lab.chance.chance_margins)" if metric == "auc" else ""
+    has_margin = bool((paired["margin"] > 0).any())  # an AUC's (chance_margins); every other metric's is 0
+    margin = " by more than its margin (mtdl_kit.lab.chance.chance_margins)" if has_margin else ""
     raise _fail(
         f"you counted {got}, the lab counts {want}.",
         f"keep task == {task!r} and metric == {metric!r} in both tables (the chance table's primary row), pair each "
