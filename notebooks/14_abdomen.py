@@ -413,7 +413,7 @@ display(Markdown(lessons.families_lab_variant_reading(REGION, "focus_crop64")))
 # about 3 mm, against the median's 7.8. So the labels are readable at 256 px; what the whole image hides is
 # where the lesion is. A family trained beside the lesion mask is told "where" by the segmentation, through
 # shared features or a stage that reads the predicted mask; whether that is enough on the lab's 256 cases and
-# 2,000 steps is what the families table will show (the zoo's networks that learnt both labels were trained
+# 2,000 steps is what the families table below shows (the zoo's networks that learnt both labels were trained
 # on 1,024 cases for up to 4,000 steps). The oracle window is an upper bound for a two-stage
 # pipeline whose first stage finds the lesion (the cascade's idea), not a network anyone could use: at test
 # time nobody hands it the true lesion.
@@ -439,7 +439,7 @@ display(Markdown(lessons.families_lab_variant_reading(REGION, "n_train1024", net
 # their six runs (the parallel network of seed 4 stays at 0.50) — while the single-task networks, on the same
 # 1,024 cases, learn neither label. The families pay for it in the segmentation: every one of them, on both
 # seeds, segments the lesion worse than the single-task segmentation network trained on the same cases (Dice
-# 0.70–0.84 against 0.86–0.87), a trade-off the families table will have to weigh.
+# 0.70–0.84 against 0.86–0.87), a trade-off the families table below weighs.
 #
 # That is the data-size effect in this region, and it runs the other way from experiment A's (lessons 01 and
 # 21: on the eye and the chest an auxiliary task helps most when the main labels are fewest, because there
