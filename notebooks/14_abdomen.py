@@ -569,7 +569,9 @@ validation_curves_figure(family_curves, "liver_lesion", arms=CURVE_ARMS).show()
 # network, given one number per image, never finds (the window diagnostic above). Its segmentation is a
 # little worse
 # <!-- verdict transfer_g_abdomen_headline contrast="cascaded@width - single@width" task=liver_lesion: worse -->
-# although its first stage is the single-task segmentation network: the rule for all three tasks stops it
+# although its first stage is the single-task segmentation network, curve for curve (the last figure's
+# validation curves agree at every step both ran); only the checkpoint differs: the cascade's is chosen, and its
+# training stopped, by the rule for all three tasks together, the single-task network's by its Dice alone
 # (notebook 16 shows the same on the pathology). It does not learn the malignancy
 # <!-- verdict transfer_g_abdomen_headline contrast="cascaded@width - single@width" task=malignancy: no detectable difference -->,
 # although the map it reads holds the enhancing part; whether a ratio of two areas under a threshold is
