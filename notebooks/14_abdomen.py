@@ -456,7 +456,9 @@ display(Markdown(lessons.families_lab_variant_reading(REGION, "n_train1024", net
 # did: training beside the mask is not enough by itself. Why is not tested here; one candidate from its wiring
 # (`mtdl_kit.models.interacted`): each task keeps its own encoder column and the cross-stitch units start at
 # 90 % own features, 10 % the other tasks', so the malignancy column starts out learning alone, like a
-# single-task network with a narrower column.
+# single-task network with a narrower column. The lab has the switch that would test it, not yet run here:
+# `bench_families.py --retrain-with interaction=attention` trains the same interacted networks with cross-task
+# attention instead of cross-stitch units (`FamiliesConfig.interaction`).
 
 # %% [markdown]
 # ### Exercise 5 — more cases, or a window on the lesion?
