@@ -331,6 +331,28 @@ def at_cap_sentence(region: str, run: str = "headline", *, root: str | Path | No
     )
 
 
+def baseline_at_chance_sentence(region: str, run: str = "headline", *, root: str | Path | None = None) -> str:
+    """A caveat for the tasks on which the page's single-task networks (:data:`BASELINE`) do not beat the
+    image-blind chance level in some runs, with the counts; ``""`` when they beat it in every run (or a table is
+    missing). There a family's "better" means it learnt, with the other tasks' help, what one network per task did
+    not learn on those runs, not that it estimates the same thing better (the abdomen's malignancy and diameter)."""
+    from mtdl_kit.regions import get_region
+    from mtdl_kit.services.clinicians import task_words
+
+    runs = _table("runs", region, run, root)
+    counts = _at_chance(runs, _table("chance", region, run, root))
+    short = {task: c for (arm, task), c in counts.items() if arm == BASELINE and c[0] > 0}
+    if not short:
+        return ""
+    spec = get_region(region)
+    parts = [f"{task_words(spec, t)} ({short[t][0]} of {short[t][1]} runs)" for t in spec.task_names if t in short]
+    return (
+        f"The single-task networks themselves are no better than a guess that never sees the image on "
+        f"{'; '.join(parts)}: there a family's 'better' means it learnt, with the other tasks' help, what one "
+        "network per task did not learn in those runs, not that it estimates the same thing more accurately."
+    )
+
+
 def families_summary(region: str, *, root: str | Path | None = None) -> FamiliesSummary:
     """The section "one network for all tasks, or one per task?" of the For clinicians page, from the CSVs.
 
@@ -372,6 +394,9 @@ def families_summary(region: str, *, root: str | Path | None = None) -> Families
             "not learnt even to pass the image through: using it would be worse than using no network; the region's "
             "lesson tests two causes.",
         )
+    baseline = baseline_at_chance_sentence(region, root=root)
+    if baseline:
+        caveats.insert(2, baseline)
     if any(f.at_chance for f in head):
         caveats.insert(
             2,
@@ -391,6 +416,7 @@ __all__ = [
     "FamiliesSummary",
     "FamilyFinding",
     "at_cap_sentence",
+    "baseline_at_chance_sentence",
     "families_summary",
     "family_findings",
     "family_sentences",

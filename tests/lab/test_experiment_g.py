@@ -475,24 +475,35 @@ def test_the_device_script_fills_an_archive_that_summarises_without_training(tmp
     assert pending_networks(cfg, unpacked) == [], "the archive holds every network of the seeds"
 
 
-def test_per_task_dense_decoders_are_a_diagnostic_that_leaves_the_headline_keys_alone() -> None:
-    """``dense_decoder="per_task"`` gives the parallel and hybrid networks one decoder per dense task (more
-    parameters, another cache key); the default builds and keys exactly what the committed caches hold."""
-    shared = default_families_config("brain", quick=True)
-    per_task = replace(shared, dense_decoder="per_task")
-    assert shared.key() == replace(shared, dense_decoder="shared").key() != per_task.key()
-    assert "dense_decoder" not in json.dumps(networks_of(shared, "parallel")["all"].options)
-    for family in ("parallel", "hybrid"):
-        before = build_network(shared, networks_of(shared, family)["all"], seed=0)
-        after = build_network(per_task, networks_of(per_task, family)["all"], seed=0)
-        assert after.parameter_count()["total"] > before.parameter_count()["total"], family
-        assert network_digest(per_task, networks_of(per_task, family)["all"]) != network_digest(
-            shared, networks_of(shared, family)["all"]
-        )
-    for arm in ("cascaded@params", "interacted@width", "single@params"):
-        assert networks_of(per_task, arm) == networks_of(shared, arm), arm
-    with pytest.raises(ValueError, match="dense_decoder must be one of"):
-        default_families_config("brain", quick=True, dense_decoder="separate")
+@pytest.mark.parametrize(
+    ("field", "default", "diagnostic", "arms", "other_arms"),
+    [
+        # one decoder per dense task for the shared trunks (lesson 10's diagnostic of the brain's reconstruction)
+        ("dense_decoder", "shared", "per_task", ("parallel", "hybrid"), ("cascaded@params", "interacted@width")),
+        # cross-task attention instead of cross-stitch units between the interacted network's task columns
+        ("interaction", "cross_stitch", "attention", ("interacted@params", "interacted@width"), ("parallel", "hybrid")),
+    ],
+)
+def test_a_diagnostic_field_changes_only_its_networks_and_leaves_the_headline_keys_alone(
+    field: str, default: str, diagnostic: str, arms: tuple[str, ...], other_arms: tuple[str, ...]
+) -> None:
+    """A diagnostic field builds other networks for its arms (another cache key, other parameter shapes); at its
+    default it builds and keys exactly what the committed caches hold, and no other arm changes."""
+    headline = default_families_config("brain", quick=True)
+    changed = replace(headline, **{field: diagnostic})
+    assert headline.key() == replace(headline, **{field: default}).key() != changed.key()
+    for arm in arms:
+        assert field not in json.dumps(networks_of(headline, arm)["all"].options), arm
+        before = build_network(headline, networks_of(headline, arm)["all"], seed=0)
+        after = build_network(changed, networks_of(changed, arm)["all"], seed=0)
+        assert (getattr(before, field), getattr(after, field)) == (default, diagnostic), arm
+        assert network_digest(changed, networks_of(changed, arm)["all"]) != network_digest(
+            headline, networks_of(headline, arm)["all"]
+        ), arm
+    for arm in (*other_arms, "cascaded@width", "single@params"):
+        assert networks_of(changed, arm) == networks_of(headline, arm), arm
+    with pytest.raises(ValueError, match=f"{field} must be one of"):
+        default_families_config("brain", quick=True, **{field: "other"})
 
 
 def test_pending_networks_of_some_arms_lists_only_theirs_and_refuses_an_unknown_arm(tmp_path) -> None:

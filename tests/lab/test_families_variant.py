@@ -137,7 +137,9 @@ def test_a_variant_trains_each_network_in_one_job(tmp_path: Path) -> None:
 
 @given(
     changes=st.dictionaries(
-        st.sampled_from(["n_train", "max_steps", "size", "focus_crop", "weighting", "dense_decoder", "chance_guard"]),
+        st.sampled_from(
+            ["n_train", "max_steps", "size", "focus_crop", "weighting", "dense_decoder", "chance_guard", "interaction"]
+        ),
         st.integers(1, 4096),
         min_size=1,
     )
@@ -148,7 +150,9 @@ def test_a_change_label_reads_back_as_the_changes_that_named_it(changes: dict) -
     from mtdl_kit.lab.families import change_label, label_changes
 
     typed = {
-        k: {"weighting": "uw", "dense_decoder": "per_task", "chance_guard": v % 2 == 0}.get(k, v)
+        k: {"weighting": "uw", "dense_decoder": "per_task", "chance_guard": v % 2 == 0, "interaction": "attention"}.get(
+            k, v
+        )
         for k, v in changes.items()
     }
     assert label_changes(change_label(typed)) == typed

@@ -14,6 +14,7 @@ from mtdl_kit.services.families_findings import (
     FAMILY_WORDS,
     RULE_ARMS,
     at_cap_sentence,
+    baseline_at_chance_sentence,
     families_summary,
     family_findings,
     family_sentences,
@@ -239,3 +240,28 @@ def test_no_cap_sentence_when_every_network_stopped_by_the_rule(tmp_path: Path) 
     frame.to_csv(path, index=False)
     assert at_cap_sentence("brain", root=root) == ""
     assert not any("cap before the rule" in c for c in families_summary("brain", root=root).caveats)
+
+
+def test_a_single_task_baseline_at_chance_is_a_caveat_with_its_counts(tmp_path: Path) -> None:
+    """Where the page's single-task networks do not beat the image-blind guess, a family's "better" is "learnt at
+    all": the page says so, per task, with the runs counted from the tables (not on the cardiac, whose baselines
+    all learn)."""
+    assert baseline_at_chance_sentence("cardiac") == ""
+    assert not any(c.startswith("The single-task networks themselves") for c in families_summary("cardiac").caveats)
+    root = _copy(tmp_path, "cardiac", runs=("headline",))
+    runs = pd.read_csv(root / "transfer_g_cardiac_headline_runs.csv")
+    chance = pd.read_csv(root / "transfer_g_cardiac_headline_chance.csv")
+    task, metric = chance[chance["primary"]].iloc[-1][["task", "metric"]]  # the last task with a chance level
+    guess = chance[(chance["task"] == task) & chance["primary"]].set_index("seed")["value"]
+    rows = (runs["arm"] == BASELINE) & (runs["task"] == task) & (runs["metric"] == metric)
+    planted = runs.loc[rows, "seed"].iloc[:3]  # three runs answer exactly the guess: none beats it
+    runs.loc[planted.index, "value"] = guess[planted].to_numpy()
+    runs.to_csv(root / "transfer_g_cardiac_headline_runs.csv", index=False)
+    sentence = baseline_at_chance_sentence("cardiac", root=root)
+    from mtdl_kit.regions import get_region
+    from mtdl_kit.services.clinicians import task_words
+
+    n = int(rows.sum())
+    assert f"{task_words(get_region('cardiac'), task)} (3 of {n} runs)" in sentence, sentence
+    assert sentence in families_summary("cardiac", root=root).caveats
+    assert baseline_at_chance_sentence("cardiac", root=tmp_path / "none") == ""  # no tables: nothing claimed

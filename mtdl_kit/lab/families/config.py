@@ -56,6 +56,11 @@ class FamiliesConfig(LabProtocol):
             a diagnostic that tells a single-task network that cannot find the finding from one that cannot read
             it. Classification and regression networks only (a cropped mask's pixel spacing is not the image's);
             left out of the cache key while ``0``.
+        interaction: the interacted network's exchange between its task columns: ``"cross_stitch"`` (the library
+            default, the headline; Misra et al., CVPR 2016) or ``"attention"`` (cross-task attention,
+            :class:`~mtdl_kit.models.interacted.CrossTaskAttention`): a diagnostic that tells a cost of how the
+            columns exchange features from one of keeping a column per task. Left out of the cache key while
+            ``"cross_stitch"``.
     """
 
     region: str = "eye"
@@ -69,6 +74,7 @@ class FamiliesConfig(LabProtocol):
     chance_guard: bool = True
     dense_decoder: str = "shared"
     focus_crop: int = 0
+    interaction: str = "cross_stitch"
 
     def task_names(self) -> tuple[str, ...]:
         """The tasks compared: :attr:`tasks`, or every task of the region."""
@@ -102,10 +108,12 @@ class FamiliesConfig(LabProtocol):
             raise ValueError(f"rules must be distinct values of {CAPACITY_RULES}, got {self.rules}.")
         if self.weighting not in available_weightings():
             raise ValueError(f"unknown weighting {self.weighting!r}; available: {available_weightings()}.")
-        from mtdl_kit.models import DENSE_DECODERS
+        from mtdl_kit.models import DENSE_DECODERS, INTERACTIONS
 
         if self.dense_decoder not in DENSE_DECODERS:
             raise ValueError(f"dense_decoder must be one of {DENSE_DECODERS}, got {self.dense_decoder!r}.")
+        if self.interaction not in INTERACTIONS:
+            raise ValueError(f"interaction must be one of {INTERACTIONS}, got {self.interaction!r}.")
         self.validate_protocol(self.seeds)
         region.check_arguments(0, size=self.size, relatedness=1.0, nuisance=None, label_noise=0.0)
         if self.focus_crop:
@@ -141,6 +149,8 @@ class FamiliesConfig(LabProtocol):
             skip += ("dense_decoder",)
         if not self.focus_crop:
             skip += ("focus_crop",)
+        if self.interaction == "cross_stitch":
+            skip += ("interaction",)
         return self.digest("families", skip)
 
 
@@ -237,6 +247,8 @@ def networks_of(cfg: FamiliesConfig, arm: str) -> dict[str, Network]:
         options += (("cascade_mode", CASCADE_MODE),)
     if family in ("parallel", "hybrid") and cfg.dense_decoder != "shared":
         options += (("dense_decoder", cfg.dense_decoder),)
+    if family == "interacted" and cfg.interaction != "cross_stitch":
+        options += (("interaction", cfg.interaction),)
     return {"all": Network(family, tasks, options)}
 
 
