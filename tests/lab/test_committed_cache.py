@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import replace
+from dataclasses import fields, replace
 from pathlib import Path
 
 import numpy as np
@@ -51,10 +51,17 @@ def diagnostic_configs(region: str, default: FamiliesConfig) -> list[FamiliesCon
 
 
 def test_the_abdomen_diagnostic_configurations_are_read_from_the_committed_tables() -> None:
+    """One configuration per committed diagnostic table, each the default but for the fields its label names."""
     default = default_families_config("abdomen")
-    changed = {cfg.n_train: cfg for cfg in diagnostic_configs("abdomen", default)}
-    assert 1024 in changed and changed[1024].key() != default.key()
-    assert replace(changed[1024], n_train=default.n_train).key() == default.key()
+    configs = diagnostic_configs("abdomen", default)
+    changed = {
+        tuple(f.name for f in fields(cfg) if getattr(cfg, f.name) != getattr(default, f.name)): cfg for cfg in configs
+    }
+    assert len(changed) == len(configs) and {("n_train",), ("interaction",), ("n_train", "interaction")} <= set(changed)
+    assert changed[("n_train",)].n_train == 1024 and changed[("interaction",)].interaction == "attention"
+    for names, cfg in changed.items():
+        assert cfg.key() != default.key(), names
+        assert replace(cfg, **{name: getattr(default, name) for name in names}).key() == default.key(), names
 
 
 @pytest.mark.parametrize("folder", FOLDERS, ids=[f.name for f in FOLDERS])
