@@ -34,15 +34,41 @@ def machine() -> str:
 
 
 def write_section(name: str, markdown: str) -> None:
-    """Replace (or append) the section ``name`` of RESULTS.md, delimited by HTML comments."""
+    """Replace the section ``name`` of RESULTS.md, delimited by HTML comments, or add it beside its relatives
+    (``section_insertion_point``)."""
     begin, end = f"<!-- BEGIN {name} -->", f"<!-- END {name} -->"
     block = f"{begin}\n{markdown.strip()}\n{end}"
     text = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
     if begin in text:
         text = re.sub(re.escape(begin) + r".*?" + re.escape(end), lambda _: block, text, flags=re.S)
     else:
-        text = text.rstrip() + "\n\n" + block + "\n"
+        at = section_insertion_point(text, name)
+        text = text.rstrip() + "\n\n" + block + "\n" if at is None else text[:at] + "\n\n" + block + text[at:]
     RESULTS.write_text(with_contents(text))
+
+
+def section_insertion_point(text: str, name: str) -> int | None:
+    """Where a new section ``name`` goes in ``text``: just after the last section that shares the most leading
+    dash-separated words with it (``families-lab-size128-brain`` joins the ``families-lab-*`` sections), of those
+    the ones that also share its last words if any do (it follows ``families-lab-n_train1024-brain``). A group's
+    ``*-notes`` sections, written by hand, stay last in it: a new section goes before them, unless it is a notes
+    section itself. ``None`` (append at the end) when no section shares its first word."""
+
+    def shared(a: list[str], b: list[str]) -> int:  # leading words in common
+        return next((i for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y), min(len(a), len(b)))
+
+    words, is_notes = name.split("-"), name.endswith("-notes")
+    sections = [
+        (m["name"].split("-"), m.end())
+        for m in _BLOCK.finditer(text)
+        if m["name"] != CONTENTS and (is_notes or not m["name"].endswith("-notes"))
+    ]
+    lead = max((shared(words, other) for other, _ in sections), default=0)
+    if lead == 0:
+        return None
+    group = [(other, end) for other, end in sections if shared(words, other) == lead]
+    trail = max(shared(words[::-1], other[::-1]) for other, _ in group)
+    return max(end for other, end in group if shared(words[::-1], other[::-1]) == trail)
 
 
 CONTENTS = "contents"

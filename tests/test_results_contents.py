@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import importlib.util
+import re
 from pathlib import Path
 
 import pytest
@@ -74,3 +75,57 @@ def test_write_section_keeps_one_linked_contents(report, tmp_path, monkeypatch) 
     assert "  - [beta, headline: seeds \\[0, 1\\]](#beta-headline-seeds-0-1) · `beta`\n" in text
     assert "Alpha (`a.py`)" not in text
     assert report.with_contents(text) == text
+
+
+def test_a_new_section_joins_its_relatives_before_their_notes(report, tmp_path, monkeypatch) -> None:
+    results = tmp_path / "RESULTS.md"
+    results.write_text("# Benchmark results\n")
+    monkeypatch.setattr(report, "RESULTS", results)
+    for name in ("models", "fam-lab", "fam-lab-eye", "fam-lab-n1024-eye", "fam-lab-notes", "crossover", "z-notes"):
+        report.write_section(name, f"## {name}\n\nText.")
+
+    def order() -> list[str]:
+        return [m["name"] for m in report._BLOCK.finditer(results.read_text()) if m["name"] != "contents"]
+
+    report.write_section("fam-lab-n1024-brain", "## n1024 brain")  # most leading words: after fam-lab-n1024-eye
+    report.write_section("fam-lab-size-eye", "## size eye")  # the fam-lab group, after the last "-eye" one
+    report.write_section("fam-lab-chest", "## chest")  # the fam-lab group, none ends alike: its last, before notes
+    report.write_section("fam-lab-more-notes", "## more notes")  # notes join notes
+    report.write_section("crossover-chest", "## crossover chest")
+    report.write_section("lecture", "## lecture")  # no relative: at the end
+    assert order() == [
+        "models",
+        "fam-lab",
+        "fam-lab-eye",
+        "fam-lab-n1024-eye",
+        "fam-lab-size-eye",
+        "fam-lab-n1024-brain",
+        "fam-lab-chest",
+        "fam-lab-notes",
+        "fam-lab-more-notes",
+        "crossover",
+        "crossover-chest",
+        "z-notes",
+        "lecture",
+    ]
+    assert report.with_contents(results.read_text()) == results.read_text()
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "families-lab-max_steps4000_patience80-abdomen",
+        "families-lab-n_train1024-abdomen",
+        "families-lab-substituted-eye-replication",
+        "families-lab-unstopped-pathology",
+        "starved-musculoskeletal-adopted-cap3000",
+    ],
+)
+def test_committed_sections_sit_where_a_fresh_write_would_put_them(report, name: str) -> None:
+    """Sections placed by hand before ``write_section`` placed them, each the last written of its kind: taken out,
+    it puts each back."""
+    text = report.RESULTS.read_text()
+    block = re.search(rf"\n\n<!-- BEGIN {re.escape(name)} -->\n.*?<!-- END {re.escape(name)} -->", text, re.S)
+    assert block is not None, name
+    without = text[: block.start()] + text[block.end() :]
+    assert report.section_insertion_point(without, name) == block.start()
