@@ -499,7 +499,7 @@ exercises.check_families_contrast(my_melanoma_gain, FAMILIES_RUN, "hybrid - sing
 # A claim replicates when each seed set's *own* interval gives it, not when the two point estimates
 # agree in sign. From the two summaries (headline seeds 0–7, fresh seeds 100–107), list every contrast
 # whose Δm row (`task == "delta_m"`) is `better` on **both** seed sets. Then, before you look at the
-# answer, say which of the headline's four `better` Δm verdicts you would have bet on, and why.
+# answer, say which of the headline's `better` Δm verdicts you would have bet on, and why.
 
 # %%
 G_RUNS = (f"{REGION}_headline", f"{REGION}_replication")

@@ -397,3 +397,18 @@ def test_check_replicated_reads_experiment_gs_contrasts_by_name():
         by="contrast",
     )  # the melanoma gain on a shared trunk, and the full-width cascade's, come back on fresh seeds
     assert "hybrid - single@params" in shared
+
+
+def test_check_replicated_keeps_only_the_cascades_score_gains_on_the_pathology():
+    """Lesson 16's exercise 7: of the pathology's six nuclear-size score gains on the headline seeds, only the two
+    cascades' hold on the fresh seeds; the parallel network's and the hybrid's (intervals from 0.000) do not."""
+    from mtdl_kit.exercises import ExerciseError, check_replicated
+
+    runs = ("pathology_headline", "pathology_replication")
+    cascades = {"cascaded@params - single@params", "cascaded@width - single@width"}
+    assert check_replicated(cascades, runs, task="grade", table="transfer_g", by="contrast") == cascades
+    for headline_only in ("parallel - single@params", "hybrid - single@params", "hybrid - single@width"):
+        with pytest.raises(ExerciseError, match=f"{headline_only} is not 'better' in every run"):
+            check_replicated(cascades | {headline_only}, runs, task="grade", table="transfer_g", by="contrast")
+    with pytest.raises(ExerciseError):
+        check_replicated({"cascaded@params - single@params"}, runs, task="grade", table="transfer_g", by="contrast")
