@@ -637,22 +637,42 @@ def starved_chance_reading(region: str, run: str = "headline", *, root: str | Pa
     return "\n".join(f"- {line}" for line in chance_reading(runs, chance, group="condition"))
 
 
-def families_lab_reading(region: str, runs: Sequence[str] = ("headline",)) -> str:
-    """Markdown: experiment G's reading (:func:`mtdl_kit.lab.families.summary_reading`) per seed set of ``region``."""
-    from mtdl_kit.lab.families import summary_reading
+def _seed_set_readings(
+    experiment: str, reading: Callable[[pd.DataFrame], list[str]], region: str, runs: Sequence[str]
+) -> str:
+    """Markdown: ``reading`` of each seed set's committed ``transfer_<experiment>_<region>_<run>_summary.csv``."""
     from mtdl_kit.results import load_transfer
 
     parts = []
     for run in runs:
-        lines = summary_reading(load_transfer("summary", experiment="g", run=f"{region}_{run}"))
+        lines = reading(load_transfer("summary", experiment=experiment, run=f"{region}_{run}"))
         parts.append(f"**{region}, {run} seeds**\n\n" + "\n".join(f"- {line}" for line in lines))
     return "\n\n".join(parts)
+
+
+def families_lab_reading(region: str, runs: Sequence[str] = ("headline",)) -> str:
+    """Markdown: experiment G's reading (:func:`mtdl_kit.lab.families.summary_reading`) per seed set of ``region``."""
+    from mtdl_kit.lab.families import summary_reading
+
+    return _seed_set_readings("g", summary_reading, region, runs)
+
+
+def cascade_readings(region: str, runs: Sequence[str] = ("headline", "replication")) -> str:
+    """Markdown: experiment D's reading (:func:`mtdl_kit.lab.cascade.summary_reading`) for each seed set of ``region``.
+
+    Read from the committed ``transfer_d_<region>_<run>_summary.csv``, so the lesson's text follows the
+    numbers when the benchmark is rerun.
+    """
+    from mtdl_kit.lab.cascade import summary_reading
+
+    return _seed_set_readings("d", summary_reading, region, runs)
 
 
 __all__ = [
     "FULL_CASES",
     "LESSON_SIZE",
     "QUICK_CASES",
+    "cascade_readings",
     "case_outputs",
     "families_lab_chance_reading",
     "families_lab_reading",
@@ -672,19 +692,3 @@ __all__ = [
     "show_tasks",
     "starved_chance_reading",
 ]
-
-
-def cascade_readings(region: str, runs: Sequence[str] = ("headline", "replication")) -> str:
-    """Markdown: experiment D's reading (:func:`mtdl_kit.lab.cascade.summary_reading`) for each seed set of ``region``.
-
-    Read from the committed ``transfer_d_<region>_<run>_summary.csv``, so the lesson's text follows the
-    numbers when the benchmark is rerun.
-    """
-    from mtdl_kit.lab.cascade import summary_reading
-    from mtdl_kit.results import load_transfer
-
-    parts = []
-    for run in runs:
-        lines = summary_reading(load_transfer("summary", experiment="d", run=f"{region}_{run}"))
-        parts.append(f"**{region}, {run} seeds**\n\n" + "\n".join(f"- {line}" for line in lines))
-    return "\n\n".join(parts)

@@ -593,20 +593,60 @@ def test_the_pathology_families_table_reads_as_lesson_16_says() -> None:
     assert dice["hybrid"] < dice["cascaded@params"]
 
 
-def test_the_pathology_full_width_cascades_nuclei_curve_is_the_single_task_networks() -> None:
-    """Lesson 16: on every seed the full-width cascade's nuclei validation curve equals the single-task nuclei
-    network's (4 decimals) at every step both ran, and the cascade stops first: its Dice cost is its stop."""
+@pytest.mark.parametrize(
+    ("run", "seeds", "stopped_later"),
+    [("headline", range(8), set(range(8))), ("replication", range(100, 108), set(range(100, 108)) - {105})],
+)
+def test_the_pathology_full_width_cascades_nuclei_curve_is_the_single_task_networks(run, seeds, stopped_later):
+    """Lesson 16: on every seed of both seed sets the full-width cascade's nuclei validation curve equals the
+    single-task nuclei network's (4 decimals) at every step both ran, and the single-task network runs longer
+    (on every headline seed; on the fresh seeds on all but seed 105, where both reach the cap): its Dice cost
+    is its stop."""
     from mtdl_kit.results import load_transfer
 
-    curves = load_transfer("curves", experiment="g", run="pathology_headline")
+    curves = load_transfer("curves", experiment="g", run=f"pathology_{run}")
     nuclei = curves[curves["task"] == "nuclei"].pivot_table(index=["seed", "step"], columns="arm", values="value")
     both = nuclei[["cascaded@width", "single@params"]].dropna()
-    assert sorted(both.index.get_level_values("seed").unique()) == list(range(8))
+    assert sorted(both.index.get_level_values("seed").unique()) == list(seeds)
     assert (both["cascaded@width"] == both["single@params"]).all()
     last = nuclei[["cascaded@width", "single@params"]].notna()
-    for seed in range(8):
+    ran_longer = set()
+    for seed in seeds:
         steps = last.loc[seed]
-        assert steps.index[steps["cascaded@width"]].max() < steps.index[steps["single@params"]].max(), seed
+        cascade_end, single_end = steps.index[steps["cascaded@width"]].max(), steps.index[steps["single@params"]].max()
+        assert cascade_end <= single_end, seed
+        if cascade_end < single_end:
+            ran_longer.add(seed)
+    assert ran_longer == stopped_later
+
+
+def test_the_pathology_replication_reads_as_lesson_16_says() -> None:
+    """Lesson 16's fresh-seeds paragraph and RESULTS "families-lab-notes": the facts no verdict tag carries. The
+    parallel network's and the hybrid's equal-parameter score gains started at 0.000-0.001 on the headline and are
+    +0.003 to +0.013 AUC on the fresh seeds (all four rule-arms); the interacted network's count loss is about the
+    headline's size; the cascade's count is 3.19 against the single-task network's 4.20; the parallel network
+    costs the nuclei Dice the most."""
+    from mtdl_kit.results import load_transfer
+
+    head = load_transfer("summary", experiment="g", run="pathology_headline").set_index(["contrast", "task"])
+    rep = load_transfer("summary", experiment="g", run="pathology_replication").set_index(["contrast", "task"])
+    assert sorted(round(head.loc[(f"{a} - single@params", "grade"), "ci_low"], 3) for a in ("parallel", "hybrid")) == [
+        0.0,
+        0.001,
+    ]
+    gains = [
+        rep.loc[(f"{a} - single@{r}", "grade"), "value"] for a in ("parallel", "hybrid") for r in ("params", "width")
+    ]
+    assert round(min(gains), 3) == 0.003 and round(max(gains), 3) == 0.013
+    count = ("interacted@params - single@params", "nuclei_count")
+    assert abs(rep.loc[count, "value"] - head.loc[count, "value"]) < 0.05
+    means = load_transfer("summary", experiment="g", run="pathology_replication")
+    means = means[(means["contrast"] == "mean") & (means["task"] == "nuclei_count")].set_index("arm")["value"]
+    assert round(means["cascaded@params"], 2) == 3.19 and round(means["single@params"], 2) == 4.20
+    nuclei = {
+        a: rep.loc[(f"{a} - single@params", "nuclei"), "value"] for a in ("parallel", "interacted@params", "hybrid")
+    }
+    assert min(nuclei, key=nuclei.get) == "parallel"
 
 
 def test_the_pathology_score_networks_trained_to_the_cap_keep_their_best_step_as_lesson_16_says() -> None:
